@@ -1,0 +1,132 @@
+/* The gateway's configuration as loaded from an INI file.
+ *
+ * config_load() parses and validates in one go; on failure it leaves one
+ * message per problem in the error list, each naming file, line, section and
+ * key, so that an operator can fix all of them in one edit. */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drivers/point_types.h"
+
+#define CFG_NAME_MAX 64
+#define CFG_TEXT_MAX 256
+#define CFG_UNIT_MAX 32
+#define CFG_MAX_URIS 8
+
+enum bus_kind { BUS_TCP, BUS_RTU };
+
+struct bus_config {
+    char name[CFG_NAME_MAX + 1];
+    int kind; /* enum bus_kind */
+    char host[CFG_TEXT_MAX];
+    int port;
+    char device[CFG_TEXT_MAX];
+    int baud;
+    int parity; /* index into parity_names: none, even, odd */
+    int data_bits;
+    int stop_bits;
+    int64_t pause_between_requests_ms;
+    int line;
+};
+
+struct device_config {
+    char name[CFG_NAME_MAX + 1];
+    char bus_name[CFG_NAME_MAX + 1];
+    int bus_index;
+    int unit_id;
+    int64_t interval_ms;
+    int64_t response_timeout_ms;
+    int64_t backoff_max_ms;
+    int max_registers;
+    int max_gap;
+    bool single_requests;
+    int line;
+};
+
+struct point_config {
+    char device_name[CFG_NAME_MAX + 1];
+    char name[CFG_NAME_MAX + 1];
+    int device_index;
+    int function; /* enum point_function */
+    int address;
+    int type;       /* enum data_type */
+    int word_order; /* enum word_order */
+    double scale;
+    double offset;
+    char unit[CFG_UNIT_MAX];
+    int line;
+};
+
+struct mqtt_config {
+    char uris[CFG_MAX_URIS][CFG_TEXT_MAX];
+    int uri_count;
+    char client_id[CFG_TEXT_MAX];
+    char username[CFG_TEXT_MAX];
+    char password[CFG_TEXT_MAX];
+    char topic_prefix[CFG_TEXT_MAX];
+    int qos;
+    int64_t keepalive_ms;
+    int64_t connect_timeout_ms;
+    int64_t reconnect_min_ms;
+    int64_t reconnect_max_ms;
+    int max_inflight;
+    char tls_ca_file[CFG_TEXT_MAX];
+    char tls_cert_file[CFG_TEXT_MAX];
+    char tls_key_file[CFG_TEXT_MAX];
+    bool tls_verify;
+};
+
+struct store_config {
+    char path[CFG_TEXT_MAX];
+    int64_t commit_interval_ms;
+    int64_t max_readings;
+    int64_t max_age_ms;
+    int sync; /* 0 normal, 1 full */
+};
+
+struct gateway_config {
+    char source_path[CFG_TEXT_MAX];
+    char id[CFG_NAME_MAX + 1];
+    int log_level; /* enum log_level */
+    int ingest_capacity;
+    struct mqtt_config mqtt;
+    struct store_config store;
+    struct bus_config *buses;
+    size_t bus_count;
+    struct device_config *devices;
+    size_t device_count;
+    struct point_config *points;
+    size_t point_count;
+};
+
+/* Problems found while loading: each entry is one finished line of text. */
+struct config_errors {
+    char **lines;
+    size_t count;
+};
+
+extern const char *const parity_names[];
+extern const char *const bus_kind_names[];
+extern const char *const sync_names[];
+extern const char *const log_level_names[];
+
+/* Returns 0 when the file is valid; otherwise -1 with errors filled in. */
+int config_load(const char *path, struct gateway_config *cfg, struct config_errors *errors);
+void config_free(struct gateway_config *cfg);
+
+void config_error_add(struct config_errors *errors, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void config_errors_free(struct config_errors *errors);
+
+/* Cross-section checks that need the whole file: references between
+ * sections, overlapping registers, limits. Called by config_load(). */
+void config_validate(struct gateway_config *cfg, struct config_errors *errors);
+
+/* Index of the point's device, or -1. */
+int config_find_device(const struct gateway_config *cfg, const char *name);
+
+#endif

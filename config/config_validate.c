@@ -1,0 +1,166 @@
+/* Checks that need more than one section: references, register overlaps,
+ * settings that only make sense together. */
+#include "config/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MODBUS_ADDRESS_SPACE 65536
+
+static int find_bus(const struct gateway_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->bus_count; i++)
+        if (strcmp(cfg->buses[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void validate_buses(struct gateway_config *cfg, struct config_errors *e)
+{
+    const char *path = cfg->source_path;
+    for (size_t i = 0; i < cfg->bus_count; i++) {
+        const struct bus_config *b = &cfg->buses[i];
+        if (b->kind == BUS_TCP && b->host[0] == '\0')
+            config_error_add(e, "%s:%d: [bus %s] host: missing (a tcp bus needs a host)", path,
+                             b->line, b->name);
+        if (b->kind == BUS_TCP && b->device[0] != '\0')
+            config_error_add(e, "%s:%d: [bus %s] device: only an rtu bus has a serial device",
+                             path, b->line, b->name);
+        if (b->kind == BUS_RTU && b->device[0] == '\0')
+            config_error_add(e,
+                             "%s:%d: [bus %s] device: missing (an rtu bus needs a serial "
+                             "device, e.g. /dev/ttyUSB0)",
+                             path, b->line, b->name);
+        if (b->kind == BUS_RTU && b->host[0] != '\0')
+            config_error_add(e, "%s:%d: [bus %s] host: only a tcp bus has a host", path, b->line,
+                             b->name);
+    }
+}
+
+static void validate_devices(struct gateway_config *cfg, struct config_errors *e)
+{
+    const char *path = cfg->source_path;
+    for (size_t i = 0; i < cfg->device_count; i++) {
+        struct device_config *d = &cfg->devices[i];
+        d->bus_index = find_bus(cfg, d->bus_name);
+        if (d->bus_index < 0) {
+            config_error_add(e, "%s:%d: [device %s] bus: no [bus %s] in this file", path,
+                             d->line, d->name, d->bus_name);
+            continue;
+        }
+        const struct bus_config *b = &cfg->buses[d->bus_index];
+        if (b->kind == BUS_RTU && (d->unit_id < 1 || d->unit_id > 247))
+            config_error_add(e,
+                             "%s:%d: [device %s] unit_id: %d is out of range for an rtu bus "
+                             "(1 to 247; 0 is broadcast)",
+                             path, d->line, d->name, d->unit_id);
+        for (size_t j = 0; j < i; j++) {
+            const struct device_config *o = &cfg->devices[j];
+            if (b->kind == BUS_RTU && o->bus_index == d->bus_index && o->unit_id == d->unit_id)
+                config_error_add(e,
+                                 "%s:%d: [device %s] unit_id: %d is already used by device %s "
+                                 "(line %d) on bus %s",
+                                 path, d->line, d->name, d->unit_id, o->name, o->line, b->name);
+        }
+    }
+}
+
+static int by_device_function_address(const void *a, const void *b)
+{
+    const struct point_config *const *pa = a, *const *pb = b;
+    const struct point_config *x = *pa, *y = *pb;
+    if (x->device_index != y->device_index)
+        return x->device_index - y->device_index;
+    if (x->function != y->function)
+        return x->function - y->function;
+    return x->address - y->address;
+}
+
+static void validate_overlaps(struct gateway_config *cfg, struct config_errors *e)
+{
+    struct point_config **sorted = malloc(cfg->point_count * sizeof(*sorted) + 1);
+    if (!sorted) {
+        config_error_add(e, "%s: out of memory", cfg->source_path);
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->point_count; i++)
+        if (cfg->points[i].device_index >= 0)
+            sorted[n++] = &cfg->points[i];
+    qsort(sorted, n, sizeof(*sorted), by_device_function_address);
+    for (size_t i = 1; i < n; i++) {
+        const struct point_config *prev = sorted[i - 1], *p = sorted[i];
+        if (prev->device_index != p->device_index || prev->function != p->function)
+            continue;
+        int prev_end = prev->address + data_type_width(prev->type);
+        if (p->address < prev_end)
+            config_error_add(e,
+                             "%s:%d: [point %s/%s] address: %s %d overlaps point %s (line %d, "
+                             "%d..%d)",
+                             cfg->source_path, p->line, p->device_name, p->name,
+                             function_names[p->function], p->address, prev->name, prev->line,
+                             prev->address, prev_end - 1);
+    }
+    free(sorted);
+}
+
+static void validate_points(struct gateway_config *cfg, struct config_errors *e)
+{
+    const char *path = cfg->source_path;
+    for (size_t i = 0; i < cfg->point_count; i++) {
+        struct point_config *p = &cfg->points[i];
+        p->device_index = config_find_device(cfg, p->device_name);
+        if (p->device_index < 0) {
+            config_error_add(e, "%s:%d: [point %s/%s]: no [device %s] in this file", path,
+                             p->line, p->device_name, p->name, p->device_name);
+            continue;
+        }
+        if (function_reads_bits(p->function) && p->type != DT_BOOL)
+            config_error_add(e,
+                             "%s:%d: [point %s/%s] type: a %s carries one bit, so the type "
+                             "must be bool",
+                             path, p->line, p->device_name, p->name, function_names[p->function]);
+        if (p->address + data_type_width(p->type) > MODBUS_ADDRESS_SPACE)
+            config_error_add(e,
+                             "%s:%d: [point %s/%s] address: %s at %d runs past the last "
+                             "address 65535",
+                             path, p->line, p->device_name, p->name, data_type_names[p->type],
+                             p->address);
+        if (p->scale == 0.0)
+            config_error_add(e, "%s:%d: [point %s/%s] scale: 0 would turn every value into 0",
+                             path, p->line, p->device_name, p->name);
+    }
+}
+
+static void validate_device_points(struct gateway_config *cfg, struct config_errors *e)
+{
+    for (size_t i = 0; i < cfg->device_count; i++) {
+        size_t count = 0;
+        for (size_t j = 0; j < cfg->point_count; j++)
+            count += cfg->points[j].device_index == (int)i;
+        if (count == 0)
+            config_error_add(e,
+                             "%s:%d: [device %s]: has no points (add [point %s/NAME] sections)",
+                             cfg->source_path, cfg->devices[i].line, cfg->devices[i].name,
+                             cfg->devices[i].name);
+    }
+    if (cfg->device_count == 0)
+        config_error_add(e, "%s: no [device NAME] sections: there is nothing to poll",
+                         cfg->source_path);
+}
+
+void config_validate(struct gateway_config *cfg, struct config_errors *e)
+{
+    struct mqtt_config *m = &cfg->mqtt;
+    if (m->client_id[0] == '\0')
+        snprintf(m->client_id, sizeof(m->client_id), "sensor-gateway-%s", cfg->id);
+    if (m->reconnect_min_ms > m->reconnect_max_ms)
+        config_error_add(e, "%s: [mqtt] reconnect_min: is longer than reconnect_max",
+                         cfg->source_path);
+    validate_buses(cfg, e);
+    validate_devices(cfg, e);
+    validate_points(cfg, e);
+    validate_overlaps(cfg, e);
+    validate_device_points(cfg, e);
+}

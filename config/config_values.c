@@ -1,0 +1,177 @@
+#include "config/config_values.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int parse_integer(const char *text, long long min, long long max, long long *out,
+                  value_reason why)
+{
+    char *end = NULL;
+    errno = 0;
+    int base = (text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) ? 16 : 10;
+    long long v = strtoll(text, &end, base);
+    if (text[0] == '\0' || *end != '\0' || errno == ERANGE) {
+        snprintf(why, sizeof(value_reason), "'%s' is not a whole number", text);
+        return -1;
+    }
+    if (v < min || v > max) {
+        snprintf(why, sizeof(value_reason), "%lld is out of range (%lld to %lld)", v, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int parse_real(const char *text, double *out, value_reason why)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (text[0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(v)) {
+        snprintf(why, sizeof(value_reason), "'%s' is not a finite number", text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int parse_boolean(const char *text, bool *out, value_reason why)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1", NULL};
+    static const char *const no[] = {"false", "no", "off", "0", NULL};
+    for (int i = 0; yes[i]; i++) {
+        if (strcasecmp(text, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(text, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    snprintf(why, sizeof(value_reason), "'%s' is not a boolean (true or false)", text);
+    return -1;
+}
+
+int parse_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t *out,
+                      value_reason why)
+{
+    static const struct {
+        const char *suffix;
+        double ms;
+    } units[] = {{"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}, {"d", 86400e3}};
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || errno == ERANGE || !isfinite(v) || v < 0) {
+        snprintf(why, sizeof(value_reason),
+                 "'%s' is not a duration (a number with ms, s, m, h or d, e.g. 5s)", text);
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].suffix) != 0)
+            continue;
+        double ms = v * units[i].ms;
+        if (ms < (double)min_ms || ms > (double)max_ms) {
+            snprintf(why, sizeof(value_reason),
+                     "%s is out of range (%lldms to %lldms)", text, (long long)min_ms,
+                     (long long)max_ms);
+            return -1;
+        }
+        *out = (int64_t)llround(ms);
+        return 0;
+    }
+    snprintf(why, sizeof(value_reason),
+             "'%s' needs a unit: ms, s, m, h or d (e.g. 5s)", text);
+    return -1;
+}
+
+int parse_choice(const char *text, const char *const *names, int *out, value_reason why)
+{
+    char list[120] = "";
+    for (int i = 0; names[i]; i++) {
+        if (strcasecmp(text, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", names[i]);
+    }
+    snprintf(why, sizeof(value_reason), "'%s' is not one of: %s", text, list);
+    return -1;
+}
+
+int check_topic_name(const char *text, size_t max_len, value_reason why)
+{
+    size_t len = strlen(text);
+    if (len == 0 || len > max_len) {
+        snprintf(why, sizeof(value_reason), "a name needs 1 to %zu characters", max_len);
+        return -1;
+    }
+    for (const char *p = text; *p; p++) {
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' ||
+              *p == '-')) {
+            snprintf(why, sizeof(value_reason),
+                     "'%s' may hold only lowercase letters, digits, '_' and '-' "
+                     "(it becomes part of MQTT topics)",
+                     text);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int check_topic_prefix(const char *text, value_reason why)
+{
+    char copy[256];
+    if (strlen(text) >= sizeof(copy)) {
+        snprintf(why, sizeof(value_reason), "topic prefix is too long");
+        return -1;
+    }
+    strcpy(copy, text);
+    if (copy[0] == '\0' || copy[0] == '/' || copy[strlen(copy) - 1] == '/' ||
+        strstr(copy, "//")) {
+        snprintf(why, sizeof(value_reason),
+                 "'%s' must be names separated by single '/', without a leading or "
+                 "trailing '/'",
+                 text);
+        return -1;
+    }
+    char *save = NULL;
+    for (char *part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
+        if (check_topic_name(part, 64, why) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int check_plain_text(const char *text, size_t max_len, value_reason why)
+{
+    if (strlen(text) >= max_len) {
+        snprintf(why, sizeof(value_reason), "text is longer than %zu characters", max_len - 1);
+        return -1;
+    }
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p < 0x20 || *p == '"' || *p == '\\' || *p == 0x7f) {
+            snprintf(why, sizeof(value_reason),
+                     "'%s' holds a quote, backslash or control character", text);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int copy_text(char *dst, size_t size, const char *text, value_reason why)
+{
+    if (strlen(text) >= size) {
+        snprintf(why, sizeof(value_reason), "text is longer than %zu characters", size - 1);
+        return -1;
+    }
+    strcpy(dst, text);
+    return 0;
+}

@@ -1,0 +1,30 @@
+/* Parsers for single INI values. Each returns 0 on success, or -1 and a
+ * short reason (no file or key: the caller adds those). */
+#ifndef GW_CONFIG_VALUES_H
+#define GW_CONFIG_VALUES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef char value_reason[160];
+
+int parse_integer(const char *text, long long min, long long max, long long *out,
+                  value_reason why);
+int parse_real(const char *text, double *out, value_reason why);
+int parse_boolean(const char *text, bool *out, value_reason why);
+/* "250ms", "5s", "15m", "12h", "7d"; a bare number is refused because its
+ * unit would be a guess. */
+int parse_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t *out,
+                      value_reason why);
+/* Index of text in a NULL-terminated list of names, case-insensitive. */
+int parse_choice(const char *text, const char *const *names, int *out, value_reason why);
+/* Names end up in MQTT topics: lowercase letters, digits, '_' and '-'. */
+int check_topic_name(const char *text, size_t max_len, value_reason why);
+/* A topic prefix: names as above separated by single '/'. */
+int check_topic_prefix(const char *text, value_reason why);
+/* Free text copied into JSON unescaped: no quotes, backslashes or controls. */
+int check_plain_text(const char *text, size_t max_len, value_reason why);
+int copy_text(char *dst, size_t size, const char *text, value_reason why);
+
+#endif

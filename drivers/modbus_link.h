@@ -1,0 +1,32 @@
+/* One connection to a Modbus bus: a TCP peer or an RTU serial line.
+ *
+ * libmodbus already hides RTU vs TCP behind its backend table; this file
+ * only picks the constructor and turns libmodbus's errno values into the
+ * three outcomes the poller acts on. Nothing above this file asks which
+ * transport a bus uses. */
+#ifndef GW_MODBUS_LINK_H
+#define GW_MODBUS_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+enum link_result {
+    LINK_OK,
+    LINK_EXCEPTION, /* the device answered with a Modbus exception: it is alive */
+    LINK_IO,        /* no answer, a broken frame or a broken connection */
+};
+
+struct modbus_link;
+
+struct modbus_link *link_create(const struct bus_config *bus);
+void link_destroy(struct modbus_link *link);
+
+/* Reads count registers, or bits widened to 0/1 registers, into dest.
+ * Connects first if needed. On failure, why holds a short reason. */
+enum link_result link_read(struct modbus_link *link, int unit_id, int function, int address,
+                           int count, int64_t timeout_ms, uint16_t *dest, char *why,
+                           size_t why_size);
+
+#endif

@@ -1,0 +1,64 @@
+#include "drivers/read_plan.h"
+
+#include <stdlib.h>
+
+/* qsort has no context argument: the points being sorted travel here. The
+ * plan is built once per device at start-up, on one thread. */
+static const struct plan_point *sort_points;
+
+static int by_function_then_address(const void *a, const void *b)
+{
+    const struct plan_point *x = &sort_points[*(const size_t *)a];
+    const struct plan_point *y = &sort_points[*(const size_t *)b];
+    if (x->function != y->function)
+        return x->function - y->function;
+    return x->address - y->address;
+}
+
+int read_plan_build(const struct plan_point *points, size_t count,
+                    const struct read_limits *limits, struct read_plan *plan)
+{
+    plan->order = malloc((count + 1) * sizeof(*plan->order));
+    plan->requests = malloc((count + 1) * sizeof(*plan->requests));
+    plan->request_count = 0;
+    plan->point_count = count;
+    if (!plan->order || !plan->requests) {
+        read_plan_free(plan);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++)
+        plan->order[i] = i;
+    sort_points = points;
+    qsort(plan->order, count, sizeof(*plan->order), by_function_then_address);
+    sort_points = NULL;
+
+    struct read_request *cur = NULL;
+    for (size_t i = 0; i < count; i++) {
+        const struct plan_point *p = &points[plan->order[i]];
+        int limit = function_reads_bits(p->function) ? READ_PLAN_MAX_BITS : limits->max_registers;
+        if (limit > READ_PLAN_MAX_REGISTERS && !function_reads_bits(p->function))
+            limit = READ_PLAN_MAX_REGISTERS;
+        if (cur && !limits->single_requests && cur->function == p->function) {
+            int end = cur->address + cur->count;
+            int new_end = p->address + p->width > end ? p->address + p->width : end;
+            if (p->address - end <= limits->max_gap && new_end - cur->address <= limit) {
+                cur->count = new_end - cur->address;
+                cur->n_points++;
+                continue;
+            }
+        }
+        cur = &plan->requests[plan->request_count++];
+        *cur = (struct read_request){.function = p->function, .address = p->address,
+                                     .count = p->width, .first = i, .n_points = 1};
+    }
+    return 0;
+}
+
+void read_plan_free(struct read_plan *plan)
+{
+    free(plan->order);
+    free(plan->requests);
+    plan->order = NULL;
+    plan->requests = NULL;
+    plan->request_count = plan->point_count = 0;
+}

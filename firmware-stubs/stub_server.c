@@ -1,0 +1,307 @@
+#define _XOPEN_SOURCE 700 /* posix_openpt and friends */
+#include "firmware-stubs/stub_server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <modbus/modbus-rtu.h>
+#include <modbus/modbus-tcp.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CLIENTS 16
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t power_loss_requested;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void on_power_loss(int sig)
+{
+    (void)sig;
+    power_loss_requested = 1;
+}
+
+struct stub_options {
+    int tcp_port; /* -1: not TCP */
+    const char *bind;
+    const char *rtu_device;
+    int rtu_pty;
+    const char *pty_link;
+    int unit;
+    int baud;
+    char parity;
+    int stop_bits;
+    int max_seconds;
+};
+
+static void usage(const struct stub_model *m, FILE *out)
+{
+    fprintf(out,
+            "usage: %s-stub (--tcp PORT [--bind ADDR] | --rtu DEVICE | --rtu-pty [--pty-link PATH])\n"
+            "       [--unit ID] [--baud N] [--parity N|E|O] [--stop-bits 1|2] [--max-seconds N]\n"
+            "       [model options]\n"
+            "\n"
+            "A simulated %s: a Modbus slave for tests and demos.\n"
+            "  --tcp PORT        serve Modbus TCP (0 picks a free port); --bind defaults to 127.0.0.1\n"
+            "  --rtu DEVICE      serve Modbus RTU on a serial device\n"
+            "  --rtu-pty         create a pseudo-terminal pair and serve RTU on it\n"
+            "  --pty-link PATH   make PATH a symlink to the gateway's end of the pair\n"
+            "  --unit ID         RTU unit id to answer (default 1)\n"
+            "  --max-seconds N   exit by itself after N seconds (default: run until SIGTERM)\n"
+            "The first line on stdout says where it listens:\n"
+            "  LISTENING tcp 127.0.0.1:PORT   or   LISTENING rtu /dev/pts/N\n"
+            "SIGUSR1 simulates a power loss.\n"
+            "\nModel options:\n%s",
+            m->name, m->name, m->options_help);
+}
+
+static int parse_options(int argc, char **argv, const struct stub_model *m,
+                         struct stub_options *o)
+{
+    *o = (struct stub_options){.tcp_port = -1, .bind = "127.0.0.1", .unit = 1, .baud = 9600,
+                               .parity = 'N', .stop_bits = 1};
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(opt, "--help") == 0) {
+            usage(m, stdout);
+            exit(0);
+        } else if (strcmp(opt, "--rtu-pty") == 0) {
+            o->rtu_pty = 1;
+            continue;
+        }
+        if (!val || strncmp(opt, "--", 2) != 0) {
+            fprintf(stderr, "%s-stub: %s needs a value\n", m->name, opt);
+            return -1;
+        }
+        i++;
+        if (strcmp(opt, "--tcp") == 0)
+            o->tcp_port = atoi(val);
+        else if (strcmp(opt, "--bind") == 0)
+            o->bind = val;
+        else if (strcmp(opt, "--rtu") == 0)
+            o->rtu_device = val;
+        else if (strcmp(opt, "--pty-link") == 0)
+            o->pty_link = val;
+        else if (strcmp(opt, "--unit") == 0)
+            o->unit = atoi(val);
+        else if (strcmp(opt, "--baud") == 0)
+            o->baud = atoi(val);
+        else if (strcmp(opt, "--parity") == 0)
+            o->parity = val[0];
+        else if (strcmp(opt, "--stop-bits") == 0)
+            o->stop_bits = atoi(val);
+        else if (strcmp(opt, "--max-seconds") == 0)
+            o->max_seconds = atoi(val);
+        else if (!m->option || m->option(opt + 2, val) != 0) {
+            fprintf(stderr, "%s-stub: unknown option or bad value: %s %s\n", m->name, opt, val);
+            return -1;
+        }
+    }
+    int modes = (o->tcp_port >= 0) + (o->rtu_device != NULL) + o->rtu_pty;
+    if (modes != 1) {
+        usage(m, stderr);
+        return -1;
+    }
+    return 0;
+}
+
+static void handle_request(modbus_t *ctx, modbus_mapping_t *map, const struct stub_model *m,
+                           const uint8_t *req, int len)
+{
+    int hl = modbus_get_header_length(ctx);
+    if (len >= hl + 5)
+        m->on_request(map, req[hl], (req[hl + 1] << 8) | req[hl + 2],
+                      (req[hl + 3] << 8) | req[hl + 4]);
+    modbus_reply(ctx, req, len, map);
+}
+
+static int time_is_up(const struct stub_options *o, time_t started)
+{
+    return stop_requested || (o->max_seconds > 0 && time(NULL) - started >= o->max_seconds);
+}
+
+static void check_power_loss(const struct stub_model *m, modbus_mapping_t *map)
+{
+    if (power_loss_requested) {
+        power_loss_requested = 0;
+        m->on_power_loss(map);
+    }
+}
+
+static int serve_tcp(const struct stub_model *m, const struct stub_options *o,
+                     modbus_mapping_t *map)
+{
+    modbus_t *ctx = modbus_new_tcp(o->bind, o->tcp_port);
+    int server = ctx ? modbus_tcp_listen(ctx, MAX_CLIENTS) : -1;
+    if (server < 0) {
+        fprintf(stderr, "%s-stub: cannot listen on %s:%d: %s\n", m->name, o->bind, o->tcp_port,
+                modbus_strerror(errno));
+        if (ctx)
+            modbus_free(ctx);
+        return 1;
+    }
+    struct sockaddr_in addr;
+    socklen_t alen = sizeof(addr);
+    getsockname(server, (struct sockaddr *)&addr, &alen);
+    printf("LISTENING tcp %s:%d\n", o->bind, ntohs(addr.sin_port));
+    fflush(stdout);
+
+    int clients[MAX_CLIENTS];
+    int n_clients = 0;
+    uint8_t req[MODBUS_TCP_MAX_ADU_LENGTH];
+    time_t started = time(NULL);
+    while (!time_is_up(o, started)) {
+        check_power_loss(m, map);
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(server, &fds);
+        int maxfd = server;
+        for (int i = 0; i < n_clients; i++) {
+            FD_SET(clients[i], &fds);
+            maxfd = clients[i] > maxfd ? clients[i] : maxfd;
+        }
+        struct timeval tv = {0, 200 * 1000};
+        if (select(maxfd + 1, &fds, NULL, NULL, &tv) <= 0)
+            continue;
+        if (FD_ISSET(server, &fds)) {
+            int fd = accept(server, NULL, NULL);
+            if (fd >= 0 && n_clients < MAX_CLIENTS)
+                clients[n_clients++] = fd;
+            else if (fd >= 0)
+                close(fd);
+        }
+        for (int i = 0; i < n_clients; i++) {
+            if (!FD_ISSET(clients[i], &fds))
+                continue;
+            modbus_set_socket(ctx, clients[i]);
+            int len = modbus_receive(ctx, req);
+            if (len > 0) {
+                handle_request(ctx, map, m, req, len);
+            } else if (len < 0) {
+                close(clients[i]);
+                clients[i--] = clients[--n_clients];
+            }
+        }
+    }
+    for (int i = 0; i < n_clients; i++)
+        close(clients[i]);
+    close(server);
+    modbus_free(ctx);
+    return 0;
+}
+
+/* Creates a pty pair; returns the master fd and the slave's path. The stub
+ * keeps the slave open itself, so that the master does not see a hang-up
+ * each time the gateway closes and reopens its end. */
+static int open_pty(const struct stub_options *o, char *slave_path, size_t size, int *keep_fd)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0)
+        return -1;
+    snprintf(slave_path, size, "%s", ptsname(master));
+    *keep_fd = open(slave_path, O_RDWR | O_NOCTTY);
+    struct termios tio;
+    if (*keep_fd < 0 || tcgetattr(*keep_fd, &tio) != 0)
+        return -1;
+    cfmakeraw(&tio);
+    tcsetattr(*keep_fd, TCSANOW, &tio);
+    if (o->pty_link) {
+        unlink(o->pty_link);
+        if (symlink(slave_path, o->pty_link) != 0)
+            return -1;
+    }
+    return master;
+}
+
+static int serve_rtu(const struct stub_model *m, const struct stub_options *o,
+                     modbus_mapping_t *map)
+{
+    char path[256];
+    int keep_fd = -1, fd = -1;
+    modbus_t *ctx;
+    if (o->rtu_pty) {
+        fd = open_pty(o, path, sizeof(path), &keep_fd);
+        if (fd < 0) {
+            fprintf(stderr, "%s-stub: cannot create a pseudo-terminal: %s\n", m->name,
+                    strerror(errno));
+            return 1;
+        }
+        /* libmodbus only reads and writes the descriptor; it need not open
+         * the master itself. */
+        ctx = modbus_new_rtu(path, o->baud, o->parity, 8, o->stop_bits);
+        modbus_set_socket(ctx, fd);
+    } else {
+        snprintf(path, sizeof(path), "%s", o->rtu_device);
+        ctx = modbus_new_rtu(path, o->baud, o->parity, 8, o->stop_bits);
+        if (!ctx || modbus_connect(ctx) != 0) {
+            fprintf(stderr, "%s-stub: cannot open %s: %s\n", m->name, path,
+                    modbus_strerror(errno));
+            return 1;
+        }
+        fd = modbus_get_socket(ctx);
+    }
+    modbus_set_slave(ctx, o->unit);
+    printf("LISTENING rtu %s\n", path);
+    fflush(stdout);
+
+    uint8_t req[MODBUS_RTU_MAX_ADU_LENGTH];
+    time_t started = time(NULL);
+    while (!time_is_up(o, started)) {
+        check_power_loss(m, map);
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(fd, &fds);
+        struct timeval tv = {0, 200 * 1000};
+        if (select(fd + 1, &fds, NULL, NULL, &tv) <= 0)
+            continue;
+        int len = modbus_receive(ctx, req);
+        if (len > 0)
+            handle_request(ctx, map, m, req, len);
+        else if (len < 0)
+            modbus_flush(ctx); /* garbage or a frame cut short: resynchronise */
+    }
+    if (o->rtu_pty) {
+        close(fd);
+        close(keep_fd);
+        if (o->pty_link)
+            unlink(o->pty_link);
+    } else {
+        modbus_close(ctx);
+    }
+    modbus_free(ctx);
+    return 0;
+}
+
+int stub_run(int argc, char **argv, const struct stub_model *model)
+{
+    struct stub_options o;
+    if (parse_options(argc, argv, model, &o) != 0)
+        return 2;
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_power_loss;
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    modbus_mapping_t *map = modbus_mapping_new(model->nb_bits, model->nb_input_bits,
+                                               model->nb_registers, model->nb_input_registers);
+    if (!map)
+        return 1;
+    model->on_power_loss(map); /* the state at switch-on */
+    int rc = o.tcp_port >= 0 ? serve_tcp(model, &o, map) : serve_rtu(model, &o, map);
+    modbus_mapping_free(map);
+    return rc;
+}

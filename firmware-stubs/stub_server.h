@@ -1,0 +1,27 @@
+/* The part every simulated device shares: a real libmodbus slave serving a
+ * register map over Modbus TCP or RTU, on a serial device or on a
+ * pseudo-terminal it creates itself.
+ *
+ * A model only says how big its map is and what happens when a request
+ * arrives (before the reply is built), so its values can follow a
+ * documented sequence that tests predict. */
+#ifndef STUB_SERVER_H
+#define STUB_SERVER_H
+
+#include <modbus/modbus.h>
+
+struct stub_model {
+    const char *name;
+    const char *options_help; /* model options, for --help */
+    int nb_bits, nb_input_bits, nb_registers, nb_input_registers;
+    /* Returns 0 if the option is the model's and its value is valid. */
+    int (*option)(const char *name, const char *value);
+    /* Called for every request addressed to this unit, before the reply. */
+    void (*on_request)(modbus_mapping_t *map, int function, int address, int count);
+    /* SIGUSR1: what the device does after a power loss. */
+    void (*on_power_loss)(modbus_mapping_t *map);
+};
+
+int stub_run(int argc, char **argv, const struct stub_model *model);
+
+#endif

@@ -1,0 +1,85 @@
+#include "gateway/clock.h"
+
+#include <stdio.h>
+#include <time.h>
+
+static int64_t read_ms(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t clock_wall_ms(void)
+{
+    return read_ms(CLOCK_REALTIME);
+}
+
+int64_t clock_mono_ms(void)
+{
+    return read_ms(CLOCK_MONOTONIC);
+}
+
+void clock_format_utc(int64_t wall_ms, char *buf, size_t size)
+{
+    time_t secs = (time_t)(wall_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(wall_ms % 1000));
+}
+
+struct timespec clock_mono_deadline(int64_t mono_ms)
+{
+    struct timespec ts = {.tv_sec = mono_ms / 1000, .tv_nsec = (mono_ms % 1000) * 1000000};
+    return ts;
+}
+
+void cond_init_monotonic(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+void stop_signal_init(struct stop_signal *s)
+{
+    pthread_mutex_init(&s->lock, NULL);
+    cond_init_monotonic(&s->cond);
+    s->stopped = false;
+}
+
+void stop_signal_destroy(struct stop_signal *s)
+{
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+}
+
+void stop_signal_raise(struct stop_signal *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->stopped = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+bool stop_signal_raised(struct stop_signal *s)
+{
+    pthread_mutex_lock(&s->lock);
+    bool stopped = s->stopped;
+    pthread_mutex_unlock(&s->lock);
+    return stopped;
+}
+
+bool stop_signal_wait_until(struct stop_signal *s, int64_t mono_deadline_ms)
+{
+    struct timespec deadline = clock_mono_deadline(mono_deadline_ms);
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopped && clock_mono_ms() < mono_deadline_ms)
+        pthread_cond_timedwait(&s->cond, &s->lock, &deadline);
+    bool stopped = s->stopped;
+    pthread_mutex_unlock(&s->lock);
+    return stopped;
+}

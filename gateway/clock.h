@@ -1,0 +1,33 @@
+/* Time: wall clock for timestamps, monotonic clock for schedules, and a stop
+ * signal that sleeping threads wake from at once. */
+#ifndef GW_CLOCK_H
+#define GW_CLOCK_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+int64_t clock_wall_ms(void);
+int64_t clock_mono_ms(void);
+/* "2026-11-25T10:15:00.123Z" */
+void clock_format_utc(int64_t wall_ms, char *buf, size_t size);
+
+struct stop_signal {
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+    bool stopped;
+};
+
+void stop_signal_init(struct stop_signal *s);
+void stop_signal_destroy(struct stop_signal *s);
+void stop_signal_raise(struct stop_signal *s);
+bool stop_signal_raised(struct stop_signal *s);
+/* Sleeps until the monotonic deadline; returns true if stopped meanwhile. */
+bool stop_signal_wait_until(struct stop_signal *s, int64_t mono_deadline_ms);
+
+/* A timespec on CLOCK_MONOTONIC for pthread_cond_timedwait. */
+struct timespec clock_mono_deadline(int64_t mono_ms);
+void cond_init_monotonic(pthread_cond_t *cond);
+
+#endif

@@ -1,0 +1,49 @@
+/* The MQTT side of the pipeline, on paho-mqtt-c's asynchronous client.
+ *
+ * The forwarder keeps no copy of a reading: the store does. It tells the
+ * pipeline three things: how many more messages may be in flight, which
+ * sequence numbers the broker acknowledged, and when a (re)connect means
+ * everything unacknowledged must be sent again from the oldest.
+ *
+ * Connecting is driven from the pipeline thread (forwarder_service) with
+ * exponential back-off across the configured broker URIs; paho's own
+ * automatic reconnect is not used because it does not cover a broker that
+ * is down when the gateway starts. */
+#ifndef GW_FORWARDER_H
+#define GW_FORWARDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+struct forwarder;
+
+/* wake is called from paho's thread whenever the pipeline has news. */
+int forwarder_create(const struct gateway_config *cfg, void (*wake)(void *), void *wake_ctx,
+                     struct forwarder **out);
+void forwarder_destroy(struct forwarder *fw);
+
+/* Starts a connection attempt when one is due. */
+void forwarder_service(struct forwarder *fw, int64_t now_mono_ms);
+
+/* Messages that may be published now: 0 while not connected. */
+size_t forwarder_window(struct forwarder *fw);
+size_t forwarder_in_flight(struct forwarder *fw);
+
+/* Returns 0 when paho accepted the message. */
+int forwarder_publish(struct forwarder *fw, const char *topic, const char *payload, int len,
+                      int64_t seq);
+
+/* Moves up to max acknowledged sequence numbers into out. */
+size_t forwarder_take_acks(struct forwarder *fw, int64_t *out, size_t max);
+
+/* True once after each successful connect. */
+bool forwarder_take_resend(struct forwarder *fw);
+
+/* Publishes the retained "offline" status and disconnects, waiting at most
+ * timeout_ms. Safe to call when not connected. */
+void forwarder_stop(struct forwarder *fw, int64_t timeout_ms);
+
+#endif

@@ -1,0 +1,91 @@
+#include "gateway/ingest_queue.h"
+#include "gateway/clock.h"
+#include "gateway/log.h"
+#include "gateway/stats.h"
+
+#include <stdlib.h>
+
+int ingest_queue_init(struct ingest_queue *q, size_t capacity)
+{
+    q->ring = calloc(capacity, sizeof(*q->ring));
+    if (!q->ring)
+        return -1;
+    q->capacity = capacity;
+    q->head = q->count = 0;
+    q->wake_threshold = capacity / 4;
+    q->woken = false;
+    pthread_mutex_init(&q->lock, NULL);
+    cond_init_monotonic(&q->wake);
+    return 0;
+}
+
+void ingest_queue_destroy(struct ingest_queue *q)
+{
+    free(q->ring);
+    q->ring = NULL;
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->wake);
+}
+
+size_t ingest_queue_push(struct ingest_queue *q, const struct reading *readings, size_t n)
+{
+    static struct log_limit full_log = {.interval_ms = 10000};
+    pthread_mutex_lock(&q->lock);
+    size_t accepted = 0;
+    while (accepted < n && q->count < q->capacity) {
+        q->ring[(q->head + q->count) % q->capacity] = readings[accepted++];
+        q->count++;
+    }
+    if (q->count >= q->wake_threshold) {
+        q->woken = true;
+        pthread_cond_signal(&q->wake);
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (accepted < n) {
+        stat_add(&gw_stats.dropped_queue_full, n - accepted);
+        log_limited(&full_log, LOG_ERROR,
+                    "ingest queue full (%zu readings): dropped %zu readings; the store is not "
+                    "keeping up",
+                    q->capacity, n - accepted);
+    }
+    return accepted;
+}
+
+size_t ingest_queue_take(struct ingest_queue *q, struct reading *out, size_t max)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t n = 0;
+    while (n < max && q->count > 0) {
+        out[n++] = q->ring[q->head];
+        q->head = (q->head + 1) % q->capacity;
+        q->count--;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+size_t ingest_queue_length(struct ingest_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t n = q->count;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+void ingest_queue_wait(struct ingest_queue *q, int64_t mono_deadline_ms)
+{
+    struct timespec deadline = clock_mono_deadline(mono_deadline_ms);
+    pthread_mutex_lock(&q->lock);
+    while (!q->woken && clock_mono_ms() < mono_deadline_ms)
+        pthread_cond_timedwait(&q->wake, &q->lock, &deadline);
+    q->woken = false;
+    pthread_mutex_unlock(&q->lock);
+}
+
+void ingest_queue_wake(struct ingest_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->woken = true;
+    pthread_cond_signal(&q->wake);
+    pthread_mutex_unlock(&q->lock);
+}

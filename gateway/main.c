@@ -1,0 +1,247 @@
+/* sensor-gateway: polls Modbus devices, keeps every reading in SQLite and
+ * forwards it over MQTT. The data path, top to bottom:
+ *   poller.c   (poll, decode)  ->  ingest_queue.c
+ *   pipeline.c (store, forward) ->  store.c, forwarder.c (acknowledge)
+ * This file wires them together and handles the process's life. */
+#include "config/config.h"
+#include "gateway/clock.h"
+#include "gateway/forwarder.h"
+#include "gateway/ingest_queue.h"
+#include "gateway/log.h"
+#include "gateway/pipeline.h"
+#include "gateway/poller.h"
+#include "gateway/stats.h"
+#include "gateway/store.h"
+#include "version.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#define EXIT_CONFIG 2
+#define SHUTDOWN_GRACE_MS 3000
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sensor-gateway --config FILE [--log-level LEVEL]\n"
+            "       sensor-gateway --check-config FILE\n"
+            "\n"
+            "Polls Modbus TCP/RTU devices, buffers every reading in SQLite and forwards\n"
+            "it over MQTT (QoS 1 by default). See README.md and docs/.\n"
+            "\n"
+            "  -c, --config FILE        run with this INI file\n"
+            "      --check-config FILE  validate the INI file and exit (0 ok, 2 errors)\n"
+            "  -l, --log-level LEVEL    error, warning, info or debug (overrides the file)\n"
+            "  -V, --version            print the version and exit\n"
+            "  -h, --help               print this help and exit\n"
+            "\n"
+            "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure,\n"
+            "2 on a configuration error.\n");
+}
+
+static int load_config(const char *path, struct gateway_config *cfg)
+{
+    struct config_errors errors = {0};
+    if (config_load(path, cfg, &errors) == 0)
+        return 0;
+    for (size_t i = 0; i < errors.count; i++)
+        fprintf(stderr, "%s\n", errors.lines[i]);
+    fprintf(stderr, "%s: %zu configuration error%s; not starting\n", path, errors.count,
+            errors.count == 1 ? "" : "s");
+    config_errors_free(&errors);
+    return -1;
+}
+
+static void wake_queue(void *queue)
+{
+    ingest_queue_wake(queue);
+}
+
+struct gateway {
+    struct gateway_config cfg;
+    struct store *store;
+    struct forwarder *fw;
+    struct ingest_queue queue;
+    bool queue_ready;
+    struct pipeline *pipeline;
+    struct poller **pollers;
+    struct stop_signal poll_stop;
+    uint32_t *point_ids;
+};
+
+static int register_points(struct gateway *gw)
+{
+    gw->point_ids = calloc(gw->cfg.point_count + 1, sizeof(*gw->point_ids));
+    if (!gw->point_ids)
+        return -1;
+    for (size_t i = 0; i < gw->cfg.point_count; i++) {
+        const struct point_config *pc = &gw->cfg.points[i];
+        if (store_register_point(gw->store, pc->device_name, pc->name, pc->unit,
+                                 &gw->point_ids[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int start_pollers(struct gateway *gw)
+{
+    gw->pollers = calloc(gw->cfg.bus_count + 1, sizeof(*gw->pollers));
+    if (!gw->pollers)
+        return -1;
+    for (size_t i = 0; i < gw->cfg.bus_count; i++) {
+        if (poller_create(&gw->cfg, (int)i, gw->point_ids, &gw->queue, &gw->poll_stop,
+                          &gw->pollers[i]) != 0 ||
+            poller_start(gw->pollers[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int gateway_start(struct gateway *gw)
+{
+    stop_signal_init(&gw->poll_stop);
+    if (store_open(&gw->cfg.store, &gw->store) != 0 || register_points(gw) != 0)
+        return -1;
+    if (ingest_queue_init(&gw->queue, (size_t)gw->cfg.ingest_capacity) != 0)
+        return -1;
+    gw->queue_ready = true;
+    if (forwarder_create(&gw->cfg, wake_queue, &gw->queue, &gw->fw) != 0 ||
+        pipeline_start(&gw->cfg, gw->store, gw->fw, &gw->queue, &gw->pipeline) != 0)
+        return -1;
+    return start_pollers(gw);
+}
+
+/* Order matters: pollers first (nothing new arrives), then the pipeline
+ * (everything queued is committed), then the broker connection. */
+static void gateway_stop(struct gateway *gw)
+{
+    stop_signal_raise(&gw->poll_stop);
+    for (size_t i = 0; gw->pollers && i < gw->cfg.bus_count; i++)
+        poller_join_and_free(gw->pollers[i]);
+    free(gw->pollers);
+    if (gw->pipeline)
+        pipeline_stop(gw->pipeline, SHUTDOWN_GRACE_MS);
+    if (gw->fw) {
+        forwarder_stop(gw->fw, 1000);
+        forwarder_destroy(gw->fw);
+    }
+    if (gw->store) {
+        struct store_stats s = store_stats(gw->store);
+        log_msg(LOG_INFO, "store: %lld readings kept for the next start", (long long)s.depth);
+        store_close(gw->store);
+    }
+    if (gw->queue_ready)
+        ingest_queue_destroy(&gw->queue);
+    stop_signal_destroy(&gw->poll_stop);
+    free(gw->point_ids);
+    config_free(&gw->cfg);
+}
+
+static int wait_for_stop_signal(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            return -1;
+        if (sig != SIGHUP)
+            return sig;
+        log_msg(LOG_WARNING, "SIGHUP: configuration reload is not supported; restart the "
+                             "service to apply a changed file");
+    }
+}
+
+static int run(const char *path, int level_override)
+{
+    struct gateway gw = {0};
+    if (load_config(path, &gw.cfg) != 0)
+        return EXIT_CONFIG;
+    log_set_level(level_override >= 0 ? level_override : gw.cfg.log_level);
+
+    /* Block the stop signals before any thread exists so that every thread
+     * inherits the mask and only sigwait() below sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    log_msg(LOG_INFO, "sensor-gateway %s starting: gateway %s, %zu buses, %zu devices, %zu points",
+            GW_VERSION, gw.cfg.id, gw.cfg.bus_count, gw.cfg.device_count, gw.cfg.point_count);
+    if (gateway_start(&gw) != 0) {
+        log_msg(LOG_ERROR, "start-up failed; stopping");
+        gateway_stop(&gw);
+        return EXIT_FAILURE;
+    }
+    sd_notify(0, "READY=1");
+    int sig = wait_for_stop_signal();
+    sd_notify(0, "STOPPING=1");
+    log_msg(LOG_INFO, "%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    gateway_stop(&gw);
+    stats_log_summary("stopped");
+    return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},   {"check-config", required_argument, NULL, 'k'},
+        {"log-level", required_argument, NULL, 'l'}, {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    const char *config = NULL, *check = NULL;
+    int level = -1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:l:Vh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'k':
+            check = optarg;
+            break;
+        case 'l':
+            for (int i = 0; log_level_names[i]; i++)
+                if (strcmp(optarg, log_level_names[i]) == 0)
+                    level = i;
+            if (level < 0) {
+                fprintf(stderr, "--log-level: '%s' is not error, warning, info or debug\n",
+                        optarg);
+                return EXIT_CONFIG;
+            }
+            break;
+        case 'V':
+            printf("sensor-gateway %s\n", GW_VERSION);
+            return EXIT_SUCCESS;
+        case 'h':
+            usage(stdout);
+            return EXIT_SUCCESS;
+        default:
+            usage(stderr);
+            return EXIT_CONFIG;
+        }
+    }
+    if (optind < argc || (!config && !check) || (config && check)) {
+        usage(stderr);
+        return EXIT_CONFIG;
+    }
+    if (check) {
+        struct gateway_config cfg;
+        if (load_config(check, &cfg) != 0)
+            return EXIT_CONFIG;
+        printf("%s: OK (%zu buses, %zu devices, %zu points)\n", check, cfg.bus_count,
+               cfg.device_count, cfg.point_count);
+        config_free(&cfg);
+        return EXIT_SUCCESS;
+    }
+    return run(config, level);
+}

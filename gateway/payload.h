@@ -1,0 +1,27 @@
+/* The wire format of a reading; docs/mqtt-contract.md is its description.
+ *
+ * Written with snprintf into caller buffers rather than through a JSON
+ * library: this runs once per reading on the hot path, and every string in
+ * it (names, units) was validated at config load to need no escaping. */
+#ifndef GW_PAYLOAD_H
+#define GW_PAYLOAD_H
+
+#include <stddef.h>
+
+#include "gateway/reading.h"
+#include "gateway/store.h"
+
+#define PAYLOAD_MAX 512
+#define TOPIC_MAX 320
+
+/* {prefix}/{gateway}/readings/{device}/{point} */
+int topic_format_reading(char *buf, size_t size, const char *prefix, const char *gateway,
+                         const struct store_point *p);
+/* {prefix}/{gateway}/status */
+int topic_format_status(char *buf, size_t size, const char *prefix, const char *gateway);
+
+/* Returns the payload length, or -1 if it did not fit. */
+int payload_format_reading(char *buf, size_t size, const char *gateway,
+                           const struct reading *r, const struct store_point *p);
+
+#endif

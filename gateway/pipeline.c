@@ -1,0 +1,190 @@
+#include "gateway/pipeline.h"
+#include "gateway/clock.h"
+#include "gateway/log.h"
+#include "gateway/payload.h"
+#include "gateway/stats.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#define BATCH_MAX 16384
+#define ACKS_MAX 65536
+#define EXPIRE_EVERY_MS 10000
+#define SUMMARY_EVERY_MS 60000
+
+struct pipeline {
+    const struct gateway_config *cfg;
+    struct store *store;
+    struct forwarder *fw;
+    struct ingest_queue *queue;
+    struct stop_signal stop;
+    int64_t grace_deadline_ms;
+    pthread_t thread;
+
+    /* Taken from the queue but not yet committed: kept across a failed
+     * commit (disk full, I/O error) and tried again, never thrown away. */
+    struct reading *pending;
+    size_t pending_count;
+    int64_t *acks;
+    size_t ack_count;
+    struct reading *claimed;
+    int64_t cursor; /* highest seq handed to the broker on this connection */
+
+    struct log_limit store_log, drop_log, orphan_log;
+};
+
+static void commit_round(struct pipeline *p)
+{
+    if (p->pending_count == 0)
+        p->pending_count = ingest_queue_take(p->queue, p->pending, BATCH_MAX);
+    p->ack_count += forwarder_take_acks(p->fw, p->acks + p->ack_count, ACKS_MAX - p->ack_count);
+    int64_t dropped = 0;
+    if (store_append_and_acknowledge(p->store, p->pending, p->pending_count, p->acks,
+                                     p->ack_count, &dropped) != 0) {
+        stat_add(&gw_stats.store_errors, 1);
+        log_limited(&p->store_log, LOG_ERROR,
+                    "store: commit failed; %zu readings held in memory and retried", 
+                    p->pending_count);
+        return;
+    }
+    stat_add(&gw_stats.readings_stored, p->pending_count);
+    p->pending_count = 0;
+    p->ack_count = 0;
+    if (dropped > 0) {
+        stat_add(&gw_stats.dropped_store_bound, (uint64_t)dropped);
+        log_limited(&p->drop_log, LOG_WARNING,
+                    "store: full at %lld readings: dropped the %lld oldest unsent readings "
+                    "(%lld dropped in all)",
+                    (long long)p->cfg->store.max_readings, (long long)dropped,
+                    (long long)store_stats(p->store).dropped_total);
+    }
+}
+
+static void expire_round(struct pipeline *p)
+{
+    int64_t dropped = 0;
+    if (store_expire(p->store, clock_wall_ms(), &dropped) != 0) {
+        stat_add(&gw_stats.store_errors, 1);
+        return;
+    }
+    if (dropped > 0) {
+        stat_add(&gw_stats.dropped_store_bound, (uint64_t)dropped);
+        log_limited(&p->drop_log, LOG_WARNING,
+                    "store: dropped %lld unsent readings older than max_age (%lld dropped in all)",
+                    (long long)dropped, (long long)store_stats(p->store).dropped_total);
+    }
+}
+
+static bool publish_one(struct pipeline *p, const struct reading *r)
+{
+    char topic[TOPIC_MAX], payload[PAYLOAD_MAX];
+    const struct store_point *pt = store_point(p->store, r->point_id);
+    int len = -1;
+    if (pt && topic_format_reading(topic, sizeof(topic), p->cfg->mqtt.topic_prefix, p->cfg->id,
+                                   pt) > 0)
+        len = payload_format_reading(payload, sizeof(payload), p->cfg->id, r, pt);
+    if (len < 0) {
+        /* Cannot happen for rows this code wrote; a hand-edited store could
+         * hold one. Count it and let it go rather than block the queue. */
+        log_limited(&p->orphan_log, LOG_ERROR, "store: reading %lld has unknown point id %u",
+                    (long long)r->seq, r->point_id);
+        stat_add(&gw_stats.store_errors, 1);
+        if (p->ack_count < ACKS_MAX)
+            p->acks[p->ack_count++] = r->seq;
+        return true;
+    }
+    return forwarder_publish(p->fw, topic, payload, len, r->seq) == 0;
+}
+
+static void forward_round(struct pipeline *p)
+{
+    size_t window;
+    while ((window = forwarder_window(p->fw)) > 0) {
+        size_t n = 0;
+        if (window > BATCH_MAX)
+            window = BATCH_MAX;
+        if (store_claim(p->store, p->cursor, p->claimed, window, &n) != 0 || n == 0)
+            return;
+        for (size_t i = 0; i < n; i++) {
+            if (!publish_one(p, &p->claimed[i]))
+                return;
+            p->cursor = p->claimed[i].seq;
+        }
+    }
+}
+
+static void *pipeline_thread(void *arg)
+{
+    struct pipeline *p = arg;
+    int64_t interval = p->cfg->store.commit_interval_ms;
+    int64_t now = clock_mono_ms();
+    int64_t next_commit = now + interval, next_expire = now, next_summary = now + SUMMARY_EVERY_MS;
+    for (;;) {
+        bool stopping = stop_signal_raised(&p->stop);
+        now = clock_mono_ms();
+        if (stopping || now >= next_commit ||
+            ingest_queue_length(p->queue) >= p->queue->wake_threshold) {
+            commit_round(p);
+            next_commit = now + interval;
+        }
+        if (now >= next_expire) {
+            expire_round(p);
+            next_expire = now + EXPIRE_EVERY_MS;
+        }
+        if (now >= next_summary) {
+            stats_log_summary("running");
+            next_summary = now + SUMMARY_EVERY_MS;
+        }
+        if (stopping) {
+            bool drained = ingest_queue_length(p->queue) == 0 && p->pending_count == 0;
+            if (drained && (forwarder_in_flight(p->fw) == 0 || now >= p->grace_deadline_ms)) {
+                commit_round(p); /* the last acknowledgements */
+                break;
+            }
+            ingest_queue_wait(p->queue, now + 20);
+            continue;
+        }
+        forwarder_service(p->fw, now);
+        if (forwarder_take_resend(p->fw))
+            p->cursor = 0;
+        forward_round(p);
+        ingest_queue_wait(p->queue, next_commit);
+    }
+    return NULL;
+}
+
+int pipeline_start(const struct gateway_config *cfg, struct store *store, struct forwarder *fw,
+                   struct ingest_queue *queue, struct pipeline **out)
+{
+    struct pipeline *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -1;
+    *p = (struct pipeline){.cfg = cfg, .store = store, .fw = fw, .queue = queue};
+    p->store_log.interval_ms = p->drop_log.interval_ms = p->orphan_log.interval_ms = 30000;
+    p->pending = calloc(BATCH_MAX, sizeof(*p->pending));
+    p->claimed = calloc(BATCH_MAX, sizeof(*p->claimed));
+    p->acks = calloc(ACKS_MAX, sizeof(*p->acks));
+    stop_signal_init(&p->stop);
+    if (!p->pending || !p->claimed || !p->acks ||
+        pthread_create(&p->thread, NULL, pipeline_thread, p) != 0) {
+        free(p->pending), free(p->claimed), free(p->acks);
+        stop_signal_destroy(&p->stop);
+        free(p);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+void pipeline_stop(struct pipeline *p, int64_t grace_ms)
+{
+    p->grace_deadline_ms = clock_mono_ms() + grace_ms;
+    stop_signal_raise(&p->stop);
+    ingest_queue_wake(p->queue);
+    pthread_join(p->thread, NULL);
+    stop_signal_destroy(&p->stop);
+    free(p->pending);
+    free(p->claimed);
+    free(p->acks);
+    free(p);
+}

@@ -1,0 +1,255 @@
+#include "gateway/poller.h"
+#include "drivers/decode.h"
+#include "drivers/modbus_link.h"
+#include "drivers/read_plan.h"
+#include "gateway/log.h"
+#include "gateway/stats.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct device_state {
+    const struct device_config *cfg;
+    const struct point_config **points; /* this device's points, plan order refers here */
+    uint32_t *point_ids;
+    size_t point_count;
+    struct read_plan plan;
+    int64_t next_due_ms;
+    int failures;
+    struct log_limit fail_log;
+};
+
+struct poller {
+    const struct bus_config *bus;
+    struct modbus_link *link;
+    struct device_state *devices;
+    size_t device_count;
+    struct ingest_queue *queue;
+    struct stop_signal *stop;
+    pthread_t thread;
+    bool started;
+    struct reading *batch;
+    size_t batch_cap;
+    uint16_t regs[READ_PLAN_MAX_BITS];
+};
+
+int64_t poller_backoff_ms(int64_t interval_ms, int64_t backoff_max_ms, int failures)
+{
+    int shift = failures > 1 ? failures - 1 : 0;
+    if (shift > 20)
+        shift = 20;
+    int64_t delay = interval_ms << shift;
+    if (delay > backoff_max_ms)
+        delay = backoff_max_ms;
+    return delay > interval_ms ? delay : interval_ms;
+}
+
+static int device_init(struct device_state *d, const struct gateway_config *cfg, int index,
+                       const uint32_t *point_ids)
+{
+    d->cfg = &cfg->devices[index];
+    d->fail_log.interval_ms = 60000;
+    for (size_t i = 0; i < cfg->point_count; i++)
+        d->point_count += cfg->points[i].device_index == index;
+    d->points = calloc(d->point_count, sizeof(*d->points));
+    d->point_ids = calloc(d->point_count, sizeof(*d->point_ids));
+    struct plan_point *pp = calloc(d->point_count, sizeof(*pp));
+    if (!d->points || !d->point_ids || !pp) {
+        free(pp);
+        return -1;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->point_count; i++) {
+        const struct point_config *pc = &cfg->points[i];
+        if (pc->device_index != index)
+            continue;
+        d->points[n] = pc;
+        d->point_ids[n] = point_ids[i];
+        pp[n] = (struct plan_point){pc->function, pc->address,
+                                    function_reads_bits(pc->function) ? 1 : data_type_width(pc->type)};
+        n++;
+    }
+    struct read_limits limits = {d->cfg->max_registers, d->cfg->max_gap, d->cfg->single_requests};
+    int rc = read_plan_build(pp, n, &limits, &d->plan);
+    free(pp);
+    return rc;
+}
+
+static void device_free(struct device_state *d)
+{
+    read_plan_free(&d->plan);
+    free(d->points);
+    free(d->point_ids);
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static size_t decode_request(struct poller *p, struct device_state *d,
+                             const struct read_request *rq, int64_t ts_ms, struct reading *out)
+{
+    for (size_t k = 0; k < rq->n_points; k++) {
+        size_t idx = d->plan.order[rq->first + k];
+        const struct point_config *pc = d->points[idx];
+        double raw = 0;
+        enum decode_status st = decode_registers(&p->regs[pc->address - rq->address], pc->type,
+                                                 pc->word_order, &raw);
+        out[k] = (struct reading){
+            .ts_ms = ts_ms,
+            .value = st == DECODE_OK ? decode_apply_scale(raw, pc->scale, pc->offset) : 0,
+            .point_id = d->point_ids[idx],
+            .quality = st == DECODE_OK ? QUALITY_GOOD : QUALITY_BAD};
+    }
+    return rq->n_points;
+}
+
+/* Reads every request of the device's plan; returns false on a transport
+ * failure, which backs the device off. */
+static bool poll_device(struct poller *p, struct device_state *d)
+{
+    size_t n = 0;
+    bool io_ok = true, all_ok = true;
+    char why[256];
+    for (size_t i = 0; i < d->plan.request_count; i++) {
+        const struct read_request *rq = &d->plan.requests[i];
+        enum link_result res = link_read(p->link, d->cfg->unit_id, rq->function, rq->address,
+                                         rq->count, d->cfg->response_timeout_ms, p->regs, why,
+                                         sizeof(why));
+        if (p->bus->pause_between_requests_ms > 0)
+            sleep_ms(p->bus->pause_between_requests_ms);
+        if (res == LINK_OK) {
+            n += decode_request(p, d, rq, clock_wall_ms(), p->batch + n);
+            continue;
+        }
+        all_ok = false;
+        log_limited(&d->fail_log, LOG_WARNING, "device %s: %s", d->cfg->name, why);
+        if (res == LINK_IO) {
+            /* On a shared line every further request would wait for the
+             * same timeout: give the line back to the other devices. */
+            io_ok = false;
+            break;
+        }
+    }
+    if (n > 0) {
+        stat_add(&gw_stats.readings_polled, n);
+        ingest_queue_push(p->queue, p->batch, n);
+    }
+    stat_add(all_ok ? &gw_stats.polls_ok : &gw_stats.polls_failed, 1);
+    return io_ok;
+}
+
+static void schedule_next(struct device_state *d, bool io_ok, int64_t now)
+{
+    int64_t interval = d->cfg->interval_ms;
+    if (!io_ok) {
+        d->failures++;
+        int64_t delay = poller_backoff_ms(interval, d->cfg->backoff_max_ms, d->failures);
+        if (d->failures == 1 || delay > interval)
+            log_msg(LOG_WARNING, "device %s: %d failed poll(s) in a row, next try in %lldms",
+                    d->cfg->name, d->failures, (long long)delay);
+        d->next_due_ms = now + delay;
+        return;
+    }
+    if (d->failures > 0)
+        log_msg(LOG_INFO, "device %s: answers again after %d failed poll(s)", d->cfg->name,
+                d->failures);
+    d->failures = 0;
+    /* Keep the cadence without drift; if the bus fell behind, skip the
+     * missed slots rather than polling in a burst. */
+    d->next_due_ms += interval;
+    if (d->next_due_ms <= now)
+        d->next_due_ms = now + interval;
+}
+
+static void *poller_thread(void *arg)
+{
+    struct poller *p = arg;
+    int64_t start = clock_mono_ms();
+    for (size_t i = 0; i < p->device_count; i++)
+        p->devices[i].next_due_ms = start;
+    for (;;) {
+        struct device_state *next = &p->devices[0];
+        for (size_t i = 1; i < p->device_count; i++)
+            if (p->devices[i].next_due_ms < next->next_due_ms)
+                next = &p->devices[i];
+        if (stop_signal_wait_until(p->stop, next->next_due_ms))
+            break;
+        bool io_ok = poll_device(p, next);
+        schedule_next(next, io_ok, clock_mono_ms());
+    }
+    return NULL;
+}
+
+int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_t *point_ids,
+                  struct ingest_queue *queue, struct stop_signal *stop, struct poller **out)
+{
+    struct poller *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -1;
+    p->bus = &cfg->buses[bus_index];
+    p->queue = queue;
+    p->stop = stop;
+    for (size_t i = 0; i < cfg->device_count; i++)
+        p->device_count += cfg->devices[i].bus_index == bus_index;
+    p->devices = calloc(p->device_count + 1, sizeof(*p->devices));
+    p->link = link_create(p->bus);
+    if (!p->devices || !p->link)
+        goto fail;
+    size_t n = 0, most_points = 0;
+    for (size_t i = 0; i < cfg->device_count; i++) {
+        if (cfg->devices[i].bus_index != bus_index)
+            continue;
+        if (device_init(&p->devices[n], cfg, (int)i, point_ids) != 0) {
+            n++;
+            goto fail;
+        }
+        if (p->devices[n].point_count > most_points)
+            most_points = p->devices[n].point_count;
+        n++;
+    }
+    p->batch_cap = most_points;
+    p->batch = calloc(most_points + 1, sizeof(*p->batch));
+    if (!p->batch)
+        goto fail;
+    *out = p;
+    return 0;
+fail:
+    log_msg(LOG_ERROR, "bus %s: cannot set up the poller (out of memory or bad serial settings)",
+            p->bus->name);
+    poller_join_and_free(p);
+    return -1;
+}
+
+int poller_start(struct poller *p)
+{
+    if (p->device_count == 0)
+        return 0;
+    if (pthread_create(&p->thread, NULL, poller_thread, p) != 0)
+        return -1;
+    p->started = true;
+    return 0;
+}
+
+int poller_device_count(const struct poller *p)
+{
+    return (int)p->device_count;
+}
+
+void poller_join_and_free(struct poller *p)
+{
+    if (!p)
+        return;
+    if (p->started)
+        pthread_join(p->thread, NULL);
+    for (size_t i = 0; p->devices && i < p->device_count; i++)
+        device_free(&p->devices[i]);
+    free(p->devices);
+    free(p->batch);
+    link_destroy(p->link);
+    free(p);
+}

@@ -1,0 +1,28 @@
+/* One poller thread per bus. An RTU line carries one transaction at a time,
+ * so its devices take turns; each TCP bus has a thread of its own, so TCP
+ * devices never wait for each other. A device that fails is backed off on
+ * its own schedule and costs the others on its line at most one response
+ * timeout per back-off period. */
+#ifndef GW_POLLER_H
+#define GW_POLLER_H
+
+#include <stdint.h>
+
+#include "config/config.h"
+#include "gateway/clock.h"
+#include "gateway/ingest_queue.h"
+
+struct poller;
+
+/* point_ids maps each config point (by index) to its store id. */
+int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_t *point_ids,
+                  struct ingest_queue *queue, struct stop_signal *stop, struct poller **out);
+int poller_start(struct poller *p);
+/* Waits for the thread (after the stop signal is raised) and frees. */
+void poller_join_and_free(struct poller *p);
+int poller_device_count(const struct poller *p);
+
+/* The next back-off delay after `failures` failed polls in a row. */
+int64_t poller_backoff_ms(int64_t interval_ms, int64_t backoff_max_ms, int failures);
+
+#endif
