@@ -1,0 +1,193 @@
+/* The INI loader: good files load with the right values; a catalogue of
+ * broken files each give exactly the message an operator should see. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+
+/* Lines 1-6, 7-9, 10-13 and 14-17 of every broken file below. */
+#define HEAD "[gateway]\nid = gw\n[mqtt]\nuri = tcp://127.0.0.1:1883\n[store]\npath = /tmp/x.db\n"
+#define BUS "[bus b]\ntype = tcp\nhost = 127.0.0.1\n"
+#define DEV "[device d]\nbus = b\nunit_id = 1\ninterval = 1s\n"
+#define PT "[point d/p]\nfunction = holding_register\naddress = 0\ntype = uint16\n"
+
+static char path[64];
+
+static void write_file(const char *text)
+{
+    strcpy(path, "/tmp/test-config-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static struct config_errors load_broken(const char *text)
+{
+    write_file(text);
+    struct gateway_config cfg;
+    struct config_errors errors = {0};
+    if (config_load(path, &cfg, &errors) == 0) {
+        config_free(&cfg);
+        fail_msg("this file loaded but must not:\n%s", text);
+    }
+    assert_true(errors.count >= 1);
+    unlink(path);
+    return errors;
+}
+
+static const struct broken_case {
+    const char *ini;
+    const char *message; /* %s is the file's path */
+} broken[] = {
+    {HEAD "[sensor x]\nfoo = 1\n" BUS DEV PT,
+     "%s:7: [sensor x]: unknown section (expected [gateway], [mqtt], [store], [bus NAME], "
+     "[device NAME] or [point DEVICE/NAME])"},
+    {HEAD BUS DEV PT "colour = red\n", "%s:18: [point d/p] colour: unknown key"},
+    {HEAD BUS DEV "[point d/p]\nfunction = holding_register\naddress = 0\ntype = int17\n",
+     "%s:17: [point d/p] type: 'int17' is not one of: bool, int16, uint16, int32, uint32, "
+     "int64, uint64, float32, float64"},
+    {HEAD BUS DEV "[point d/p]\nfunction = holding_register\ntype = uint16\n",
+     "%s:14: [point d/p] address: missing (this key is required)"},
+    {HEAD BUS DEV PT "address = 3\n", "%s:18: [point d/p] address: set twice (first on line 16)"},
+    {HEAD BUS DEV PT PT, "%s:18: [point d/p]: duplicate section"},
+    {HEAD BUS DEV "[point d/p]\nfunction = holding_register\naddress = 0\ntype = float32\n"
+                  "[point d/q]\nfunction = holding_register\naddress = 1\ntype = uint16\n",
+     "%s:18: [point d/q] address: holding_register 1 overlaps point p (line 14, 0..1)"},
+    {HEAD BUS DEV "[point d/p]\nfunction = input_register\naddress = 65534\ntype = uint64\n",
+     "%s:14: [point d/p] address: uint64 at 65534 runs past the last address 65535"},
+    {HEAD BUS "[device Trail North]\nbus = b\nunit_id = 1\ninterval = 1s\n" PT,
+     "%s:10: [device Trail North]: 'Trail North' may hold only lowercase letters, digits, '_' "
+     "and '-' (it becomes part of MQTT topics)"},
+    {HEAD BUS "[device d]\nbus = b\nunit_id = 1\ninterval = 5\n" PT,
+     "%s:13: [device d] interval: '5' needs a unit: ms, s, m, h or d (e.g. 5s)"},
+    {HEAD BUS "[device d]\nbus = nope\nunit_id = 1\ninterval = 1s\n" PT,
+     "%s:10: [device d] bus: no [bus nope] in this file"},
+    {HEAD BUS DEV "[point d/p]\nfunction = coil\naddress = 0\ntype = uint16\n",
+     "%s:14: [point d/p] type: a coil carries one bit, so the type must be bool"},
+    {HEAD "this line is not ini\n" BUS DEV PT,
+     "%s:7: syntax error: expected '[section]' or 'key = value'"},
+    {"[gateway]\nid = gw\n[mqtt]\nuri = tcp://127.0.0.1:1883\n" BUS DEV PT,
+     "%s: [store]: missing section"},
+    {HEAD "[bus b]\ntype = tcp\nhost = 127.0.0.1\nport = 70000\n" DEV PT,
+     "%s:10: [bus b] port: 70000 is out of range (1 to 65535)"},
+    {HEAD "[bus b]\ntype = rtu\ndevice = /dev/ttyUSB0\n" "[device d]\nbus = b\nunit_id = 0\ninterval = 1s\n" PT,
+     "%s:10: [device d] unit_id: 0 is out of range for an rtu bus (1 to 247; 0 is broadcast)"},
+    {HEAD "[bus b]\ntype = rtu\nhost = 127.0.0.1\n" DEV PT,
+     "%s:7: [bus b] device: missing (an rtu bus needs a serial device, e.g. /dev/ttyUSB0)"},
+    {HEAD BUS DEV "[point d/p]\nfunction = holding_register\naddress = 0\ntype = uint16\n"
+                  "unit = \"quoted\"\n",
+     "%s:18: [point d/p] unit: '\"quoted\"' holds a quote, backslash or control character"},
+    {"[gateway]\nid = gw\n[mqtt]\nuri = http://broker\n[store]\npath = /tmp/x.db\n" BUS DEV PT,
+     "%s:4: [mqtt] uri: 'http://broker' must start with tcp://, mqtt://, ssl:// or mqtts://"},
+    {HEAD BUS DEV, "%s:10: [device d]: has no points (add [point d/NAME] sections)"},
+    {"[gateway]\nid = gw\n[mqtt]\nuri = tcp://h:1\ntopic_prefix = County/KPI\n[store]\npath = /x\n" BUS DEV PT,
+     "%s:5: [mqtt] topic_prefix: 'County' may hold only lowercase letters, digits, '_' and '-' "
+     "(it becomes part of MQTT topics)"},
+};
+
+static void test_broken_catalogue(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
+        struct config_errors errors = load_broken(broken[i].ini);
+        char expected[600];
+        snprintf(expected, sizeof(expected), broken[i].message, path);
+        if (strcmp(errors.lines[0], expected) != 0)
+            fail_msg("case %zu:\n got:      %s\n expected: %s", i, errors.lines[0], expected);
+        config_errors_free(&errors);
+    }
+}
+
+static void test_every_problem_is_reported(void **state)
+{
+    (void)state;
+    struct config_errors errors =
+        load_broken(HEAD BUS DEV "[point d/p]\nfunction = register\naddress = -1\ntype = int16\n"
+                                 "scale = x\n");
+    assert_int_equal(errors.count, 3); /* function, address and scale, in file order */
+    assert_non_null(strstr(errors.lines[0], ":15: [point d/p] function:"));
+    assert_non_null(strstr(errors.lines[1], ":16: [point d/p] address: -1 is out of range"));
+    assert_non_null(strstr(errors.lines[2], ":18: [point d/p] scale: 'x' is not a finite number"));
+    config_errors_free(&errors);
+}
+
+static void test_good_file_values_and_defaults(void **state)
+{
+    (void)state;
+    write_file(HEAD BUS "[bus line]\ntype = rtu\ndevice = /dev/ttyUSB0\nbaud = 19200\nparity = even\n"
+                        "stop_bits = 2\n"
+                        "[device d]\nbus = b\nunit_id = 1\ninterval = 1.5s\n"
+                        "[device w]\nbus = line\nunit_id = 240 ; GMP252 default\ninterval = 15m\n"
+                        "response_timeout = 2s\nmax_registers = 16\nsingle_requests = yes\n"
+                        "[point d/p]\nfunction = holding_register\naddress = 0x10\ntype = int32\n"
+                        "word_order = cdab\nscale = 0.1\noffset = -40\nunit = °C\n"
+                        "[point w/co2]\nfunction = input_register\naddress = 0\ntype = float32\n");
+    struct gateway_config cfg;
+    struct config_errors errors = {0};
+    int rc = config_load(path, &cfg, &errors);
+    for (size_t i = 0; i < errors.count; i++)
+        print_error("%s\n", errors.lines[i]);
+    assert_int_equal(rc, 0);
+    unlink(path);
+    assert_int_equal(cfg.bus_count, 2);
+    assert_int_equal(cfg.buses[1].kind, BUS_RTU);
+    assert_int_equal(cfg.buses[1].baud, 19200);
+    assert_int_equal(cfg.buses[1].parity, 1);
+    assert_int_equal(cfg.buses[1].stop_bits, 2);
+    assert_int_equal(cfg.buses[0].port, 502);
+    assert_int_equal(cfg.devices[0].interval_ms, 1500);
+    assert_int_equal(cfg.devices[0].response_timeout_ms, 1000);
+    assert_int_equal(cfg.devices[1].interval_ms, 15 * 60 * 1000);
+    assert_int_equal(cfg.devices[1].unit_id, 240);
+    assert_int_equal(cfg.devices[1].bus_index, 1);
+    assert_true(cfg.devices[1].single_requests);
+    assert_int_equal(cfg.points[0].address, 16);
+    assert_int_equal(cfg.points[0].type, DT_INT32);
+    assert_int_equal(cfg.points[0].word_order, WO_CDAB);
+    assert_float_equal(cfg.points[0].offset, -40, 0);
+    assert_string_equal(cfg.points[0].unit, "°C");
+    assert_int_equal(cfg.points[1].device_index, 1);
+    assert_int_equal(cfg.mqtt.qos, 1);
+    assert_string_equal(cfg.mqtt.topic_prefix, "smartregion");
+    assert_string_equal(cfg.mqtt.client_id, "sensor-gateway-gw");
+    assert_int_equal(cfg.store.commit_interval_ms, 250);
+    config_free(&cfg);
+}
+
+static void test_shipped_examples_load(void **state)
+{
+    (void)state;
+    const char *files[] = {SOURCE_DIR "/config/examples/gateway.example.ini",
+                           SOURCE_DIR "/config/examples/demo.ini"};
+    for (size_t i = 0; i < 2; i++) {
+        struct gateway_config cfg;
+        struct config_errors errors = {0};
+        int rc = config_load(files[i], &cfg, &errors);
+        for (size_t j = 0; j < errors.count; j++)
+            print_error("%s\n", errors.lines[j]);
+        config_errors_free(&errors);
+        assert_int_equal(rc, 0);
+        assert_true(cfg.point_count > 0);
+        config_free(&cfg);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_broken_catalogue),
+        cmocka_unit_test(test_every_problem_is_reported),
+        cmocka_unit_test(test_good_file_values_and_defaults),
+        cmocka_unit_test(test_shipped_examples_load),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

@@ -1,0 +1,184 @@
+/* The SQLite store on a real file: append, claim, acknowledge, restart,
+ * bounds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gateway/log.h"
+#include "gateway/store.h"
+
+static char dir[64];
+static struct store_config cfg;
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(dir, "/tmp/test-store-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    memset(&cfg, 0, sizeof(cfg));
+    snprintf(cfg.path, sizeof(cfg.path), "%s/store.db", dir);
+    cfg.commit_interval_ms = 100;
+    cfg.max_readings = 1000;
+    cfg.max_age_ms = 3600 * 1000;
+    cfg.sync = 1;
+    log_set_level(LOG_ERROR);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd);
+}
+
+static struct store *open_store(void)
+{
+    struct store *s = NULL;
+    assert_int_equal(store_open(&cfg, &s), 0);
+    return s;
+}
+
+static void make_readings(struct reading *r, size_t n, uint32_t point, int64_t ts0)
+{
+    for (size_t i = 0; i < n; i++)
+        r[i] = (struct reading){.ts_ms = ts0 + (int64_t)i, .value = (double)i * 1.5,
+                                .point_id = point, .quality = QUALITY_GOOD};
+}
+
+static void test_append_claim_acknowledge(void **state)
+{
+    (void)state;
+    struct store *s = open_store();
+    uint32_t id;
+    assert_int_equal(store_register_point(s, "trail", "visitors_in", "visitors", &id), 0);
+    struct reading r[10], out[10];
+    make_readings(r, 10, id, 1000);
+    int64_t dropped = -1;
+    assert_int_equal(store_append_and_acknowledge(s, r, 10, NULL, 0, &dropped), 0);
+    assert_int_equal(dropped, 0);
+    assert_int_equal(r[0].seq, 1);
+    assert_int_equal(r[9].seq, 10);
+    size_t n = 0;
+    assert_int_equal(store_claim(s, 0, out, 4, &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(out[0].seq, 1);
+    assert_int_equal(out[3].seq, 4);
+    assert_float_equal(out[3].value, 4.5, 0);
+    assert_int_equal(out[2].ts_ms, 1002);
+    assert_int_equal(store_claim(s, 8, out, 10, &n), 0); /* after seq 8: 9 and 10 */
+    assert_int_equal(n, 2);
+    int64_t acked[] = {1, 2, 3, 7};
+    assert_int_equal(store_append_and_acknowledge(s, NULL, 0, acked, 4, &dropped), 0);
+    assert_int_equal(store_stats(s).depth, 6);
+    assert_int_equal(store_claim(s, 0, out, 10, &n), 0);
+    assert_int_equal(n, 6);
+    assert_int_equal(out[0].seq, 4);
+    assert_int_equal(out[3].seq, 8); /* 7 is gone */
+    assert_string_equal(store_point(s, id)->unit, "visitors");
+    store_close(s);
+}
+
+static void test_restart_resumes(void **state)
+{
+    (void)state;
+    struct store *s = open_store();
+    uint32_t id_before, id_after;
+    assert_int_equal(store_register_point(s, "weather", "temperature", "°C", &id_before), 0);
+    struct reading r[5];
+    make_readings(r, 5, id_before, 0);
+    int64_t dropped, acked_all[] = {1, 2, 3, 4, 5};
+    assert_int_equal(store_append_and_acknowledge(s, r, 5, NULL, 0, &dropped), 0);
+    assert_int_equal(store_append_and_acknowledge(s, NULL, 0, acked_all, 5, &dropped), 0);
+    assert_int_equal(store_stats(s).depth, 0);
+    make_readings(r, 3, id_before, 0);
+    assert_int_equal(store_append_and_acknowledge(s, r, 3, NULL, 0, &dropped), 0);
+    store_close(s);
+
+    s = open_store();
+    struct store_stats st = store_stats(s);
+    assert_int_equal(st.depth, 3);
+    assert_int_equal(st.next_seq, 9); /* never reused, even for readings acknowledged */
+    assert_int_equal(store_register_point(s, "weather", "temperature", "°C", &id_after), 0);
+    assert_int_equal(id_after, id_before);
+    assert_string_equal(store_point(s, id_before)->device, "weather");
+    int64_t acked[] = {6, 7, 8};
+    assert_int_equal(store_append_and_acknowledge(s, NULL, 0, acked, 3, &dropped), 0);
+    store_close(s);
+    s = open_store(); /* an empty store still remembers the last sequence number */
+    assert_int_equal(store_stats(s).next_seq, 9);
+    store_close(s);
+}
+
+static void test_bound_drops_oldest_and_counts(void **state)
+{
+    (void)state;
+    struct store *s = open_store();
+    uint32_t id;
+    assert_int_equal(store_register_point(s, "d", "p", "", &id), 0);
+    static struct reading r[700];
+    make_readings(r, 700, id, 0);
+    int64_t dropped;
+    assert_int_equal(store_append_and_acknowledge(s, r, 700, NULL, 0, &dropped), 0);
+    assert_int_equal(dropped, 0);
+    make_readings(r, 700, id, 0);
+    assert_int_equal(store_append_and_acknowledge(s, r, 700, NULL, 0, &dropped), 0);
+    assert_int_equal(dropped, 400); /* 1400 into a store of 1000 */
+    struct store_stats st = store_stats(s);
+    assert_int_equal(st.depth, 1000);
+    assert_int_equal(st.dropped_total, 400);
+    struct reading out[1];
+    size_t n;
+    assert_int_equal(store_claim(s, 0, out, 1, &n), 0);
+    assert_int_equal(out[0].seq, 401); /* the oldest 400 went */
+    store_close(s);
+    s = open_store();
+    assert_int_equal(store_stats(s).dropped_total, 400);
+    store_close(s);
+}
+
+static void test_age_expiry(void **state)
+{
+    (void)state;
+    struct store *s = open_store();
+    uint32_t id;
+    assert_int_equal(store_register_point(s, "d", "p", "", &id), 0);
+    struct reading r[10];
+    int64_t now = 10LL * 3600 * 1000, dropped;
+    make_readings(r, 10, id, now - cfg.max_age_ms - 5); /* the first 5 are too old */
+    assert_int_equal(store_append_and_acknowledge(s, r, 10, NULL, 0, &dropped), 0);
+    assert_int_equal(store_expire(s, now, &dropped), 0);
+    assert_int_equal(dropped, 5);
+    assert_int_equal(store_stats(s).depth, 5);
+    assert_int_equal(store_stats(s).dropped_total, 5);
+    store_close(s);
+}
+
+static void test_unwritable_path_fails_cleanly(void **state)
+{
+    (void)state;
+    struct store_config bad = cfg;
+    snprintf(bad.path, sizeof(bad.path), "%s/missing-dir/store.db", dir);
+    struct store *s = NULL;
+    assert_int_equal(store_open(&bad, &s), -1);
+    assert_null(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_append_claim_acknowledge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bound_drops_oldest_and_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_age_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unwritable_path_fails_cleanly, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
