@@ -1,0 +1,323 @@
+"""Process orchestration for the integration tests.
+
+Every process started here is a real peer: mosquitto on 127.0.0.1, the
+firmware stubs (Modbus TCP, and RTU over a pseudo-terminal), the gateway.
+Each wait is bounded; every process is stopped by its own PID at the end.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BUILD = os.environ.get("GW_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
+SOURCE = os.environ.get("GW_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+# Under valgrind or sanitizers everything is slower; tests scale their waits.
+SLOW = float(os.environ.get("GW_TEST_SLOWDOWN", "1"))
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise TestFailure(message)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout * SLOW
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise TestFailure(f"timed out after {timeout * SLOW:.0f}s waiting for {what}")
+
+
+class Workdir:
+    def __init__(self, name):
+        self.path = tempfile.mkdtemp(prefix=f"gw-{name}-")
+        self.procs = []
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+    def start(self, argv, log_name):
+        log = open(self.file(log_name), "w")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.path)
+        proc.log_path = self.file(log_name)
+        self.procs.append(proc)
+        return proc
+
+    def cleanup(self, keep=False):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        if not keep:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def read_log(proc):
+    with open(proc.log_path, errors="replace") as f:
+        return f.read()
+
+
+class Broker:
+    """mosquitto on 127.0.0.1 with persistence, so that a persistent
+    subscriber keeps its session across a broker restart."""
+
+    def __init__(self, work, port=None):
+        self.work = work
+        self.port = port or free_port()
+        self.conf = work.file("mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                    f"persistence true\npersistence_location {work.path}/\n"
+                    "max_queued_messages 0\nmax_inflight_messages 0\n")
+        self.proc = None
+
+    def start(self):
+        self.proc = self.work.start(["mosquitto", "-c", self.conf], "mosquitto.log")
+        wait_until(self._accepts, 10, "mosquitto to listen")
+
+    def _accepts(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(10)
+
+
+class Stub:
+    """A firmware stub; reads the LISTENING line to learn where it serves."""
+
+    def __init__(self, work, program, args):
+        self.proc = work.start([os.path.join(BUILD, program), "--max-seconds", "600"] + args,
+                               f"{program}.log")
+        self.address = None
+        wait_until(self._listening, 10, f"{program} to listen")
+
+    def _listening(self):
+        m = re.search(r"^LISTENING (\S+) (\S+)$", read_log(self.proc), re.M)
+        if m:
+            self.address = m.group(2)
+        return m is not None
+
+
+class Subscriber:
+    """mosquitto_sub with a persistent session (QoS 1, clean session off):
+    messages published while it is away are kept for it by the broker."""
+
+    def __init__(self, work, broker, topic, client_id="test-subscriber"):
+        self.out = work.file(f"{client_id}.out")
+        argv = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
+                "-c", "-i", client_id, "-v", "-t", topic]
+        self.proc = work.start(argv, f"{client_id}.out")
+        time.sleep(0.3)
+
+    def lines(self):
+        with open(self.out, errors="replace") as f:
+            return [line.rstrip("\n") for line in f if " " in line]
+
+    def readings(self):
+        """(topic, payload dict) for every reading message, in arrival order."""
+        result = []
+        for line in self.lines():
+            topic, payload = line.split(" ", 1)
+            if "/readings/" in topic:
+                result.append((topic, json.loads(payload)))
+        return result
+
+    def statuses(self):
+        return [line.split(" ", 1)[1] for line in self.lines() if line.split(" ", 1)[0].endswith("/status")]
+
+
+def gateway_argv(ini):
+    wrapper = os.environ.get("GW_TEST_WRAPPER", "").split()
+    return wrapper + [os.path.join(BUILD, "sensor-gateway"), "--config", ini]
+
+
+class Gateway:
+    def __init__(self, work, ini_text, name="gateway"):
+        self.work = work
+        self.ini = work.file(f"{name}.ini")
+        with open(self.ini, "w") as f:
+            f.write(ini_text)
+        self.name = name
+        self.proc = None
+        self.runs = 0
+
+    def start(self):
+        self.runs += 1
+        self.proc = self.work.start(gateway_argv(self.ini), f"{self.name}-{self.runs}.log")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(30 * SLOW)
+        check(rc == 0, f"gateway exited with {rc} after SIGTERM:\n{read_log(self.proc)[-3000:]}")
+
+    def log(self):
+        return read_log(self.proc)
+
+
+def demo_ini(broker_port, counter_port, env_tty, store, interval_ms=200, extra=""):
+    return f"""[gateway]
+id = test-gw
+
+[mqtt]
+uri = tcp://127.0.0.1:{broker_port}
+reconnect_min = 200ms
+reconnect_max = 1s
+keepalive = 5s
+
+[store]
+path = {store}
+commit_interval = 100ms
+
+[bus counter]
+type = tcp
+host = 127.0.0.1
+port = {counter_port}
+
+[bus rs485]
+type = rtu
+device = {env_tty}
+baud = 19200
+parity = even
+
+[device trail_north]
+bus = counter
+unit_id = 1
+interval = {interval_ms}ms
+response_timeout = 500ms
+
+[point trail_north/visitors_in]
+function = holding_register
+address = 0
+type = uint16
+unit = visitors
+
+[point trail_north/visitors_out]
+function = holding_register
+address = 1
+type = uint16
+unit = visitors
+
+[device weather]
+bus = rs485
+unit_id = 3
+interval = {interval_ms}ms
+response_timeout = 500ms
+
+[point weather/temperature]
+function = input_register
+address = 0
+type = int16
+scale = 0.1
+unit = °C
+
+[point weather/humidity]
+function = input_register
+address = 1
+type = uint16
+scale = 0.1
+unit = %RH
+
+[point weather/pressure]
+function = input_register
+address = 2
+type = float32
+unit = hPa
+
+[point weather/illuminance]
+function = input_register
+address = 4
+type = uint32
+word_order = CDAB
+unit = lx
+{extra}"""
+
+
+# The stubs' documented sequences (docs/firmware-stubs.md), k = 0, 1, ...
+def expected_value(point, k, start_in=0):
+    return {
+        "visitors_in": lambda: (start_in + 7 * k) % 65536,
+        "visitors_out": lambda: (5 * k) % 65536,
+        "temperature": lambda: (-150 + (37 * k) % 500) / 10,
+        "humidity": lambda: (300 + (53 * k) % 600) / 10,
+        "pressure": lambda: 950 + 0.25 * (k % 400),
+        "illuminance": lambda: 65536 + (977 * k) % 100000,
+    }[point]()
+
+
+UNITS = {"visitors_in": "visitors", "visitors_out": "visitors", "temperature": "°C",
+         "humidity": "%RH", "pressure": "hPa", "illuminance": "lx"}
+TS_FORMAT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def dedupe_by_seq(readings):
+    """Keeps one message per sequence number, checking that every duplicate
+    is identical; returns (unique payloads in seq order, duplicate count)."""
+    by_seq, duplicates = {}, 0
+    for topic, payload in readings:
+        seq = payload["seq"]
+        if seq in by_seq:
+            duplicates += 1
+            check(by_seq[seq][1] == payload, f"seq {seq} delivered twice with different payloads")
+        else:
+            by_seq[seq] = (topic, payload)
+    return [by_seq[s] for s in sorted(by_seq)], duplicates
+
+
+def check_contract(topic, payload, prefix="smartregion", gateway="test-gw"):
+    check(topic == f"{prefix}/{gateway}/readings/{payload['device']}/{payload['point']}",
+          f"topic {topic} does not match payload {payload}")
+    check(set(payload) == {"seq", "ts", "gateway", "device", "point", "value", "unit", "quality"},
+          f"unexpected payload fields: {sorted(payload)}")
+    check(TS_FORMAT.match(payload["ts"]), f"bad timestamp {payload['ts']}")
+    check(payload["gateway"] == gateway, f"bad gateway {payload['gateway']}")
+    check(payload["unit"] == UNITS[payload["point"]], f"bad unit in {payload}")
+    check(payload["quality"] == "good", f"bad quality in {payload}")
+
+
+def check_sequences(unique, start_in=0, first_k=None):
+    """Every point's values, in seq order, follow the stub's formula with no
+    step missing; returns how many readings each point had."""
+    per_point = {}
+    for topic, payload in unique:
+        check_contract(topic, payload)
+        per_point.setdefault(payload["point"], []).append(payload["value"])
+    for point, values in per_point.items():
+        k0 = (first_k or {}).get(point, 0)
+        for i, value in enumerate(values):
+            want = expected_value(point, k0 + i, start_in)
+            check(abs(value - want) < 1e-9,
+                  f"{point}: reading {i} is {value}, the stub's sequence says {want} "
+                  f"(values so far: {values[max(0, i - 3):i + 1]})")
+    return {p: len(v) for p, v in per_point.items()}
+
+
+def check_gap_free(unique, first=1):
+    seqs = [p["seq"] for _, p in unique]
+    check(seqs == list(range(first, first + len(seqs))),
+          f"sequence numbers have gaps: first {seqs[:5]}, missing "
+          f"{sorted(set(range(first, first + len(seqs))) - set(seqs))[:10]}")
