@@ -384,9 +384,11 @@ size_t forwarder_take_acks(struct forwarder *fw, int64_t *out, size_t max)
 {
     pthread_mutex_lock(&fw->lock);
     size_t n = fw->ack_count < max ? fw->ack_count : max;
-    memcpy(out, fw->acks, n * sizeof(*out));
-    memmove(fw->acks, fw->acks + n, (fw->ack_count - n) * sizeof(*out));
-    fw->ack_count -= n;
+    if (n > 0) {
+        memcpy(out, fw->acks, n * sizeof(*out));
+        memmove(fw->acks, fw->acks + n, (fw->ack_count - n) * sizeof(*out));
+        fw->ack_count -= n;
+    }
     pthread_mutex_unlock(&fw->lock);
     return n;
 }

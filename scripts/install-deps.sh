@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the gateway, its tests and its demo need.
+# Runs apt-get only when something is missing, so it is cheap to repeat.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libmodbus-dev libpaho-mqtt-dev libsqlite3-dev libinih-dev libsystemd-dev
+  libcmocka-dev
+  mosquitto mosquitto-clients
+  python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,78 @@
+"""The command line as an operator meets it: --version, --help,
+--check-config on good and broken files (exit 2, message with file, line and
+key), and a daemon that refuses to start on a broken file or an unusable
+store."""
+import os
+import subprocess
+import time
+
+from harness import BUILD, SOURCE, Workdir, check, gateway_argv
+
+GATEWAY = os.path.join(BUILD, "sensor-gateway")
+
+
+def run(argv, timeout=20):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+def main():
+    work = Workdir("cli")
+    passed = 0
+    try:
+        r = run([GATEWAY, "--version"])
+        check(r.returncode == 0 and r.stdout.startswith("sensor-gateway "), f"--version: {r}")
+        passed += 1
+
+        r = run([GATEWAY, "--help"])
+        check(r.returncode == 0 and "--check-config" in r.stdout, f"--help: {r}")
+        passed += 1
+
+        r = run([GATEWAY])
+        check(r.returncode == 2 and "usage:" in r.stderr, f"no arguments: {r}")
+        passed += 1
+
+        for name in ("gateway.example.ini", "demo.ini"):
+            path = os.path.join(SOURCE, "config", "examples", name)
+            r = run([GATEWAY, "--check-config", path])
+            check(r.returncode == 0 and ": OK (" in r.stdout, f"--check-config {name}: {r}")
+            passed += 1
+
+        broken = work.file("broken.ini")
+        with open(os.path.join(SOURCE, "config", "examples", "demo.ini")) as f:
+            text = f.read()
+        with open(broken, "w") as f:
+            f.write(text.replace("type = uint16", "type = uint17", 1)
+                        .replace("interval = 2s", "interval = 2"))
+        r = run([GATEWAY, "--check-config", broken])
+        check(r.returncode == 2, f"broken file: exit {r.returncode}")
+        lines = r.stderr.splitlines()
+        check(any(f"{broken}:" in l and "[point trail_north/visitors_in] type: 'uint17'" in l
+                  for l in lines), f"no type error in: {r.stderr}")
+        check(any("[device weather] interval: '2' needs a unit" in l for l in lines),
+              f"no interval error in: {r.stderr}")
+        check(lines[-1].endswith("2 configuration errors; not starting"), r.stderr)
+        passed += 1
+
+        r = run(gateway_argv(broken))
+        check(r.returncode == 2, f"the daemon started on a broken file: exit {r.returncode}")
+        passed += 1
+
+        # A store in a directory that does not exist: runtime failure, exit 1,
+        # with the path in the message.
+        bad_store = work.file("bad-store.ini")
+        with open(bad_store, "w") as f:
+            f.write(text.replace("/tmp/sensor-gateway-demo/store.db",
+                                 work.file("no-such-dir/store.db")))
+        started = time.monotonic()
+        r = run(gateway_argv(bad_store))
+        check(r.returncode == 1 and "no-such-dir/store.db" in r.stderr,
+              f"unusable store: exit {r.returncode}: {r.stderr}")
+        check(time.monotonic() - started < 15, "the failed start took too long")
+        passed += 1
+    finally:
+        work.cleanup()
+    print(f"{passed} passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()
