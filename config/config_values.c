@@ -16,7 +16,7 @@ int parse_integer(const char *text, long long min, long long max, long long *out
     int base = (text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) ? 16 : 10;
     long long v = strtoll(text, &end, base);
     if (text[0] == '\0' || *end != '\0' || errno == ERANGE) {
-        snprintf(why, sizeof(value_reason), "'%s' is not a whole number", text);
+        snprintf(why, sizeof(value_reason), "'%.80s' is not a whole number", text);
         return -1;
     }
     if (v < min || v > max) {
@@ -33,7 +33,7 @@ int parse_real(const char *text, double *out, value_reason why)
     errno = 0;
     double v = strtod(text, &end);
     if (text[0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(v)) {
-        snprintf(why, sizeof(value_reason), "'%s' is not a finite number", text);
+        snprintf(why, sizeof(value_reason), "'%.80s' is not a finite number", text);
         return -1;
     }
     *out = v;
@@ -54,7 +54,7 @@ int parse_boolean(const char *text, bool *out, value_reason why)
             return 0;
         }
     }
-    snprintf(why, sizeof(value_reason), "'%s' is not a boolean (true or false)", text);
+    snprintf(why, sizeof(value_reason), "'%.80s' is not a boolean (true or false)", text);
     return -1;
 }
 
@@ -70,7 +70,7 @@ int parse_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t 
     double v = strtod(text, &end);
     if (end == text || errno == ERANGE || !isfinite(v) || v < 0) {
         snprintf(why, sizeof(value_reason),
-                 "'%s' is not a duration (a number with ms, s, m, h or d, e.g. 5s)", text);
+                 "'%.80s' is not a duration (a number with ms, s, m, h or d, e.g. 5s)", text);
         return -1;
     }
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
@@ -79,7 +79,7 @@ int parse_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t 
         double ms = v * units[i].ms;
         if (ms < (double)min_ms || ms > (double)max_ms) {
             snprintf(why, sizeof(value_reason),
-                     "%s is out of range (%lldms to %lldms)", text, (long long)min_ms,
+                     "%.80s is out of range (%lldms to %lldms)", text, (long long)min_ms,
                      (long long)max_ms);
             return -1;
         }
@@ -87,7 +87,7 @@ int parse_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t 
         return 0;
     }
     snprintf(why, sizeof(value_reason),
-             "'%s' needs a unit: ms, s, m, h or d (e.g. 5s)", text);
+             "'%.80s' needs a unit: ms, s, m, h or d (e.g. 5s)", text);
     return -1;
 }
 
@@ -102,7 +102,7 @@ int parse_choice(const char *text, const char *const *names, int *out, value_rea
         size_t used = strlen(list);
         snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", names[i]);
     }
-    snprintf(why, sizeof(value_reason), "'%s' is not one of: %s", text, list);
+    snprintf(why, sizeof(value_reason), "'%.80s' is not one of: %s", text, list);
     return -1;
 }
 
@@ -117,7 +117,7 @@ int check_topic_name(const char *text, size_t max_len, value_reason why)
         if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' ||
               *p == '-')) {
             snprintf(why, sizeof(value_reason),
-                     "'%s' may hold only lowercase letters, digits, '_' and '-' "
+                     "'%.80s' may hold only lowercase letters, digits, '_' and '-' "
                      "(it becomes part of MQTT topics)",
                      text);
             return -1;
@@ -137,7 +137,7 @@ int check_topic_prefix(const char *text, value_reason why)
     if (copy[0] == '\0' || copy[0] == '/' || copy[strlen(copy) - 1] == '/' ||
         strstr(copy, "//")) {
         snprintf(why, sizeof(value_reason),
-                 "'%s' must be names separated by single '/', without a leading or "
+                 "'%.80s' must be names separated by single '/', without a leading or "
                  "trailing '/'",
                  text);
         return -1;
@@ -159,7 +159,7 @@ int check_plain_text(const char *text, size_t max_len, value_reason why)
     for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
         if (*p < 0x20 || *p == '"' || *p == '\\' || *p == 0x7f) {
             snprintf(why, sizeof(value_reason),
-                     "'%s' holds a quote, backslash or control character", text);
+                     "'%.80s' holds a quote, backslash or control character", text);
             return -1;
         }
     }

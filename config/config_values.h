@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef char value_reason[160];
+typedef char value_reason[256];
 
 int parse_integer(const char *text, long long min, long long max, long long *out,
                   value_reason why);

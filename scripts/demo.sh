@@ -12,6 +12,9 @@ scripts/build.sh >/dev/null
 RUN=/tmp/sensor-gateway-demo
 mkdir -p "$RUN"
 pids=()
+# The helpers run in sessions of their own so that Ctrl-C reaches only the
+# gateway; cleanup then stops the rest in reverse order, broker last, so the
+# gateway can still say 'offline'.
 cleanup() {
   trap - INT TERM EXIT
   echo
@@ -19,6 +22,7 @@ cleanup() {
   for ((i=${#pids[@]}-1; i>=0; i--)); do
     kill -TERM "${pids[i]}" 2>/dev/null || true
     wait "${pids[i]}" 2>/dev/null || true
+    [ "$i" -eq $((${#pids[@]}-1)) ] && sleep 0.3  # the subscriber prints 'offline'
   done
 }
 trap cleanup INT TERM EXIT
@@ -27,11 +31,11 @@ cat > "$RUN/mosquitto.conf" <<CONF
 listener 18830 127.0.0.1
 allow_anonymous true
 CONF
-mosquitto -c "$RUN/mosquitto.conf" >"$RUN/mosquitto.log" 2>&1 &
+setsid mosquitto -c "$RUN/mosquitto.conf" >"$RUN/mosquitto.log" 2>&1 &
 pids+=($!)
-build/visitor-counter-stub --tcp 15020 >"$RUN/visitor-counter.log" 2>&1 &
+setsid build/visitor-counter-stub --tcp 15020 >"$RUN/visitor-counter.log" 2>&1 &
 pids+=($!)
-build/env-sensor-stub --rtu-pty --pty-link "$RUN/rs485-0" --unit 3 --baud 19200 --parity E \
+setsid build/env-sensor-stub --rtu-pty --pty-link "$RUN/rs485-0" --unit 3 --baud 19200 --parity E \
   >"$RUN/env-sensor.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do
@@ -39,7 +43,7 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 
-mosquitto_sub -h 127.0.0.1 -p 18830 -v -t 'smartregion/#' &
+setsid mosquitto_sub -h 127.0.0.1 -p 18830 -v -t 'smartregion/#' &
 pids+=($!)
 sleep 0.3
 echo "demo: gateway log in $RUN/gateway.log; messages below (Ctrl-C to stop)"
