@@ -1,0 +1,98 @@
+"""Throughput benchmark (not a test: it measures and prints, it does not
+judge). Real peers throughout: visitor-counter stubs over Modbus TCP, the
+daemon, mosquitto on loopback, a mosquitto_sub subscriber.
+
+Phase 1, polling: 8 devices x 16 points at a 10 ms interval, broker down,
+  for POLL_S seconds: readings polled and committed per second, RSS.
+Phase 2, drain: the broker comes up and the stubs stay down, the daemon is
+  restarted on the same store: readings delivered per second (store ->
+  MQTT QoS 1 -> broker -> subscriber), RSS.
+
+Usage: python3 tests/bench/bench_throughput.py [POLL_S]   (default 10)
+"""
+import os
+import sqlite3
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+from harness import Broker, Gateway, Stub, Subscriber, Workdir, wait_until  # noqa: E402
+
+DEVICES = 8
+POINTS = 16
+
+
+def ini(broker_port, stub_ports, store):
+    parts = [f"""[gateway]
+id = bench
+ingest_capacity = 262144
+[mqtt]
+uri = tcp://127.0.0.1:{broker_port}
+max_inflight = 1024
+reconnect_min = 200ms
+reconnect_max = 1s
+[store]
+path = {store}
+max_readings = 10000000
+"""]
+    for d in range(DEVICES):
+        parts.append(f"[bus b{d}]\ntype = tcp\nhost = 127.0.0.1\nport = {stub_ports[d % len(stub_ports)]}\n"
+                     f"[device d{d}]\nbus = b{d}\nunit_id = 1\ninterval = 10ms\n"
+                     f"response_timeout = 500ms\nbackoff_max = 1s\n")
+        for p in range(POINTS):
+            parts.append(f"[point d{d}/p{p}]\nfunction = holding_register\naddress = {p}\n"
+                         f"type = uint16\nunit = count\n")
+    return "".join(parts)
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+
+def main():
+    poll_s = float(sys.argv[1]) if len(sys.argv) > 1 else 10
+    work = Workdir("bench")
+    try:
+        broker = Broker(work)
+        stubs = [Stub(work, "visitor-counter-stub", ["--tcp", "0"]) for _ in range(4)]
+        ports = [s.address.split(":")[1] for s in stubs]
+        store = work.file("store.db")
+        gw = Gateway(work, ini(broker.port, ports, store))
+
+        gw.start()
+        time.sleep(poll_s)
+        rss, hwm = rss_kib(gw.proc.pid)
+        gw.stop()
+        held = sqlite3.connect(store).execute("SELECT count(*) FROM readings").fetchone()[0]
+        print(f"polling: {DEVICES} devices x {POINTS} points every 10 ms, broker down, "
+              f"{poll_s:.0f}s: {held} readings committed = {held / poll_s:.0f} readings/s; "
+              f"RSS {rss / 1024:.1f} MiB (peak {hwm / 1024:.1f} MiB)")
+
+        for s in stubs:
+            s.proc.terminate()
+            s.proc.wait(5)
+        broker.start()
+        sub = Subscriber(work, broker, "smartregion/bench/readings/#", "bench-sub")
+        start = time.monotonic()
+        gw.start()
+        wait_until(lambda: _count_lines(sub.out) >= held, 300, f"{held} readings to drain")
+        took = time.monotonic() - start
+        rss, hwm = rss_kib(gw.proc.pid)
+        gw.stop()
+        left = sqlite3.connect(store).execute("SELECT count(*) FROM readings").fetchone()[0]
+        print(f"drain: {held} readings from the store to the subscriber in {took:.1f}s = "
+              f"{held / took:.0f} readings/s (QoS 1, max_inflight 1024); left in store: {left}; "
+              f"RSS {rss / 1024:.1f} MiB (peak {hwm / 1024:.1f} MiB)")
+    finally:
+        work.cleanup()
+
+
+def _count_lines(path):
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)
+
+
+if __name__ == "__main__":
+    main()
