@@ -7,6 +7,7 @@
 #include <modbus/modbus-tcp.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,56 @@ static int open_pty(const struct stub_options *o, char *slave_path, size_t size,
     return master;
 }
 
+/* Modbus CRC-16 (polynomial 0xA001, reflected), low byte first on the wire. */
+static uint16_t rtu_crc(const uint8_t *data, int len)
+{
+    uint16_t crc = 0xFFFF;
+    for (int i = 0; i < len; i++) {
+        crc ^= data[i];
+        for (int bit = 0; bit < 8; bit++)
+            crc = (crc & 1) ? (uint16_t)((crc >> 1) ^ 0xA001) : (uint16_t)(crc >> 1);
+    }
+    return crc;
+}
+
+/* Reads one frame: bytes until the line has been silent for RTU_SILENCE_US.
+ * Returns its length, 0 if nothing arrived within 200 ms, -1 on error.
+ *
+ * Frames are delimited here rather than by modbus_receive(): libmodbus 3.1
+ * expects the reply of the unit a request was for and swallows the next
+ * frame as that reply, so a request for an absent unit desynchronises it.
+ * A device on a shared line must stay in step whatever the others do. */
+#define RTU_SILENCE_US 20000
+static int read_rtu_frame(int fd, uint8_t *buf, int cap)
+{
+    int len = 0;
+    for (;;) {
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(fd, &fds);
+        struct timeval tv = {0, len ? RTU_SILENCE_US : 200 * 1000};
+        int ready = select(fd + 1, &fds, NULL, NULL, &tv);
+        if (ready < 0)
+            return errno == EINTR ? len : -1;
+        if (ready == 0)
+            return len;
+        ssize_t n = read(fd, buf + len, (size_t)(cap - len));
+        if (n <= 0)
+            return n == 0 || errno == EINTR || errno == EAGAIN ? len : -1;
+        len += (int)n;
+        if (len == cap)
+            return len; /* longer than any Modbus frame: garbage, dropped below */
+    }
+}
+
+static bool rtu_frame_is_ours(const uint8_t *frame, int len, int unit)
+{
+    if (len < 4 || len >= MODBUS_RTU_MAX_ADU_LENGTH)
+        return false;
+    uint16_t crc = (uint16_t)(frame[len - 2] | (frame[len - 1] << 8));
+    return crc == rtu_crc(frame, len - 2) && frame[0] == unit;
+}
+
 static int serve_rtu(const struct stub_model *m, const struct stub_options *o,
                      modbus_mapping_t *map)
 {
@@ -239,7 +290,7 @@ static int serve_rtu(const struct stub_model *m, const struct stub_options *o,
                     strerror(errno));
             return 1;
         }
-        /* libmodbus only reads and writes the descriptor; it need not open
+        /* libmodbus only writes replies to the descriptor; it need not open
          * the master itself. */
         ctx = modbus_new_rtu(path, o->baud, o->parity, 8, o->stop_bits);
         modbus_set_socket(ctx, fd);
@@ -257,21 +308,17 @@ static int serve_rtu(const struct stub_model *m, const struct stub_options *o,
     printf("LISTENING rtu %s\n", path);
     fflush(stdout);
 
-    uint8_t req[MODBUS_RTU_MAX_ADU_LENGTH];
+    uint8_t frame[MODBUS_RTU_MAX_ADU_LENGTH + 1];
     time_t started = time(NULL);
     while (!time_is_up(o, started)) {
         check_power_loss(m, map);
-        fd_set fds;
-        FD_ZERO(&fds);
-        FD_SET(fd, &fds);
-        struct timeval tv = {0, 200 * 1000};
-        if (select(fd + 1, &fds, NULL, NULL, &tv) <= 0)
-            continue;
-        int len = modbus_receive(ctx, req);
-        if (len > 0)
-            handle_request(ctx, map, m, req, len);
-        else if (len < 0)
-            modbus_flush(ctx); /* garbage or a frame cut short: resynchronise */
+        int len = read_rtu_frame(fd, frame, (int)sizeof(frame));
+        if (len < 0)
+            break;
+        /* Frames for other units, broadcasts and frames with a bad CRC get
+         * no answer, as on a real line. */
+        if (rtu_frame_is_ours(frame, len, o->unit))
+            handle_request(ctx, map, m, frame, len);
     }
     if (o->rtu_pty) {
         close(fd);
