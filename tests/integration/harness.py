@@ -179,12 +179,13 @@ class Gateway:
         return read_log(self.proc)
 
 
-def demo_ini(broker_port, counter_port, env_tty, store, interval_ms=200, extra=""):
+def demo_ini(broker_port, counter_port, env_tty, store, interval_ms=200, extra="", uris=None):
+    uris = uris or f"tcp://127.0.0.1:{broker_port}"
     return f"""[gateway]
 id = test-gw
 
 [mqtt]
-uri = tcp://127.0.0.1:{broker_port}
+uri = {uris}
 reconnect_min = 200ms
 reconnect_max = 1s
 keepalive = 5s

@@ -7,7 +7,7 @@ import sys
 import time
 
 from harness import (Broker, Gateway, Stub, Subscriber, Workdir, check, check_gap_free,
-                     check_sequences, dedupe_by_seq, demo_ini, wait_until)
+                     check_sequences, dedupe_by_seq, demo_ini, free_port, wait_until)
 
 START_IN = 65520  # the in counter wraps at its 3rd read
 
@@ -22,8 +22,12 @@ def main():
         env = Stub(work, "env-sensor-stub", ["--rtu-pty", "--unit", "3", "--parity", "E",
                                              "--baud", "19200"])
         sub = Subscriber(work, broker, "smartregion/test-gw/#")
+        # The first broker in the failover list is not there: every connect
+        # must fall through to the second.
+        dead = free_port()
         gw = Gateway(work, demo_ini(broker.port, counter.address.split(":")[1], env.address,
-                                    work.file("store.db"), interval_ms=100))
+                                    work.file("store.db"), interval_ms=100,
+                                    uris=f"tcp://127.0.0.1:{dead}, mqtt://127.0.0.1:{broker.port}"))
         gw.start()
         wait_until(lambda: len(sub.readings()) >= 240, 30, "240 readings at the subscriber")
         gw.stop()
@@ -40,6 +44,8 @@ def main():
         check(any(p["value"] < 0 for _, p in unique if p["point"] == "temperature"),
               "no temperature below zero")
         check(sub.statuses()[0] == "online", f"statuses: {sub.statuses()}")
+        check(f"connected to tcp://127.0.0.1:{broker.port}" in gw.log(),
+              "the gateway did not fail over to the second broker")
         first_run = len(unique)
         print(f"first run: {first_run} readings, seq 1..{first_run}, no gaps, no duplicates; "
               f"per point {counts}")
