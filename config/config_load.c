@@ -18,8 +18,18 @@ const char *const bus_kind_names[] = {"tcp", "rtu", NULL};
 const char *const sync_names[] = {"normal", "full", NULL};
 const char *const log_level_names[] = {"error", "warning", "info", "debug", NULL};
 
-enum key_kind { K_TEXT, K_NAME, K_PLAIN, K_PREFIX, K_INT, K_REAL, K_BOOL, K_DURATION, K_CHOICE,
-                K_URIS };
+enum key_kind {
+    K_TEXT,
+    K_NAME,
+    K_PLAIN,
+    K_PREFIX,
+    K_INT,
+    K_REAL,
+    K_BOOL,
+    K_DURATION,
+    K_CHOICE,
+    K_URIS
+};
 
 struct key_spec {
     const char *key;
@@ -36,10 +46,9 @@ struct key_spec {
 
 static const struct key_spec gateway_keys[] = {
     {"id", K_NAME, FIELD(struct gateway_config, id), 0, 0, NULL, true},
-    {"log_level", K_CHOICE, FIELD(struct gateway_config, log_level), 0, 0, log_level_names,
+    {"log_level", K_CHOICE, FIELD(struct gateway_config, log_level), 0, 0, log_level_names, false},
+    {"ingest_capacity", K_INT, FIELD(struct gateway_config, ingest_capacity), 64, 1 << 22, NULL,
      false},
-    {"ingest_capacity", K_INT, FIELD(struct gateway_config, ingest_capacity), 64, 1 << 22,
-     NULL, false},
 };
 
 static const struct key_spec mqtt_keys[] = {
@@ -51,12 +60,12 @@ static const struct key_spec mqtt_keys[] = {
     {"qos", K_INT, FIELD(struct mqtt_config, qos), 0, 2, NULL, false},
     {"keepalive", K_DURATION, FIELD(struct mqtt_config, keepalive_ms), 1000, 3600 * 1000, NULL,
      false},
-    {"connect_timeout", K_DURATION, FIELD(struct mqtt_config, connect_timeout_ms), 1000,
-     600 * 1000, NULL, false},
-    {"reconnect_min", K_DURATION, FIELD(struct mqtt_config, reconnect_min_ms), 100,
-     3600 * 1000, NULL, false},
-    {"reconnect_max", K_DURATION, FIELD(struct mqtt_config, reconnect_max_ms), 100,
-     3600 * 1000, NULL, false},
+    {"connect_timeout", K_DURATION, FIELD(struct mqtt_config, connect_timeout_ms), 1000, 600 * 1000,
+     NULL, false},
+    {"reconnect_min", K_DURATION, FIELD(struct mqtt_config, reconnect_min_ms), 100, 3600 * 1000,
+     NULL, false},
+    {"reconnect_max", K_DURATION, FIELD(struct mqtt_config, reconnect_max_ms), 100, 3600 * 1000,
+     NULL, false},
     {"max_inflight", K_INT, FIELD(struct mqtt_config, max_inflight), 1, 65535, NULL, false},
     {"tls_ca_file", K_TEXT, FIELD(struct mqtt_config, tls_ca_file), 0, 0, NULL, false},
     {"tls_cert_file", K_TEXT, FIELD(struct mqtt_config, tls_cert_file), 0, 0, NULL, false},
@@ -66,12 +75,12 @@ static const struct key_spec mqtt_keys[] = {
 
 static const struct key_spec store_keys[] = {
     {"path", K_TEXT, FIELD(struct store_config, path), 0, 0, NULL, true},
-    {"commit_interval", K_DURATION, FIELD(struct store_config, commit_interval_ms), 10,
-     60 * 1000, NULL, false},
-    {"max_readings", K_INT, FIELD(struct store_config, max_readings), 1000, 1000000000LL,
+    {"commit_interval", K_DURATION, FIELD(struct store_config, commit_interval_ms), 10, 60 * 1000,
      NULL, false},
-    {"max_age", K_DURATION, FIELD(struct store_config, max_age_ms), 60 * 1000, 3650 * DAY_MS,
-     NULL, false},
+    {"max_readings", K_INT, FIELD(struct store_config, max_readings), 1000, 1000000000LL, NULL,
+     false},
+    {"max_age", K_DURATION, FIELD(struct store_config, max_age_ms), 60 * 1000, 3650 * DAY_MS, NULL,
+     false},
     {"sync", K_CHOICE, FIELD(struct store_config, sync), 0, 0, sync_names, false},
 };
 
@@ -84,31 +93,28 @@ static const struct key_spec bus_keys[] = {
     {"parity", K_CHOICE, FIELD(struct bus_config, parity), 0, 0, parity_names, false},
     {"data_bits", K_INT, FIELD(struct bus_config, data_bits), 5, 8, NULL, false},
     {"stop_bits", K_INT, FIELD(struct bus_config, stop_bits), 1, 2, NULL, false},
-    {"pause_between_requests", K_DURATION,
-     FIELD(struct bus_config, pause_between_requests_ms), 0, 10 * 1000, NULL, false},
+    {"pause_between_requests", K_DURATION, FIELD(struct bus_config, pause_between_requests_ms), 0,
+     10 * 1000, NULL, false},
 };
 
 static const struct key_spec device_keys[] = {
     {"bus", K_NAME, FIELD(struct device_config, bus_name), 0, 0, NULL, true},
     {"unit_id", K_INT, FIELD(struct device_config, unit_id), 0, 255, NULL, true},
-    {"interval", K_DURATION, FIELD(struct device_config, interval_ms), 10, DAY_MS, NULL,
-     true},
+    {"interval", K_DURATION, FIELD(struct device_config, interval_ms), 10, DAY_MS, NULL, true},
     {"response_timeout", K_DURATION, FIELD(struct device_config, response_timeout_ms), 10,
      60 * 1000, NULL, false},
-    {"backoff_max", K_DURATION, FIELD(struct device_config, backoff_max_ms), 100, DAY_MS,
-     NULL, false},
+    {"backoff_max", K_DURATION, FIELD(struct device_config, backoff_max_ms), 100, DAY_MS, NULL,
+     false},
     {"max_registers", K_INT, FIELD(struct device_config, max_registers), 1, 125, NULL, false},
     {"max_gap", K_INT, FIELD(struct device_config, max_gap), 0, 125, NULL, false},
-    {"single_requests", K_BOOL, FIELD(struct device_config, single_requests), 0, 0, NULL,
-     false},
+    {"single_requests", K_BOOL, FIELD(struct device_config, single_requests), 0, 0, NULL, false},
 };
 
 static const struct key_spec point_keys[] = {
     {"function", K_CHOICE, FIELD(struct point_config, function), 0, 0, function_names, true},
     {"address", K_INT, FIELD(struct point_config, address), 0, 65535, NULL, true},
     {"type", K_CHOICE, FIELD(struct point_config, type), 0, 0, data_type_names, true},
-    {"word_order", K_CHOICE, FIELD(struct point_config, word_order), 0, 0, word_order_names,
-     false},
+    {"word_order", K_CHOICE, FIELD(struct point_config, word_order), 0, 0, word_order_names, false},
     {"scale", K_REAL, FIELD(struct point_config, scale), 0, 0, NULL, false},
     {"offset", K_REAL, FIELD(struct point_config, offset), 0, 0, NULL, false},
     {"unit", K_PLAIN, FIELD(struct point_config, unit), 0, 0, NULL, false},
@@ -228,8 +234,7 @@ static void section_error(struct loader *ld, int line, const char *key, const ch
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (key)
-        config_error_add(ld->errors, "%s:%d: [%s] %s: %s", ld->path, line, ld->section, key,
-                         msg);
+        config_error_add(ld->errors, "%s:%d: [%s] %s: %s", ld->path, line, ld->section, key, msg);
     else
         config_error_add(ld->errors, "%s:%d: [%s]: %s", ld->path, line, ld->section, msg);
 }
@@ -362,7 +367,8 @@ static void start_section(struct loader *ld, const char *section)
             break;
         ld->index = cfg->bus_count - 1;
         strcpy(b->name, device);
-        b->port = 502, b->baud = 9600, b->data_bits = 8, b->stop_bits = 1, b->line = ld->section_line;
+        b->port = 502, b->baud = 9600, b->data_bits = 8, b->stop_bits = 1,
+        b->line = ld->section_line;
         ld->keys = bus_keys, ld->key_count = sizeof(bus_keys) / sizeof(bus_keys[0]);
         break;
     }
@@ -510,8 +516,8 @@ static char *read_line(char *buf, int size, void *user)
         int c;
         while ((c = fgetc(ld->fp)) != EOF && c != '\n')
             ;
-        config_error_add(ld->errors, "%s:%d: line is longer than %d characters", ld->path,
-                         ld->line, size - 2);
+        config_error_add(ld->errors, "%s:%d: line is longer than %d characters", ld->path, ld->line,
+                         size - 2);
         buf[0] = '\0';
         return buf;
     }
@@ -541,8 +547,8 @@ int config_load(const char *path, struct gateway_config *cfg, struct config_erro
     finish_section(&ld);
     fclose(ld.fp);
     if (syntax_line > 0)
-        config_error_add(errors, "%s:%d: syntax error: expected '[section]' or 'key = value'",
-                         path, syntax_line);
+        config_error_add(errors, "%s:%d: syntax error: expected '[section]' or 'key = value'", path,
+                         syntax_line);
     static const char *const needed[] = {"gateway", "mqtt", "store"};
     bool seen[] = {ld.seen_gateway, ld.seen_mqtt, ld.seen_store};
     for (int i = 0; i < 3; i++)

@@ -25,8 +25,8 @@ static void validate_buses(struct gateway_config *cfg, struct config_errors *e)
             config_error_add(e, "%s:%d: [bus %s] host: missing (a tcp bus needs a host)", path,
                              b->line, b->name);
         if (b->kind == BUS_TCP && b->device[0] != '\0')
-            config_error_add(e, "%s:%d: [bus %s] device: only an rtu bus has a serial device",
-                             path, b->line, b->name);
+            config_error_add(e, "%s:%d: [bus %s] device: only an rtu bus has a serial device", path,
+                             b->line, b->name);
         if (b->kind == BUS_RTU && b->device[0] == '\0')
             config_error_add(e,
                              "%s:%d: [bus %s] device: missing (an rtu bus needs a serial "
@@ -45,8 +45,8 @@ static void validate_devices(struct gateway_config *cfg, struct config_errors *e
         struct device_config *d = &cfg->devices[i];
         d->bus_index = find_bus(cfg, d->bus_name);
         if (d->bus_index < 0) {
-            config_error_add(e, "%s:%d: [device %s] bus: no [bus %s] in this file", path,
-                             d->line, d->name, d->bus_name);
+            config_error_add(e, "%s:%d: [device %s] bus: no [bus %s] in this file", path, d->line,
+                             d->name, d->bus_name);
             continue;
         }
         const struct bus_config *b = &cfg->buses[d->bus_index];
@@ -112,8 +112,8 @@ static void validate_points(struct gateway_config *cfg, struct config_errors *e)
         struct point_config *p = &cfg->points[i];
         p->device_index = config_find_device(cfg, p->device_name);
         if (p->device_index < 0) {
-            config_error_add(e, "%s:%d: [point %s/%s]: no [device %s] in this file", path,
-                             p->line, p->device_name, p->name, p->device_name);
+            config_error_add(e, "%s:%d: [point %s/%s]: no [device %s] in this file", path, p->line,
+                             p->device_name, p->name, p->device_name);
             continue;
         }
         if (function_reads_bits(p->function) && p->type != DT_BOOL)
@@ -128,8 +128,8 @@ static void validate_points(struct gateway_config *cfg, struct config_errors *e)
                              path, p->line, p->device_name, p->name, data_type_names[p->type],
                              p->address);
         if (p->scale == 0.0)
-            config_error_add(e, "%s:%d: [point %s/%s] scale: 0 would turn every value into 0",
-                             path, p->line, p->device_name, p->name);
+            config_error_add(e, "%s:%d: [point %s/%s] scale: 0 would turn every value into 0", path,
+                             p->line, p->device_name, p->name);
     }
 }
 
@@ -140,8 +140,7 @@ static void validate_device_points(struct gateway_config *cfg, struct config_err
         for (size_t j = 0; j < cfg->point_count; j++)
             count += cfg->points[j].device_index == (int)i;
         if (count == 0)
-            config_error_add(e,
-                             "%s:%d: [device %s]: has no points (add [point %s/NAME] sections)",
+            config_error_add(e, "%s:%d: [device %s]: has no points (add [point %s/NAME] sections)",
                              cfg->source_path, cfg->devices[i].line, cfg->devices[i].name,
                              cfg->devices[i].name);
     }

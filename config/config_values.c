@@ -8,8 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-int parse_integer(const char *text, long long min, long long max, long long *out,
-                  value_reason why)
+int parse_integer(const char *text, long long min, long long max, long long *out, value_reason why)
 {
     char *end = NULL;
     errno = 0;
@@ -78,16 +77,14 @@ int parse_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t 
             continue;
         double ms = v * units[i].ms;
         if (ms < (double)min_ms || ms > (double)max_ms) {
-            snprintf(why, sizeof(value_reason),
-                     "%.80s is out of range (%lldms to %lldms)", text, (long long)min_ms,
-                     (long long)max_ms);
+            snprintf(why, sizeof(value_reason), "%.80s is out of range (%lldms to %lldms)", text,
+                     (long long)min_ms, (long long)max_ms);
             return -1;
         }
         *out = (int64_t)llround(ms);
         return 0;
     }
-    snprintf(why, sizeof(value_reason),
-             "'%.80s' needs a unit: ms, s, m, h or d (e.g. 5s)", text);
+    snprintf(why, sizeof(value_reason), "'%.80s' needs a unit: ms, s, m, h or d (e.g. 5s)", text);
     return -1;
 }
 
@@ -114,8 +111,7 @@ int check_topic_name(const char *text, size_t max_len, value_reason why)
         return -1;
     }
     for (const char *p = text; *p; p++) {
-        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' ||
-              *p == '-')) {
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-')) {
             snprintf(why, sizeof(value_reason),
                      "'%.80s' may hold only lowercase letters, digits, '_' and '-' "
                      "(it becomes part of MQTT topics)",
@@ -134,8 +130,7 @@ int check_topic_prefix(const char *text, value_reason why)
         return -1;
     }
     strcpy(copy, text);
-    if (copy[0] == '\0' || copy[0] == '/' || copy[strlen(copy) - 1] == '/' ||
-        strstr(copy, "//")) {
+    if (copy[0] == '\0' || copy[0] == '/' || copy[strlen(copy) - 1] == '/' || strstr(copy, "//")) {
         snprintf(why, sizeof(value_reason),
                  "'%.80s' must be names separated by single '/', without a leading or "
                  "trailing '/'",

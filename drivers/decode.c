@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const data_type_names[] = {"bool",   "int16",  "uint16",  "int32",   "uint32",
-                                       "int64",  "uint64", "float32", "float64", NULL};
+const char *const data_type_names[] = {"bool",  "int16",  "uint16",  "int32",   "uint32",
+                                       "int64", "uint64", "float32", "float64", NULL};
 const char *const word_order_names[] = {"ABCD", "CDAB", "BADC", "DCBA", NULL};
 const char *const function_names[] = {"coil", "discrete_input", "holding_register",
                                       "input_register", NULL};

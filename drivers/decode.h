@@ -28,7 +28,6 @@ static inline double decode_apply_scale(double raw, double scale, double offset)
 
 /* Inverse of decode_registers for integer and float types, used by the
  * firmware stubs and the tests to put a value on the wire. */
-void encode_registers(double value, enum data_type type, enum word_order order,
-                      uint16_t *regs);
+void encode_registers(double value, enum data_type type, enum word_order order, uint16_t *regs);
 
 #endif

@@ -15,8 +15,8 @@ static int by_function_then_address(const void *a, const void *b)
     return x->address - y->address;
 }
 
-int read_plan_build(const struct plan_point *points, size_t count,
-                    const struct read_limits *limits, struct read_plan *plan)
+int read_plan_build(const struct plan_point *points, size_t count, const struct read_limits *limits,
+                    struct read_plan *plan)
 {
     plan->order = malloc((count + 1) * sizeof(*plan->order));
     plan->requests = malloc((count + 1) * sizeof(*plan->requests));
@@ -48,8 +48,11 @@ int read_plan_build(const struct plan_point *points, size_t count,
             }
         }
         cur = &plan->requests[plan->request_count++];
-        *cur = (struct read_request){.function = p->function, .address = p->address,
-                                     .count = p->width, .first = i, .n_points = 1};
+        *cur = (struct read_request){.function = p->function,
+                                     .address = p->address,
+                                     .count = p->width,
+                                     .first = i,
+                                     .n_points = 1};
     }
     return 0;
 }

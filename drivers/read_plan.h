@@ -40,8 +40,8 @@ struct read_limits {
 };
 
 /* Returns 0, or -1 when out of memory. */
-int read_plan_build(const struct plan_point *points, size_t count,
-                    const struct read_limits *limits, struct read_plan *plan);
+int read_plan_build(const struct plan_point *points, size_t count, const struct read_limits *limits,
+                    struct read_plan *plan);
 void read_plan_free(struct read_plan *plan);
 
 #endif

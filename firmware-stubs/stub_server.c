@@ -49,30 +49,34 @@ struct stub_options {
 
 static void usage(const struct stub_model *m, FILE *out)
 {
-    fprintf(out,
-            "usage: %s-stub (--tcp PORT [--bind ADDR] | --rtu DEVICE | --rtu-pty [--pty-link PATH])\n"
-            "       [--unit ID] [--baud N] [--parity N|E|O] [--stop-bits 1|2] [--max-seconds N]\n"
-            "       [model options]\n"
-            "\n"
-            "A simulated %s: a Modbus slave for tests and demos.\n"
-            "  --tcp PORT        serve Modbus TCP (0 picks a free port); --bind defaults to 127.0.0.1\n"
-            "  --rtu DEVICE      serve Modbus RTU on a serial device\n"
-            "  --rtu-pty         create a pseudo-terminal pair and serve RTU on it\n"
-            "  --pty-link PATH   make PATH a symlink to the gateway's end of the pair\n"
-            "  --unit ID         RTU unit id to answer (default 1)\n"
-            "  --max-seconds N   exit by itself after N seconds (default: run until SIGTERM)\n"
-            "The first line on stdout says where it listens:\n"
-            "  LISTENING tcp 127.0.0.1:PORT   or   LISTENING rtu /dev/pts/N\n"
-            "SIGUSR1 simulates a power loss.\n"
-            "\nModel options:\n%s",
-            m->name, m->name, m->options_help);
+    fprintf(
+        out,
+        "usage: %s-stub (--tcp PORT [--bind ADDR] | --rtu DEVICE | --rtu-pty [--pty-link PATH])\n"
+        "       [--unit ID] [--baud N] [--parity N|E|O] [--stop-bits 1|2] [--max-seconds N]\n"
+        "       [model options]\n"
+        "\n"
+        "A simulated %s: a Modbus slave for tests and demos.\n"
+        "  --tcp PORT        serve Modbus TCP (0 picks a free port); --bind defaults to 127.0.0.1\n"
+        "  --rtu DEVICE      serve Modbus RTU on a serial device\n"
+        "  --rtu-pty         create a pseudo-terminal pair and serve RTU on it\n"
+        "  --pty-link PATH   make PATH a symlink to the gateway's end of the pair\n"
+        "  --unit ID         RTU unit id to answer (default 1)\n"
+        "  --max-seconds N   exit by itself after N seconds (default: run until SIGTERM)\n"
+        "The first line on stdout says where it listens:\n"
+        "  LISTENING tcp 127.0.0.1:PORT   or   LISTENING rtu /dev/pts/N\n"
+        "SIGUSR1 simulates a power loss.\n"
+        "\nModel options:\n%s",
+        m->name, m->name, m->options_help);
 }
 
-static int parse_options(int argc, char **argv, const struct stub_model *m,
-                         struct stub_options *o)
+static int parse_options(int argc, char **argv, const struct stub_model *m, struct stub_options *o)
 {
-    *o = (struct stub_options){.tcp_port = -1, .bind = "127.0.0.1", .unit = 1, .baud = 9600,
-                               .parity = 'N', .stop_bits = 1};
+    *o = (struct stub_options){.tcp_port = -1,
+                               .bind = "127.0.0.1",
+                               .unit = 1,
+                               .baud = 9600,
+                               .parity = 'N',
+                               .stop_bits = 1};
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -298,8 +302,7 @@ static int serve_rtu(const struct stub_model *m, const struct stub_options *o,
         snprintf(path, sizeof(path), "%s", o->rtu_device);
         ctx = modbus_new_rtu(path, o->baud, o->parity, 8, o->stop_bits);
         if (!ctx || modbus_connect(ctx) != 0) {
-            fprintf(stderr, "%s-stub: cannot open %s: %s\n", m->name, path,
-                    modbus_strerror(errno));
+            fprintf(stderr, "%s-stub: cannot open %s: %s\n", m->name, path, modbus_strerror(errno));
             return 1;
         }
         fd = modbus_get_socket(ctx);

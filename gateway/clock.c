@@ -73,12 +73,18 @@ bool stop_signal_raised(struct stop_signal *s)
     return stopped;
 }
 
-bool stop_signal_wait_until(struct stop_signal *s, int64_t mono_deadline_ms)
+void cond_wait_flag_until(pthread_cond_t *cond, pthread_mutex_t *lock, const bool *flag,
+                          int64_t mono_deadline_ms)
 {
     struct timespec deadline = clock_mono_deadline(mono_deadline_ms);
+    while (!*flag && clock_mono_ms() < mono_deadline_ms)
+        pthread_cond_timedwait(cond, lock, &deadline);
+}
+
+bool stop_signal_wait_until(struct stop_signal *s, int64_t mono_deadline_ms)
+{
     pthread_mutex_lock(&s->lock);
-    while (!s->stopped && clock_mono_ms() < mono_deadline_ms)
-        pthread_cond_timedwait(&s->cond, &s->lock, &deadline);
+    cond_wait_flag_until(&s->cond, &s->lock, &s->stopped, mono_deadline_ms);
     bool stopped = s->stopped;
     pthread_mutex_unlock(&s->lock);
     return stopped;

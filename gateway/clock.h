@@ -29,5 +29,9 @@ bool stop_signal_wait_until(struct stop_signal *s, int64_t mono_deadline_ms);
 /* A timespec on CLOCK_MONOTONIC for pthread_cond_timedwait. */
 struct timespec clock_mono_deadline(int64_t mono_ms);
 void cond_init_monotonic(pthread_cond_t *cond);
+/* With lock held: waits on cond until *flag is true or the monotonic
+ * deadline has passed. */
+void cond_wait_flag_until(pthread_cond_t *cond, pthread_mutex_t *lock, const bool *flag,
+                          int64_t mono_deadline_ms);
 
 #endif

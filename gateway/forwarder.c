@@ -325,17 +325,15 @@ void forwarder_service(struct forwarder *fw, int64_t now_mono_ms)
         pthread_mutex_lock(&fw->lock);
         schedule_retry(fw);
         pthread_mutex_unlock(&fw->lock);
-        log_limited(&fw->connect_log, LOG_WARNING, "mqtt: connect refused by paho (error %d)",
-                    rc);
+        log_limited(&fw->connect_log, LOG_WARNING, "mqtt: connect refused by paho (error %d)", rc);
     }
 }
 
 size_t forwarder_window(struct forwarder *fw)
 {
     pthread_mutex_lock(&fw->lock);
-    size_t n = fw->state == FW_CONNECTED
-                   ? (size_t)fw->cfg->mqtt.max_inflight - fw->pool->outstanding
-                   : 0;
+    size_t n =
+        fw->state == FW_CONNECTED ? (size_t)fw->cfg->mqtt.max_inflight - fw->pool->outstanding : 0;
     pthread_mutex_unlock(&fw->lock);
     return n;
 }

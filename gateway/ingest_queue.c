@@ -74,10 +74,8 @@ size_t ingest_queue_length(struct ingest_queue *q)
 
 void ingest_queue_wait(struct ingest_queue *q, int64_t mono_deadline_ms)
 {
-    struct timespec deadline = clock_mono_deadline(mono_deadline_ms);
     pthread_mutex_lock(&q->lock);
-    while (!q->woken && clock_mono_ms() < mono_deadline_ms)
-        pthread_cond_timedwait(&q->wake, &q->lock, &deadline);
+    cond_wait_flag_until(&q->wake, &q->lock, &q->woken, mono_deadline_ms);
     q->woken = false;
     pthread_mutex_unlock(&q->lock);
 }

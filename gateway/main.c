@@ -26,21 +26,20 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: sensor-gateway --config FILE [--log-level LEVEL]\n"
-            "       sensor-gateway --check-config FILE\n"
-            "\n"
-            "Polls Modbus TCP/RTU devices, buffers every reading in SQLite and forwards\n"
-            "it over MQTT (QoS 1 by default). See README.md and docs/.\n"
-            "\n"
-            "  -c, --config FILE        run with this INI file\n"
-            "      --check-config FILE  validate the INI file and exit (0 ok, 2 errors)\n"
-            "  -l, --log-level LEVEL    error, warning, info or debug (overrides the file)\n"
-            "  -V, --version            print the version and exit\n"
-            "  -h, --help               print this help and exit\n"
-            "\n"
-            "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure,\n"
-            "2 on a configuration error.\n");
+    fprintf(out, "usage: sensor-gateway --config FILE [--log-level LEVEL]\n"
+                 "       sensor-gateway --check-config FILE\n"
+                 "\n"
+                 "Polls Modbus TCP/RTU devices, buffers every reading in SQLite and forwards\n"
+                 "it over MQTT (QoS 1 by default). See README.md and docs/.\n"
+                 "\n"
+                 "  -c, --config FILE        run with this INI file\n"
+                 "      --check-config FILE  validate the INI file and exit (0 ok, 2 errors)\n"
+                 "  -l, --log-level LEVEL    error, warning, info or debug (overrides the file)\n"
+                 "  -V, --version            print the version and exit\n"
+                 "  -h, --help               print this help and exit\n"
+                 "\n"
+                 "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure,\n"
+                 "2 on a configuration error.\n");
 }
 
 static int load_config(const char *path, struct gateway_config *cfg)
@@ -194,10 +193,12 @@ static int run(const char *path, int level_override)
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},   {"check-config", required_argument, NULL, 'k'},
-        {"log-level", required_argument, NULL, 'l'}, {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"check-config", required_argument, NULL, 'k'},
+                                            {"log-level", required_argument, NULL, 'l'},
+                                            {"version", no_argument, NULL, 'V'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     const char *config = NULL, *check = NULL;
     int level = -1;
     int opt;
@@ -214,8 +215,7 @@ int main(int argc, char **argv)
                 if (strcmp(optarg, log_level_names[i]) == 0)
                     level = i;
             if (level < 0) {
-                fprintf(stderr, "--log-level: '%s' is not error, warning, info or debug\n",
-                        optarg);
+                fprintf(stderr, "--log-level: '%s' is not error, warning, info or debug\n", optarg);
                 return EXIT_CONFIG;
             }
             break;

@@ -21,8 +21,8 @@ int topic_format_status(char *buf, size_t size, const char *prefix, const char *
     return fits(snprintf(buf, size, "%s/%s/status", prefix, gateway), size);
 }
 
-int payload_format_reading(char *buf, size_t size, const char *gateway,
-                           const struct reading *r, const struct store_point *p)
+int payload_format_reading(char *buf, size_t size, const char *gateway, const struct reading *r,
+                           const struct store_point *p)
 {
     char ts[40], value[32];
     clock_format_utc(r->ts_ms, ts, sizeof(ts));

@@ -21,7 +21,7 @@ int topic_format_reading(char *buf, size_t size, const char *prefix, const char 
 int topic_format_status(char *buf, size_t size, const char *prefix, const char *gateway);
 
 /* Returns the payload length, or -1 if it did not fit. */
-int payload_format_reading(char *buf, size_t size, const char *gateway,
-                           const struct reading *r, const struct store_point *p);
+int payload_format_reading(char *buf, size_t size, const char *gateway, const struct reading *r,
+                           const struct store_point *p);
 
 #endif

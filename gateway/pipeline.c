@@ -39,11 +39,11 @@ static void commit_round(struct pipeline *p)
         p->pending_count = ingest_queue_take(p->queue, p->pending, BATCH_MAX);
     p->ack_count += forwarder_take_acks(p->fw, p->acks + p->ack_count, ACKS_MAX - p->ack_count);
     int64_t dropped = 0;
-    if (store_append_and_acknowledge(p->store, p->pending, p->pending_count, p->acks,
-                                     p->ack_count, &dropped) != 0) {
+    if (store_append_and_acknowledge(p->store, p->pending, p->pending_count, p->acks, p->ack_count,
+                                     &dropped) != 0) {
         stat_add(&gw_stats.store_errors, 1);
         log_limited(&p->store_log, LOG_ERROR,
-                    "store: commit failed; %zu readings held in memory and retried", 
+                    "store: commit failed; %zu readings held in memory and retried",
                     p->pending_count);
         return;
     }
@@ -80,8 +80,8 @@ static bool publish_one(struct pipeline *p, const struct reading *r)
     char topic[TOPIC_MAX], payload[PAYLOAD_MAX];
     const struct store_point *pt = store_point(p->store, r->point_id);
     int len = -1;
-    if (pt && topic_format_reading(topic, sizeof(topic), p->cfg->mqtt.topic_prefix, p->cfg->id,
-                                   pt) > 0)
+    if (pt &&
+        topic_format_reading(topic, sizeof(topic), p->cfg->mqtt.topic_prefix, p->cfg->id, pt) > 0)
         len = payload_format_reading(payload, sizeof(payload), p->cfg->id, r, pt);
     if (len < 0) {
         /* Cannot happen for rows this code wrote; a hand-edited store could

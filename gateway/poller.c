@@ -67,8 +67,9 @@ static int device_init(struct device_state *d, const struct gateway_config *cfg,
             continue;
         d->points[n] = pc;
         d->point_ids[n] = point_ids[i];
-        pp[n] = (struct plan_point){pc->function, pc->address,
-                                    function_reads_bits(pc->function) ? 1 : data_type_width(pc->type)};
+        pp[n] =
+            (struct plan_point){pc->function, pc->address,
+                                function_reads_bits(pc->function) ? 1 : data_type_width(pc->type)};
         n++;
     }
     struct read_limits limits = {d->cfg->max_registers, d->cfg->max_gap, d->cfg->single_requests};
@@ -97,8 +98,8 @@ static size_t decode_request(struct poller *p, struct device_state *d,
         size_t idx = d->plan.order[rq->first + k];
         const struct point_config *pc = d->points[idx];
         double raw = 0;
-        enum decode_status st = decode_registers(&p->regs[pc->address - rq->address], pc->type,
-                                                 pc->word_order, &raw);
+        enum decode_status st =
+            decode_registers(&p->regs[pc->address - rq->address], pc->type, pc->word_order, &raw);
         out[k] = (struct reading){
             .ts_ms = ts_ms,
             .value = st == DECODE_OK ? decode_apply_scale(raw, pc->scale, pc->offset) : 0,
@@ -117,9 +118,9 @@ static bool poll_device(struct poller *p, struct device_state *d)
     char why[256];
     for (size_t i = 0; i < d->plan.request_count; i++) {
         const struct read_request *rq = &d->plan.requests[i];
-        enum link_result res = link_read(p->link, d->cfg->unit_id, rq->function, rq->address,
-                                         rq->count, d->cfg->response_timeout_ms, p->regs, why,
-                                         sizeof(why));
+        enum link_result res =
+            link_read(p->link, d->cfg->unit_id, rq->function, rq->address, rq->count,
+                      d->cfg->response_timeout_ms, p->regs, why, sizeof(why));
         if (p->bus->pause_between_requests_ms > 0)
             sleep_ms(p->bus->pause_between_requests_ms);
         if (res == LINK_OK) {

@@ -10,11 +10,11 @@ enum reading_quality {
 };
 
 struct reading {
-    int64_t seq;      /* gateway-wide, given when the reading enters the store */
-    int64_t ts_ms;    /* wall clock at the poll, UTC milliseconds */
-    double value;     /* engineering value, after scale and offset */
+    int64_t seq;       /* gateway-wide, given when the reading enters the store */
+    int64_t ts_ms;     /* wall clock at the poll, UTC milliseconds */
+    double value;      /* engineering value, after scale and offset */
     uint32_t point_id; /* the store's id for device/point */
-    uint8_t quality;  /* enum reading_quality */
+    uint8_t quality;   /* enum reading_quality */
 };
 
 #endif

@@ -183,8 +183,8 @@ void store_close(struct store *s)
     free(s);
 }
 
-int store_register_point(struct store *s, const char *device, const char *point,
-                         const char *unit, uint32_t *id)
+int store_register_point(struct store *s, const char *device, const char *point, const char *unit,
+                         uint32_t *id)
 {
     sqlite3_stmt *st;
     const char *sql = "INSERT INTO points(device, point, unit) VALUES(?1, ?2, ?3) "

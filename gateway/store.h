@@ -33,8 +33,8 @@ void store_close(struct store *s);
 
 /* Gives device/point a stable id that survives restarts and config edits:
  * readings of a point removed from the config are still forwarded. */
-int store_register_point(struct store *s, const char *device, const char *point,
-                         const char *unit, uint32_t *id);
+int store_register_point(struct store *s, const char *device, const char *point, const char *unit,
+                         uint32_t *id);
 const struct store_point *store_point(const struct store *s, uint32_t id);
 
 /* One transaction: gives fresh readings their sequence numbers and appends
@@ -48,8 +48,7 @@ int store_append_and_acknowledge(struct store *s, struct reading *fresh, size_t 
 int store_expire(struct store *s, int64_t now_wall_ms, int64_t *dropped);
 
 /* Up to max readings with seq > after_seq, oldest first. */
-int store_claim(struct store *s, int64_t after_seq, struct reading *out, size_t max,
-                size_t *n);
+int store_claim(struct store *s, int64_t after_seq, struct reading *out, size_t max, size_t *n);
 
 struct store_stats store_stats(const struct store *s);
 

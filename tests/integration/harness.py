@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -70,6 +71,24 @@ class Workdir:
                     proc.wait()
         if not keep:
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+def run_test(name, body):
+    """Runs body(work) in a fresh work directory; on failure keeps the
+    directory (logs, store, INI) and names it. Prints the closing line ctest
+    output readers look for."""
+    work = Workdir(name)
+    started = time.monotonic()
+    ok = False
+    try:
+        body(work)
+        ok = True
+    finally:
+        work.cleanup(keep=not ok)
+        if not ok:
+            print(f"kept {work.path} for inspection", file=sys.stderr)
+    print(f"took {time.monotonic() - started:.1f}s")
+    print("1 passed, 0 failed")
 
 
 def read_log(proc):

@@ -79,7 +79,8 @@ static const struct broken_case {
      "%s: [store]: missing section"},
     {HEAD "[bus b]\ntype = tcp\nhost = 127.0.0.1\nport = 70000\n" DEV PT,
      "%s:10: [bus b] port: 70000 is out of range (1 to 65535)"},
-    {HEAD "[bus b]\ntype = rtu\ndevice = /dev/ttyUSB0\n" "[device d]\nbus = b\nunit_id = 0\ninterval = 1s\n" PT,
+    {HEAD "[bus b]\ntype = rtu\ndevice = /dev/ttyUSB0\n"
+          "[device d]\nbus = b\nunit_id = 0\ninterval = 1s\n" PT,
      "%s:10: [device d] unit_id: 0 is out of range for an rtu bus (1 to 247; 0 is broadcast)"},
     {HEAD "[bus b]\ntype = rtu\nhost = 127.0.0.1\n" DEV PT,
      "%s:7: [bus b] device: missing (an rtu bus needs a serial device, e.g. /dev/ttyUSB0)"},
@@ -89,7 +90,8 @@ static const struct broken_case {
     {"[gateway]\nid = gw\n[mqtt]\nuri = http://broker\n[store]\npath = /tmp/x.db\n" BUS DEV PT,
      "%s:4: [mqtt] uri: 'http://broker' must start with tcp://, mqtt://, ssl:// or mqtts://"},
     {HEAD BUS DEV, "%s:10: [device d]: has no points (add [point d/NAME] sections)"},
-    {"[gateway]\nid = gw\n[mqtt]\nuri = tcp://h:1\ntopic_prefix = County/KPI\n[store]\npath = /x\n" BUS DEV PT,
+    {"[gateway]\nid = gw\n[mqtt]\nuri = tcp://h:1\ntopic_prefix = County/KPI\n[store]\npath = "
+     "/x\n" BUS DEV PT,
      "%s:5: [mqtt] topic_prefix: 'County' may hold only lowercase letters, digits, '_' and '-' "
      "(it becomes part of MQTT topics)"},
 };
@@ -123,14 +125,15 @@ static void test_every_problem_is_reported(void **state)
 static void test_good_file_values_and_defaults(void **state)
 {
     (void)state;
-    write_file(HEAD BUS "[bus line]\ntype = rtu\ndevice = /dev/ttyUSB0\nbaud = 19200\nparity = even\n"
-                        "stop_bits = 2\n"
-                        "[device d]\nbus = b\nunit_id = 1\ninterval = 1.5s\n"
-                        "[device w]\nbus = line\nunit_id = 240 ; GMP252 default\ninterval = 15m\n"
-                        "response_timeout = 2s\nmax_registers = 16\nsingle_requests = yes\n"
-                        "[point d/p]\nfunction = holding_register\naddress = 0x10\ntype = int32\n"
-                        "word_order = cdab\nscale = 0.1\noffset = -40\nunit = °C\n"
-                        "[point w/co2]\nfunction = input_register\naddress = 0\ntype = float32\n");
+    write_file(HEAD BUS
+               "[bus line]\ntype = rtu\ndevice = /dev/ttyUSB0\nbaud = 19200\nparity = even\n"
+               "stop_bits = 2\n"
+               "[device d]\nbus = b\nunit_id = 1\ninterval = 1.5s\n"
+               "[device w]\nbus = line\nunit_id = 240 ; GMP252 default\ninterval = 15m\n"
+               "response_timeout = 2s\nmax_registers = 16\nsingle_requests = yes\n"
+               "[point d/p]\nfunction = holding_register\naddress = 0x10\ntype = int32\n"
+               "word_order = cdab\nscale = 0.1\noffset = -40\nunit = °C\n"
+               "[point w/co2]\nfunction = input_register\naddress = 0\ntype = float32\n");
     struct gateway_config cfg;
     struct config_errors errors = {0};
     int rc = config_load(path, &cfg, &errors);

@@ -95,9 +95,10 @@ static void test_encode_round_trip(void **state)
     static const struct {
         enum data_type t;
         double v;
-    } cases[] = {{DT_INT16, -32768}, {DT_UINT16, 65535},       {DT_INT32, -2000000000},
-                 {DT_UINT32, 4000000000.0}, {DT_INT64, -123456789012LL}, {DT_UINT64, 9007199254740992.0},
-                 {DT_FLOAT32, -40.25},     {DT_FLOAT64, 1e-300}};
+    } cases[] = {{DT_INT16, -32768},          {DT_UINT16, 65535},
+                 {DT_INT32, -2000000000},     {DT_UINT32, 4000000000.0},
+                 {DT_INT64, -123456789012LL}, {DT_UINT64, 9007199254740992.0},
+                 {DT_FLOAT32, -40.25},        {DT_FLOAT64, 1e-300}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         for (int o = WO_ABCD; o <= WO_DCBA; o++) {
             uint16_t regs[4] = {0};
@@ -110,9 +111,12 @@ static void test_encode_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_16bit_types),     cmocka_unit_test(test_32bit_word_orders),
-        cmocka_unit_test(test_64bit),           cmocka_unit_test(test_floats),
-        cmocka_unit_test(test_scale_and_offset), cmocka_unit_test(test_encode_round_trip),
+        cmocka_unit_test(test_16bit_types),
+        cmocka_unit_test(test_32bit_word_orders),
+        cmocka_unit_test(test_64bit),
+        cmocka_unit_test(test_floats),
+        cmocka_unit_test(test_scale_and_offset),
+        cmocka_unit_test(test_encode_round_trip),
     };
     return cmocka_run_group_tests_name("decode", tests, NULL, NULL);
 }

@@ -15,8 +15,10 @@ static struct read_limits limits(int max_registers, int max_gap, bool single)
 static void test_adjacent_points_share_a_request(void **state)
 {
     (void)state;
-    struct plan_point pts[] = {{FN_INPUT_REGISTER, 4, 2}, {FN_INPUT_REGISTER, 0, 1},
-                               {FN_INPUT_REGISTER, 1, 1}, {FN_INPUT_REGISTER, 2, 2}};
+    struct plan_point pts[] = {{FN_INPUT_REGISTER, 4, 2},
+                               {FN_INPUT_REGISTER, 0, 1},
+                               {FN_INPUT_REGISTER, 1, 1},
+                               {FN_INPUT_REGISTER, 2, 2}};
     struct read_limits l = limits(125, 0, false);
     struct read_plan plan;
     assert_int_equal(read_plan_build(pts, 4, &l, &plan), 0);
@@ -32,9 +34,12 @@ static void test_adjacent_points_share_a_request(void **state)
 static void test_gap_and_function_split(void **state)
 {
     (void)state;
-    struct plan_point pts[] = {{FN_HOLDING_REGISTER, 0, 1}, {FN_HOLDING_REGISTER, 10, 1},
-                               {FN_HOLDING_REGISTER, 30, 2}, {FN_INPUT_REGISTER, 11, 1},
-                               {FN_COIL, 5, 1}, {FN_COIL, 6, 1}};
+    struct plan_point pts[] = {{FN_HOLDING_REGISTER, 0, 1},
+                               {FN_HOLDING_REGISTER, 10, 1},
+                               {FN_HOLDING_REGISTER, 30, 2},
+                               {FN_INPUT_REGISTER, 11, 1},
+                               {FN_COIL, 5, 1},
+                               {FN_COIL, 6, 1}};
     struct read_limits l = limits(125, 10, false);
     struct read_plan plan;
     assert_int_equal(read_plan_build(pts, 6, &l, &plan), 0);
@@ -53,8 +58,8 @@ static void test_gap_and_function_split(void **state)
 static void test_max_registers_and_single_requests(void **state)
 {
     (void)state;
-    struct plan_point pts[] = {{FN_HOLDING_REGISTER, 0, 2}, {FN_HOLDING_REGISTER, 2, 2},
-                               {FN_HOLDING_REGISTER, 4, 2}};
+    struct plan_point pts[] = {
+        {FN_HOLDING_REGISTER, 0, 2}, {FN_HOLDING_REGISTER, 2, 2}, {FN_HOLDING_REGISTER, 4, 2}};
     struct read_limits l = limits(4, 0, false);
     struct read_plan plan;
     assert_int_equal(read_plan_build(pts, 3, &l, &plan), 0);

@@ -49,8 +49,10 @@ static struct store *open_store(void)
 static void make_readings(struct reading *r, size_t n, uint32_t point, int64_t ts0)
 {
     for (size_t i = 0; i < n; i++)
-        r[i] = (struct reading){.ts_ms = ts0 + (int64_t)i, .value = (double)i * 1.5,
-                                .point_id = point, .quality = QUALITY_GOOD};
+        r[i] = (struct reading){.ts_ms = ts0 + (int64_t)i,
+                                .value = (double)i * 1.5,
+                                .point_id = point,
+                                .quality = QUALITY_GOOD};
 }
 
 static void test_append_claim_acknowledge(void **state)
