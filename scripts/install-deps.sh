@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libmodbus-dev libpaho-mqtt-dev libsqlite3-dev libinih-dev libsystemd-dev
   libcmocka-dev
-  mosquitto mosquitto-clients
+  mosquitto mosquitto-clients openssl
   python3
 )
 

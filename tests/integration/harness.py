@@ -100,12 +100,16 @@ class Broker:
     """mosquitto on 127.0.0.1 with persistence, so that a persistent
     subscriber keeps its session across a broker restart."""
 
-    def __init__(self, work, port=None):
+    def __init__(self, work, port=None, settings="allow_anonymous true\n"):
         self.work = work
         self.port = port or free_port()
         self.conf = work.file("mosquitto.conf")
         with open(self.conf, "w") as f:
-            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            # As root, mosquitto would switch to its own user, which cannot
+            # read this private directory: keep the test's user.
+            if os.geteuid() == 0:
+                f.write("user root\n")
+            f.write(f"listener {self.port} 127.0.0.1\n{settings}"
                     f"persistence true\npersistence_location {work.path}/\n"
                     "max_queued_messages 0\nmax_inflight_messages 0\n")
         self.proc = None
@@ -146,10 +150,12 @@ class Subscriber:
     """mosquitto_sub with a persistent session (QoS 1, clean session off):
     messages published while it is away are kept for it by the broker."""
 
-    def __init__(self, work, broker, topic, client_id="test-subscriber"):
+    def __init__(self, work, broker, topic, client_id="test-subscriber", credentials=()):
         self.out = work.file(f"{client_id}.out")
         argv = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
                 "-c", "-i", client_id, "-v", "-t", topic]
+        if credentials:
+            argv += ["-u", credentials[0], "-P", credentials[1]]
         self.proc = work.start(argv, f"{client_id}.out")
         time.sleep(0.3)
 
