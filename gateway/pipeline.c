@@ -113,6 +113,18 @@ static void forward_round(struct pipeline *p)
     }
 }
 
+/* Only when the store failed until the end (disk full, I/O error): what is
+ * still in memory cannot be kept, and the operator must hear how much. */
+static void report_unsaved(struct pipeline *p)
+{
+    size_t lost = p->pending_count + ingest_queue_length(p->queue);
+    if (lost == 0)
+        return;
+    stat_add(&gw_stats.dropped_unsaved, lost);
+    log_msg(LOG_ERROR, "store: %zu readings could not be committed before shutdown and are lost",
+            lost);
+}
+
 static void *pipeline_thread(void *arg)
 {
     struct pipeline *p = arg;
@@ -137,8 +149,10 @@ static void *pipeline_thread(void *arg)
         }
         if (stopping) {
             bool drained = ingest_queue_length(p->queue) == 0 && p->pending_count == 0;
-            if (drained && (forwarder_in_flight(p->fw) == 0 || now >= p->grace_deadline_ms)) {
+            bool grace_over = now >= p->grace_deadline_ms;
+            if ((drained && forwarder_in_flight(p->fw) == 0) || grace_over) {
                 commit_round(p); /* the last acknowledgements */
+                report_unsaved(p);
                 break;
             }
             ingest_queue_wait(p->queue, now + 20);

@@ -15,6 +15,7 @@ struct gateway_stats {
     atomic_uint_fast64_t readings_acknowledged;
     atomic_uint_fast64_t dropped_queue_full;
     atomic_uint_fast64_t dropped_store_bound;
+    atomic_uint_fast64_t dropped_unsaved; /* store failing at shutdown */
     atomic_uint_fast64_t store_errors;
     atomic_uint_fast64_t broker_connects;
     atomic_uint_fast64_t broker_losses;
