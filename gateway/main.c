@@ -15,6 +15,7 @@
 #include "version.h"
 
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,13 +141,18 @@ static void gateway_stop(struct gateway *gw)
     config_free(&gw->cfg);
 }
 
+static void stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
 static int wait_for_stop_signal(void)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
+    stop_signals(&set);
     for (;;) {
         int sig = 0;
         if (sigwait(&set, &sig) != 0)
@@ -165,15 +171,6 @@ static int run(const char *path, int level_override)
         return EXIT_CONFIG;
     log_set_level(level_override >= 0 ? level_override : gw.cfg.log_level);
 
-    /* Block the stop signals before any thread exists so that every thread
-     * inherits the mask and only sigwait() below sees them. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     log_msg(LOG_INFO, "sensor-gateway %s starting: gateway %s, %zu buses, %zu devices, %zu points",
             GW_VERSION, gw.cfg.id, gw.cfg.bus_count, gw.cfg.device_count, gw.cfg.point_count);
@@ -193,6 +190,14 @@ static int run(const char *path, int level_override)
 
 int main(int argc, char **argv)
 {
+    /* First of all: a stop request that arrives while the file is loaded or
+     * the store is opened waits for sigwait() instead of killing the process
+     * half-way. Threads created later inherit the mask. */
+    sigset_t set;
+    stop_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
                                             {"check-config", required_argument, NULL, 'k'},
                                             {"log-level", required_argument, NULL, 'l'},

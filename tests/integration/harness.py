@@ -125,6 +125,9 @@ class Broker:
         except OSError:
             return False
 
+    def wait_connected(self, timeout=15):
+        wait_until(lambda: "mqtt: connected" in self.log(), timeout, "the gateway to connect")
+
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(10)
@@ -194,6 +197,9 @@ class Gateway:
     def start(self):
         self.runs += 1
         self.proc = self.work.start(gateway_argv(self.ini), f"{self.name}-{self.runs}.log")
+
+    def wait_connected(self, timeout=15):
+        wait_until(lambda: "mqtt: connected" in self.log(), timeout, "the gateway to connect")
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
