@@ -85,6 +85,7 @@ struct store_config {
     int64_t commit_interval_ms;
     int64_t max_readings;
     int64_t max_age_ms;
+    int64_t max_size_bytes;
     int sync; /* 0 normal, 1 full */
 };
 

@@ -27,6 +27,7 @@ enum key_kind {
     K_REAL,
     K_BOOL,
     K_DURATION,
+    K_SIZE,
     K_CHOICE,
     K_URIS
 };
@@ -80,6 +81,8 @@ static const struct key_spec store_keys[] = {
     {"max_readings", K_INT, FIELD(struct store_config, max_readings), 1000, 1000000000LL, NULL,
      false},
     {"max_age", K_DURATION, FIELD(struct store_config, max_age_ms), 60 * 1000, 3650 * DAY_MS, NULL,
+     false},
+    {"max_size", K_SIZE, FIELD(struct store_config, max_size_bytes), 128 * 1024, 1LL << 40, NULL,
      false},
     {"sync", K_CHOICE, FIELD(struct store_config, sync), 0, 0, sync_names, false},
 };
@@ -191,6 +194,7 @@ static void set_defaults(struct gateway_config *cfg)
     s->commit_interval_ms = 250;
     s->max_readings = 5000000;
     s->max_age_ms = 30 * DAY_MS;
+    s->max_size_bytes = 1LL << 30;
     s->sync = 1;
 }
 
@@ -469,6 +473,8 @@ static int store_value(struct loader *ld, const struct key_spec *k, const char *
             return -1;
         *(int64_t *)field = ms;
         return 0;
+    case K_SIZE:
+        return parse_size_bytes(value, k->min, k->max, (int64_t *)field, why);
     case K_CHOICE:
         return parse_choice(value, k->choices, (int *)field, why);
     case K_URIS:

@@ -72,6 +72,8 @@ int parse_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t 
                  "'%.80s' is not a duration (a number with ms, s, m, h or d, e.g. 5s)", text);
         return -1;
     }
+    while (isspace((unsigned char)*end)) /* "5 s" and "1.5 GiB" read as meant */
+        end++;
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(end, units[i].suffix) != 0)
             continue;
@@ -85,6 +87,41 @@ int parse_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t 
         return 0;
     }
     snprintf(why, sizeof(value_reason), "'%.80s' needs a unit: ms, s, m, h or d (e.g. 5s)", text);
+    return -1;
+}
+
+int parse_size_bytes(const char *text, int64_t min, int64_t max, int64_t *out, value_reason why)
+{
+    static const struct {
+        const char *suffix;
+        double bytes;
+    } units[] = {{"B", 1},          {"KB", 1024.0},           {"KiB", 1024.0},
+                 {"MB", 1048576.0}, {"MiB", 1048576.0},       {"GB", 1073741824.0},
+                 {"GiB", 1073741824.0}, {"TB", 1099511627776.0}, {"TiB", 1099511627776.0}};
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || errno == ERANGE || !isfinite(v) || v < 0) {
+        snprintf(why, sizeof(value_reason),
+                 "'%.80s' is not a size (a number with B, KB, MB, GB or TB, e.g. 256MB)", text);
+        return -1;
+    }
+    while (isspace((unsigned char)*end)) /* "5 s" and "1.5 GiB" read as meant */
+        end++;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcasecmp(end, units[i].suffix) != 0)
+            continue;
+        double bytes = v * units[i].bytes;
+        if (bytes < (double)min || bytes > (double)max) {
+            snprintf(why, sizeof(value_reason), "%.80s is out of range (%lld to %lld bytes)", text,
+                     (long long)min, (long long)max);
+            return -1;
+        }
+        *out = (int64_t)llround(bytes);
+        return 0;
+    }
+    snprintf(why, sizeof(value_reason), "'%.80s' needs a unit: B, KB, MB, GB or TB (e.g. 256MB)",
+             text);
     return -1;
 }
 

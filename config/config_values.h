@@ -16,6 +16,10 @@ int parse_boolean(const char *text, bool *out, value_reason why);
  * unit would be a guess. */
 int parse_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t *out,
                       value_reason why);
+/* "512KiB", "64MB", "2GiB": binary multiples whether or not the i is
+ * written (1 MB = 1048576 bytes, as df -h and SQLite count); a bare number
+ * is refused like a bare duration. */
+int parse_size_bytes(const char *text, int64_t min, int64_t max, int64_t *out, value_reason why);
 /* Index of text in a NULL-terminated list of names, case-insensitive. */
 int parse_choice(const char *text, const char *const *names, int *out, value_reason why);
 /* Names end up in MQTT topics: lowercase letters, digits, '_' and '-'. */

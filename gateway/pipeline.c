@@ -30,25 +30,24 @@ struct pipeline {
     struct reading *claimed;
     int64_t cursor; /* highest seq handed to the broker on this connection */
 
-    struct log_limit store_log, drop_log, orphan_log;
+    struct log_limit store_log, drop_log, full_log, orphan_log;
 };
 
-static void commit_round(struct pipeline *p)
+/* How much a full store gives up at once: enough that the next rounds fit,
+ * not so much that one full moment costs hours of data. */
+#define MAKE_ROOM_MIN 1000
+#define MAKE_ROOM_DEPTH_DIVISOR 20
+
+static int commit_pending(struct pipeline *p, size_t n_fresh)
 {
-    if (p->pending_count == 0)
-        p->pending_count = ingest_queue_take(p->queue, p->pending, BATCH_MAX);
-    p->ack_count += forwarder_take_acks(p->fw, p->acks + p->ack_count, ACKS_MAX - p->ack_count);
     int64_t dropped = 0;
-    if (store_append_and_acknowledge(p->store, p->pending, p->pending_count, p->acks, p->ack_count,
-                                     &dropped) != 0) {
-        stat_add(&gw_stats.store_errors, 1);
-        log_limited(&p->store_log, LOG_ERROR,
-                    "store: commit failed; %zu readings held in memory and retried",
-                    p->pending_count);
-        return;
-    }
-    stat_add(&gw_stats.readings_stored, p->pending_count);
-    p->pending_count = 0;
+    int rc = store_append_and_acknowledge(p->store, p->pending, n_fresh, p->acks, p->ack_count,
+                                          &dropped);
+    if (rc != STORE_OK)
+        return rc;
+    stat_add(&gw_stats.readings_stored, n_fresh);
+    if (n_fresh)
+        p->pending_count = 0;
     p->ack_count = 0;
     if (dropped > 0) {
         stat_add(&gw_stats.dropped_store_bound, (uint64_t)dropped);
@@ -57,6 +56,49 @@ static void commit_round(struct pipeline *p)
                     "(%lld dropped in all)",
                     (long long)p->cfg->store.max_readings, (long long)dropped,
                     (long long)store_stats(p->store).dropped_total);
+    }
+    return STORE_OK;
+}
+
+/* The disk or max_size is full. Acknowledged readings free space, so they
+ * go first; if fresh readings still do not fit, the oldest unsent ones
+ * make room (the same policy as max_readings), counted and logged. */
+static int commit_when_full(struct pipeline *p)
+{
+    if (p->ack_count > 0 && commit_pending(p, 0) == STORE_OK) {
+        int rc = commit_pending(p, p->pending_count);
+        if (rc != STORE_FULL)
+            return rc;
+    }
+    int64_t room = store_stats(p->store).depth / MAKE_ROOM_DEPTH_DIVISOR, dropped = 0;
+    if (room < (int64_t)p->pending_count)
+        room = (int64_t)p->pending_count;
+    if (room < MAKE_ROOM_MIN)
+        room = MAKE_ROOM_MIN;
+    if (store_make_room(p->store, room, &dropped) != STORE_OK)
+        return STORE_FULL;
+    stat_add(&gw_stats.dropped_store_full, (uint64_t)dropped);
+    log_limited(&p->full_log, LOG_WARNING,
+                "store: no space left (disk or max_size %lld bytes): dropped the %lld oldest "
+                "readings to keep polling (%lld dropped in all)",
+                (long long)p->cfg->store.max_size_bytes, (long long)dropped,
+                (long long)store_stats(p->store).dropped_total);
+    return commit_pending(p, p->pending_count);
+}
+
+static void commit_round(struct pipeline *p)
+{
+    if (p->pending_count == 0)
+        p->pending_count = ingest_queue_take(p->queue, p->pending, BATCH_MAX);
+    p->ack_count += forwarder_take_acks(p->fw, p->acks + p->ack_count, ACKS_MAX - p->ack_count);
+    int rc = commit_pending(p, p->pending_count);
+    if (rc == STORE_FULL)
+        rc = commit_when_full(p);
+    if (rc != STORE_OK) {
+        stat_add(&gw_stats.store_errors, 1);
+        log_limited(&p->store_log, LOG_ERROR,
+                    "store: commit failed; %zu readings held in memory and retried",
+                    p->pending_count);
     }
 }
 
@@ -174,7 +216,8 @@ int pipeline_start(const struct gateway_config *cfg, struct store *store, struct
     if (!p)
         return -1;
     *p = (struct pipeline){.cfg = cfg, .store = store, .fw = fw, .queue = queue};
-    p->store_log.interval_ms = p->drop_log.interval_ms = p->orphan_log.interval_ms = 30000;
+    p->store_log.interval_ms = p->drop_log.interval_ms = p->full_log.interval_ms = 30000;
+    p->orphan_log.interval_ms = 30000;
     p->pending = calloc(BATCH_MAX, sizeof(*p->pending));
     p->claimed = calloc(BATCH_MAX, sizeof(*p->claimed));
     p->acks = calloc(ACKS_MAX, sizeof(*p->acks));

@@ -1,6 +1,8 @@
 #include "gateway/store.h"
+#include "gateway/clock.h"
 #include "gateway/log.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdbool.h>
@@ -58,23 +60,26 @@ struct store {
     int64_t depth;
     int64_t next_seq;
     int64_t dropped_total;
+    int last_error; /* SQLite result code of the last failure */
+    char last_message[300];
+    bool opening; /* store_open reports failures itself, once */
+    /* A full disk fails every commit until space returns: one line per
+     * interval says so, not four lines a second. */
+    struct log_limit error_log;
 };
 
 static int fail(struct store *s, const char *what)
 {
-    log_msg(LOG_ERROR, "store %s: %s: %s", s->cfg.path, what, sqlite3_errmsg(s->db));
-    return -1;
+    s->last_error = sqlite3_errcode(s->db);
+    snprintf(s->last_message, sizeof(s->last_message), "%s: %s", what, sqlite3_errmsg(s->db));
+    if (!s->opening)
+        log_limited(&s->error_log, LOG_ERROR, "store %s: %s", s->cfg.path, s->last_message);
+    return s->last_error == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
 }
 
 static int exec_sql(struct store *s, const char *sql)
 {
-    char *err = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        log_msg(LOG_ERROR, "store %s: %s: %s", s->cfg.path, sql, err ? err : "?");
-        sqlite3_free(err);
-        return -1;
-    }
-    return 0;
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, sql);
 }
 
 static int query_int64(struct store *s, const char *sql, int64_t *out)
@@ -86,6 +91,19 @@ static int query_int64(struct store *s, const char *sql, int64_t *out)
     *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s, sql);
+}
+
+/* For PRAGMA quick_check: *ok is 1 when the single row says "ok". */
+static int query_text_is_ok(struct store *s, const char *sql, int64_t *ok)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return fail(s, sql);
+    int rc = sqlite3_step(st);
+    const unsigned char *text = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+    *ok = text && strcmp((const char *)text, "ok") == 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : fail(s, sql);
 }
 
 static int remember_point(struct store *s, uint32_t id, const char *device, const char *point,
@@ -138,34 +156,136 @@ static int load_counters(struct store *s)
     return 0;
 }
 
-int store_open(const struct store_config *cfg, struct store **out)
+/* The byte bound becomes SQLite's page limit: past it an insert fails with
+ * SQLITE_FULL exactly as on a full disk, so both take the same path. */
+static int apply_size_limit(struct store *s)
 {
-    struct store *s = calloc(1, sizeof(*s));
-    if (!s)
+    int64_t page_size = 0;
+    if (query_int64(s, "PRAGMA page_size", &page_size) != 0 || page_size <= 0)
         return -1;
-    s->cfg = *cfg;
-    if (sqlite3_open_v2(cfg->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)) {
-        log_msg(LOG_ERROR, "store %s: cannot open: %s", cfg->path, sqlite3_errmsg(s->db));
-        store_close(s);
-        return -1;
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%lld",
+             (long long)(s->cfg.max_size_bytes / page_size));
+    return exec_sql(s, sql);
+}
+
+static int prepare_statements(struct store *s)
+{
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK)
+            return fail(s, statement_sql[i]);
     }
+    return 0;
+}
+
+/* Opens and checks the file; on failure s->last_error says why. */
+static int open_database(struct store *s)
+{
+    if (sqlite3_open_v2(s->cfg.path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL))
+        return fail(s, "opening");
     sqlite3_busy_timeout(s->db, 5000);
     char pragmas[200];
     snprintf(pragmas, sizeof(pragmas),
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA user_version=%d;",
-             cfg->sync ? "FULL" : "NORMAL", SCHEMA_VERSION);
-    if (exec_sql(s, pragmas) || exec_sql(s, schema_sql) || load_points(s) || load_counters(s)) {
-        store_close(s);
+             s->cfg.sync ? "FULL" : "NORMAL", SCHEMA_VERSION);
+    int64_t healthy = 0;
+    /* quick_check reads every page once: a file cut short by a power loss
+     * on a bad SD card shows here, at start, not as a failed commit later. */
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, "reading the header");
+    if (query_text_is_ok(s, "PRAGMA quick_check(1)", &healthy) != 0)
+        return -1;
+    if (!healthy) {
+        s->last_error = SQLITE_CORRUPT;
         return -1;
     }
+    if (exec_sql(s, schema_sql) || apply_size_limit(s) || load_points(s) || load_counters(s) ||
+        prepare_statements(s))
+        return -1;
+    return 0;
+}
+
+static void close_database(struct store *s)
+{
     for (int i = 0; i < ST_COUNT; i++) {
-        if (sqlite3_prepare_v3(s->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
-                               NULL) != SQLITE_OK) {
-            fail(s, statement_sql[i]);
-            store_close(s);
-            return -1;
-        }
+        sqlite3_finalize(s->st[i]);
+        s->st[i] = NULL;
     }
+    sqlite3_close(s->db);
+    s->db = NULL;
+}
+
+static bool is_damage(int sqlite_code)
+{
+    int primary = sqlite_code & 0xff;
+    return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
+}
+
+/* Keeps the damaged file (and its WAL) for a post-mortem under a name that
+ * says when it was set aside. */
+static int move_aside(const char *path, char *aside, size_t size)
+{
+    char stamp[32];
+    clock_format_utc(clock_wall_ms(), stamp, sizeof(stamp));
+    snprintf(aside, size, "%s.damaged-%s", path, stamp);
+    if (rename(path, aside) != 0)
+        return -1;
+    static const char *const companions[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < 2; i++) {
+        char from[CFG_TEXT_MAX + 8], to[CFG_TEXT_MAX + 48];
+        snprintf(from, sizeof(from), "%s%s", path, companions[i]);
+        snprintf(to, sizeof(to), "%s%s", aside, companions[i]);
+        if (rename(from, to) != 0 && errno != ENOENT)
+            return -1;
+    }
+    return 0;
+}
+
+/* A fresh store after a damaged one cannot know the last sequence number;
+ * starting again at 1 would make subscribers drop new readings as
+ * duplicates. The wall clock in milliseconds is above any count this
+ * gateway reached at its rate, and the jump shows subscribers the gap. */
+static int64_t sequence_after_damage(void)
+{
+    int64_t now = clock_wall_ms();
+    return now > 0 ? now : 1;
+}
+
+int store_open(const struct store_config *cfg, struct store **out)
+{
+    struct store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return STORE_ERROR;
+    s->cfg = *cfg;
+    s->error_log.interval_ms = 30000;
+    s->opening = true;
+    if (open_database(s) != 0) {
+        char aside[CFG_TEXT_MAX + 48];
+        int why = s->last_error;
+        close_database(s);
+        if (!is_damage(why) || move_aside(cfg->path, aside, sizeof(aside)) != 0) {
+            log_msg(LOG_ERROR, "store %s: cannot be opened: %s%s%s", cfg->path, s->last_message,
+                    is_damage(why) ? "; moving it aside failed: " : "",
+                    is_damage(why) ? strerror(errno) : "");
+            store_close(s);
+            return STORE_ERROR;
+        }
+        log_msg(LOG_ERROR,
+                "store %s is damaged (%s): moved aside to %s; starting a fresh store, the "
+                "readings in the damaged file are not forwarded",
+                cfg->path, s->last_message, aside);
+        free(s->points);
+        s->points = NULL;
+        s->point_slots = 0;
+        if (open_database(s) != 0) {
+            log_msg(LOG_ERROR, "store %s: cannot be opened: %s", cfg->path, s->last_message);
+            store_close(s);
+            return STORE_ERROR;
+        }
+        s->next_seq = sequence_after_damage();
+    }
+    s->opening = false;
     log_msg(LOG_INFO, "store %s: %lld readings waiting to be forwarded, next sequence number %lld",
             cfg->path, (long long)s->depth, (long long)s->next_seq);
     *out = s;
@@ -176,9 +296,7 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
-    for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(s->st[i]);
-    sqlite3_close(s->db);
+    close_database(s);
     free(s->points);
     free(s);
 }
@@ -213,9 +331,10 @@ static int run(struct store *s, enum statement which)
 {
     sqlite3_stmt *st = s->st[which];
     int rc = sqlite3_step(st);
+    int result = rc == SQLITE_DONE ? 0 : fail(s, statement_sql[which]);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE ? 0 : fail(s, statement_sql[which]);
+    return result;
 }
 
 static int set_meta(struct store *s, const char *key, int64_t value)
@@ -253,6 +372,27 @@ static int delete_acked(struct store *s, const int64_t *acked, size_t n, int64_t
     return 0;
 }
 
+/* Undoes the open transaction and returns the failure of what went wrong.
+ * SQLite may already have rolled back by itself (it does on SQLITE_FULL);
+ * a second ROLLBACK would only add a confusing error. */
+static int roll_back(struct store *s)
+{
+    int why = s->last_error;
+    if (!sqlite3_get_autocommit(s->db))
+        run(s, ST_ROLLBACK);
+    s->last_error = why;
+    return why == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
+}
+
+static int drop_oldest(struct store *s, int64_t n, int64_t *dropped)
+{
+    sqlite3_bind_int64(s->st[ST_DROP_OLDEST], 1, n);
+    if (run(s, ST_DROP_OLDEST) != 0)
+        return -1;
+    *dropped = sqlite3_changes(s->db);
+    return 0;
+}
+
 int store_append_and_acknowledge(struct store *s, struct reading *fresh, size_t n_fresh,
                                  const int64_t *acked, size_t n_acked, int64_t *dropped)
 {
@@ -260,19 +400,15 @@ int store_append_and_acknowledge(struct store *s, struct reading *fresh, size_t 
     if (n_fresh == 0 && n_acked == 0)
         return 0;
     if (run(s, ST_BEGIN) != 0)
-        return -1;
+        return s->last_error == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
     int64_t deleted = 0, excess = 0;
     if (delete_acked(s, acked, n_acked, &deleted) != 0)
         goto rollback;
     excess = s->depth - deleted + (int64_t)n_fresh - s->cfg.max_readings;
-    if (excess > 0) {
-        sqlite3_bind_int64(s->st[ST_DROP_OLDEST], 1, excess);
-        if (run(s, ST_DROP_OLDEST) != 0)
-            goto rollback;
-        excess = sqlite3_changes(s->db);
-    } else {
+    if (excess > 0 && drop_oldest(s, excess, &excess) != 0)
+        goto rollback;
+    if (excess < 0)
         excess = 0;
-    }
     if (insert_readings(s, fresh, n_fresh, s->next_seq) != 0)
         goto rollback;
     if (n_fresh && set_meta(s, "last_seq", s->next_seq + (int64_t)n_fresh - 1) != 0)
@@ -287,15 +423,14 @@ int store_append_and_acknowledge(struct store *s, struct reading *fresh, size_t 
     *dropped = excess;
     return 0;
 rollback:
-    run(s, ST_ROLLBACK);
-    return -1;
+    return roll_back(s);
 }
 
 int store_expire(struct store *s, int64_t now_wall_ms, int64_t *dropped)
 {
     *dropped = 0;
     if (run(s, ST_BEGIN) != 0)
-        return -1;
+        return STORE_ERROR;
     sqlite3_bind_int64(s->st[ST_EXPIRE], 1, EXPIRE_SCAN_ROWS);
     sqlite3_bind_int64(s->st[ST_EXPIRE], 2, now_wall_ms - s->cfg.max_age_ms);
     if (run(s, ST_EXPIRE) != 0)
@@ -310,8 +445,27 @@ int store_expire(struct store *s, int64_t now_wall_ms, int64_t *dropped)
     *dropped = gone;
     return 0;
 rollback:
-    run(s, ST_ROLLBACK);
-    return -1;
+    return roll_back(s);
+}
+
+int store_make_room(struct store *s, int64_t n, int64_t *dropped)
+{
+    *dropped = 0;
+    int64_t gone = 0;
+    if (run(s, ST_BEGIN) != 0)
+        return s->last_error == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
+    if (drop_oldest(s, n, &gone) != 0)
+        goto rollback;
+    if (gone && set_meta(s, "dropped_total", s->dropped_total + gone) != 0)
+        goto rollback;
+    if (run(s, ST_COMMIT) != 0)
+        goto rollback;
+    s->depth -= gone;
+    s->dropped_total += gone;
+    *dropped = gone;
+    return 0;
+rollback:
+    return roll_back(s);
 }
 
 int store_claim(struct store *s, int64_t after_seq, struct reading *out, size_t max, size_t *n)

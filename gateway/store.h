@@ -22,12 +22,19 @@ struct store_point {
     char unit[CFG_UNIT_MAX];
 };
 
+/* Results of the calls below. STORE_FULL: the disk or the configured
+ * max_size is full; nothing changed, and making room may help. */
+enum { STORE_OK = 0, STORE_ERROR = -1, STORE_FULL = -2 };
+
 struct store_stats {
     int64_t depth;         /* readings held, unsent or in flight */
     int64_t next_seq;      /* sequence number the next reading gets */
     int64_t dropped_total; /* readings dropped by the bounds, ever */
 };
 
+/* A file that SQLite finds damaged (not a database, corrupt, cut short) is
+ * renamed to PATH.damaged-TIMESTAMP and a fresh store is started, with
+ * sequence numbers that continue above any the old file can have held. */
 int store_open(const struct store_config *cfg, struct store **out);
 void store_close(struct store *s);
 
@@ -43,6 +50,10 @@ const struct store_point *store_point(const struct store *s, uint32_t id);
  * nothing changed and the same call can be repeated. */
 int store_append_and_acknowledge(struct store *s, struct reading *fresh, size_t n_fresh,
                                  const int64_t *acked, size_t n_acked, int64_t *dropped);
+
+/* Drops the n oldest readings, sent or not, to make room when the store is
+ * full; *dropped says how many went. */
+int store_make_room(struct store *s, int64_t n, int64_t *dropped);
 
 /* Drops readings older than the configured age; *dropped says how many. */
 int store_expire(struct store *s, int64_t now_wall_ms, int64_t *dropped);

@@ -210,7 +210,8 @@ class Gateway:
         return read_log(self.proc)
 
 
-def demo_ini(broker_port, counter_port, env_tty, store, interval_ms=200, extra="", uris=None):
+def demo_ini(broker_port, counter_port, env_tty, store, interval_ms=200, extra="", uris=None,
+             store_extra="", mqtt_extra=""):
     uris = uris or f"tcp://127.0.0.1:{broker_port}"
     return f"""[gateway]
 id = test-gw
@@ -220,11 +221,11 @@ uri = {uris}
 reconnect_min = 200ms
 reconnect_max = 1s
 keepalive = 5s
-
+{mqtt_extra}
 [store]
 path = {store}
 commit_interval = 100ms
-
+{store_extra}
 [bus counter]
 type = tcp
 host = 127.0.0.1
@@ -346,6 +347,23 @@ def check_sequences(unique, start_in=0, first_k=None):
                   f"{point}: reading {i} is {value}, the stub's sequence says {want} "
                   f"(values so far: {values[max(0, i - 3):i + 1]})")
     return {p: len(v) for p, v in per_point.items()}
+
+
+def shutdown_counters(log):
+    """The counters of the gateway's last summary line, e.g.
+    {'queue-full': 0, 'store-full': 1200, ...}."""
+    lines = [line for line in log.splitlines() if "dropped queue-full=" in line]
+    check(lines, "the gateway logged no summary line")
+    return {k: int(v) for k, v in re.findall(r"([a-z-]+)=(\d+)", lines[-1])}
+
+
+def integrity(store):
+    import sqlite3
+    db = sqlite3.connect(store, timeout=10)
+    try:
+        return db.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        db.close()
 
 
 def check_gap_free(unique, first=1):

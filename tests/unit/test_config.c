@@ -69,6 +69,10 @@ static const struct broken_case {
      "and '-' (it becomes part of MQTT topics)"},
     {HEAD BUS "[device d]\nbus = b\nunit_id = 1\ninterval = 5\n" PT,
      "%s:13: [device d] interval: '5' needs a unit: ms, s, m, h or d (e.g. 5s)"},
+    {HEAD "max_size = 500\n" BUS DEV PT,
+     "%s:7: [store] max_size: '500' needs a unit: B, KB, MB, GB or TB (e.g. 256MB)"},
+    {HEAD "max_size = 64KB\n" BUS DEV PT,
+     "%s:7: [store] max_size: 64KB is out of range (131072 to 1099511627776 bytes)"},
     {HEAD BUS "[device d]\nbus = nope\nunit_id = 1\ninterval = 1s\n" PT,
      "%s:10: [device d] bus: no [bus nope] in this file"},
     {HEAD BUS DEV "[point d/p]\nfunction = coil\naddress = 0\ntype = uint16\n",
@@ -125,7 +129,7 @@ static void test_every_problem_is_reported(void **state)
 static void test_good_file_values_and_defaults(void **state)
 {
     (void)state;
-    write_file(HEAD BUS
+    write_file(HEAD "max_size = 1.5 GiB\n" BUS
                "[bus line]\ntype = rtu\ndevice = /dev/ttyUSB0\nbaud = 19200\nparity = even\n"
                "stop_bits = 2\n"
                "[device d]\nbus = b\nunit_id = 1\ninterval = 1.5s\n"
@@ -163,6 +167,7 @@ static void test_good_file_values_and_defaults(void **state)
     assert_string_equal(cfg.mqtt.topic_prefix, "smartregion");
     assert_string_equal(cfg.mqtt.client_id, "sensor-gateway-gw");
     assert_int_equal(cfg.store.commit_interval_ms, 250);
+    assert_int_equal(cfg.store.max_size_bytes, 1536LL * 1024 * 1024);
     config_free(&cfg);
 }
 

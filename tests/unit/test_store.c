@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ static int setup(void **state)
     cfg.commit_interval_ms = 100;
     cfg.max_readings = 1000;
     cfg.max_age_ms = 3600 * 1000;
+    cfg.max_size_bytes = 1LL << 30;
     cfg.sync = 1;
     log_set_level(LOG_ERROR);
     return 0;
@@ -173,6 +175,107 @@ static void test_unwritable_path_fails_cleanly(void **state)
     assert_null(s);
 }
 
+/* max_size becomes SQLite's page limit: the insert that does not fit fails
+ * as on a full disk, changes nothing, and dropping the oldest makes room. */
+static void test_full_store_changes_nothing_and_recovers(void **state)
+{
+    (void)state;
+    cfg.max_size_bytes = 128 * 1024;
+    cfg.max_readings = 1000000;
+    struct store *s = open_store();
+    uint32_t id;
+    assert_int_equal(store_register_point(s, "d", "p", "", &id), 0);
+    static struct reading r[500];
+    int64_t dropped;
+    int rc = STORE_OK, batches = 0;
+    while (batches < 100) {
+        make_readings(r, 500, id, 0);
+        rc = store_append_and_acknowledge(s, r, 500, NULL, 0, &dropped);
+        if (rc != STORE_OK)
+            break;
+        batches++;
+    }
+    assert_int_equal(rc, STORE_FULL);
+    assert_in_range(batches, 1, 99);
+    struct store_stats before = store_stats(s);
+    assert_int_equal(before.depth, batches * 500);
+    assert_int_equal(before.next_seq, batches * 500 + 1);
+
+    assert_int_equal(store_make_room(s, 1000, &dropped), STORE_OK);
+    assert_int_equal(dropped, 1000);
+    make_readings(r, 500, id, 0);
+    assert_int_equal(store_append_and_acknowledge(s, r, 500, NULL, 0, &dropped), STORE_OK);
+    assert_int_equal(r[0].seq, before.next_seq); /* the failed batch used no numbers */
+    struct store_stats after = store_stats(s);
+    assert_int_equal(after.depth, before.depth - 500);
+    assert_int_equal(after.dropped_total, 1000);
+    store_close(s);
+
+    s = open_store(); /* passes quick_check: not moved aside, nothing lost */
+    assert_int_equal(store_stats(s).depth, after.depth);
+    store_close(s);
+    char pattern[96];
+    glob_t found;
+    snprintf(pattern, sizeof(pattern), "%s/store.db.damaged-*", dir);
+    assert_int_equal(glob(pattern, 0, NULL, &found), GLOB_NOMATCH);
+}
+
+static size_t count_damaged_files(void)
+{
+    char pattern[96];
+    glob_t found;
+    snprintf(pattern, sizeof(pattern), "%s/store.db.damaged-*", dir);
+    if (glob(pattern, 0, NULL, &found) != 0)
+        return 0;
+    size_t n = found.gl_pathc;
+    globfree(&found);
+    return n;
+}
+
+static void test_garbage_file_is_moved_aside(void **state)
+{
+    (void)state;
+    FILE *f = fopen(cfg.path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 1000; i++)
+        fputs("this is not an SQLite database\n", f);
+    fclose(f);
+    struct store *s = open_store();
+    assert_int_equal(count_damaged_files(), 1);
+    assert_int_equal(store_stats(s).depth, 0);
+    /* Above any sequence number the lost file can have used. */
+    assert_true(store_stats(s).next_seq > 1600000000000LL);
+    store_close(s);
+}
+
+static void test_truncated_file_is_moved_aside(void **state)
+{
+    (void)state;
+    struct store *s = open_store();
+    uint32_t id;
+    assert_int_equal(store_register_point(s, "d", "p", "", &id), 0);
+    static struct reading r[900];
+    int64_t dropped;
+    make_readings(r, 900, id, 0);
+    assert_int_equal(store_append_and_acknowledge(s, r, 900, NULL, 0, &dropped), STORE_OK);
+    store_close(s); /* the last connection checkpoints: everything is in the file */
+    FILE *f = fopen(cfg.path, "r+");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    assert_true(size > 4 * 4096);
+    assert_int_equal(truncate(cfg.path, size / 2), 0);
+
+    s = open_store();
+    assert_int_equal(count_damaged_files(), 1);
+    assert_int_equal(store_stats(s).depth, 0);
+    make_readings(r, 10, id, 0); /* the fresh store works */
+    assert_int_equal(store_register_point(s, "d", "p", "", &id), 0);
+    assert_int_equal(store_append_and_acknowledge(s, r, 10, NULL, 0, &dropped), STORE_OK);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -181,6 +284,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bound_drops_oldest_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_age_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_path_fails_cleanly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_store_changes_nothing_and_recovers, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_file_is_moved_aside, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_file_is_moved_aside, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
