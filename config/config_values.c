@@ -95,9 +95,15 @@ int parse_size_bytes(const char *text, int64_t min, int64_t max, int64_t *out, v
     static const struct {
         const char *suffix;
         double bytes;
-    } units[] = {{"B", 1},          {"KB", 1024.0},           {"KiB", 1024.0},
-                 {"MB", 1048576.0}, {"MiB", 1048576.0},       {"GB", 1073741824.0},
-                 {"GiB", 1073741824.0}, {"TB", 1099511627776.0}, {"TiB", 1099511627776.0}};
+    } units[] = {{"B", 1},
+                 {"KB", 1024.0},
+                 {"KiB", 1024.0},
+                 {"MB", 1048576.0},
+                 {"MiB", 1048576.0},
+                 {"GB", 1073741824.0},
+                 {"GiB", 1073741824.0},
+                 {"TB", 1099511627776.0},
+                 {"TiB", 1099511627776.0}};
     char *end = NULL;
     errno = 0;
     double v = strtod(text, &end);

@@ -199,6 +199,7 @@ static void on_connect_failed(void *context, MQTTAsync_failureData *response)
     schedule_retry(fw);
     int64_t delay = fw->next_attempt_ms - clock_mono_ms();
     pthread_mutex_unlock(&fw->lock);
+    log_msg(LOG_DEBUG, "mqtt: connect failed (code %d)", response ? response->code : 0);
     log_limited(&fw->connect_log, LOG_WARNING,
                 "mqtt: cannot connect to the broker (%s, code %d); next attempt in %lldms",
                 response && response->message ? response->message : "no answer",
@@ -320,6 +321,7 @@ void forwarder_service(struct forwarder *fw, int64_t now_mono_ms)
     pthread_mutex_unlock(&fw->lock);
     if (!due)
         return;
+    log_msg(LOG_DEBUG, "mqtt: connecting to %s", fw->uris[0]);
     int rc = start_connect(fw);
     if (rc != MQTTASYNC_SUCCESS) {
         pthread_mutex_lock(&fw->lock);

@@ -171,7 +171,6 @@ static int run(const char *path, int level_override)
         return EXIT_CONFIG;
     log_set_level(level_override >= 0 ? level_override : gw.cfg.log_level);
 
-
     log_msg(LOG_INFO, "sensor-gateway %s starting: gateway %s, %zu buses, %zu devices, %zu points",
             GW_VERSION, gw.cfg.id, gw.cfg.bus_count, gw.cfg.device_count, gw.cfg.point_count);
     if (gateway_start(&gw) != 0) {

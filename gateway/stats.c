@@ -7,7 +7,8 @@ void stats_log_summary(const char *when)
 {
     log_msg(LOG_INFO,
             "%s: polls ok=%llu failed=%llu; readings polled=%llu stored=%llu published=%llu "
-            "acknowledged=%llu; dropped queue-full=%llu store-bound=%llu store-full=%llu unsaved=%llu; store "
+            "acknowledged=%llu; dropped queue-full=%llu store-bound=%llu store-full=%llu "
+            "unsaved=%llu; store "
             "errors=%llu; "
             "broker connects=%llu losses=%llu",
             when, (unsigned long long)stat_get(&gw_stats.polls_ok),

@@ -16,7 +16,7 @@ struct gateway_stats {
     atomic_uint_fast64_t dropped_queue_full;
     atomic_uint_fast64_t dropped_store_bound; /* max_readings, max_age */
     atomic_uint_fast64_t dropped_store_full;  /* disk or max_size full */
-    atomic_uint_fast64_t dropped_unsaved; /* store failing at shutdown */
+    atomic_uint_fast64_t dropped_unsaved;     /* store failing at shutdown */
     atomic_uint_fast64_t store_errors;
     atomic_uint_fast64_t broker_connects;
     atomic_uint_fast64_t broker_losses;

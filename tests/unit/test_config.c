@@ -130,14 +130,14 @@ static void test_good_file_values_and_defaults(void **state)
 {
     (void)state;
     write_file(HEAD "max_size = 1.5 GiB\n" BUS
-               "[bus line]\ntype = rtu\ndevice = /dev/ttyUSB0\nbaud = 19200\nparity = even\n"
-               "stop_bits = 2\n"
-               "[device d]\nbus = b\nunit_id = 1\ninterval = 1.5s\n"
-               "[device w]\nbus = line\nunit_id = 240 ; GMP252 default\ninterval = 15m\n"
-               "response_timeout = 2s\nmax_registers = 16\nsingle_requests = yes\n"
-               "[point d/p]\nfunction = holding_register\naddress = 0x10\ntype = int32\n"
-               "word_order = cdab\nscale = 0.1\noffset = -40\nunit = °C\n"
-               "[point w/co2]\nfunction = input_register\naddress = 0\ntype = float32\n");
+                    "[bus line]\ntype = rtu\ndevice = /dev/ttyUSB0\nbaud = 19200\nparity = even\n"
+                    "stop_bits = 2\n"
+                    "[device d]\nbus = b\nunit_id = 1\ninterval = 1.5s\n"
+                    "[device w]\nbus = line\nunit_id = 240 ; GMP252 default\ninterval = 15m\n"
+                    "response_timeout = 2s\nmax_registers = 16\nsingle_requests = yes\n"
+                    "[point d/p]\nfunction = holding_register\naddress = 0x10\ntype = int32\n"
+                    "word_order = cdab\nscale = 0.1\noffset = -40\nunit = °C\n"
+                    "[point w/co2]\nfunction = input_register\naddress = 0\ntype = float32\n");
     struct gateway_config cfg;
     struct config_errors errors = {0};
     int rc = config_load(path, &cfg, &errors);
