@@ -48,6 +48,10 @@ struct forwarder {
     int64_t retry_delay_ms;
     bool resend;
     bool disconnected;
+    /* When the broker last showed it is there (connect or PUBACK): a link
+     * that swallows packets without closing shows up as messages in flight
+     * and no progress for a whole keep-alive. */
+    int64_t last_progress_ms;
     struct inflight_pool *pool;
     struct inflight_pool *retired;
     int64_t *acks;
@@ -135,6 +139,7 @@ static void on_publish_ok(void *context, MQTTAsync_successData *response)
      * is sent again, a duplicate with the same seq, never a loss. */
     if (fw->ack_count < fw->ack_cap)
         fw->acks[fw->ack_count++] = slot->seq;
+    fw->last_progress_ms = clock_mono_ms();
     slot_release(fw, slot);
     pthread_mutex_unlock(&fw->lock);
     stat_add(&gw_stats.readings_acknowledged, 1);
@@ -173,6 +178,7 @@ static void on_connected(void *context, MQTTAsync_successData *response)
     pthread_mutex_lock(&fw->lock);
     fw->state = FW_CONNECTED;
     fw->retry_delay_ms = fw->cfg->mqtt.reconnect_min_ms;
+    fw->last_progress_ms = clock_mono_ms();
     fw->resend = true;
     pthread_mutex_unlock(&fw->lock);
     stat_add(&gw_stats.broker_connects, 1);
@@ -210,6 +216,10 @@ static void on_connection_lost(void *context, char *cause)
 {
     struct forwarder *fw = context;
     pthread_mutex_lock(&fw->lock);
+    if (fw->state != FW_CONNECTED) { /* already given up as silent */
+        pthread_mutex_unlock(&fw->lock);
+        return;
+    }
     pool_retire(fw);
     fw->retry_delay_ms = fw->cfg->mqtt.reconnect_min_ms;
     schedule_retry(fw);
@@ -312,8 +322,38 @@ static int start_connect(struct forwarder *fw)
     return MQTTAsync_connect(fw->client, &o);
 }
 
+/* paho notices a dead link only when its own PINGREQ goes unanswered, and
+ * steady publishing postpones the ping: up to about three keep-alives. A
+ * whole keep-alive without a single PUBACK while messages wait is proof
+ * enough; the connection is dropped and the readings stay in the store. */
+static void drop_if_silent(struct forwarder *fw, int64_t now_mono_ms)
+{
+    int64_t keepalive = fw->cfg->mqtt.keepalive_ms;
+    pthread_mutex_lock(&fw->lock);
+    bool silent = fw->state == FW_CONNECTED && fw->pool->outstanding > 0 &&
+                  now_mono_ms - fw->last_progress_ms > keepalive;
+    size_t waiting = fw->pool->outstanding;
+    if (silent) {
+        pool_retire(fw);
+        fw->retry_delay_ms = fw->cfg->mqtt.reconnect_min_ms;
+        schedule_retry(fw);
+    }
+    pthread_mutex_unlock(&fw->lock);
+    if (!silent)
+        return;
+    stat_add(&gw_stats.broker_losses, 1);
+    log_msg(LOG_WARNING,
+            "mqtt: connection silent: no acknowledgement for %lldms with %zu messages in flight; "
+            "reconnecting, readings stay in the store",
+            (long long)keepalive, waiting);
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+    d.timeout = 0;
+    MQTTAsync_disconnect(fw->client, &d);
+}
+
 void forwarder_service(struct forwarder *fw, int64_t now_mono_ms)
 {
+    drop_if_silent(fw, now_mono_ms);
     pthread_mutex_lock(&fw->lock);
     bool due = fw->state == FW_DISCONNECTED && now_mono_ms >= fw->next_attempt_ms;
     if (due)

@@ -133,6 +133,57 @@ class Broker:
         self.proc.wait(10)
 
 
+class Relay:
+    """A TCP relay on 127.0.0.1 in front of a broker that can blackhole the
+    path: bytes are read and thrown away in both directions while the
+    connections stay open, as when a mobile uplink stops carrying packets
+    without closing anything. Its threads end with the test process."""
+
+    def __init__(self, target_port):
+        import threading
+        self.target_port = target_port
+        self.blackhole = False
+        self.server = socket.socket()
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.port = self.server.getsockname()[1]
+        self._threading = threading
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), 2)
+            except OSError:
+                client.close()
+                continue
+            for a, b in ((client, upstream), (upstream, client)):
+                self._threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if not self.blackhole:
+                    dst.sendall(data)
+        except OSError:
+            pass
+        # A silent path carries no FIN either: the far end must find out by
+        # itself (the broker by its keep-alive timeout).
+        for sock in (src,) if self.blackhole else (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
 class Stub:
     """A firmware stub; reads the LISTENING line to learn where it serves."""
 
