@@ -64,6 +64,23 @@ static int read_bits_widened(modbus_t *ctx, int function, int address, int count
     return n;
 }
 
+static int read_once(struct modbus_link *link, int function, int address, int count,
+                     uint16_t *dest)
+{
+    /* Bytes that arrived since the last transaction (a late reply, line
+     * noise) would be read as the start of this one's answer. */
+    if (!link->is_tcp)
+        modbus_flush(link->ctx);
+    switch (function) {
+    case FN_HOLDING_REGISTER:
+        return modbus_read_registers(link->ctx, address, count, dest);
+    case FN_INPUT_REGISTER:
+        return modbus_read_input_registers(link->ctx, address, count, dest);
+    default:
+        return read_bits_widened(link->ctx, function, address, count, dest);
+    }
+}
+
 enum link_result link_read(struct modbus_link *link, int unit_id, int function, int address,
                            int count, int64_t timeout_ms, uint16_t *dest, char *why,
                            size_t why_size)
@@ -80,18 +97,12 @@ enum link_result link_read(struct modbus_link *link, int unit_id, int function, 
     modbus_set_slave(ctx, unit_id);
     modbus_set_response_timeout(ctx, (uint32_t)(timeout_ms / 1000),
                                 (uint32_t)(timeout_ms % 1000) * 1000);
-    int n;
-    switch (function) {
-    case FN_HOLDING_REGISTER:
-        n = modbus_read_registers(ctx, address, count, dest);
-        break;
-    case FN_INPUT_REGISTER:
-        n = modbus_read_input_registers(ctx, address, count, dest);
-        break;
-    default:
-        n = read_bits_widened(ctx, function, address, count, dest);
-        break;
-    }
+    int n = read_once(link, function, address, count, dest);
+    /* On a shared RS-485 line a slow unit's late answer can land in the
+     * next unit's transaction. That frame says nothing about this device:
+     * drop it and ask once more instead of failing a healthy neighbour. */
+    if (n < 0 && errno == EMBBADSLAVE && !link->is_tcp)
+        n = read_once(link, function, address, count, dest);
     if (n == count)
         return LINK_OK;
     int err = n < 0 ? errno : EMBMDATA;

@@ -1,5 +1,6 @@
 #define _XOPEN_SOURCE 700 /* posix_openpt and friends */
 #include "firmware-stubs/stub_server.h"
+#include "firmware-stubs/stub_faults.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +46,7 @@ struct stub_options {
     char parity;
     int stop_bits;
     int max_seconds;
+    struct stub_faults faults;
 };
 
 static void usage(const struct stub_model *m, FILE *out)
@@ -65,6 +67,12 @@ static void usage(const struct stub_model *m, FILE *out)
         "The first line on stdout says where it listens:\n"
         "  LISTENING tcp 127.0.0.1:PORT   or   LISTENING rtu /dev/pts/N\n"
         "SIGUSR1 simulates a power loss.\n"
+        "\nFaults (docs/firmware-stubs.md):\n"
+        "  --fault MODE        none, silent, illegal-address, busy, garbage, bad-crc, slow, reset\n"
+        "  --fault-file PATH   read the mode from PATH before every request (switch at run time)\n"
+        "  --fault-unit ID     the unit id that misbehaves (default: the stub's own; on RTU the\n"
+        "                      stub then also answers this unit, as a second device on the line)\n"
+        "  --slow-ms N         how late a slow answer comes (default 700)\n"
         "\nModel options:\n%s",
         m->name, m->name, m->options_help);
 }
@@ -76,7 +84,8 @@ static int parse_options(int argc, char **argv, const struct stub_model *m, stru
                                .unit = 1,
                                .baud = 9600,
                                .parity = 'N',
-                               .stop_bits = 1};
+                               .stop_bits = 1,
+                               .faults = {.unit = -1, .slow_ms = 700}};
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -110,6 +119,14 @@ static int parse_options(int argc, char **argv, const struct stub_model *m, stru
             o->stop_bits = atoi(val);
         else if (strcmp(opt, "--max-seconds") == 0)
             o->max_seconds = atoi(val);
+        else if (strcmp(opt, "--fault") == 0 && stub_fault_parse(val, &o->faults.fixed) == 0)
+            continue;
+        else if (strcmp(opt, "--fault-file") == 0)
+            o->faults.file = val;
+        else if (strcmp(opt, "--fault-unit") == 0)
+            o->faults.unit = atoi(val);
+        else if (strcmp(opt, "--slow-ms") == 0)
+            o->faults.slow_ms = atoi(val);
         else if (!m->option || m->option(opt + 2, val) != 0) {
             fprintf(stderr, "%s-stub: unknown option or bad value: %s %s\n", m->name, opt, val);
             return -1;
@@ -143,6 +160,54 @@ static void check_power_loss(const struct stub_model *m, modbus_mapping_t *map)
     if (power_loss_requested) {
         power_loss_requested = 0;
         m->on_power_loss(map);
+    }
+}
+
+/* Closes with SO_LINGER 0: the peer sees a reset, not an orderly close. */
+static void reset_connection(int fd)
+{
+    struct linger hard = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+    close(fd);
+}
+
+static bool is_faulty_unit(const struct stub_options *o, int unit)
+{
+    return o->faults.unit < 0 || unit == o->faults.unit;
+}
+
+/* Returns -1 when the connection is to be reset. */
+static int tcp_answer(modbus_t *ctx, modbus_mapping_t *map, const struct stub_model *m,
+                      const struct stub_options *o, const uint8_t *req, int len)
+{
+    int hl = modbus_get_header_length(ctx);
+    enum stub_fault mode = is_faulty_unit(o, req[hl - 1]) ? stub_fault_now(&o->faults) : FAULT_NONE;
+    uint8_t junk[9];
+    switch (mode) {
+    case FAULT_SILENT:
+        return 0;
+    case FAULT_ILLEGAL_ADDRESS:
+        modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
+        return 0;
+    case FAULT_BUSY:
+        modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY);
+        return 0;
+    case FAULT_GARBAGE:
+    case FAULT_BAD_CRC: /* TCP has no CRC: a frame with a nonsense header */
+        stub_garbage(junk, (int)sizeof(junk));
+        if (write(modbus_get_socket(ctx), junk, sizeof(junk)) < 0)
+            return -1;
+        return 0;
+    case FAULT_RESET:
+        return -1;
+    case FAULT_SLOW:
+        nanosleep(&(struct timespec){.tv_sec = o->faults.slow_ms / 1000,
+                                     .tv_nsec = (o->faults.slow_ms % 1000) * 1000000L},
+                  NULL);
+        /* fall through */
+    default:
+        handle_request(ctx, map, m, req, len);
+        return 0;
     }
 }
 
@@ -193,8 +258,9 @@ static int serve_tcp(const struct stub_model *m, const struct stub_options *o,
                 continue;
             modbus_set_socket(ctx, clients[i]);
             int len = modbus_receive(ctx, req);
-            if (len > 0) {
-                handle_request(ctx, map, m, req, len);
+            if (len > 0 && tcp_answer(ctx, map, m, o, req, len) != 0) {
+                reset_connection(clients[i]);
+                clients[i--] = clients[--n_clients];
             } else if (len < 0) {
                 close(clients[i]);
                 clients[i--] = clients[--n_clients];
@@ -231,18 +297,6 @@ static int open_pty(const struct stub_options *o, char *slave_path, size_t size,
     return master;
 }
 
-/* Modbus CRC-16 (polynomial 0xA001, reflected), low byte first on the wire. */
-static uint16_t rtu_crc(const uint8_t *data, int len)
-{
-    uint16_t crc = 0xFFFF;
-    for (int i = 0; i < len; i++) {
-        crc ^= data[i];
-        for (int bit = 0; bit < 8; bit++)
-            crc = (crc & 1) ? (uint16_t)((crc >> 1) ^ 0xA001) : (uint16_t)(crc >> 1);
-    }
-    return crc;
-}
-
 /* Reads one frame: bytes until the line has been silent for RTU_SILENCE_US.
  * Returns its length, 0 if nothing arrived within 200 ms, -1 on error.
  *
@@ -251,14 +305,14 @@ static uint16_t rtu_crc(const uint8_t *data, int len)
  * frame as that reply, so a request for an absent unit desynchronises it.
  * A device on a shared line must stay in step whatever the others do. */
 #define RTU_SILENCE_US 20000
-static int read_rtu_frame(int fd, uint8_t *buf, int cap)
+static int read_rtu_frame(int fd, uint8_t *buf, int cap, int idle_ms)
 {
     int len = 0;
     for (;;) {
         fd_set fds;
         FD_ZERO(&fds);
         FD_SET(fd, &fds);
-        struct timeval tv = {0, len ? RTU_SILENCE_US : 200 * 1000};
+        struct timeval tv = {0, len ? RTU_SILENCE_US : idle_ms * 1000};
         int ready = select(fd + 1, &fds, NULL, NULL, &tv);
         if (ready < 0)
             return errno == EINTR ? len : -1;
@@ -273,12 +327,85 @@ static int read_rtu_frame(int fd, uint8_t *buf, int cap)
     }
 }
 
-static bool rtu_frame_is_ours(const uint8_t *frame, int len, int unit)
+/* The unit a well-formed frame is for, or -1 (short, too long, bad CRC). */
+static int rtu_frame_unit(const uint8_t *frame, int len)
 {
     if (len < 4 || len >= MODBUS_RTU_MAX_ADU_LENGTH)
-        return false;
+        return -1;
     uint16_t crc = (uint16_t)(frame[len - 2] | (frame[len - 1] << 8));
-    return crc == rtu_crc(frame, len - 2) && frame[0] == unit;
+    return crc == stub_rtu_crc(frame, len - 2) ? frame[0] : -1;
+}
+
+/* A slow device answers later while the line goes on: the late reply is
+ * kept here and written when due, between other units' transactions. */
+struct late_reply {
+    uint8_t frame[MODBUS_RTU_MAX_ADU_LENGTH];
+    int len;
+    int64_t due_ms;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int send_late_reply(int fd, struct late_reply *late)
+{
+    if (late->len == 0)
+        return 200;
+    int64_t wait = late->due_ms - now_ms();
+    if (wait > 0)
+        return wait < 200 ? (int)wait : 200;
+    if (write(fd, late->frame, (size_t)late->len) < 0)
+        perror("late reply");
+    late->len = 0;
+    return 200;
+}
+
+static void rtu_answer_faulty(modbus_t *ctx, int fd, modbus_mapping_t *map,
+                              const struct stub_model *m, const struct stub_options *o,
+                              const uint8_t *req, int len, struct late_reply *late)
+{
+    enum stub_fault mode = stub_fault_now(&o->faults);
+    uint8_t reply[MODBUS_RTU_MAX_ADU_LENGTH];
+    int n = 0;
+    switch (mode) {
+    case FAULT_NONE:
+        handle_request(ctx, map, m, req, len);
+        return;
+    case FAULT_SILENT:
+    case FAULT_RESET: /* no connection to reset on a serial line */
+        return;
+    case FAULT_ILLEGAL_ADDRESS:
+        modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
+        return;
+    case FAULT_BUSY:
+        modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY);
+        return;
+    case FAULT_GARBAGE:
+        stub_garbage(reply, 7);
+        n = 7;
+        break;
+    case FAULT_BAD_CRC:
+    case FAULT_SLOW:
+        m->on_request(map, req[1], (req[2] << 8) | req[3], (req[4] << 8) | req[5]);
+        n = stub_rtu_read_reply(map, req, len, reply, (int)sizeof(reply));
+        if (mode == FAULT_BAD_CRC && n > 0)
+            reply[n - 1] ^= 0x5a;
+        if (mode == FAULT_SLOW && n > 0) {
+            memcpy(late->frame, reply, (size_t)n);
+            late->len = n;
+            late->due_ms = now_ms() + o->faults.slow_ms;
+            return;
+        }
+        break;
+    default:
+        return;
+    }
+    if (n > 0 && write(fd, reply, (size_t)n) < 0)
+        perror("faulty reply");
 }
 
 static int serve_rtu(const struct stub_model *m, const struct stub_options *o,
@@ -312,15 +439,21 @@ static int serve_rtu(const struct stub_model *m, const struct stub_options *o,
     fflush(stdout);
 
     uint8_t frame[MODBUS_RTU_MAX_ADU_LENGTH + 1];
+    struct late_reply late = {.len = 0};
+    int faulty = o->faults.unit >= 0 ? o->faults.unit : o->unit;
     time_t started = time(NULL);
     while (!time_is_up(o, started)) {
         check_power_loss(m, map);
-        int len = read_rtu_frame(fd, frame, (int)sizeof(frame));
+        int idle_ms = send_late_reply(fd, &late);
+        int len = read_rtu_frame(fd, frame, (int)sizeof(frame), idle_ms);
         if (len < 0)
             break;
         /* Frames for other units, broadcasts and frames with a bad CRC get
          * no answer, as on a real line. */
-        if (rtu_frame_is_ours(frame, len, o->unit))
+        int unit = rtu_frame_unit(frame, len);
+        if (unit == faulty)
+            rtu_answer_faulty(ctx, fd, map, m, o, frame, len, &late);
+        else if (unit == o->unit)
             handle_request(ctx, map, m, frame, len);
     }
     if (o->rtu_pty) {

@@ -150,7 +150,9 @@ static void schedule_next(struct device_state *d, bool io_ok, int64_t now)
     if (!io_ok) {
         d->failures++;
         int64_t delay = poller_backoff_ms(interval, d->cfg->backoff_max_ms, d->failures);
-        if (d->failures == 1 || delay > interval)
+        /* 1, 2, 4, 8, ... failures: a device that stays broken for a day
+         * writes a few dozen lines, not one per poll. */
+        if ((d->failures & (d->failures - 1)) == 0)
             log_msg(LOG_WARNING, "device %s: %d failed poll(s) in a row, next try in %lldms",
                     d->cfg->name, d->failures, (long long)delay);
         d->next_due_ms = now + delay;
