@@ -20,6 +20,15 @@ int64_t clock_mono_ms(void)
     return read_ms(CLOCK_MONOTONIC);
 }
 
+int64_t clock_watch_step(struct clock_watch *w, int64_t threshold_ms)
+{
+    int64_t offset = clock_wall_ms() - clock_mono_ms();
+    int64_t step = w->known ? offset - w->offset_ms : 0;
+    w->offset_ms = offset;
+    w->known = true;
+    return step > threshold_ms || step < -threshold_ms ? step : 0;
+}
+
 void clock_format_utc(int64_t wall_ms, char *buf, size_t size)
 {
     time_t secs = (time_t)(wall_ms / 1000);

@@ -13,6 +13,17 @@ int64_t clock_mono_ms(void);
 /* "2026-11-25T10:15:00.123Z" */
 void clock_format_utc(int64_t wall_ms, char *buf, size_t size);
 
+/* Notices steps of the wall clock (NTP setting a Pi's clock after boot, an
+ * operator's date command): the difference between wall and monotonic time
+ * changes. Schedules never see it; the log should. */
+struct clock_watch {
+    int64_t offset_ms; /* wall - monotonic at the last look */
+    bool known;
+};
+
+/* Returns the step since the last call (0 when under threshold_ms). */
+int64_t clock_watch_step(struct clock_watch *w, int64_t threshold_ms);
+
 struct stop_signal {
     pthread_mutex_t lock;
     pthread_cond_t cond; /* on CLOCK_MONOTONIC */

@@ -11,6 +11,9 @@
 #define ACKS_MAX 65536
 #define EXPIRE_EVERY_MS 10000
 #define SUMMARY_EVERY_MS 60000
+/* Scheduling jitter stays far below this; an NTP step or a date command
+ * does not. */
+#define CLOCK_STEP_MS 2000
 
 struct pipeline {
     const struct gateway_config *cfg;
@@ -30,6 +33,7 @@ struct pipeline {
     struct reading *claimed;
     int64_t cursor; /* highest seq handed to the broker on this connection */
 
+    struct clock_watch wall_watch;
     struct log_limit store_log, drop_log, full_log, orphan_log;
 };
 
@@ -167,6 +171,19 @@ static void report_unsaved(struct pipeline *p)
             lost);
 }
 
+static void report_clock_step(struct pipeline *p)
+{
+    int64_t step = clock_watch_step(&p->wall_watch, CLOCK_STEP_MS);
+    if (step == 0)
+        return;
+    char now[32];
+    clock_format_utc(clock_wall_ms(), now, sizeof(now));
+    log_msg(LOG_WARNING,
+            "clock: the wall clock jumped by %+.1fs (now %s); polling follows the monotonic "
+            "clock and is unaffected, timestamps follow the new time",
+            (double)step / 1000.0, now);
+}
+
 static void *pipeline_thread(void *arg)
 {
     struct pipeline *p = arg;
@@ -185,6 +202,7 @@ static void *pipeline_thread(void *arg)
             expire_round(p);
             next_expire = now + EXPIRE_EVERY_MS;
         }
+        report_clock_step(p);
         if (now >= next_summary) {
             stats_log_summary("running");
             next_summary = now + SUMMARY_EVERY_MS;

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the gateway, its tests and its demo need.
+# Installs the Debian 12 packages the gateway and its demo need; with --test
+# also what only the test suite uses (libfaketime for clock jumps, clang's
+# libFuzzer for the fuzz targets, valgrind for memcheck).
 # Runs apt-get only when something is missing, so it is cheap to repeat.
 set -euo pipefail
 
@@ -10,6 +12,9 @@ PACKAGES=(
   mosquitto mosquitto-clients openssl
   python3
 )
+if [ "${1:-}" = "--test" ]; then
+  PACKAGES+=(faketime clang libclang-rt-dev valgrind)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -53,9 +53,10 @@ class Workdir:
     def file(self, name):
         return os.path.join(self.path, name)
 
-    def start(self, argv, log_name):
+    def start(self, argv, log_name, env=None):
         log = open(self.file(log_name), "w")
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.path)
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.path,
+                                env=dict(os.environ, **env) if env else None)
         proc.log_path = self.file(log_name)
         self.procs.append(proc)
         return proc
@@ -236,8 +237,9 @@ def gateway_argv(ini):
 
 
 class Gateway:
-    def __init__(self, work, ini_text, name="gateway"):
+    def __init__(self, work, ini_text, name="gateway", env=None):
         self.work = work
+        self.env = env
         self.ini = work.file(f"{name}.ini")
         with open(self.ini, "w") as f:
             f.write(ini_text)
@@ -247,7 +249,8 @@ class Gateway:
 
     def start(self):
         self.runs += 1
-        self.proc = self.work.start(gateway_argv(self.ini), f"{self.name}-{self.runs}.log")
+        self.proc = self.work.start(gateway_argv(self.ini), f"{self.name}-{self.runs}.log",
+                                    self.env)
 
     def wait_connected(self, timeout=15):
         wait_until(lambda: "mqtt: connected" in self.log(), timeout, "the gateway to connect")

@@ -1,0 +1,101 @@
+"""Clock jumps: the wall clock jumps forward by two hours, then back by four
+(as when NTP first sets a Pi that booted without a real-time clock, or an
+operator runs date). Polling runs on the monotonic clock, so the poll rate
+must not change: no stall after a jump back, no burst of catch-up polls
+after a jump forward. Timestamps stay honest: each reading carries the wall
+time at which it was polled, the daemon logs each jump, and values and
+sequence numbers are unaffected.
+
+The system clock of this machine cannot be changed by a test, so libfaketime
+(Debian package faketime, LD_PRELOAD) moves the daemon's wall clock and
+leaves its monotonic clock alone. This is the one fake in the suite."""
+import calendar
+import os
+import re
+import time
+
+from harness import (SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
+                     check_sequences, dedupe_by_seq, demo_ini, run_test, wait_until)
+
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+PHASE_S = 3
+OFFSETS_S = [0, 7200, -7200, 0]  # relative to the real clock, phase by phase
+
+
+def ms(iso):
+    return calendar.timegm(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")) * 1000 + int(iso[20:23])
+
+
+def body(work):
+    check(os.path.exists(LIBFAKETIME), f"{LIBFAKETIME} missing (apt-get install faketime)")
+    offset_file = work.file("faketime")
+    with open(offset_file, "w") as f:
+        f.write("+0\n")
+    broker = Broker(work)
+    broker.start()
+    counter = Stub(work, "visitor-counter-stub", ["--tcp", "0"])
+    env = Stub(work, "env-sensor-stub", ["--rtu-pty", "--unit", "3"])
+    sub = Subscriber(work, broker, "smartregion/test-gw/readings/#", "clock-sub")
+    preload = os.environ.get("LD_PRELOAD", "")
+    gw = Gateway(work, demo_ini(broker.port, counter.address.split(":")[1], env.address,
+                                work.file("store.db"), interval_ms=100),
+                 env={"LD_PRELOAD": f"{preload} {LIBFAKETIME}".strip(),
+                      "FAKETIME_TIMESTAMP_FILE": offset_file, "FAKETIME_NO_CACHE": "1",
+                      "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                      # libfaketime must come after the sanitizer runtime.
+                      "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+                      ":verify_asan_link_order=0"})
+    started = time.time() * 1000
+    gw.start()
+    gw.wait_connected()
+    time.sleep(0.5 * SLOW)
+
+    phases = []
+    for offset in OFFSETS_S:
+        with open(offset_file, "w") as f:
+            f.write(f"{offset:+d}\n")
+        start = time.time() * 1000
+        time.sleep(PHASE_S * SLOW)
+        phases.append((offset, start, time.time() * 1000))
+    wait_until(lambda: len(sub.readings()) and
+               ms(sub.readings()[-1][1]["ts"]) >= phases[-1][2] - 500, 20, "the last readings")
+    gw.stop()
+    time.sleep(0.3 * SLOW)
+
+    unique, duplicates = dedupe_by_seq(sub.readings())
+    check_gap_free(unique)
+    per_point = check_sequences(unique)  # values unaffected, in order
+
+    def window(phase, margin):
+        offset, start, end = phase
+        return start + offset * 1000 - margin, end + offset * 1000 + margin
+
+    # Honest timestamps: each reading carries the wall time of one phase
+    # (the moment it was polled), none a time the daemon made up.
+    settling = (0, started, phases[0][1])
+    stray = [p for _, p in unique
+             if not any(lo <= ms(p["ts"]) <= hi for lo, hi in
+                        (window(ph, 300) for ph in [settling] + phases))]
+    check(not stray, f"{len(stray)} readings with timestamps outside every phase, e.g. {stray[:2]}")
+
+    rates = []
+    for ph in phases:
+        lo, hi = window(ph, -300)
+        n = sum(1 for _, p in unique if p["point"] == "temperature" and lo <= ms(p["ts"]) <= hi)
+        rates.append(n * 1000 / (hi - lo))
+    base = rates[0]
+    for (offset, _, _), rate in zip(phases[1:], rates[1:]):
+        check(0.75 * base <= rate <= 1.25 * base,
+              f"after the jump to {offset:+d}s the poll rate was {rate:.1f}/s, before {base:.1f}/s")
+    jumps = [float(x) for x in re.findall(r"wall clock jumped by ([+-][0-9.]+)s", gw.log())]
+    want = [7200, -14400, 7200]
+    check(len(jumps) == len(want) and all(abs(a - b) < 5 for a, b in zip(jumps, want)),
+          f"logged jumps {jumps}, expected about {want}")
+    print(f"wall clock jumps {want} s: logged as {jumps}; poll rate per phase "
+          f"{', '.join(f'{r:.1f}/s' for r in rates)} (monotonic schedule unaffected); every "
+          f"timestamp the wall time of its poll; {len(unique)} readings, seq 1..{len(unique)} "
+          f"gap-free, exact values {per_point}; {duplicates} duplicates")
+
+
+if __name__ == "__main__":
+    run_test("clock-jumps", body)
