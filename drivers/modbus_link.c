@@ -39,6 +39,16 @@ struct modbus_link *link_create(const struct bus_config *bus)
     return link;
 }
 
+struct modbus_link *link_create_on_fd(const struct bus_config *bus, int fd)
+{
+    struct modbus_link *link = link_create(bus);
+    if (!link)
+        return NULL;
+    modbus_set_socket(link->ctx, fd);
+    link->connected = true;
+    return link;
+}
+
 void link_destroy(struct modbus_link *link)
 {
     if (!link)
@@ -64,8 +74,7 @@ static int read_bits_widened(modbus_t *ctx, int function, int address, int count
     return n;
 }
 
-static int read_once(struct modbus_link *link, int function, int address, int count,
-                     uint16_t *dest)
+static int read_once(struct modbus_link *link, int function, int address, int count, uint16_t *dest)
 {
     /* Bytes that arrived since the last transaction (a late reply, line
      * noise) would be read as the start of this one's answer. */

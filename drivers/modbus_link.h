@@ -23,6 +23,11 @@ struct modbus_link;
 struct modbus_link *link_create(const struct bus_config *bus);
 void link_destroy(struct modbus_link *link);
 
+/* For fuzzing and tests: a link that talks over a descriptor already open
+ * (one end of a socketpair), so replies can be fed without a device. The
+ * link owns fd from here on. */
+struct modbus_link *link_create_on_fd(const struct bus_config *bus, int fd);
+
 /* Reads count registers, or bits widened to 0/1 registers, into dest.
  * Connects first if needed. On failure, why holds a short reason. */
 enum link_result link_read(struct modbus_link *link, int unit_id, int function, int address,

@@ -18,3 +18,14 @@ scripts/build.sh --sanitize
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   GW_TEST_SLOWDOWN=2 \
   ctest --output-on-failure)
+
+echo "== the end-to-end pipeline test with the daemon under valgrind memcheck =="
+# Any memory error or definite leak makes valgrind exit 99, which the test
+# reports as a failed stop of the gateway.
+(cd build &&
+  GW_TEST_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-origins=yes" \
+  GW_TEST_SLOWDOWN=4 \
+  ctest --output-on-failure -R '^integration_pipeline$')
+
+echo "== fuzzing: each libFuzzer target for ${GW_FUZZ_SECONDS:=30}s =="
+scripts/fuzz.sh "$GW_FUZZ_SECONDS"
