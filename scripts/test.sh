@@ -7,9 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 
+# ctest shows a test's output only when it fails; the figures each test
+# reached (cycles, readings, losses, rates) are collected from its log.
+show_figures() {
+  echo "-- figures ($1) --"
+  grep -h -E "^FIGURE |inputs replayed" "$2/Testing/Temporary/LastTest.log" || true
+}
+
 echo "== build and test =="
 scripts/build.sh
 (cd build && ctest --output-on-failure)
+show_figures "as built" build
 
 echo "== the same suite under AddressSanitizer + UndefinedBehaviorSanitizer =="
 scripts/build.sh --sanitize
@@ -18,6 +26,7 @@ scripts/build.sh --sanitize
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   GW_TEST_SLOWDOWN=2 \
   ctest --output-on-failure)
+show_figures "ASan + UBSan" build-asan
 
 echo "== the end-to-end pipeline test with the daemon under valgrind memcheck =="
 # Any memory error or definite leak makes valgrind exit 99, which the test
@@ -26,6 +35,7 @@ echo "== the end-to-end pipeline test with the daemon under valgrind memcheck ==
   GW_TEST_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-origins=yes" \
   GW_TEST_SLOWDOWN=4 \
   ctest --output-on-failure -R '^integration_pipeline$')
+show_figures "valgrind" build
 
 echo "== fuzzing: each libFuzzer target for ${GW_FUZZ_SECONDS:=30}s =="
 scripts/fuzz.sh "$GW_FUZZ_SECONDS"

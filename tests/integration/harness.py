@@ -74,10 +74,21 @@ class Workdir:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
+_current_test = "?"
+
+
+def figure(text):
+    """Prints a measured figure on a line that scripts/test.sh collects from
+    ctest's log, so every run shows what each test reached."""
+    print(f"FIGURE {_current_test}: {text}", flush=True)
+
+
 def run_test(name, body):
     """Runs body(work) in a fresh work directory; on failure keeps the
     directory (logs, store, INI) and names it. Prints the closing line ctest
     output readers look for."""
+    global _current_test
+    _current_test = name
     work = Workdir(name)
     started = time.monotonic()
     ok = False

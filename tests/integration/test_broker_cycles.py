@@ -15,7 +15,7 @@ import random
 import sqlite3
 import time
 
-from harness import (SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
+from harness import (figure, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
                      check_sequences, dedupe_by_seq, demo_ini, run_test, shutdown_counters,
                      wait_until)
 
@@ -56,7 +56,7 @@ def repeated_outages(work):
     check(counters["losses"] >= CYCLES, f"the gateway noticed {counters['losses']} of "
           f"{CYCLES} outages")
     check(counters["connects"] >= CYCLES + 1, f"only {counters['connects']} connects")
-    print(f"{CYCLES} broker restarts survived ({counters['losses']} connection losses noticed, "
+    figure(f"{CYCLES} broker restarts survived ({counters['losses']} connection losses noticed, "
           f"{counters['connects']} connects): {len(unique)} readings, seq 1..{len(unique)} "
           f"gap-free, values exactly as the stubs predict {per_point}; lost: 0; {duplicates} "
           f"duplicates, each with the same seq and payload")
@@ -149,7 +149,7 @@ def large_backlog(work, broker):
           f"{counters['stored']} stored, {len(seqs)} delivered, {left} still in the store")
     check(counters["queue-full"] + counters["store-bound"] + counters["store-full"] == 0,
           f"readings were dropped: {counters}")
-    print(f"large backlog: broker away {outage_s:.1f}s while 64 points were polled every "
+    figure(f"large backlog: broker away {outage_s:.1f}s while 64 points were polled every "
           f"10 ms: {held} readings held in the store; drained in {drain_s:.1f}s after the "
           f"broker came back ({held / drain_s:.0f} readings/s while polling went on); {len(seqs)} delivered, seq 1..{len(seqs)} gap-free, {left} "
           f"polled at the end kept for the next start; lost: 0; {duplicates} duplicates")

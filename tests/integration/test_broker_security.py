@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import time
 
-from harness import (SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
+from harness import (figure, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
                      check_sequences, dedupe_by_seq, demo_ini, free_port, run_test, wait_until)
 
 
@@ -73,7 +73,7 @@ def body(work):
     unique, duplicates = dedupe_by_seq(sub.readings())
     check_gap_free(unique)
     check_sequences(unique)
-    print(f"wrong password: refused, {held} readings kept in the store; after the fix: "
+    figure(f"wrong password: refused, {held} readings kept in the store; after the fix: "
           f"{len(unique)} readings over TLS, seq 1..{len(unique)}, no gaps, exact values, "
           f"{duplicates} duplicates")
 

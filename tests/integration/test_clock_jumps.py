@@ -14,7 +14,7 @@ import os
 import re
 import time
 
-from harness import (SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
+from harness import (figure, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
                      check_sequences, dedupe_by_seq, demo_ini, run_test, wait_until)
 
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
@@ -91,7 +91,7 @@ def body(work):
     want = [7200, -14400, 7200]
     check(len(jumps) == len(want) and all(abs(a - b) < 5 for a, b in zip(jumps, want)),
           f"logged jumps {jumps}, expected about {want}")
-    print(f"wall clock jumps {want} s: logged as {jumps}; poll rate per phase "
+    figure(f"wall clock jumps {want} s: logged as {jumps}; poll rate per phase "
           f"{', '.join(f'{r:.1f}/s' for r in rates)} (monotonic schedule unaffected); every "
           f"timestamp the wall time of its poll; {len(unique)} readings, seq 1..{len(unique)} "
           f"gap-free, exact values {per_point}; {duplicates} duplicates")

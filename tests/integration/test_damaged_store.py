@@ -6,7 +6,7 @@ import glob
 import os
 import sqlite3
 
-from harness import (Broker, Gateway, Stub, Subscriber, check, demo_ini, run_test, wait_until)
+from harness import (figure, Broker, Gateway, Stub, Subscriber, check, demo_ini, run_test, wait_until)
 
 
 def cut_short(store):
@@ -61,7 +61,7 @@ def body(work):
     aside = glob.glob(store + ".damaged-*")
     check(len([a for a in aside if not a.endswith(("-wal", "-shm"))]) == 2,
           f"expected two files moved aside, found {aside}")
-    print("; ".join(results) + "; the daemon ran on each time")
+    figure("; ".join(results) + "; the daemon ran on each time")
 
 
 if __name__ == "__main__":

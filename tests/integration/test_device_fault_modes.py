@@ -11,7 +11,7 @@ ends, and that the log stays short (rate-limited)."""
 import calendar
 import time
 
-from harness import (SLOW, Broker, Gateway, Stub, Subscriber, check, dedupe_by_seq, demo_ini,
+from harness import (figure, SLOW, Broker, Gateway, Stub, Subscriber, check, dedupe_by_seq, demo_ini,
                      run_test, wait_until)
 
 PHASE_S = 3
@@ -120,7 +120,7 @@ def body(work):
           f"too many log lines for {run_s}s of faults: {lines}")
     # A slow unit's late answers must not count against its neighbour.
     check(lines["weather"] == 0, f"the healthy sensor failed polls: {lines}")
-    print(f"baseline {baseline:.1f} polls/s; " + "; ".join(report) +
+    figure(f"baseline {baseline:.1f} polls/s; " + "; ".join(report) +
           f"; log lines over {run_s}s: {lines}; the daemon stayed up and both faulty devices "
           "recovered by themselves")
 

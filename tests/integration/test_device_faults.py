@@ -5,7 +5,7 @@ sensor must keep most of its poll rate and deliver exact values; the dead
 ones are backed off and logged, rate-limited; the daemon stops cleanly."""
 import time
 
-from harness import (run_test, SLOW, Broker, Gateway, Stub, Subscriber, Workdir, check, check_sequences,
+from harness import (figure, run_test, SLOW, Broker, Gateway, Stub, Subscriber, Workdir, check, check_sequences,
                      dedupe_by_seq, free_port)
 
 RUN_S = 6
@@ -88,7 +88,7 @@ def body(work):
     check(len(ghost_lines) <= 12, f"{len(ghost_lines)} log lines for one dead device")
     check(any("device dead_counter:" in l and "cannot connect" in l for l in log.splitlines()),
           "refused TCP connection not logged")
-    print(f"weather kept {polls} of {ideal:.0f} polls ({100 * polls / ideal:.0f}%) beside a "
+    figure(f"weather kept {polls} of {ideal:.0f} polls ({100 * polls / ideal:.0f}%) beside a "
           f"unit that never answers; ghost logged {len(ghost_lines)} lines in {RUN_S}s; "
           f"values exact")
 

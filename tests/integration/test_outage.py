@@ -4,7 +4,7 @@ afterwards, each sequence number at least once, duplicates identical, no
 gaps, values exactly as the stubs' sequences predict."""
 import time
 
-from harness import (run_test, SLOW, Broker, Gateway, Stub, Subscriber, Workdir, check, check_gap_free,
+from harness import (figure, run_test, SLOW, Broker, Gateway, Stub, Subscriber, Workdir, check, check_gap_free,
                      check_sequences, dedupe_by_seq, demo_ini, wait_until)
 
 OUTAGE_S = 6
@@ -49,7 +49,7 @@ def body(work):
           f"only {len(during)} readings were polled during the outage")
     log = gw.log()
     check("connection lost" in log, "the gateway did not log the lost connection")
-    print(f"outage of {OUTAGE_S}s: {len(during)} readings polled while the broker was down, "
+    figure(f"outage of {OUTAGE_S}s: {len(during)} readings polled while the broker was down, "
           f"{before} delivered before; after recovery {len(unique)} unique readings, "
           f"seq 1..{len(unique)} with no gaps, {duplicates} duplicates (same seq, same "
           f"payload); readings lost: 0; per point {counts}")

@@ -5,7 +5,7 @@ units, in gap-free sequence order; a restart of the daemon continues the
 sequence numbers."""
 import time
 
-from harness import (run_test, Broker, Gateway, Stub, Subscriber, Workdir, check, check_gap_free,
+from harness import (figure, run_test, Broker, Gateway, Stub, Subscriber, Workdir, check, check_gap_free,
                      check_sequences, dedupe_by_seq, demo_ini, free_port, wait_until)
 
 START_IN = 65520  # the in counter wraps at its 3rd read
@@ -43,7 +43,7 @@ def body(work):
     check(f"connected to tcp://127.0.0.1:{broker.port}" in gw.log(),
           "the gateway did not fail over to the second broker")
     first_run = len(unique)
-    print(f"first run: {first_run} readings, seq 1..{first_run}, no gaps, no duplicates; "
+    figure(f"first run: {first_run} readings, seq 1..{first_run}, no gaps, no duplicates; "
           f"per point {counts}")
 
     # A restart resumes the sequence numbers where the store left them.
@@ -55,7 +55,7 @@ def body(work):
     check_gap_free(unique2)
     check_sequences(unique2, START_IN)  # the stubs kept counting: values continue
     check("store" in gw.log() and "next sequence number" in gw.log(), "no store line in log")
-    print(f"after restart: {len(unique2) - first_run} more readings, "
+    figure(f"after restart: {len(unique2) - first_run} more readings, "
           f"seq {first_run + 1}..{len(unique2)}, no gaps")
 
 

@@ -15,7 +15,7 @@ import signal
 import sqlite3
 import time
 
-from harness import (SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
+from harness import (figure, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
                      dedupe_by_seq, demo_ini, run_test, wait_until)
 
 CYCLES = int(os.environ.get("GW_POWER_LOSS_CYCLES", "30"))
@@ -59,7 +59,7 @@ def body(work):
     unique, duplicates = dedupe_by_seq(sub.readings())
     check_gap_free(unique)
     check(unique[-1][1]["seq"] >= last_seq, "fewer readings than were committed")
-    print(f"{CYCLES} SIGKILL cycles survived: {last_seq} readings committed across them "
+    figure(f"{CYCLES} SIGKILL cycles survived: {last_seq} readings committed across them "
           f"({left} still in the store after the last kill), all delivered; {len(unique)} "
           f"unique in the end, seq 1..{len(unique)} gap-free; readings lost: 0; {duplicates} "
           f"duplicates, each with the same seq and payload")

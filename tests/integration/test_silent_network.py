@@ -6,7 +6,7 @@ topic says `offline`, and when the path returns the daemon reconnects, says
 import re
 import time
 
-from harness import (SLOW, Broker, Gateway, Relay, Stub, Subscriber, check, check_gap_free,
+from harness import (figure, SLOW, Broker, Gateway, Relay, Stub, Subscriber, check, check_gap_free,
                      check_sequences, dedupe_by_seq, demo_ini, run_test, wait_until)
 
 KEEPALIVE_S = 2
@@ -62,7 +62,7 @@ def body(work):
     check(noticed_s <= KEEPALIVE_S * SLOW + 0.5,
           f"noticed the silence only after {noticed_s:.1f}s (keepalive {KEEPALIVE_S}s)")
     lost_during = len(re.findall(r"connection (lost|silent)", gw.log()))
-    print(f"silent network for {SILENCE_S}s (keepalive {KEEPALIVE_S}s): the gateway noticed "
+    figure(f"silent network for {SILENCE_S}s (keepalive {KEEPALIVE_S}s): the gateway noticed "
           f"after {noticed_s:.1f}s, the broker published 'offline' after {will_s:.1f}s; "
           f"{lost_during} connection loss; reconnected, 'online' again; {len(unique)} readings, "
           f"seq 1..{len(unique)} gap-free, exact values {per_point}; lost: 0; {duplicates} "

@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 import time
 
-from harness import (SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free, dedupe_by_seq,
+from harness import (figure, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free, dedupe_by_seq,
                      demo_ini, integrity, run_test, shutdown_counters, wait_until)
 
 
@@ -81,7 +81,7 @@ def page_limit_phase(work, ports):
     check(gw.proc.poll() is None, "the gateway exited while the store was full")
     counters, unique, dups = drain_and_check(work, gw, broker, sub, store, "max_size",
                                              must_drop=True)
-    print(f"max_size 128 KiB: {counters['polled']} readings polled, {counters['store-full']} "
+    figure(f"max_size 128 KiB: {counters['polled']} readings polled, {counters['store-full']} "
           f"oldest dropped while full (counted, logged), {len(unique)} delivered as seq "
           f"{unique[0][1]['seq']}..{unique[-1][1]['seq']} gap-free, {dups} duplicates; "
           f"integrity_check ok; lost beyond the counted drops: 0")
@@ -110,7 +110,7 @@ def fill(path):
 def full_disk_phase(work, ports):
     mnt = work.file("tmpfs")
     if not mount_tmpfs(mnt, "4m"):
-        print("real full disk: not run (mounting a tmpfs needs root)")
+        figure("real full disk: not run (mounting a tmpfs needs root)")
         return
     try:
         broker = Broker(work)
@@ -136,7 +136,7 @@ def full_disk_phase(work, ports):
         # On a disk this full even a DELETE cannot be written, so nothing
         # is dropped: fresh readings wait in memory (ingest_capacity) until
         # space returns.
-        print(f"real full disk (4 MiB tmpfs, filled by another file, then freed): "
+        figure(f"real full disk (4 MiB tmpfs, filled by another file, then freed): "
               f"{counters['store-full']} dropped to make room, {counters['queue-full']} dropped "
               f"from the full memory queue (counted), {counters['errors']} failed commits "
               f"retried; {counters['polled']} readings polled, {len(unique)} delivered as seq "
