@@ -57,78 +57,89 @@ int parse_boolean(const char *text, bool *out, value_reason why)
     return -1;
 }
 
-int parse_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t *out,
-                      value_reason why)
+struct unit {
+    const char *suffix;
+    double factor;
+};
+
+/* A number followed by one of the family's units, spaces between allowed. */
+struct unit_family {
+    const char *what;    /* "a duration" */
+    const char *names;   /* "ms, s, m, h or d" */
+    const char *example; /* "5s" */
+    const struct unit *units;
+    size_t count;
+};
+
+/* Returns 0, -1 with why filled in, or 1 when *out is outside min..max
+ * (the caller words that message, in its own unit). */
+static int parse_with_unit(const char *text, const struct unit_family *f, double min, double max,
+                           double *out, value_reason why)
 {
-    static const struct {
-        const char *suffix;
-        double ms;
-    } units[] = {{"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}, {"d", 86400e3}};
+    const char *names = f->names, *what = f->what, *example = f->example;
     char *end = NULL;
     errno = 0;
     double v = strtod(text, &end);
     if (end == text || errno == ERANGE || !isfinite(v) || v < 0) {
-        snprintf(why, sizeof(value_reason),
-                 "'%.80s' is not a duration (a number with ms, s, m, h or d, e.g. 5s)", text);
+        snprintf(why, sizeof(value_reason), "'%.80s' is not %s (a number with %s, e.g. %s)", text,
+                 what, names, example);
         return -1;
     }
     while (isspace((unsigned char)*end)) /* "5 s" and "1.5 GiB" read as meant */
         end++;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(end, units[i].suffix) != 0)
+    for (size_t i = 0; i < f->count; i++) {
+        if (strcasecmp(end, f->units[i].suffix) != 0)
             continue;
-        double ms = v * units[i].ms;
-        if (ms < (double)min_ms || ms > (double)max_ms) {
-            snprintf(why, sizeof(value_reason), "%.80s is out of range (%lldms to %lldms)", text,
-                     (long long)min_ms, (long long)max_ms);
-            return -1;
-        }
-        *out = (int64_t)llround(ms);
+        *out = v * f->units[i].factor;
+        if (*out < min || *out > max)
+            return 1;
         return 0;
     }
-    snprintf(why, sizeof(value_reason), "'%.80s' needs a unit: ms, s, m, h or d (e.g. 5s)", text);
+    snprintf(why, sizeof(value_reason), "'%.80s' needs a unit: %s (e.g. %s)", text, names, example);
     return -1;
+}
+
+int parse_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t *out,
+                      value_reason why)
+{
+    static const struct unit units[] = {
+        {"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}, {"d", 86400e3}};
+    static const struct unit_family family = {"a duration", "ms, s, m, h or d", "5s", units,
+                                              sizeof(units) / sizeof(units[0])};
+    double ms;
+    int rc = parse_with_unit(text, &family, (double)min_ms, (double)max_ms, &ms, why);
+    if (rc > 0)
+        snprintf(why, sizeof(value_reason), "%.80s is out of range (%lldms to %lldms)", text,
+                 (long long)min_ms, (long long)max_ms);
+    if (rc != 0)
+        return -1;
+    *out = (int64_t)llround(ms);
+    return 0;
 }
 
 int parse_size_bytes(const char *text, int64_t min, int64_t max, int64_t *out, value_reason why)
 {
-    static const struct {
-        const char *suffix;
-        double bytes;
-    } units[] = {{"B", 1},
-                 {"KB", 1024.0},
-                 {"KiB", 1024.0},
-                 {"MB", 1048576.0},
-                 {"MiB", 1048576.0},
-                 {"GB", 1073741824.0},
-                 {"GiB", 1073741824.0},
-                 {"TB", 1099511627776.0},
-                 {"TiB", 1099511627776.0}};
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (end == text || errno == ERANGE || !isfinite(v) || v < 0) {
-        snprintf(why, sizeof(value_reason),
-                 "'%.80s' is not a size (a number with B, KB, MB, GB or TB, e.g. 256MB)", text);
+    /* Binary multiples whether or not the i is written, as df -h counts. */
+    static const struct unit units[] = {{"B", 1},
+                                        {"KB", 1024.0},
+                                        {"KiB", 1024.0},
+                                        {"MB", 1048576.0},
+                                        {"MiB", 1048576.0},
+                                        {"GB", 1073741824.0},
+                                        {"GiB", 1073741824.0},
+                                        {"TB", 1099511627776.0},
+                                        {"TiB", 1099511627776.0}};
+    static const struct unit_family family = {"a size", "B, KB, MB, GB or TB", "256MB", units,
+                                              sizeof(units) / sizeof(units[0])};
+    double bytes;
+    int rc = parse_with_unit(text, &family, (double)min, (double)max, &bytes, why);
+    if (rc > 0)
+        snprintf(why, sizeof(value_reason), "%.80s is out of range (%lld to %lld bytes)", text,
+                 (long long)min, (long long)max);
+    if (rc != 0)
         return -1;
-    }
-    while (isspace((unsigned char)*end)) /* "5 s" and "1.5 GiB" read as meant */
-        end++;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcasecmp(end, units[i].suffix) != 0)
-            continue;
-        double bytes = v * units[i].bytes;
-        if (bytes < (double)min || bytes > (double)max) {
-            snprintf(why, sizeof(value_reason), "%.80s is out of range (%lld to %lld bytes)", text,
-                     (long long)min, (long long)max);
-            return -1;
-        }
-        *out = (int64_t)llround(bytes);
-        return 0;
-    }
-    snprintf(why, sizeof(value_reason), "'%.80s' needs a unit: B, KB, MB, GB or TB (e.g. 256MB)",
-             text);
-    return -1;
+    *out = (int64_t)llround(bytes);
+    return 0;
 }
 
 int parse_choice(const char *text, const char *const *names, int *out, value_reason why)

@@ -426,14 +426,16 @@ rollback:
     return roll_back(s);
 }
 
-int store_expire(struct store *s, int64_t now_wall_ms, int64_t *dropped)
+/* One transaction: runs the prepared delete `which` (its parameters bound
+ * by the caller) and adds the rows it removed to dropped_total. */
+static int delete_counted(struct store *s, enum statement which, int64_t *dropped)
 {
     *dropped = 0;
-    if (run(s, ST_BEGIN) != 0)
-        return STORE_ERROR;
-    sqlite3_bind_int64(s->st[ST_EXPIRE], 1, EXPIRE_SCAN_ROWS);
-    sqlite3_bind_int64(s->st[ST_EXPIRE], 2, now_wall_ms - s->cfg.max_age_ms);
-    if (run(s, ST_EXPIRE) != 0)
+    if (run(s, ST_BEGIN) != 0) {
+        sqlite3_clear_bindings(s->st[which]);
+        return s->last_error == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
+    }
+    if (run(s, which) != 0)
         goto rollback;
     int64_t gone = sqlite3_changes(s->db);
     if (gone && set_meta(s, "dropped_total", s->dropped_total + gone) != 0)
@@ -448,24 +450,17 @@ rollback:
     return roll_back(s);
 }
 
+int store_expire(struct store *s, int64_t now_wall_ms, int64_t *dropped)
+{
+    sqlite3_bind_int64(s->st[ST_EXPIRE], 1, EXPIRE_SCAN_ROWS);
+    sqlite3_bind_int64(s->st[ST_EXPIRE], 2, now_wall_ms - s->cfg.max_age_ms);
+    return delete_counted(s, ST_EXPIRE, dropped);
+}
+
 int store_make_room(struct store *s, int64_t n, int64_t *dropped)
 {
-    *dropped = 0;
-    int64_t gone = 0;
-    if (run(s, ST_BEGIN) != 0)
-        return s->last_error == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
-    if (drop_oldest(s, n, &gone) != 0)
-        goto rollback;
-    if (gone && set_meta(s, "dropped_total", s->dropped_total + gone) != 0)
-        goto rollback;
-    if (run(s, ST_COMMIT) != 0)
-        goto rollback;
-    s->depth -= gone;
-    s->dropped_total += gone;
-    *dropped = gone;
-    return 0;
-rollback:
-    return roll_back(s);
+    sqlite3_bind_int64(s->st[ST_DROP_OLDEST], 1, n);
+    return delete_counted(s, ST_DROP_OLDEST, dropped);
 }
 
 int store_claim(struct store *s, int64_t after_seq, struct reading *out, size_t max, size_t *n)

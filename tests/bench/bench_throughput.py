@@ -16,33 +16,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from harness import Broker, Gateway, Stub, Subscriber, Workdir, wait_until  # noqa: E402
+from harness import (Broker, Gateway, Stub, Subscriber, Workdir, many_points_ini,  # noqa: E402
+                     wait_until)
 
 DEVICES = 8
 POINTS = 16
-
-
-def ini(broker_port, stub_ports, store):
-    parts = [f"""[gateway]
-id = bench
-ingest_capacity = 262144
-[mqtt]
-uri = tcp://127.0.0.1:{broker_port}
-max_inflight = 1024
-reconnect_min = 200ms
-reconnect_max = 1s
-[store]
-path = {store}
-max_readings = 10000000
-"""]
-    for d in range(DEVICES):
-        parts.append(f"[bus b{d}]\ntype = tcp\nhost = 127.0.0.1\nport = {stub_ports[d % len(stub_ports)]}\n"
-                     f"[device d{d}]\nbus = b{d}\nunit_id = 1\ninterval = 10ms\n"
-                     f"response_timeout = 500ms\nbackoff_max = 1s\n")
-        for p in range(POINTS):
-            parts.append(f"[point d{d}/p{p}]\nfunction = holding_register\naddress = {p}\n"
-                         f"type = uint16\nunit = count\n")
-    return "".join(parts)
 
 
 def rss_kib(pid):
@@ -59,7 +37,7 @@ def main():
         stubs = [Stub(work, "visitor-counter-stub", ["--tcp", "0"]) for _ in range(4)]
         ports = [s.address.split(":")[1] for s in stubs]
         store = work.file("store.db")
-        gw = Gateway(work, ini(broker.port, ports, store))
+        gw = Gateway(work, many_points_ini("bench", broker.port, ports, store, DEVICES, POINTS))
 
         gw.start()
         time.sleep(poll_s)

@@ -355,6 +355,51 @@ unit = lx
 {extra}"""
 
 
+class DemoRig:
+    """The demo's peers, started: mosquitto, the visitor counter on Modbus
+    TCP, the environmental sensor on RTU (unit 3) over a pseudo-terminal, a
+    persistent subscriber to the readings, and a gateway (not yet started)
+    whose INI file points at all of them."""
+
+    def __init__(self, work, name, interval_ms=50, store="store.db", **ini):
+        self.broker = Broker(work)
+        self.broker.start()
+        self.counter = Stub(work, "visitor-counter-stub", ["--tcp", "0"])
+        self.env = Stub(work, "env-sensor-stub", ["--rtu-pty", "--unit", "3"])
+        self.sub = Subscriber(work, self.broker, "smartregion/test-gw/readings/#", f"{name}-sub")
+        self.store = work.file(store)
+        self.gw = Gateway(work, demo_ini(self.broker.port, self.counter.address.split(":")[1],
+                                         self.env.address, self.store, interval_ms=interval_ms,
+                                         **ini),
+                          name=name)
+
+
+def many_points_ini(gateway_id, broker_port, stub_ports, store, devices, points):
+    """devices x points holding registers, every 10 ms, one TCP bus per
+    device, spread over the given stub ports: the benchmark's load."""
+    parts = [f"""[gateway]
+id = {gateway_id}
+ingest_capacity = 262144
+[mqtt]
+uri = tcp://127.0.0.1:{broker_port}
+max_inflight = 1024
+reconnect_min = 200ms
+reconnect_max = 1s
+[store]
+path = {store}
+max_readings = 10000000
+"""]
+    for d in range(devices):
+        parts.append(f"[bus b{d}]\ntype = tcp\nhost = 127.0.0.1\n"
+                     f"port = {stub_ports[d % len(stub_ports)]}\n"
+                     f"[device d{d}]\nbus = b{d}\nunit_id = 1\ninterval = 10ms\n"
+                     f"response_timeout = 500ms\nbackoff_max = 1s\n")
+        for p in range(points):
+            parts.append(f"[point d{d}/p{p}]\nfunction = holding_register\naddress = {p}\n"
+                         f"type = uint16\nunit = count\n")
+    return "".join(parts)
+
+
 # The stubs' documented sequences (docs/firmware-stubs.md), k = 0, 1, ...
 def expected_value(point, k, start_in=0):
     return {

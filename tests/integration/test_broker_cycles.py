@@ -15,8 +15,8 @@ import random
 import sqlite3
 import time
 
-from harness import (figure, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
-                     check_sequences, dedupe_by_seq, demo_ini, run_test, shutdown_counters,
+from harness import (figure, DemoRig, many_points_ini, SLOW, Gateway, Stub, Subscriber, check,
+                     check_gap_free, check_sequences, dedupe_by_seq, run_test, shutdown_counters,
                      wait_until)
 
 CYCLES = int(os.environ.get("GW_BROKER_CYCLES", "20"))
@@ -24,13 +24,8 @@ BACKLOG_MIN = 40000
 
 
 def repeated_outages(work):
-    broker = Broker(work)
-    broker.start()
-    counter = Stub(work, "visitor-counter-stub", ["--tcp", "0"])
-    env = Stub(work, "env-sensor-stub", ["--rtu-pty", "--unit", "3"])
-    sub = Subscriber(work, broker, "smartregion/test-gw/readings/#", "cycles-sub")
-    gw = Gateway(work, demo_ini(broker.port, counter.address.split(":")[1], env.address,
-                                work.file("cycles.db"), interval_ms=50), name="cycles")
+    rig = DemoRig(work, "cycles", interval_ms=50, store="cycles.db")
+    broker, counter, env, sub, gw = rig.broker, rig.counter, rig.env, rig.sub, rig.gw
     gw.start()
     gw.wait_connected()
     rng = random.Random(2026)
@@ -74,30 +69,6 @@ def _newest_ts(sub):
     return time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
 
 
-def many_points_ini(broker_port, stub_ports, store, devices=4, points=16):
-    parts = [f"""[gateway]
-id = backlog-gw
-ingest_capacity = 262144
-[mqtt]
-uri = tcp://127.0.0.1:{broker_port}
-max_inflight = 1024
-reconnect_min = 200ms
-reconnect_max = 1s
-[store]
-path = {store}
-max_readings = 10000000
-"""]
-    for d in range(devices):
-        parts.append(f"[bus b{d}]\ntype = tcp\nhost = 127.0.0.1\n"
-                     f"port = {stub_ports[d % len(stub_ports)]}\n"
-                     f"[device d{d}]\nbus = b{d}\nunit_id = 1\ninterval = 10ms\n"
-                     f"response_timeout = 500ms\n")
-        for p in range(points):
-            parts.append(f"[point d{d}/p{p}]\nfunction = holding_register\naddress = {p}\n"
-                         f"type = uint16\nunit = count\n")
-    return "".join(parts)
-
-
 def count_lines(path):
     with open(path, "rb") as f:
         return sum(1 for _ in f)
@@ -107,8 +78,9 @@ def large_backlog(work, broker):
     stubs = [Stub(work, "visitor-counter-stub", ["--tcp", "0"]) for _ in range(2)]
     store = work.file("backlog.db")
     sub = Subscriber(work, broker, "smartregion/backlog-gw/readings/#", "backlog-sub")
-    gw = Gateway(work, many_points_ini(broker.port, [s.address.split(":")[1] for s in stubs],
-                                       store), name="backlog")
+    gw = Gateway(work, many_points_ini("backlog-gw", broker.port,
+                                       [s.address.split(":")[1] for s in stubs], store,
+                                       devices=4, points=16), name="backlog")
     gw.start()
     gw.wait_connected()
     broker.stop()

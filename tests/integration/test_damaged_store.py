@@ -6,7 +6,7 @@ import glob
 import os
 import sqlite3
 
-from harness import (figure, Broker, Gateway, Stub, Subscriber, check, demo_ini, run_test, wait_until)
+from harness import DemoRig, check, figure, run_test, wait_until
 
 
 def cut_short(store):
@@ -28,14 +28,8 @@ def overwrite_with_text(store):
 
 
 def body(work):
-    broker = Broker(work)
-    broker.start()
-    counter = Stub(work, "visitor-counter-stub", ["--tcp", "0"])
-    env = Stub(work, "env-sensor-stub", ["--rtu-pty", "--unit", "3"])
-    sub = Subscriber(work, broker, "smartregion/test-gw/readings/#", "damaged-sub")
-    store = work.file("store.db")
-    gw = Gateway(work, demo_ini(broker.port, counter.address.split(":")[1], env.address, store,
-                                interval_ms=20))
+    rig = DemoRig(work, "damaged", interval_ms=20)
+    sub, gw, store = rig.sub, rig.gw, rig.store
     gw.start()
     wait_until(lambda: len(sub.readings()) >= 2000, 60, "2000 readings in a healthy store")
     gw.stop()

@@ -15,8 +15,8 @@ import signal
 import sqlite3
 import time
 
-from harness import (figure, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
-                     dedupe_by_seq, demo_ini, run_test, wait_until)
+from harness import (figure, DemoRig, SLOW, check, check_gap_free, dedupe_by_seq, run_test,
+                     wait_until)
 
 CYCLES = int(os.environ.get("GW_POWER_LOSS_CYCLES", "30"))
 
@@ -30,14 +30,8 @@ def stored(store, sql):
 
 
 def body(work):
-    broker = Broker(work)
-    broker.start()
-    counter = Stub(work, "visitor-counter-stub", ["--tcp", "0"])
-    env = Stub(work, "env-sensor-stub", ["--rtu-pty", "--unit", "3"])
-    sub = Subscriber(work, broker, "smartregion/test-gw/readings/#", "power-loss-sub")
-    store = work.file("store.db")
-    gw = Gateway(work, demo_ini(broker.port, counter.address.split(":")[1], env.address,
-                                store, interval_ms=50))
+    rig = DemoRig(work, "power-loss", interval_ms=50)
+    sub, gw, store = rig.sub, rig.gw, rig.store
     rng = random.Random(20261125)
     for _ in range(CYCLES):
         gw.start()
