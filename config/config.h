@@ -47,6 +47,11 @@ struct device_config {
     int line;
 };
 
+/* What a point measures, for the dashboard: a measurement (temperature,
+ * level) or a cumulative counter (visitors in). */
+enum point_kind { KIND_MEASUREMENT, KIND_COUNTER };
+extern const char *const point_kind_names[];
+
 struct point_config {
     char device_name[CFG_NAME_MAX + 1];
     char name[CFG_NAME_MAX + 1];
@@ -55,6 +60,7 @@ struct point_config {
     int address;
     int type;       /* enum data_type */
     int word_order; /* enum word_order */
+    int kind;       /* enum point_kind */
     double scale;
     double offset;
     char unit[CFG_UNIT_MAX];
@@ -93,6 +99,7 @@ struct gateway_config {
     char source_path[CFG_TEXT_MAX];
     char id[CFG_NAME_MAX + 1];
     int log_level; /* enum log_level */
+    int64_t health_interval_ms;
     int ingest_capacity;
     struct mqtt_config mqtt;
     struct store_config store;

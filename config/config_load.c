@@ -17,6 +17,7 @@ const char *const parity_names[] = {"none", "even", "odd", NULL};
 const char *const bus_kind_names[] = {"tcp", "rtu", NULL};
 const char *const sync_names[] = {"normal", "full", NULL};
 const char *const log_level_names[] = {"error", "warning", "info", "debug", NULL};
+const char *const point_kind_names[] = {"measurement", "counter", NULL};
 
 enum key_kind {
     K_TEXT,
@@ -48,6 +49,8 @@ struct key_spec {
 static const struct key_spec gateway_keys[] = {
     {"id", K_NAME, FIELD(struct gateway_config, id), 0, 0, NULL, true},
     {"log_level", K_CHOICE, FIELD(struct gateway_config, log_level), 0, 0, log_level_names, false},
+    {"health_interval", K_DURATION, FIELD(struct gateway_config, health_interval_ms), 1000, DAY_MS,
+     NULL, false},
     {"ingest_capacity", K_INT, FIELD(struct gateway_config, ingest_capacity), 64, 1 << 22, NULL,
      false},
 };
@@ -121,6 +124,7 @@ static const struct key_spec point_keys[] = {
     {"scale", K_REAL, FIELD(struct point_config, scale), 0, 0, NULL, false},
     {"offset", K_REAL, FIELD(struct point_config, offset), 0, 0, NULL, false},
     {"unit", K_PLAIN, FIELD(struct point_config, unit), 0, 0, NULL, false},
+    {"kind", K_CHOICE, FIELD(struct point_config, kind), 0, 0, point_kind_names, false},
 };
 
 #define MAX_KEYS 16
@@ -181,6 +185,7 @@ static void set_defaults(struct gateway_config *cfg)
 {
     cfg->log_level = 2; /* info */
     cfg->ingest_capacity = 65536;
+    cfg->health_interval_ms = 60 * 1000;
     struct mqtt_config *m = &cfg->mqtt;
     strcpy(m->topic_prefix, "smartregion");
     m->qos = 1;

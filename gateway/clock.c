@@ -1,6 +1,7 @@
 #include "gateway/clock.h"
 
 #include <stdio.h>
+#include <sys/timex.h>
 #include <time.h>
 
 static int64_t read_ms(clockid_t id)
@@ -18,6 +19,12 @@ int64_t clock_wall_ms(void)
 int64_t clock_mono_ms(void)
 {
     return read_ms(CLOCK_MONOTONIC);
+}
+
+bool clock_is_synchronised(void)
+{
+    struct timex tx = {.modes = 0}; /* read only */
+    return adjtimex(&tx) != TIME_ERROR;
 }
 
 int64_t clock_watch_step(struct clock_watch *w, int64_t threshold_ms)

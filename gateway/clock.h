@@ -13,6 +13,11 @@ int64_t clock_mono_ms(void);
 /* "2026-11-25T10:15:00.123Z" */
 void clock_format_utc(int64_t wall_ms, char *buf, size_t size);
 
+/* Whether the kernel considers the wall clock synchronised (NTP, chrony,
+ * systemd-timesyncd); a Pi without a real-time clock starts unsynchronised
+ * and possibly in 1970. */
+bool clock_is_synchronised(void);
+
 /* Notices steps of the wall clock (NTP setting a Pi's clock after boot, an
  * operator's date command): the difference between wall and monotonic time
  * changes. Schedules never see it; the log should. */

@@ -420,6 +420,22 @@ int forwarder_publish(struct forwarder *fw, const char *topic, const char *paylo
     return 0;
 }
 
+int forwarder_publish_retained(struct forwarder *fw, const char *topic, const char *payload)
+{
+    pthread_mutex_lock(&fw->lock);
+    bool connected = fw->state == FW_CONNECTED;
+    pthread_mutex_unlock(&fw->lock);
+    if (!connected)
+        return -1;
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = (void *)payload;
+    msg.payloadlen = (int)strlen(payload);
+    msg.qos = 1;
+    msg.retained = 1;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    return MQTTAsync_sendMessage(fw->client, topic, &msg, &ro) == MQTTASYNC_SUCCESS ? 0 : -1;
+}
+
 size_t forwarder_take_acks(struct forwarder *fw, int64_t *out, size_t max)
 {
     pthread_mutex_lock(&fw->lock);

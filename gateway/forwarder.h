@@ -36,6 +36,11 @@ size_t forwarder_in_flight(struct forwarder *fw);
 int forwarder_publish(struct forwarder *fw, const char *topic, const char *payload, int len,
                       int64_t seq);
 
+/* A retained QoS 1 message outside the reading flow (health, metadata):
+ * not tracked, sent again on the next occasion if it is lost. Returns 0
+ * when paho accepted it; -1 when not connected. */
+int forwarder_publish_retained(struct forwarder *fw, const char *topic, const char *payload);
+
 /* Moves up to max acknowledged sequence numbers into out. */
 size_t forwarder_take_acks(struct forwarder *fw, int64_t *out, size_t max);
 

@@ -104,6 +104,8 @@ static int start_pollers(struct gateway *gw)
 static int gateway_start(struct gateway *gw)
 {
     stop_signal_init(&gw->poll_stop);
+    if (stats_devices_init(gw->cfg.device_count) != 0)
+        return -1;
     if (store_open(&gw->cfg.store, &gw->store) != 0 || register_points(gw) != 0)
         return -1;
     if (ingest_queue_init(&gw->queue, (size_t)gw->cfg.ingest_capacity) != 0)
@@ -137,6 +139,7 @@ static void gateway_stop(struct gateway *gw)
     if (gw->queue_ready)
         ingest_queue_destroy(&gw->queue);
     stop_signal_destroy(&gw->poll_stop);
+    stats_devices_free();
     free(gw->point_ids);
     config_free(&gw->cfg);
 }

@@ -21,6 +21,17 @@ int topic_format_status(char *buf, size_t size, const char *prefix, const char *
     return fits(snprintf(buf, size, "%s/%s/status", prefix, gateway), size);
 }
 
+int topic_format_health(char *buf, size_t size, const char *prefix, const char *gateway)
+{
+    return fits(snprintf(buf, size, "%s/%s/health", prefix, gateway), size);
+}
+
+int topic_format_device_meta(char *buf, size_t size, const char *prefix, const char *gateway,
+                             const char *device)
+{
+    return fits(snprintf(buf, size, "%s/%s/devices/%s/meta", prefix, gateway, device), size);
+}
+
 int payload_format_reading(char *buf, size_t size, const char *gateway, const struct reading *r,
                            const struct store_point *p)
 {

@@ -20,6 +20,12 @@ int topic_format_reading(char *buf, size_t size, const char *prefix, const char 
 /* {prefix}/{gateway}/status */
 int topic_format_status(char *buf, size_t size, const char *prefix, const char *gateway);
 
+/* {prefix}/{gateway}/health */
+int topic_format_health(char *buf, size_t size, const char *prefix, const char *gateway);
+/* {prefix}/{gateway}/devices/{device}/meta */
+int topic_format_device_meta(char *buf, size_t size, const char *prefix, const char *gateway,
+                             const char *device);
+
 /* Returns the payload length, or -1 if it did not fit. */
 int payload_format_reading(char *buf, size_t size, const char *gateway, const struct reading *r,
                            const struct store_point *p);

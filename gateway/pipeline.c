@@ -1,5 +1,6 @@
 #include "gateway/pipeline.h"
 #include "gateway/clock.h"
+#include "gateway/health.h"
 #include "gateway/log.h"
 #include "gateway/payload.h"
 #include "gateway/stats.h"
@@ -34,6 +35,7 @@ struct pipeline {
     int64_t cursor; /* highest seq handed to the broker on this connection */
 
     struct clock_watch wall_watch;
+    int64_t started_ms; /* monotonic, for uptime */
     struct log_limit store_log, drop_log, full_log, orphan_log;
 };
 
@@ -184,12 +186,43 @@ static void report_clock_step(struct pipeline *p)
             (double)step / 1000.0, now);
 }
 
+/* Health and metadata are retained: a dashboard that subscribes late gets
+ * the latest at once. Lost ones are simply sent again next time. */
+static void publish_health(struct pipeline *p, int64_t now_mono)
+{
+    struct health_inputs in = {.now_wall_ms = clock_wall_ms(),
+                               .uptime_ms = now_mono - p->started_ms,
+                               .clock_synced = clock_is_synchronised(),
+                               .store = store_stats(p->store),
+                               .oldest_unsent_ts_ms = store_oldest_ts(p->store)};
+    char topic[TOPIC_MAX];
+    char *json = health_json(p->cfg, &in);
+    if (json &&
+        topic_format_health(topic, sizeof(topic), p->cfg->mqtt.topic_prefix, p->cfg->id) > 0)
+        forwarder_publish_retained(p->fw, topic, json);
+    free(json);
+}
+
+static void publish_device_meta(struct pipeline *p)
+{
+    for (size_t i = 0; i < p->cfg->device_count; i++) {
+        char topic[TOPIC_MAX];
+        char *json = device_meta_json(p->cfg, (int)i);
+        if (json && topic_format_device_meta(topic, sizeof(topic), p->cfg->mqtt.topic_prefix,
+                                             p->cfg->id, p->cfg->devices[i].name) > 0)
+            forwarder_publish_retained(p->fw, topic, json);
+        free(json);
+    }
+}
+
 static void *pipeline_thread(void *arg)
 {
     struct pipeline *p = arg;
     int64_t interval = p->cfg->store.commit_interval_ms;
     int64_t now = clock_mono_ms();
     int64_t next_commit = now + interval, next_expire = now, next_summary = now + SUMMARY_EVERY_MS;
+    int64_t next_health = now + p->cfg->health_interval_ms;
+    p->started_ms = now;
     for (;;) {
         bool stopping = stop_signal_raised(&p->stop);
         now = clock_mono_ms();
@@ -219,8 +252,15 @@ static void *pipeline_thread(void *arg)
             continue;
         }
         forwarder_service(p->fw, now);
-        if (forwarder_take_resend(p->fw))
+        if (forwarder_take_resend(p->fw)) { /* a fresh connection */
             p->cursor = 0;
+            publish_device_meta(p);
+            next_health = now;
+        }
+        if (now >= next_health) {
+            publish_health(p, now);
+            next_health = now + p->cfg->health_interval_ms;
+        }
         forward_round(p);
         ingest_queue_wait(p->queue, next_commit);
     }

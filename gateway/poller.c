@@ -12,6 +12,7 @@
 
 struct device_state {
     const struct device_config *cfg;
+    int index;                          /* into gateway_config.devices */
     const struct point_config **points; /* this device's points, plan order refers here */
     uint32_t *point_ids;
     size_t point_count;
@@ -50,6 +51,7 @@ static int device_init(struct device_state *d, const struct gateway_config *cfg,
                        const uint32_t *point_ids)
 {
     d->cfg = &cfg->devices[index];
+    d->index = index;
     d->fail_log.interval_ms = 60000;
     for (size_t i = 0; i < cfg->point_count; i++)
         d->point_count += cfg->points[i].device_index == index;
@@ -115,7 +117,7 @@ static bool poll_device(struct poller *p, struct device_state *d)
 {
     size_t n = 0;
     bool io_ok = true, all_ok = true;
-    char why[256];
+    char why[256] = "";
     for (size_t i = 0; i < d->plan.request_count; i++) {
         const struct read_request *rq = &d->plan.requests[i];
         enum link_result res =
@@ -141,6 +143,7 @@ static bool poll_device(struct poller *p, struct device_state *d)
         ingest_queue_push(p->queue, p->batch, n);
     }
     stat_add(all_ok ? &gw_stats.polls_ok : &gw_stats.polls_failed, 1);
+    stats_device_poll(d->index, all_ok, why);
     return io_ok;
 }
 

@@ -4,6 +4,8 @@
 #define GW_STATS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct gateway_stats {
@@ -35,5 +37,18 @@ static inline uint64_t stat_get(atomic_uint_fast64_t *counter)
 }
 
 void stats_log_summary(const char *when);
+
+/* Per device, for the health message: written by the device's poller,
+ * read by the pipeline. Indexed like gateway_config.devices. */
+struct device_stats {
+    uint64_t polls_ok, polls_failed;
+    int64_t last_ok_ms, last_error_ms; /* wall clock; 0 = never */
+    char last_error[256];
+};
+
+int stats_devices_init(size_t count);
+void stats_devices_free(void);
+void stats_device_poll(int index, bool ok, const char *why);
+void stats_device_get(int index, struct device_stats *out);
 
 #endif

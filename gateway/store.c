@@ -33,6 +33,7 @@ enum statement {
     ST_EXPIRE,
     ST_CLAIM,
     ST_SET_META,
+    ST_OLDEST,
     ST_COUNT
 };
 
@@ -49,6 +50,7 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_CLAIM] = "SELECT seq, ts_ms, point_id, value, quality FROM readings WHERE seq > ? "
                  "ORDER BY seq LIMIT ?",
     [ST_SET_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
+    [ST_OLDEST] = "SELECT ts_ms FROM readings ORDER BY seq LIMIT 1",
 };
 
 struct store {
@@ -490,4 +492,12 @@ struct store_stats store_stats(const struct store *s)
 {
     return (struct store_stats){
         .depth = s->depth, .next_seq = s->next_seq, .dropped_total = s->dropped_total};
+}
+
+int64_t store_oldest_ts(struct store *s)
+{
+    sqlite3_stmt *st = s->st[ST_OLDEST];
+    int64_t ts = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return ts;
 }

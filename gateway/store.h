@@ -63,4 +63,7 @@ int store_claim(struct store *s, int64_t after_seq, struct reading *out, size_t 
 
 struct store_stats store_stats(const struct store *s);
 
+/* Wall-clock time of the oldest reading still in the store, or -1. */
+int64_t store_oldest_ts(struct store *s);
+
 #endif

@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the gateway and its demo need; with --test
 # also what only the test suite uses (libfaketime for clock jumps, clang's
-# libFuzzer for the fuzz targets, valgrind for memcheck).
+# libFuzzer for the fuzz targets, valgrind for memcheck, python3-jsonschema
+# to check every message against docs/schemas).
 # Runs apt-get only when something is missing, so it is cheap to repeat.
 set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
-  libmodbus-dev libpaho-mqtt-dev libsqlite3-dev libinih-dev libsystemd-dev
+  libmodbus-dev libpaho-mqtt-dev libsqlite3-dev libinih-dev libsystemd-dev libjson-c-dev
   libcmocka-dev
   mosquitto mosquitto-clients openssl
   python3
 )
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES+=(faketime clang libclang-rt-dev valgrind)
+  PACKAGES+=(faketime clang libclang-rt-dev valgrind python3-jsonschema)
 fi
 
 missing=()

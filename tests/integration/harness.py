@@ -49,6 +49,7 @@ class Workdir:
     def __init__(self, name):
         self.path = tempfile.mkdtemp(prefix=f"gw-{name}-")
         self.procs = []
+        self.subscribers = []
 
     def file(self, name):
         return os.path.join(self.path, name)
@@ -94,6 +95,8 @@ def run_test(name, body):
     ok = False
     try:
         body(work)
+        validated = validate_messages(work.subscribers)
+        figure(f"{validated} messages received, each valid against its schema in docs/schemas")
         ok = True
     finally:
         work.cleanup(keep=not ok)
@@ -101,6 +104,49 @@ def run_test(name, body):
             print(f"kept {work.path} for inspection", file=sys.stderr)
     print(f"took {time.monotonic() - started:.1f}s")
     print("1 passed, 0 failed")
+
+
+_validators = {}
+
+
+def schema_validator(name):
+    """A validator for docs/schemas/NAME.schema.json (python3-jsonschema)."""
+    if name not in _validators:
+        import jsonschema
+        with open(os.path.join(SOURCE, "docs", "schemas", f"{name}.schema.json")) as f:
+            schema = json.load(f)
+        jsonschema.Draft202012Validator.check_schema(schema)
+        _validators[name] = jsonschema.Draft202012Validator(schema)
+    return _validators[name]
+
+
+def schema_for_topic(topic):
+    parts = topic.split("/")
+    if "readings" in parts:
+        return "reading"
+    if parts[-1] == "status":
+        return "status"
+    if parts[-1] == "health":
+        return "health"
+    if parts[-1] == "meta" and "devices" in parts:
+        return "device-meta"
+    raise TestFailure(f"message on a topic the contract does not know: {topic}")
+
+
+def validate_messages(subscribers):
+    """Checks every message every subscriber received against the JSON
+    Schema for its topic; returns how many were checked."""
+    checked = 0
+    for sub in subscribers:
+        for line in sub.lines():
+            topic, payload = line.split(" ", 1)
+            name = schema_for_topic(topic)
+            document = payload if name == "status" else json.loads(payload)
+            errors = sorted(schema_validator(name).iter_errors(document), key=str)
+            check(not errors, f"{topic} {payload}\ndoes not match {name}.schema.json: "
+                              f"{errors[0].message if errors else ''}")
+            checked += 1
+    return checked
 
 
 def read_log(proc):
@@ -223,6 +269,7 @@ class Subscriber:
         if credentials:
             argv += ["-u", credentials[0], "-P", credentials[1]]
         self.proc = work.start(argv, f"{client_id}.out")
+        work.subscribers.append(self)
         time.sleep(0.3)
 
     def lines(self):

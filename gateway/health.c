@@ -1,0 +1,138 @@
+#include "gateway/health.h"
+#include "drivers/point_types.h"
+#include "gateway/clock.h"
+#include "gateway/stats.h"
+#include "version.h"
+
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void add_string(json_object *o, const char *key, const char *value)
+{
+    json_object_object_add(o, key, json_object_new_string(value));
+}
+
+static void add_int(json_object *o, const char *key, int64_t value)
+{
+    json_object_object_add(o, key, json_object_new_int64(value));
+}
+
+static void add_time_or_null(json_object *o, const char *key, int64_t wall_ms)
+{
+    if (wall_ms <= 0) {
+        json_object_object_add(o, key, NULL);
+        return;
+    }
+    char ts[40];
+    clock_format_utc(wall_ms, ts, sizeof(ts));
+    add_string(o, key, ts);
+}
+
+static char *finish(json_object *root)
+{
+    const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+    char *copy = text ? strdup(text) : NULL;
+    json_object_put(root);
+    return copy;
+}
+
+static json_object *counters_json(void)
+{
+    json_object *r = json_object_new_object();
+    add_int(r, "polled", (int64_t)stat_get(&gw_stats.readings_polled));
+    add_int(r, "stored", (int64_t)stat_get(&gw_stats.readings_stored));
+    add_int(r, "published", (int64_t)stat_get(&gw_stats.readings_published));
+    add_int(r, "acknowledged", (int64_t)stat_get(&gw_stats.readings_acknowledged));
+    add_int(r, "dropped_queue_full", (int64_t)stat_get(&gw_stats.dropped_queue_full));
+    add_int(r, "dropped_store_bound", (int64_t)stat_get(&gw_stats.dropped_store_bound));
+    add_int(r, "dropped_store_full", (int64_t)stat_get(&gw_stats.dropped_store_full));
+    add_int(r, "store_errors", (int64_t)stat_get(&gw_stats.store_errors));
+    return r;
+}
+
+static json_object *devices_json(const struct gateway_config *cfg)
+{
+    json_object *all = json_object_new_object();
+    for (size_t i = 0; i < cfg->device_count; i++) {
+        struct device_stats st;
+        stats_device_get((int)i, &st);
+        json_object *d = json_object_new_object();
+        add_int(d, "polls_ok", (int64_t)st.polls_ok);
+        add_int(d, "polls_failed", (int64_t)st.polls_failed);
+        add_time_or_null(d, "last_ok", st.last_ok_ms);
+        add_time_or_null(d, "last_error_at", st.last_error_ms);
+        if (st.last_error_ms > 0)
+            add_string(d, "last_error", st.last_error);
+        else
+            json_object_object_add(d, "last_error", NULL);
+        json_object_object_add(all, cfg->devices[i].name, d);
+    }
+    return all;
+}
+
+char *health_json(const struct gateway_config *cfg, const struct health_inputs *in)
+{
+    json_object *root = json_object_new_object();
+    add_time_or_null(root, "ts", in->now_wall_ms);
+    add_string(root, "gateway", cfg->id);
+    add_string(root, "version", GW_VERSION);
+    add_int(root, "uptime_s", in->uptime_ms / 1000);
+    json_object_object_add(root, "clock_synced", json_object_new_boolean(in->clock_synced));
+
+    json_object *store = json_object_new_object();
+    add_int(store, "depth", in->store.depth);
+    if (in->oldest_unsent_ts_ms >= 0) {
+        int64_t age = in->now_wall_ms - in->oldest_unsent_ts_ms;
+        add_int(store, "oldest_unsent_age_s", (age > 0 ? age : 0) / 1000);
+    } else {
+        json_object_object_add(store, "oldest_unsent_age_s", NULL);
+    }
+    add_int(store, "dropped_total", in->store.dropped_total);
+    add_int(store, "next_seq", in->store.next_seq);
+    json_object_object_add(root, "store", store);
+
+    json_object_object_add(root, "readings", counters_json());
+    json_object *broker = json_object_new_object();
+    add_int(broker, "connects", (int64_t)stat_get(&gw_stats.broker_connects));
+    add_int(broker, "reconnects", (int64_t)stat_get(&gw_stats.broker_losses));
+    json_object_object_add(root, "broker", broker);
+    json_object_object_add(root, "devices", devices_json(cfg));
+    return finish(root);
+}
+
+static json_object *point_json(const struct point_config *pc)
+{
+    json_object *p = json_object_new_object();
+    add_string(p, "name", pc->name);
+    add_string(p, "unit", pc->unit);
+    add_string(p, "kind", point_kind_names[pc->kind]);
+    add_string(p, "data_type", data_type_names[pc->type]);
+    add_string(p, "function", function_names[pc->function]);
+    add_int(p, "address", pc->address);
+    if (data_type_width(pc->type) > 1)
+        add_string(p, "word_order", word_order_names[pc->word_order]);
+    json_object_object_add(p, "scale", json_object_new_double(pc->scale));
+    json_object_object_add(p, "offset", json_object_new_double(pc->offset));
+    return p;
+}
+
+char *device_meta_json(const struct gateway_config *cfg, int device_index)
+{
+    const struct device_config *dc = &cfg->devices[device_index];
+    const struct bus_config *bus = &cfg->buses[dc->bus_index];
+    json_object *root = json_object_new_object();
+    add_string(root, "gateway", cfg->id);
+    add_string(root, "device", dc->name);
+    add_string(root, "bus", bus->name);
+    add_string(root, "transport", bus->kind == BUS_TCP ? "modbus-tcp" : "modbus-rtu");
+    add_int(root, "unit_id", dc->unit_id);
+    add_int(root, "interval_ms", dc->interval_ms);
+    json_object *points = json_object_new_array();
+    for (size_t i = 0; i < cfg->point_count; i++) {
+        if (cfg->points[i].device_index == device_index)
+            json_object_array_add(points, point_json(&cfg->points[i]));
+    }
+    json_object_object_add(root, "points", points);
+    return finish(root);
+}
