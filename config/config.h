@@ -52,6 +52,14 @@ struct device_config {
 enum point_kind { KIND_MEASUREMENT, KIND_COUNTER };
 extern const char *const point_kind_names[];
 
+/* Which raw readings go to the broker: all, those that changed by more
+ * than the deadband (and one per publish_max_interval), or none (the
+ * point's indicators only). */
+enum publish_mode { PUBLISH_EVERY, PUBLISH_CHANGE, PUBLISH_NONE };
+extern const char *const publish_mode_names[];
+
+#define CFG_MAX_INVALID_VALUES 8
+
 struct point_config {
     char device_name[CFG_NAME_MAX + 1];
     char name[CFG_NAME_MAX + 1];
@@ -65,6 +73,26 @@ struct point_config {
     double offset;
     char unit[CFG_UNIT_MAX];
     int line;
+
+    /* Quality: raw register values that mean "no measurement", and the
+     * plausible range of the engineering value. */
+    double invalid_values[CFG_MAX_INVALID_VALUES];
+    int invalid_value_count;
+    double valid_min, valid_max; /* -inf / +inf when not set */
+    int64_t stale_after_ms;      /* 0: never stale */
+
+    int publish; /* enum publish_mode */
+    double deadband;
+    int64_t publish_max_interval_ms;
+
+    int64_t window_ms; /* measurement: aggregates per window; 0: none */
+
+    /* Counter: counts per interval; the limits tell wrap, reset and a
+     * doubtful fall apart (left out: the defaults for the counter's width,
+     * filled in by config_validate). */
+    int64_t count_interval_ms;
+    int64_t counter_max_step;
+    int64_t counter_reset_max;
 };
 
 struct mqtt_config {

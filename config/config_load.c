@@ -8,6 +8,7 @@
 #include "config/config_values.h"
 
 #include <ini.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ const char *const bus_kind_names[] = {"tcp", "rtu", NULL};
 const char *const sync_names[] = {"normal", "full", NULL};
 const char *const log_level_names[] = {"error", "warning", "info", "debug", NULL};
 const char *const point_kind_names[] = {"measurement", "counter", NULL};
+const char *const publish_mode_names[] = {"every", "change", "none", NULL};
 
 enum key_kind {
     K_TEXT,
@@ -30,7 +32,8 @@ enum key_kind {
     K_DURATION,
     K_SIZE,
     K_CHOICE,
-    K_URIS
+    K_URIS,
+    K_REAL_LIST
 };
 
 struct key_spec {
@@ -125,9 +128,26 @@ static const struct key_spec point_keys[] = {
     {"offset", K_REAL, FIELD(struct point_config, offset), 0, 0, NULL, false},
     {"unit", K_PLAIN, FIELD(struct point_config, unit), 0, 0, NULL, false},
     {"kind", K_CHOICE, FIELD(struct point_config, kind), 0, 0, point_kind_names, false},
+    {"invalid_values", K_REAL_LIST, FIELD(struct point_config, invalid_values), 0,
+     CFG_MAX_INVALID_VALUES, NULL, false},
+    {"valid_min", K_REAL, FIELD(struct point_config, valid_min), 0, 0, NULL, false},
+    {"valid_max", K_REAL, FIELD(struct point_config, valid_max), 0, 0, NULL, false},
+    {"stale_after", K_DURATION, FIELD(struct point_config, stale_after_ms), 1000, 3650 * DAY_MS,
+     NULL, false},
+    {"publish", K_CHOICE, FIELD(struct point_config, publish), 0, 0, publish_mode_names, false},
+    {"deadband", K_REAL, FIELD(struct point_config, deadband), 0, 0, NULL, false},
+    {"publish_max_interval", K_DURATION, FIELD(struct point_config, publish_max_interval_ms), 1000,
+     DAY_MS, NULL, false},
+    {"window", K_DURATION, FIELD(struct point_config, window_ms), 1000, DAY_MS, NULL, false},
+    {"count_interval", K_DURATION, FIELD(struct point_config, count_interval_ms), 1000, DAY_MS,
+     NULL, false},
+    {"counter_max_step", K_INT, FIELD(struct point_config, counter_max_step), 1, INT64_MAX, NULL,
+     false},
+    {"counter_reset_max", K_INT, FIELD(struct point_config, counter_reset_max), 0, INT64_MAX, NULL,
+     false},
 };
 
-#define MAX_KEYS 16
+#define MAX_KEYS 24
 
 struct loader {
     const char *path;
@@ -401,6 +421,9 @@ static void start_section(struct loader *ld, const char *section)
         strcpy(p->device_name, device);
         strcpy(p->name, point);
         p->scale = 1.0, p->line = ld->section_line, p->device_index = -1;
+        p->valid_min = -INFINITY, p->valid_max = INFINITY;
+        p->publish_max_interval_ms = 15 * 60 * 1000;
+        p->counter_reset_max = -1; /* unset: the default for the counter's width */
         ld->keys = point_keys, ld->key_count = sizeof(point_keys) / sizeof(point_keys[0]);
         break;
     }
@@ -484,6 +507,10 @@ static int store_value(struct loader *ld, const struct key_spec *k, const char *
         return parse_choice(value, k->choices, (int *)field, why);
     case K_URIS:
         return parse_uris(&ld->cfg->mqtt, value, why);
+    case K_REAL_LIST:
+        return parse_real_list(value, (double *)field, (int)k->max,
+                               &((struct point_config *)section_base(ld))->invalid_value_count,
+                               why);
     }
     return -1;
 }

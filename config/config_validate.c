@@ -1,7 +1,10 @@
 /* Checks that need more than one section: references, register overlaps,
  * settings that only make sense together. */
 #include "config/config.h"
+#include "drivers/counter.h"
 
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +108,9 @@ static void validate_overlaps(struct gateway_config *cfg, struct config_errors *
     free(sorted);
 }
 
+static void validate_point_indicators(struct gateway_config *cfg, struct point_config *p,
+                                      struct config_errors *e);
+
 static void validate_points(struct gateway_config *cfg, struct config_errors *e)
 {
     const char *path = cfg->source_path;
@@ -130,7 +136,98 @@ static void validate_points(struct gateway_config *cfg, struct config_errors *e)
         if (p->scale == 0.0)
             config_error_add(e, "%s:%d: [point %s/%s] scale: 0 would turn every value into 0", path,
                              p->line, p->device_name, p->name);
+        validate_point_indicators(cfg, p, e);
     }
+}
+
+#define POINT_ERROR(p, key, ...) point_error(e, cfg->source_path, p, key, __VA_ARGS__)
+
+static void point_error(struct config_errors *e, const char *path, const struct point_config *p,
+                        const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void point_error(struct config_errors *e, const char *path, const struct point_config *p,
+                        const char *key, const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    config_error_add(e, "%s:%d: [point %s/%s] %s: %s", path, p->line, p->device_name, p->name, key,
+                     msg);
+}
+
+static int counter_bits(int type)
+{
+    return type == DT_UINT16 ? 16 : type == DT_UINT32 ? 32 : type == DT_UINT64 ? 64 : 0;
+}
+
+/* Windows and intervals start on the wall clock's round numbers only if
+ * they divide a day. */
+static bool divides_day(int64_t ms)
+{
+    return ms > 0 && (86400LL * 1000) % ms == 0;
+}
+
+static void validate_counter(struct gateway_config *cfg, struct point_config *p,
+                             struct config_errors *e)
+{
+    int bits = counter_bits(p->type);
+    if (bits == 0)
+        POINT_ERROR(p, "type", "a counter must be uint16, uint32 or uint64, not %s",
+                    data_type_names[p->type]);
+    if (p->scale != 1.0 || p->offset != 0.0)
+        POINT_ERROR(p, "scale", "a counter counts events: leave scale and offset out");
+    if (p->window_ms)
+        POINT_ERROR(p, "window", "only a measurement has windows; a counter has count_interval");
+    if (p->count_interval_ms == 0)
+        p->count_interval_ms = 15 * 60 * 1000;
+    if (!divides_day(p->count_interval_ms))
+        POINT_ERROR(p, "count_interval", "must divide a day evenly (e.g. 1m, 5m, 15m, 1h)");
+    if (bits == 0)
+        return;
+    struct counter_limits d = counter_limits_default(bits);
+    if (p->counter_max_step == 0)
+        p->counter_max_step = (int64_t)d.max_step;
+    if (p->counter_reset_max < 0)
+        p->counter_reset_max = (int64_t)d.reset_max;
+    uint64_t top = bits == 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
+    if ((uint64_t)p->counter_max_step > top / 2)
+        POINT_ERROR(p, "counter_max_step",
+                    "%lld is more than half the counter's range: a wrap could not be told from "
+                    "a reset",
+                    (long long)p->counter_max_step);
+    if ((uint64_t)p->counter_reset_max > top)
+        POINT_ERROR(p, "counter_reset_max", "%lld is above the counter's top %llu",
+                    (long long)p->counter_reset_max, (unsigned long long)top);
+}
+
+static void validate_measurement(struct gateway_config *cfg, struct point_config *p,
+                                 struct config_errors *e)
+{
+    if (p->count_interval_ms || p->counter_max_step || p->counter_reset_max >= 0)
+        POINT_ERROR(p, "kind",
+                    "count_interval, counter_max_step and counter_reset_max need kind = counter");
+    if (p->window_ms && !divides_day(p->window_ms))
+        POINT_ERROR(p, "window", "must divide a day evenly (e.g. 1m, 10m, 15m, 1h)");
+}
+
+static void validate_point_indicators(struct gateway_config *cfg, struct point_config *p,
+                                      struct config_errors *e)
+{
+    if (p->kind == KIND_COUNTER)
+        validate_counter(cfg, p, e);
+    else
+        validate_measurement(cfg, p, e);
+    if (p->valid_min > p->valid_max)
+        POINT_ERROR(p, "valid_min", "%g is above valid_max %g", p->valid_min, p->valid_max);
+    if (p->deadband < 0)
+        POINT_ERROR(p, "deadband", "must not be negative");
+    if (p->deadband > 0 && p->publish != PUBLISH_CHANGE)
+        POINT_ERROR(p, "deadband", "only applies with publish = change");
+    if (p->publish == PUBLISH_NONE && p->kind == KIND_MEASUREMENT && p->window_ms == 0)
+        POINT_ERROR(p, "publish", "none would send nothing for this point: add a window");
 }
 
 static void validate_device_points(struct gateway_config *cfg, struct config_errors *e)

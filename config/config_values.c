@@ -39,6 +39,30 @@ int parse_real(const char *text, double *out, value_reason why)
     return 0;
 }
 
+int parse_real_list(const char *text, double *out, int max, int *count, value_reason why)
+{
+    char copy[512];
+    if (copy_text(copy, sizeof(copy), text, why) != 0)
+        return -1;
+    int n = 0;
+    char *save = NULL;
+    for (char *item = strtok_r(copy, ", \t", &save); item; item = strtok_r(NULL, ", \t", &save)) {
+        if (n == max) {
+            snprintf(why, sizeof(value_reason), "at most %d values", max);
+            return -1;
+        }
+        if (parse_real(item, &out[n], why) != 0)
+            return -1;
+        n++;
+    }
+    if (n == 0) {
+        snprintf(why, sizeof(value_reason), "give at least one number");
+        return -1;
+    }
+    *count = n;
+    return 0;
+}
+
 int parse_boolean(const char *text, bool *out, value_reason why)
 {
     static const char *const yes[] = {"true", "yes", "on", "1", NULL};

@@ -11,6 +11,8 @@ typedef char value_reason[256];
 
 int parse_integer(const char *text, long long min, long long max, long long *out, value_reason why);
 int parse_real(const char *text, double *out, value_reason why);
+/* "32767, 65535, 0x7FFF": up to max numbers separated by commas. */
+int parse_real_list(const char *text, double *out, int max, int *count, value_reason why);
 int parse_boolean(const char *text, bool *out, value_reason why);
 /* "250ms", "5s", "15m", "12h", "7d"; a bare number is refused because its
  * unit would be a guess. */

@@ -21,10 +21,14 @@ int64_t clock_mono_ms(void)
     return read_ms(CLOCK_MONOTONIC);
 }
 
+/* 2020-01-01T00:00:00Z: a clock before this was never set, whatever the
+ * kernel's flag says. */
+#define PLAUSIBLE_WALL_MS 1577836800000LL
+
 bool clock_is_synchronised(void)
 {
     struct timex tx = {.modes = 0}; /* read only */
-    return adjtimex(&tx) != TIME_ERROR;
+    return adjtimex(&tx) != TIME_ERROR && clock_wall_ms() >= PLAUSIBLE_WALL_MS;
 }
 
 int64_t clock_watch_step(struct clock_watch *w, int64_t threshold_ms)

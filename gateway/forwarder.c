@@ -389,7 +389,7 @@ size_t forwarder_in_flight(struct forwarder *fw)
 }
 
 int forwarder_publish(struct forwarder *fw, const char *topic, const char *payload, int len,
-                      int64_t seq)
+                      int64_t seq, bool retain)
 {
     pthread_mutex_lock(&fw->lock);
     struct inflight_slot *slot = fw->state == FW_CONNECTED ? fw->pool->free_list : NULL;
@@ -405,6 +405,7 @@ int forwarder_publish(struct forwarder *fw, const char *topic, const char *paylo
     msg.payload = (void *)payload;
     msg.payloadlen = len;
     msg.qos = fw->cfg->mqtt.qos;
+    msg.retained = retain;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     ro.onSuccess = on_publish_ok;
     ro.onFailure = on_publish_failed;

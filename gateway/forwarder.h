@@ -32,9 +32,10 @@ void forwarder_service(struct forwarder *fw, int64_t now_mono_ms);
 size_t forwarder_window(struct forwarder *fw);
 size_t forwarder_in_flight(struct forwarder *fw);
 
-/* Returns 0 when paho accepted the message. */
+/* Returns 0 when paho accepted the message. retain: the newest record of
+ * its topic, kept by the broker for subscribers that come later. */
 int forwarder_publish(struct forwarder *fw, const char *topic, const char *payload, int len,
-                      int64_t seq);
+                      int64_t seq, bool retain);
 
 /* A retained QoS 1 message outside the reading flow (health, metadata):
  * not tracked, sent again on the next occasion if it is lost. Returns 0

@@ -112,7 +112,7 @@ static int gateway_start(struct gateway *gw)
         return -1;
     gw->queue_ready = true;
     if (forwarder_create(&gw->cfg, wake_queue, &gw->queue, &gw->fw) != 0 ||
-        pipeline_start(&gw->cfg, gw->store, gw->fw, &gw->queue, &gw->pipeline) != 0)
+        pipeline_start(&gw->cfg, gw->point_ids, gw->store, gw->fw, &gw->queue, &gw->pipeline) != 0)
         return -1;
     return start_pollers(gw);
 }

@@ -2,7 +2,9 @@
 #include "gateway/clock.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static int fits(int n, size_t size)
 {
@@ -10,9 +12,10 @@ static int fits(int n, size_t size)
 }
 
 int topic_format_reading(char *buf, size_t size, const char *prefix, const char *gateway,
-                         const struct store_point *p)
+                         const struct reading *r, const struct store_point *p)
 {
-    return fits(snprintf(buf, size, "%s/%s/readings/%s/%s", prefix, gateway, p->device, p->point),
+    const char *branch = r->kind == READING_RAW ? "readings" : "indicators";
+    return fits(snprintf(buf, size, "%s/%s/%s/%s/%s", prefix, gateway, branch, p->device, p->point),
                 size);
 }
 
@@ -32,19 +35,119 @@ int topic_format_device_meta(char *buf, size_t size, const char *prefix, const c
     return fits(snprintf(buf, size, "%s/%s/devices/%s/meta", prefix, gateway, device), size);
 }
 
+const char *const reading_quality_names[] = {"good",         "bad",   "no_data",
+                                             "out_of_range", "stale", "uncertain"};
+
+static const char *quality_name(int q)
+{
+    return q >= 0 && q <= QUALITY_UNCERTAIN ? reading_quality_names[q] : "bad";
+}
+
+/* A number as JSON, null for what JSON cannot carry. 15 digits read better
+ * and are exact for register values after a decimal scale; 17 only when
+ * needed to read back the same double. */
+static void format_number(char *buf, size_t size, bool present, double v)
+{
+    if (!present || !isfinite(v)) {
+        snprintf(buf, size, "null");
+        return;
+    }
+    snprintf(buf, size, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, size, "%.17g", v);
+}
+
+static const char *clock_synced(const struct reading *r)
+{
+    return r->flags & FLAG_CLOCK_UNSYNCED ? "false" : "true";
+}
+
+static int format_raw(char *buf, size_t size, const char *gateway, const struct reading *r,
+                      const struct store_point *p)
+{
+    char ts[40], value[40];
+    clock_format_utc(r->ts_ms, ts, sizeof(ts));
+    bool has_value = r->quality != QUALITY_BAD && r->quality != QUALITY_NO_DATA;
+    format_number(value, sizeof(value), has_value, r->value);
+    return fits(snprintf(buf, size,
+                         "{\"seq\":%lld,\"ts\":\"%s\",\"gateway\":\"%s\",\"device\":\"%s\","
+                         "\"point\":\"%s\",\"value\":%s,\"unit\":\"%s\",\"quality\":\"%s\","
+                         "\"clock_synced\":%s}",
+                         (long long)r->seq, ts, gateway, p->device, p->point, value, p->unit,
+                         quality_name(r->quality), clock_synced(r)),
+                size);
+}
+
+/* ["wrap","reset"]: what happened to the counter in the interval. */
+static void format_events(char *buf, size_t size, uint16_t flags)
+{
+    static const struct {
+        uint16_t flag;
+        const char *name;
+    } events[] = {{FLAG_COUNT_BASELINE, "baseline"},
+                  {FLAG_COUNT_WRAP, "wrap"},
+                  {FLAG_COUNT_RESET, "reset"},
+                  {FLAG_COUNT_DROP, "drop"},
+                  {FLAG_COUNT_JUMP, "jump"}};
+    size_t used = (size_t)snprintf(buf, size, "[");
+    for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+        if (flags & events[i].flag)
+            used += (size_t)snprintf(buf + used, size - used, "%s\"%s\"", used > 1 ? "," : "",
+                                     events[i].name);
+    snprintf(buf + used, size - used, "]");
+}
+
+static int format_count(char *buf, size_t size, const char *gateway, const struct reading *r,
+                        const struct store_point *p)
+{
+    char start[40], end[40], from[40], to[40], events[80];
+    clock_format_utc(r->start_ms, start, sizeof(start));
+    clock_format_utc(r->ts_ms, end, sizeof(end));
+    clock_format_utc(r->span_from_ms, from, sizeof(from));
+    clock_format_utc(r->span_to_ms, to, sizeof(to));
+    format_events(events, sizeof(events), r->flags);
+    return fits(snprintf(buf, size,
+                         "{\"seq\":%lld,\"type\":\"count\",\"gateway\":\"%s\",\"device\":\"%s\","
+                         "\"point\":\"%s\",\"interval_start\":\"%s\",\"interval_end\":\"%s\","
+                         "\"count\":%.0f,\"unit\":\"%s\",\"from\":\"%s\",\"to\":\"%s\","
+                         "\"events\":%s,\"quality\":\"%s\",\"clock_synced\":%s}",
+                         (long long)r->seq, gateway, p->device, p->point, start, end, r->value,
+                         p->unit, from, to, events, quality_name(r->quality), clock_synced(r)),
+                size);
+}
+
+static int format_window(char *buf, size_t size, const char *gateway, const struct reading *r,
+                         const struct store_point *p)
+{
+    char start[40], end[40], avg[40], min[40], max[40], last[40];
+    clock_format_utc(r->start_ms, start, sizeof(start));
+    clock_format_utc(r->ts_ms, end, sizeof(end));
+    bool any = r->samples > 0;
+    format_number(avg, sizeof(avg), any, r->value);
+    format_number(min, sizeof(min), any, r->min);
+    format_number(max, sizeof(max), any, r->max);
+    format_number(last, sizeof(last), any, r->last);
+    return fits(snprintf(buf, size,
+                         "{\"seq\":%lld,\"type\":\"window\",\"gateway\":\"%s\",\"device\":\"%s\","
+                         "\"point\":\"%s\",\"interval_start\":\"%s\",\"interval_end\":\"%s\","
+                         "\"unit\":\"%s\",\"avg\":%s,\"min\":%s,\"max\":%s,\"last\":%s,"
+                         "\"samples\":%lld,\"excluded\":%lld,\"quality\":\"%s\","
+                         "\"clock_synced\":%s}",
+                         (long long)r->seq, gateway, p->device, p->point, start, end, p->unit, avg,
+                         min, max, last, (long long)r->samples, (long long)r->excluded,
+                         quality_name(r->quality), clock_synced(r)),
+                size);
+}
+
 int payload_format_reading(char *buf, size_t size, const char *gateway, const struct reading *r,
                            const struct store_point *p)
 {
-    char ts[40], value[32];
-    clock_format_utc(r->ts_ms, ts, sizeof(ts));
-    if (r->quality == QUALITY_GOOD && isfinite(r->value))
-        snprintf(value, sizeof(value), "%.15g", r->value);
-    else
-        snprintf(value, sizeof(value), "null");
-    return fits(snprintf(buf, size,
-                         "{\"seq\":%lld,\"ts\":\"%s\",\"gateway\":\"%s\",\"device\":\"%s\","
-                         "\"point\":\"%s\",\"value\":%s,\"unit\":\"%s\",\"quality\":\"%s\"}",
-                         (long long)r->seq, ts, gateway, p->device, p->point, value, p->unit,
-                         r->quality == QUALITY_GOOD ? "good" : "bad"),
-                size);
+    switch (r->kind) {
+    case READING_COUNT:
+        return format_count(buf, size, gateway, r, p);
+    case READING_WINDOW:
+        return format_window(buf, size, gateway, r, p);
+    default:
+        return format_raw(buf, size, gateway, r, p);
+    }
 }

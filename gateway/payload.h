@@ -11,12 +11,13 @@
 #include "gateway/reading.h"
 #include "gateway/store.h"
 
-#define PAYLOAD_MAX 512
+#define PAYLOAD_MAX 1024
 #define TOPIC_MAX 320
 
-/* {prefix}/{gateway}/readings/{device}/{point} */
+/* {prefix}/{gateway}/readings/{device}/{point} for raw readings,
+ * {prefix}/{gateway}/indicators/{device}/{point} for counts and windows. */
 int topic_format_reading(char *buf, size_t size, const char *prefix, const char *gateway,
-                         const struct store_point *p);
+                         const struct reading *r, const struct store_point *p);
 /* {prefix}/{gateway}/status */
 int topic_format_status(char *buf, size_t size, const char *prefix, const char *gateway);
 

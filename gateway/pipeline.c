@@ -1,6 +1,8 @@
 #include "gateway/pipeline.h"
 #include "gateway/clock.h"
 #include "gateway/health.h"
+#include "gateway/indicators.h"
+#include "gateway/latest_seq.h"
 #include "gateway/log.h"
 #include "gateway/payload.h"
 #include "gateway/stats.h"
@@ -25,8 +27,13 @@ struct pipeline {
     int64_t grace_deadline_ms;
     pthread_t thread;
 
-    /* Taken from the queue but not yet committed: kept across a failed
-     * commit (disk full, I/O error) and tried again, never thrown away. */
+    struct indicators *indicators;
+    struct latest_seq latest;
+    struct reading *polled; /* taken from the queue, on its way through the indicators */
+
+    /* Records from the indicator stage not yet committed: kept across a
+     * failed commit (disk full, I/O error) and tried again, never thrown
+     * away; the indicators' state waits with them. */
     struct reading *pending;
     size_t pending_count;
     int64_t *acks;
@@ -44,14 +51,24 @@ struct pipeline {
 #define MAKE_ROOM_MIN 1000
 #define MAKE_ROOM_DEPTH_DIVISOR 20
 
+/* Commits the acknowledgements and the first n_fresh pending records; the
+ * indicator state goes with the whole pending batch only, as it is the
+ * state after those records. */
 static int commit_pending(struct pipeline *p, size_t n_fresh)
 {
     int64_t dropped = 0;
-    int rc = store_append_and_acknowledge(p->store, p->pending, n_fresh, p->acks, p->ack_count,
-                                          &dropped);
+    bool whole = n_fresh == p->pending_count;
+    struct store_batch b = {
+        .fresh = p->pending, .n_fresh = n_fresh, .acked = p->acks, .n_acked = p->ack_count};
+    if (whole)
+        b.n_states = indicators_changed_states(p->indicators, &b.states);
+    int rc = store_commit_batch(p->store, &b, &dropped);
     if (rc != STORE_OK)
         return rc;
     stat_add(&gw_stats.readings_stored, n_fresh);
+    latest_seq_note(&p->latest, p->pending, n_fresh);
+    if (whole)
+        indicators_states_saved(p->indicators);
     if (n_fresh)
         p->pending_count = 0;
     p->ack_count = 0;
@@ -92,10 +109,21 @@ static int commit_when_full(struct pipeline *p)
     return commit_pending(p, p->pending_count);
 }
 
+/* A batch that failed to commit is tried again as it is before anything
+ * new is taken. */
+static void take_new_records(struct pipeline *p)
+{
+    if (p->pending_count > 0)
+        return;
+    size_t n = ingest_queue_take(p->queue, p->polled, BATCH_MAX);
+    p->pending_count = indicators_feed(p->indicators, p->polled, n, p->pending);
+    p->pending_count +=
+        indicators_close_due(p->indicators, clock_wall_ms(), p->pending + p->pending_count);
+}
+
 static void commit_round(struct pipeline *p)
 {
-    if (p->pending_count == 0)
-        p->pending_count = ingest_queue_take(p->queue, p->pending, BATCH_MAX);
+    take_new_records(p);
     p->ack_count += forwarder_take_acks(p->fw, p->acks + p->ack_count, ACKS_MAX - p->ack_count);
     int rc = commit_pending(p, p->pending_count);
     if (rc == STORE_FULL)
@@ -128,8 +156,8 @@ static bool publish_one(struct pipeline *p, const struct reading *r)
     char topic[TOPIC_MAX], payload[PAYLOAD_MAX];
     const struct store_point *pt = store_point(p->store, r->point_id);
     int len = -1;
-    if (pt &&
-        topic_format_reading(topic, sizeof(topic), p->cfg->mqtt.topic_prefix, p->cfg->id, pt) > 0)
+    if (pt && topic_format_reading(topic, sizeof(topic), p->cfg->mqtt.topic_prefix, p->cfg->id, r,
+                                   pt) > 0)
         len = payload_format_reading(payload, sizeof(payload), p->cfg->id, r, pt);
     if (len < 0) {
         /* Cannot happen for rows this code wrote; a hand-edited store could
@@ -141,7 +169,8 @@ static bool publish_one(struct pipeline *p, const struct reading *r)
             p->acks[p->ack_count++] = r->seq;
         return true;
     }
-    return forwarder_publish(p->fw, topic, payload, len, r->seq) == 0;
+    return forwarder_publish(p->fw, topic, payload, len, r->seq,
+                             latest_seq_is_newest(&p->latest, r)) == 0;
 }
 
 static void forward_round(struct pipeline *p)
@@ -267,8 +296,20 @@ static void *pipeline_thread(void *arg)
     return NULL;
 }
 
-int pipeline_start(const struct gateway_config *cfg, struct store *store, struct forwarder *fw,
-                   struct ingest_queue *queue, struct pipeline **out)
+static void pipeline_free(struct pipeline *p)
+{
+    indicators_free(p->indicators);
+    latest_seq_free(&p->latest);
+    free(p->polled);
+    free(p->pending);
+    free(p->claimed);
+    free(p->acks);
+    stop_signal_destroy(&p->stop);
+    free(p);
+}
+
+int pipeline_start(const struct gateway_config *cfg, const uint32_t *point_ids, struct store *store,
+                   struct forwarder *fw, struct ingest_queue *queue, struct pipeline **out)
 {
     struct pipeline *p = calloc(1, sizeof(*p));
     if (!p)
@@ -276,15 +317,20 @@ int pipeline_start(const struct gateway_config *cfg, struct store *store, struct
     *p = (struct pipeline){.cfg = cfg, .store = store, .fw = fw, .queue = queue};
     p->store_log.interval_ms = p->drop_log.interval_ms = p->full_log.interval_ms = 30000;
     p->orphan_log.interval_ms = 30000;
-    p->pending = calloc(BATCH_MAX, sizeof(*p->pending));
+    stop_signal_init(&p->stop);
+    if (indicators_create(cfg, point_ids, store, &p->indicators) != 0 ||
+        latest_seq_load(&p->latest, store) != 0) {
+        log_msg(LOG_ERROR, "indicators: cannot load their state from the store");
+        pipeline_free(p);
+        return -1;
+    }
+    p->polled = calloc(BATCH_MAX, sizeof(*p->polled));
+    p->pending = calloc(indicators_room(p->indicators, BATCH_MAX), sizeof(*p->pending));
     p->claimed = calloc(BATCH_MAX, sizeof(*p->claimed));
     p->acks = calloc(ACKS_MAX, sizeof(*p->acks));
-    stop_signal_init(&p->stop);
-    if (!p->pending || !p->claimed || !p->acks ||
+    if (!p->polled || !p->pending || !p->claimed || !p->acks ||
         pthread_create(&p->thread, NULL, pipeline_thread, p) != 0) {
-        free(p->pending), free(p->claimed), free(p->acks);
-        stop_signal_destroy(&p->stop);
-        free(p);
+        pipeline_free(p);
         return -1;
     }
     *out = p;
@@ -297,9 +343,5 @@ void pipeline_stop(struct pipeline *p, int64_t grace_ms)
     stop_signal_raise(&p->stop);
     ingest_queue_wake(p->queue);
     pthread_join(p->thread, NULL);
-    stop_signal_destroy(&p->stop);
-    free(p->pending);
-    free(p->claimed);
-    free(p->acks);
-    free(p);
+    pipeline_free(p);
 }

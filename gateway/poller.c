@@ -3,6 +3,7 @@
 #include "drivers/modbus_link.h"
 #include "drivers/read_plan.h"
 #include "gateway/log.h"
+#include "gateway/point_quality.h"
 #include "gateway/stats.h"
 
 #include <pthread.h>
@@ -15,6 +16,7 @@ struct device_state {
     int index;                          /* into gateway_config.devices */
     const struct point_config **points; /* this device's points, plan order refers here */
     uint32_t *point_ids;
+    struct stale_watch *stale; /* per point */
     size_t point_count;
     struct read_plan plan;
     int64_t next_due_ms;
@@ -57,8 +59,9 @@ static int device_init(struct device_state *d, const struct gateway_config *cfg,
         d->point_count += cfg->points[i].device_index == index;
     d->points = calloc(d->point_count, sizeof(*d->points));
     d->point_ids = calloc(d->point_count, sizeof(*d->point_ids));
+    d->stale = calloc(d->point_count, sizeof(*d->stale));
     struct plan_point *pp = calloc(d->point_count, sizeof(*pp));
-    if (!d->points || !d->point_ids || !pp) {
+    if (!d->points || !d->point_ids || !d->stale || !pp) {
         free(pp);
         return -1;
     }
@@ -85,6 +88,7 @@ static void device_free(struct device_state *d)
     read_plan_free(&d->plan);
     free(d->points);
     free(d->point_ids);
+    free(d->stale);
 }
 
 static void sleep_ms(int64_t ms)
@@ -94,7 +98,8 @@ static void sleep_ms(int64_t ms)
 }
 
 static size_t decode_request(struct poller *p, struct device_state *d,
-                             const struct read_request *rq, int64_t ts_ms, struct reading *out)
+                             const struct read_request *rq, int64_t ts_ms, uint16_t flags,
+                             struct reading *out)
 {
     for (size_t k = 0; k < rq->n_points; k++) {
         size_t idx = d->plan.order[rq->first + k];
@@ -102,11 +107,14 @@ static size_t decode_request(struct poller *p, struct device_state *d,
         double raw = 0;
         enum decode_status st =
             decode_registers(&p->regs[pc->address - rq->address], pc->type, pc->word_order, &raw);
+        double value = st == DECODE_OK ? decode_apply_scale(raw, pc->scale, pc->offset) : 0;
         out[k] = (struct reading){
             .ts_ms = ts_ms,
-            .value = st == DECODE_OK ? decode_apply_scale(raw, pc->scale, pc->offset) : 0,
+            .value = value,
             .point_id = d->point_ids[idx],
-            .quality = st == DECODE_OK ? QUALITY_GOOD : QUALITY_BAD};
+            .flags = flags,
+            .quality = st == DECODE_OK ? point_quality(pc, raw, value, &d->stale[idx], ts_ms)
+                                       : QUALITY_BAD};
     }
     return rq->n_points;
 }
@@ -118,6 +126,7 @@ static bool poll_device(struct poller *p, struct device_state *d)
     size_t n = 0;
     bool io_ok = true, all_ok = true;
     char why[256] = "";
+    uint16_t flags = clock_is_synchronised() ? 0 : FLAG_CLOCK_UNSYNCED;
     for (size_t i = 0; i < d->plan.request_count; i++) {
         const struct read_request *rq = &d->plan.requests[i];
         enum link_result res =
@@ -126,7 +135,7 @@ static bool poll_device(struct poller *p, struct device_state *d)
         if (p->bus->pause_between_requests_ms > 0)
             sleep_ms(p->bus->pause_between_requests_ms);
         if (res == LINK_OK) {
-            n += decode_request(p, d, rq, clock_wall_ms(), p->batch + n);
+            n += decode_request(p, d, rq, clock_wall_ms(), flags, p->batch + n);
             continue;
         }
         all_ok = false;

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 1
+/* 1: raw readings only. 2: indicators in the same table (kind and its
+ * columns) and the indicator state. A version-1 file is upgraded in place. */
+#define SCHEMA_VERSION 2
 /* Age expiry looks at the oldest rows only: sequence order follows poll
  * order, so no index on the timestamp is needed. */
 #define EXPIRE_SCAN_ROWS 10000
@@ -21,7 +23,23 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS readings("
     "  seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, point_id INTEGER NOT NULL,"
     "  value REAL NOT NULL, quality INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS indicator_state(point_id INTEGER PRIMARY KEY, state TEXT NOT "
+    "NULL);";
+
+/* Added by schema version 2, to a fresh file as to an old one, so that the
+ * upgrade runs every time a store is created. NULL for raw readings, which
+ * keeps their rows as small as before. */
+static const char *const readings_v2_columns[] = {"kind INTEGER NOT NULL DEFAULT 0",
+                                                  "flags INTEGER NOT NULL DEFAULT 0",
+                                                  "start_ms INTEGER",
+                                                  "span_from_ms INTEGER",
+                                                  "span_to_ms INTEGER",
+                                                  "samples INTEGER",
+                                                  "excluded INTEGER",
+                                                  "min REAL",
+                                                  "max REAL",
+                                                  "last REAL"};
 
 enum statement {
     ST_BEGIN,
@@ -34,6 +52,7 @@ enum statement {
     ST_CLAIM,
     ST_SET_META,
     ST_OLDEST,
+    ST_SET_STATE,
     ST_COUNT
 };
 
@@ -41,16 +60,20 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    [ST_INSERT] = "INSERT INTO readings(seq, ts_ms, point_id, value, quality) VALUES(?,?,?,?,?)",
+    [ST_INSERT] = "INSERT INTO readings(seq, ts_ms, point_id, value, quality, kind, flags, "
+                  "start_ms, span_from_ms, span_to_ms, samples, excluded, min, max, last) "
+                  "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_DELETE_ACKED] = "DELETE FROM readings WHERE seq = ?",
     [ST_DROP_OLDEST] =
         "DELETE FROM readings WHERE seq IN (SELECT seq FROM readings ORDER BY seq LIMIT ?)",
     [ST_EXPIRE] = "DELETE FROM readings WHERE seq IN (SELECT seq FROM readings ORDER BY seq "
                   "LIMIT ?) AND ts_ms < ?",
-    [ST_CLAIM] = "SELECT seq, ts_ms, point_id, value, quality FROM readings WHERE seq > ? "
-                 "ORDER BY seq LIMIT ?",
+    [ST_CLAIM] = "SELECT seq, ts_ms, point_id, value, quality, kind, flags, start_ms, "
+                 "span_from_ms, span_to_ms, samples, excluded, min, max, last FROM readings "
+                 "WHERE seq > ? ORDER BY seq LIMIT ?",
     [ST_SET_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
     [ST_OLDEST] = "SELECT ts_ms FROM readings ORDER BY seq LIMIT 1",
+    [ST_SET_STATE] = "INSERT OR REPLACE INTO indicator_state(point_id, state) VALUES(?, ?)",
 };
 
 struct store {
@@ -181,6 +204,40 @@ static int prepare_statements(struct store *s)
     return 0;
 }
 
+/* Brings the tables from the file's schema version to this one's, in one
+ * transaction: unsent readings of an older version are kept. */
+static int upgrade_schema(struct store *s)
+{
+    int64_t version = 0;
+    if (query_int64(s, "PRAGMA user_version", &version) != 0)
+        return -1;
+    if (version > SCHEMA_VERSION) {
+        s->last_error = SQLITE_ERROR;
+        snprintf(s->last_message, sizeof(s->last_message),
+                 "written by a newer sensor-gateway (store schema %lld; this one knows up to %d)",
+                 (long long)version, SCHEMA_VERSION);
+        return -1;
+    }
+    if (version == SCHEMA_VERSION)
+        return 0;
+    if (exec_sql(s, "BEGIN IMMEDIATE") != 0)
+        return -1;
+    for (size_t i = 0; version < 2 && i < sizeof(readings_v2_columns) / sizeof(char *); i++) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "ALTER TABLE readings ADD COLUMN %s", readings_v2_columns[i]);
+        if (exec_sql(s, sql) != 0)
+            goto rollback;
+    }
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", SCHEMA_VERSION);
+    if (exec_sql(s, sql) != 0 || exec_sql(s, "COMMIT") != 0)
+        goto rollback;
+    return 0;
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 /* Opens and checks the file; on failure s->last_error says why. */
 static int open_database(struct store *s)
 {
@@ -188,9 +245,8 @@ static int open_database(struct store *s)
         return fail(s, "opening");
     sqlite3_busy_timeout(s->db, 5000);
     char pragmas[200];
-    snprintf(pragmas, sizeof(pragmas),
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA user_version=%d;",
-             s->cfg.sync ? "FULL" : "NORMAL", SCHEMA_VERSION);
+    snprintf(pragmas, sizeof(pragmas), "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
+             s->cfg.sync ? "FULL" : "NORMAL");
     int64_t healthy = 0;
     /* quick_check reads every page once: a file cut short by a power loss
      * on a bad SD card shows here, at start, not as a failed commit later. */
@@ -202,8 +258,8 @@ static int open_database(struct store *s)
         s->last_error = SQLITE_CORRUPT;
         return -1;
     }
-    if (exec_sql(s, schema_sql) || apply_size_limit(s) || load_points(s) || load_counters(s) ||
-        prepare_statements(s))
+    if (exec_sql(s, schema_sql) || upgrade_schema(s) || apply_size_limit(s) || load_points(s) ||
+        load_counters(s) || prepare_statements(s))
         return -1;
     return 0;
 }
@@ -346,17 +402,57 @@ static int set_meta(struct store *s, const char *key, int64_t value)
     return run(s, ST_SET_META);
 }
 
+static void bind_int_or_null(sqlite3_stmt *st, int col, bool present, int64_t v)
+{
+    if (present)
+        sqlite3_bind_int64(st, col, v);
+    else
+        sqlite3_bind_null(st, col);
+}
+
+static void bind_real_or_null(sqlite3_stmt *st, int col, bool present, double v)
+{
+    if (present)
+        sqlite3_bind_double(st, col, v);
+    else
+        sqlite3_bind_null(st, col);
+}
+
 static int insert_readings(struct store *s, struct reading *fresh, size_t n, int64_t first_seq)
 {
     sqlite3_stmt *st = s->st[ST_INSERT];
     for (size_t i = 0; i < n; i++) {
-        fresh[i].seq = first_seq + (int64_t)i;
-        sqlite3_bind_int64(st, 1, fresh[i].seq);
-        sqlite3_bind_int64(st, 2, fresh[i].ts_ms);
-        sqlite3_bind_int64(st, 3, fresh[i].point_id);
-        sqlite3_bind_double(st, 4, fresh[i].value);
-        sqlite3_bind_int(st, 5, fresh[i].quality);
+        struct reading *r = &fresh[i];
+        bool count = r->kind == READING_COUNT, window = r->kind == READING_WINDOW;
+        bool aggregates = window && r->samples > 0;
+        r->seq = first_seq + (int64_t)i;
+        sqlite3_bind_int64(st, 1, r->seq);
+        sqlite3_bind_int64(st, 2, r->ts_ms);
+        sqlite3_bind_int64(st, 3, r->point_id);
+        sqlite3_bind_double(st, 4, r->value);
+        sqlite3_bind_int(st, 5, r->quality);
+        sqlite3_bind_int(st, 6, r->kind);
+        sqlite3_bind_int(st, 7, r->flags);
+        bind_int_or_null(st, 8, count || window, r->start_ms);
+        bind_int_or_null(st, 9, count, r->span_from_ms);
+        bind_int_or_null(st, 10, count, r->span_to_ms);
+        bind_int_or_null(st, 11, window, r->samples);
+        bind_int_or_null(st, 12, window, r->excluded);
+        bind_real_or_null(st, 13, aggregates, r->min);
+        bind_real_or_null(st, 14, aggregates, r->max);
+        bind_real_or_null(st, 15, aggregates, r->last);
         if (run(s, ST_INSERT) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int save_states(struct store *s, const struct store_state *states, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(s->st[ST_SET_STATE], 1, states[i].point_id);
+        sqlite3_bind_text(s->st[ST_SET_STATE], 2, states[i].text, -1, SQLITE_STATIC);
+        if (run(s, ST_SET_STATE) != 0)
             return -1;
     }
     return 0;
@@ -395,11 +491,13 @@ static int drop_oldest(struct store *s, int64_t n, int64_t *dropped)
     return 0;
 }
 
-int store_append_and_acknowledge(struct store *s, struct reading *fresh, size_t n_fresh,
-                                 const int64_t *acked, size_t n_acked, int64_t *dropped)
+int store_commit_batch(struct store *s, const struct store_batch *b, int64_t *dropped)
 {
+    struct reading *fresh = b->fresh;
+    size_t n_fresh = b->n_fresh, n_acked = b->n_acked;
+    const int64_t *acked = b->acked;
     *dropped = 0;
-    if (n_fresh == 0 && n_acked == 0)
+    if (n_fresh == 0 && n_acked == 0 && b->n_states == 0)
         return 0;
     if (run(s, ST_BEGIN) != 0)
         return s->last_error == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
@@ -411,7 +509,8 @@ int store_append_and_acknowledge(struct store *s, struct reading *fresh, size_t 
         goto rollback;
     if (excess < 0)
         excess = 0;
-    if (insert_readings(s, fresh, n_fresh, s->next_seq) != 0)
+    if (insert_readings(s, fresh, n_fresh, s->next_seq) != 0 ||
+        save_states(s, b->states, b->n_states) != 0)
         goto rollback;
     if (n_fresh && set_meta(s, "last_seq", s->next_seq + (int64_t)n_fresh - 1) != 0)
         goto rollback;
@@ -473,11 +572,22 @@ int store_claim(struct store *s, int64_t after_seq, struct reading *out, size_t 
     size_t got = 0;
     int rc = SQLITE_DONE;
     while (got < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        /* NULL columns read as 0, which is what a raw reading has there. */
         out[got++] = (struct reading){.seq = sqlite3_column_int64(st, 0),
                                       .ts_ms = sqlite3_column_int64(st, 1),
                                       .point_id = (uint32_t)sqlite3_column_int64(st, 2),
                                       .value = sqlite3_column_double(st, 3),
-                                      .quality = (uint8_t)sqlite3_column_int(st, 4)};
+                                      .quality = (uint8_t)sqlite3_column_int(st, 4),
+                                      .kind = (uint8_t)sqlite3_column_int(st, 5),
+                                      .flags = (uint16_t)sqlite3_column_int(st, 6),
+                                      .start_ms = sqlite3_column_int64(st, 7),
+                                      .span_from_ms = sqlite3_column_int64(st, 8),
+                                      .span_to_ms = sqlite3_column_int64(st, 9),
+                                      .samples = sqlite3_column_int64(st, 10),
+                                      .excluded = sqlite3_column_int64(st, 11),
+                                      .min = sqlite3_column_double(st, 12),
+                                      .max = sqlite3_column_double(st, 13),
+                                      .last = sqlite3_column_double(st, 14)};
     }
     if (got < max && rc != SQLITE_DONE) {
         sqlite3_reset(st);
@@ -500,4 +610,30 @@ int64_t store_oldest_ts(struct store *s)
     int64_t ts = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     sqlite3_reset(st);
     return ts;
+}
+
+int store_each_state(struct store *s, store_state_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT point_id, state FROM indicator_state", -1, &st, NULL))
+        return fail(s, "loading indicator state");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(ctx, (uint32_t)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "loading indicator state");
+}
+
+int store_each_newest(struct store *s, store_newest_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    const char *sql = "SELECT point_id, kind, max(seq) FROM readings GROUP BY point_id, kind";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL))
+        return fail(s, "finding the newest readings");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(ctx, (uint32_t)sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
+           sqlite3_column_int64(st, 2));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "finding the newest readings");
 }

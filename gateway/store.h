@@ -44,12 +44,37 @@ int store_register_point(struct store *s, const char *device, const char *point,
                          uint32_t *id);
 const struct store_point *store_point(const struct store *s, uint32_t id);
 
-/* One transaction: gives fresh readings their sequence numbers and appends
- * them, deletes acknowledged ones, and drops the oldest readings if the
- * bound on count would be exceeded (*dropped says how many). On failure
- * nothing changed and the same call can be repeated. */
-int store_append_and_acknowledge(struct store *s, struct reading *fresh, size_t n_fresh,
-                                 const int64_t *acked, size_t n_acked, int64_t *dropped);
+/* The indicator state of one point, as text the store keeps but does not
+ * read (gateway/indicators.c writes and parses it). */
+struct store_state {
+    uint32_t point_id;
+    const char *text;
+};
+
+/* What one commit does: fresh readings and indicators get their sequence
+ * numbers and are appended, acknowledged ones are deleted, and indicator
+ * states are saved, all in one transaction, so that a counter's state and
+ * the counts derived with it never disagree after a power loss. */
+struct store_batch {
+    struct reading *fresh;
+    size_t n_fresh;
+    const int64_t *acked;
+    size_t n_acked;
+    const struct store_state *states;
+    size_t n_states;
+};
+
+/* Also drops the oldest readings if the bound on count would be exceeded
+ * (*dropped says how many). On failure nothing changed and the same call
+ * can be repeated. */
+int store_commit_batch(struct store *s, const struct store_batch *b, int64_t *dropped);
+
+typedef void (*store_state_fn)(void *ctx, uint32_t point_id, const char *text);
+int store_each_state(struct store *s, store_state_fn fn, void *ctx);
+
+/* The highest sequence number held per point and kind of record. */
+typedef void (*store_newest_fn)(void *ctx, uint32_t point_id, int kind, int64_t seq);
+int store_each_newest(struct store *s, store_newest_fn fn, void *ctx);
 
 /* Drops the n oldest readings, sent or not, to make room when the store is
  * full; *dropped says how many went. */

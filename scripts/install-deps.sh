@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages the gateway and its demo need; with --test
 # also what only the test suite uses (libfaketime for clock jumps, clang's
 # libFuzzer for the fuzz targets, valgrind for memcheck, python3-jsonschema
-# to check every message against docs/schemas).
+# to check every message against docs/schemas, sqlite3 to write an old-version
+# store file).
 # Runs apt-get only when something is missing, so it is cheap to repeat.
 set -euo pipefail
 
@@ -14,7 +15,7 @@ PACKAGES=(
   python3
 )
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES+=(faketime clang libclang-rt-dev valgrind python3-jsonschema)
+  PACKAGES+=(faketime clang libclang-rt-dev valgrind python3-jsonschema sqlite3)
 fi
 
 missing=()

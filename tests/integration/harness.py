@@ -124,6 +124,8 @@ def schema_for_topic(topic):
     parts = topic.split("/")
     if "readings" in parts:
         return "reading"
+    if "indicators" in parts:
+        return "indicator"
     if parts[-1] == "status":
         return "status"
     if parts[-1] == "health":

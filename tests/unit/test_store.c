@@ -48,6 +48,13 @@ static struct store *open_store(void)
     return s;
 }
 
+static int append_and_ack(struct store *s, struct reading *fresh, size_t n_fresh,
+                          const int64_t *acked, size_t n_acked, int64_t *dropped)
+{
+    struct store_batch b = {.fresh = fresh, .n_fresh = n_fresh, .acked = acked, .n_acked = n_acked};
+    return store_commit_batch(s, &b, dropped);
+}
+
 static void make_readings(struct reading *r, size_t n, uint32_t point, int64_t ts0)
 {
     for (size_t i = 0; i < n; i++)
@@ -66,7 +73,7 @@ static void test_append_claim_acknowledge(void **state)
     struct reading r[10], out[10];
     make_readings(r, 10, id, 1000);
     int64_t dropped = -1;
-    assert_int_equal(store_append_and_acknowledge(s, r, 10, NULL, 0, &dropped), 0);
+    assert_int_equal(append_and_ack(s, r, 10, NULL, 0, &dropped), 0);
     assert_int_equal(dropped, 0);
     assert_int_equal(r[0].seq, 1);
     assert_int_equal(r[9].seq, 10);
@@ -80,7 +87,7 @@ static void test_append_claim_acknowledge(void **state)
     assert_int_equal(store_claim(s, 8, out, 10, &n), 0); /* after seq 8: 9 and 10 */
     assert_int_equal(n, 2);
     int64_t acked[] = {1, 2, 3, 7};
-    assert_int_equal(store_append_and_acknowledge(s, NULL, 0, acked, 4, &dropped), 0);
+    assert_int_equal(append_and_ack(s, NULL, 0, acked, 4, &dropped), 0);
     assert_int_equal(store_stats(s).depth, 6);
     assert_int_equal(store_claim(s, 0, out, 10, &n), 0);
     assert_int_equal(n, 6);
@@ -99,11 +106,11 @@ static void test_restart_resumes(void **state)
     struct reading r[5];
     make_readings(r, 5, id_before, 0);
     int64_t dropped, acked_all[] = {1, 2, 3, 4, 5};
-    assert_int_equal(store_append_and_acknowledge(s, r, 5, NULL, 0, &dropped), 0);
-    assert_int_equal(store_append_and_acknowledge(s, NULL, 0, acked_all, 5, &dropped), 0);
+    assert_int_equal(append_and_ack(s, r, 5, NULL, 0, &dropped), 0);
+    assert_int_equal(append_and_ack(s, NULL, 0, acked_all, 5, &dropped), 0);
     assert_int_equal(store_stats(s).depth, 0);
     make_readings(r, 3, id_before, 0);
-    assert_int_equal(store_append_and_acknowledge(s, r, 3, NULL, 0, &dropped), 0);
+    assert_int_equal(append_and_ack(s, r, 3, NULL, 0, &dropped), 0);
     store_close(s);
 
     s = open_store();
@@ -114,7 +121,7 @@ static void test_restart_resumes(void **state)
     assert_int_equal(id_after, id_before);
     assert_string_equal(store_point(s, id_before)->device, "weather");
     int64_t acked[] = {6, 7, 8};
-    assert_int_equal(store_append_and_acknowledge(s, NULL, 0, acked, 3, &dropped), 0);
+    assert_int_equal(append_and_ack(s, NULL, 0, acked, 3, &dropped), 0);
     store_close(s);
     s = open_store(); /* an empty store still remembers the last sequence number */
     assert_int_equal(store_stats(s).next_seq, 9);
@@ -130,10 +137,10 @@ static void test_bound_drops_oldest_and_counts(void **state)
     static struct reading r[700];
     make_readings(r, 700, id, 0);
     int64_t dropped;
-    assert_int_equal(store_append_and_acknowledge(s, r, 700, NULL, 0, &dropped), 0);
+    assert_int_equal(append_and_ack(s, r, 700, NULL, 0, &dropped), 0);
     assert_int_equal(dropped, 0);
     make_readings(r, 700, id, 0);
-    assert_int_equal(store_append_and_acknowledge(s, r, 700, NULL, 0, &dropped), 0);
+    assert_int_equal(append_and_ack(s, r, 700, NULL, 0, &dropped), 0);
     assert_int_equal(dropped, 400); /* 1400 into a store of 1000 */
     struct store_stats st = store_stats(s);
     assert_int_equal(st.depth, 1000);
@@ -157,7 +164,7 @@ static void test_age_expiry(void **state)
     struct reading r[10];
     int64_t now = 10LL * 3600 * 1000, dropped;
     make_readings(r, 10, id, now - cfg.max_age_ms - 5); /* the first 5 are too old */
-    assert_int_equal(store_append_and_acknowledge(s, r, 10, NULL, 0, &dropped), 0);
+    assert_int_equal(append_and_ack(s, r, 10, NULL, 0, &dropped), 0);
     assert_int_equal(store_expire(s, now, &dropped), 0);
     assert_int_equal(dropped, 5);
     assert_int_equal(store_stats(s).depth, 5);
@@ -190,7 +197,7 @@ static void test_full_store_changes_nothing_and_recovers(void **state)
     int rc = STORE_OK, batches = 0;
     while (batches < 100) {
         make_readings(r, 500, id, 0);
-        rc = store_append_and_acknowledge(s, r, 500, NULL, 0, &dropped);
+        rc = append_and_ack(s, r, 500, NULL, 0, &dropped);
         if (rc != STORE_OK)
             break;
         batches++;
@@ -204,7 +211,7 @@ static void test_full_store_changes_nothing_and_recovers(void **state)
     assert_int_equal(store_make_room(s, 1000, &dropped), STORE_OK);
     assert_int_equal(dropped, 1000);
     make_readings(r, 500, id, 0);
-    assert_int_equal(store_append_and_acknowledge(s, r, 500, NULL, 0, &dropped), STORE_OK);
+    assert_int_equal(append_and_ack(s, r, 500, NULL, 0, &dropped), STORE_OK);
     assert_int_equal(r[0].seq, before.next_seq); /* the failed batch used no numbers */
     struct store_stats after = store_stats(s);
     assert_int_equal(after.depth, before.depth - 500);
@@ -257,7 +264,7 @@ static void test_truncated_file_is_moved_aside(void **state)
     static struct reading r[900];
     int64_t dropped;
     make_readings(r, 900, id, 0);
-    assert_int_equal(store_append_and_acknowledge(s, r, 900, NULL, 0, &dropped), STORE_OK);
+    assert_int_equal(append_and_ack(s, r, 900, NULL, 0, &dropped), STORE_OK);
     store_close(s); /* the last connection checkpoints: everything is in the file */
     FILE *f = fopen(cfg.path, "r+");
     assert_non_null(f);
@@ -272,7 +279,126 @@ static void test_truncated_file_is_moved_aside(void **state)
     assert_int_equal(store_stats(s).depth, 0);
     make_readings(r, 10, id, 0); /* the fresh store works */
     assert_int_equal(store_register_point(s, "d", "p", "", &id), 0);
-    assert_int_equal(store_append_and_acknowledge(s, r, 10, NULL, 0, &dropped), STORE_OK);
+    assert_int_equal(append_and_ack(s, r, 10, NULL, 0, &dropped), STORE_OK);
+    store_close(s);
+}
+
+static void test_indicators_and_state_roundtrip(void **state)
+{
+    (void)state;
+    struct store *s = open_store();
+    uint32_t id;
+    assert_int_equal(store_register_point(s, "trail", "visitors_in", "visitors", &id), 0);
+    struct reading r[3] = {
+        {.ts_ms = 1000, .value = 7, .point_id = id, .flags = FLAG_CLOCK_UNSYNCED},
+        {.kind = READING_COUNT,
+         .ts_ms = 900000,
+         .start_ms = 0,
+         .value = 42,
+         .point_id = id,
+         .span_from_ms = 100,
+         .span_to_ms = 899000,
+         .flags = FLAG_COUNT_WRAP},
+        {.kind = READING_WINDOW,
+         .ts_ms = 600000,
+         .start_ms = 0,
+         .value = 2.5,
+         .point_id = id,
+         .samples = 4,
+         .excluded = 1,
+         .min = 1,
+         .max = 4,
+         .last = 3}};
+    struct store_state st = {id, "{\"v\":1}"};
+    struct store_batch b = {.fresh = r, .n_fresh = 3, .states = &st, .n_states = 1};
+    int64_t dropped;
+    assert_int_equal(store_commit_batch(s, &b, &dropped), STORE_OK);
+    store_close(s);
+
+    s = open_store(); /* everything comes back from the file */
+    struct reading out[3];
+    size_t n = 0;
+    assert_int_equal(store_claim(s, 0, out, 3, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(out[0].kind, READING_RAW);
+    assert_int_equal(out[0].flags, FLAG_CLOCK_UNSYNCED);
+    assert_int_equal(out[1].kind, READING_COUNT);
+    assert_int_equal(out[1].span_from_ms, 100);
+    assert_int_equal(out[1].span_to_ms, 899000);
+    assert_int_equal(out[1].flags, FLAG_COUNT_WRAP);
+    assert_true(out[1].value == 42);
+    assert_int_equal(out[2].kind, READING_WINDOW);
+    assert_int_equal(out[2].samples, 4);
+    assert_int_equal(out[2].excluded, 1);
+    assert_true(out[2].min == 1 && out[2].max == 4 && out[2].last == 3 && out[2].value == 2.5);
+    store_close(s);
+}
+
+static void remember_state(void *ctx, uint32_t point_id, const char *text)
+{
+    snprintf(ctx, 64, "%u=%s", point_id, text);
+}
+
+static void remember_newest(void *ctx, uint32_t point_id, int kind, int64_t seq)
+{
+    int64_t *newest = ctx;
+    if (point_id == 1)
+        newest[kind] = seq;
+}
+
+static void test_state_and_newest_survive_restart(void **state)
+{
+    (void)state;
+    struct store *s = open_store();
+    uint32_t id;
+    assert_int_equal(store_register_point(s, "d", "p", "", &id), 0);
+    assert_int_equal(id, 1);
+    struct reading r[4] = {{.point_id = id},
+                           {.point_id = id, .kind = READING_COUNT},
+                           {.point_id = id},
+                           {.point_id = id, .kind = READING_WINDOW}};
+    struct store_state st[2] = {{id, "first"}, {id, "second"}};
+    struct store_batch b = {.fresh = r, .n_fresh = 4, .states = st, .n_states = 2};
+    int64_t dropped;
+    assert_int_equal(store_commit_batch(s, &b, &dropped), STORE_OK);
+    store_close(s);
+    s = open_store();
+    char text[64] = "";
+    assert_int_equal(store_each_state(s, remember_state, text), 0);
+    assert_string_equal(text, "1=second");
+    int64_t newest[READING_KINDS] = {0};
+    assert_int_equal(store_each_newest(s, remember_newest, newest), 0);
+    assert_int_equal(newest[READING_RAW], 3);
+    assert_int_equal(newest[READING_COUNT], 2);
+    assert_int_equal(newest[READING_WINDOW], 4);
+    store_close(s);
+}
+
+/* A store written by schema version 1 (raw readings only) keeps its unsent
+ * readings across the upgrade. */
+static void test_version_1_file_is_upgraded(void **state)
+{
+    (void)state;
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "sqlite3 %s \"CREATE TABLE points(id INTEGER PRIMARY KEY, device TEXT NOT NULL, "
+             "point TEXT NOT NULL, unit TEXT NOT NULL, UNIQUE(device, point)); "
+             "CREATE TABLE readings(seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, "
+             "point_id INTEGER NOT NULL, value REAL NOT NULL, quality INTEGER NOT NULL); "
+             "INSERT INTO points VALUES(1, 'd', 'p', 'u'); "
+             "INSERT INTO readings VALUES(41, 5000, 1, 2.5, 0); PRAGMA user_version=1;\"",
+             cfg.path);
+    if (system(cmd) != 0)
+        skip(); /* no sqlite3 command-line tool */
+    struct store *s = open_store();
+    struct reading out[2];
+    size_t n = 0;
+    assert_int_equal(store_claim(s, 0, out, 2, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].seq, 41);
+    assert_true(out[0].value == 2.5);
+    assert_int_equal(out[0].kind, READING_RAW);
+    assert_int_equal(store_stats(s).next_seq, 42);
     store_close(s);
 }
 
@@ -288,6 +414,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_garbage_file_is_moved_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_file_is_moved_aside, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_indicators_and_state_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_and_newest_survive_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version_1_file_is_upgraded, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -1,0 +1,30 @@
+/* Aggregates of a measurement per wall-clock window: average, minimum,
+ * maximum, last and how many readings went in. Readings of bad quality
+ * (sentinels, out of range, stale) are counted as excluded and leave the
+ * numbers alone. */
+#ifndef GW_WINDOW_H
+#define GW_WINDOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gateway/reading.h"
+
+struct window_state {
+    bool open;
+    int64_t start_ms, end_ms;
+    int64_t samples, excluded;
+    double sum, min, max, last;
+    uint16_t flags; /* FLAG_CLOCK_UNSYNCED if any reading in it was */
+};
+
+/* Feeds one reading; a window the reading falls outside of is closed first
+ * and written to *closed (returns true). */
+bool window_feed(struct window_state *st, int64_t window_ms, int64_t ts, double value, int quality,
+                 struct reading *closed);
+
+/* Closes the open window once the wall clock is past its end by grace. */
+bool window_close_due(struct window_state *st, int64_t now_ms, int64_t grace_ms,
+                      struct reading *closed);
+
+#endif

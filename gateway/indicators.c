@@ -1,0 +1,324 @@
+#include "gateway/indicators.h"
+#include "drivers/counter.h"
+#include "drivers/window.h"
+#include "gateway/log.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Readings reach this stage within a commit interval of their poll; past
+ * this the wall clock, not the next reading, closes a window. */
+#define CLOSE_GRACE_MS 2000
+#define STATE_VERSION 1
+
+struct point_indicator {
+    const struct point_config *pc;
+    uint32_t id;
+    struct counter_limits limits;
+    struct count_state count;
+    struct window_state window;
+    /* publish = change: what was published last. */
+    bool published;
+    double published_value;
+    uint8_t published_quality;
+    int64_t published_ts;
+    bool dirty;
+};
+
+struct indicators {
+    struct point_indicator *points;
+    size_t point_count;
+    int *by_id; /* store id -> index into points, or -1 */
+    size_t id_slots;
+    int64_t grace_ms;
+    struct store_state *changed;
+    char **texts; /* the changed states' text, owned */
+    size_t n_changed;
+};
+
+static bool has_state(const struct point_indicator *p)
+{
+    return p->pc->kind == KIND_COUNTER || p->pc->window_ms > 0;
+}
+
+static struct point_indicator *find(struct indicators *ind, uint32_t id)
+{
+    return id < ind->id_slots && ind->by_id[id] >= 0 ? &ind->points[ind->by_id[id]] : NULL;
+}
+
+/* --- the state as text in the store: JSON, readable with the sqlite3 tool --- */
+
+static void add_int(json_object *o, const char *key, int64_t v)
+{
+    json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+static char *state_to_text(const struct point_indicator *p)
+{
+    json_object *o = json_object_new_object();
+    add_int(o, "version", STATE_VERSION);
+    if (p->pc->kind == KIND_COUNTER) {
+        const struct count_state *c = &p->count;
+        json_object_object_add(o, "has_last", json_object_new_boolean(c->has_last));
+        json_object_object_add(o, "last", json_object_new_uint64(c->last));
+        add_int(o, "last_ts", c->last_ts);
+        json_object_object_add(o, "open", json_object_new_boolean(c->open));
+        add_int(o, "start", c->start_ms), add_int(o, "end", c->end_ms);
+        add_int(o, "from", c->from_ms), add_int(o, "to", c->to_ms);
+        json_object_object_add(o, "count", json_object_new_uint64(c->count));
+        add_int(o, "flags", c->flags);
+    } else {
+        const struct window_state *w = &p->window;
+        json_object_object_add(o, "open", json_object_new_boolean(w->open));
+        add_int(o, "start", w->start_ms), add_int(o, "end", w->end_ms);
+        add_int(o, "samples", w->samples), add_int(o, "excluded", w->excluded);
+        json_object_object_add(o, "sum", json_object_new_double(w->sum));
+        json_object_object_add(o, "min", json_object_new_double(w->min));
+        json_object_object_add(o, "max", json_object_new_double(w->max));
+        json_object_object_add(o, "last", json_object_new_double(w->last));
+        add_int(o, "flags", w->flags);
+    }
+    char *text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return text;
+}
+
+static int64_t get_int(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+static uint64_t get_uint(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
+}
+
+static double get_real(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) : 0;
+}
+
+static bool get_bool(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+static void load_state(void *ctx, uint32_t id, const char *text)
+{
+    struct indicators *ind = ctx;
+    struct point_indicator *p = find(ind, id);
+    if (!p || !has_state(p))
+        return; /* a point removed from the config, or no longer aggregated */
+    json_object *o = json_tokener_parse(text);
+    if (!o || get_int(o, "version") != STATE_VERSION) {
+        log_msg(LOG_WARNING, "indicators %s/%s: saved state unreadable, starting afresh",
+                p->pc->device_name, p->pc->name);
+        json_object_put(o);
+        return;
+    }
+    bool is_count = json_object_object_get_ex(o, "has_last", NULL);
+    if (p->pc->kind == KIND_COUNTER && is_count) {
+        p->count = (struct count_state){.has_last = get_bool(o, "has_last"),
+                                        .last = get_uint(o, "last"),
+                                        .last_ts = get_int(o, "last_ts"),
+                                        .open = get_bool(o, "open"),
+                                        .start_ms = get_int(o, "start"),
+                                        .end_ms = get_int(o, "end"),
+                                        .from_ms = get_int(o, "from"),
+                                        .to_ms = get_int(o, "to"),
+                                        .count = get_uint(o, "count"),
+                                        .flags = (uint16_t)get_int(o, "flags")};
+    } else if (p->pc->kind != KIND_COUNTER && !is_count) {
+        p->window = (struct window_state){.open = get_bool(o, "open"),
+                                          .start_ms = get_int(o, "start"),
+                                          .end_ms = get_int(o, "end"),
+                                          .samples = get_int(o, "samples"),
+                                          .excluded = get_int(o, "excluded"),
+                                          .sum = get_real(o, "sum"),
+                                          .min = get_real(o, "min"),
+                                          .max = get_real(o, "max"),
+                                          .last = get_real(o, "last"),
+                                          .flags = (uint16_t)get_int(o, "flags")};
+    }
+    json_object_put(o);
+}
+
+/* --- setup --- */
+
+int indicators_create(const struct gateway_config *cfg, const uint32_t *point_ids,
+                      struct store *store, struct indicators **out)
+{
+    struct indicators *ind = calloc(1, sizeof(*ind));
+    if (!ind)
+        return -1;
+    ind->point_count = cfg->point_count;
+    ind->grace_ms = CLOSE_GRACE_MS + 2 * cfg->store.commit_interval_ms;
+    for (size_t i = 0; i < cfg->point_count; i++)
+        if (point_ids[i] >= ind->id_slots)
+            ind->id_slots = point_ids[i] + 1;
+    ind->points = calloc(cfg->point_count + 1, sizeof(*ind->points));
+    ind->by_id = malloc((ind->id_slots + 1) * sizeof(*ind->by_id));
+    ind->changed = calloc(cfg->point_count + 1, sizeof(*ind->changed));
+    ind->texts = calloc(cfg->point_count + 1, sizeof(*ind->texts));
+    if (!ind->points || !ind->by_id || !ind->changed || !ind->texts) {
+        indicators_free(ind);
+        return -1;
+    }
+    for (size_t i = 0; i < ind->id_slots; i++)
+        ind->by_id[i] = -1;
+    for (size_t i = 0; i < cfg->point_count; i++) {
+        const struct point_config *pc = &cfg->points[i];
+        struct point_indicator *p = &ind->points[i];
+        p->pc = pc;
+        p->id = point_ids[i];
+        if (pc->kind == KIND_COUNTER) {
+            p->limits = counter_limits_default(data_type_width(pc->type) * 16);
+            p->limits.max_step = (uint64_t)pc->counter_max_step;
+            p->limits.reset_max = (uint64_t)pc->counter_reset_max;
+        }
+        ind->by_id[point_ids[i]] = (int)i;
+    }
+    if (store_each_state(store, load_state, ind) != 0) {
+        indicators_free(ind);
+        return -1;
+    }
+    *out = ind;
+    return 0;
+}
+
+static void free_texts(struct indicators *ind)
+{
+    for (size_t i = 0; i < ind->n_changed; i++)
+        free(ind->texts[i]);
+    ind->n_changed = 0;
+}
+
+void indicators_free(struct indicators *ind)
+{
+    if (!ind)
+        return;
+    if (ind->texts)
+        free_texts(ind);
+    free(ind->points);
+    free(ind->by_id);
+    free(ind->changed);
+    free(ind->texts);
+    free(ind);
+}
+
+size_t indicators_room(const struct indicators *ind, size_t n)
+{
+    /* Each reading passes at most itself and closes at most one interval;
+     * a clock sweep closes at most one per point. */
+    return 2 * n + ind->point_count;
+}
+
+/* --- the data path --- */
+
+static bool should_publish(struct point_indicator *p, const struct reading *r)
+{
+    const struct point_config *pc = p->pc;
+    if (pc->publish == PUBLISH_NONE)
+        return false;
+    if (pc->publish == PUBLISH_CHANGE && p->published && r->quality == p->published_quality &&
+        fabs(r->value - p->published_value) <= pc->deadband &&
+        r->ts_ms - p->published_ts < pc->publish_max_interval_ms)
+        return false;
+    p->published = true;
+    p->published_value = r->value;
+    p->published_quality = r->quality;
+    p->published_ts = r->ts_ms;
+    return true;
+}
+
+static void stamp(struct reading *out, const struct point_indicator *p)
+{
+    out->point_id = p->id;
+}
+
+/* Feeds one reading to the point's counter or window; writes a closed
+ * indicator to *out and returns 1, or returns 0. */
+static size_t derive(struct point_indicator *p, const struct reading *r, struct reading *out)
+{
+    const struct point_config *pc = p->pc;
+    uint16_t unsynced = r->flags & FLAG_CLOCK_UNSYNCED;
+    bool closed = false;
+    if (pc->kind == KIND_COUNTER) {
+        if (!quality_is_usable(r->quality) || !(r->value >= 0))
+            return 0;
+        closed = count_feed(&p->count, &p->limits, pc->count_interval_ms, r->ts_ms,
+                            (uint64_t)r->value, out);
+        p->count.flags |= unsynced;
+    } else if (pc->window_ms > 0) {
+        closed = window_feed(&p->window, pc->window_ms, r->ts_ms, r->value, r->quality, out);
+        p->window.flags |= unsynced;
+    } else {
+        return 0;
+    }
+    p->dirty = true;
+    if (closed)
+        stamp(out, p);
+    return closed;
+}
+
+size_t indicators_feed(struct indicators *ind, const struct reading *in, size_t n,
+                       struct reading *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct point_indicator *p = find(ind, in[i].point_id);
+        if (!p) {
+            out[k++] = in[i];
+            continue;
+        }
+        k += derive(p, &in[i], &out[k]);
+        if (should_publish(p, &in[i]))
+            out[k++] = in[i];
+    }
+    return k;
+}
+
+size_t indicators_close_due(struct indicators *ind, int64_t now_wall_ms, struct reading *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < ind->point_count; i++) {
+        struct point_indicator *p = &ind->points[i];
+        bool closed = p->pc->kind == KIND_COUNTER
+                          ? count_close_due(&p->count, now_wall_ms, ind->grace_ms, &out[k])
+                          : window_close_due(&p->window, now_wall_ms, ind->grace_ms, &out[k]);
+        if (closed) {
+            stamp(&out[k++], p);
+            p->dirty = true;
+        }
+    }
+    return k;
+}
+
+size_t indicators_changed_states(struct indicators *ind, const struct store_state **out)
+{
+    free_texts(ind);
+    for (size_t i = 0; i < ind->point_count; i++) {
+        struct point_indicator *p = &ind->points[i];
+        if (!p->dirty || !has_state(p))
+            continue;
+        char *text = state_to_text(p);
+        if (!text)
+            continue; /* out of memory: stays dirty, saved next time */
+        ind->texts[ind->n_changed] = text;
+        ind->changed[ind->n_changed++] = (struct store_state){p->id, text};
+    }
+    *out = ind->changed;
+    return ind->n_changed;
+}
+
+void indicators_states_saved(struct indicators *ind)
+{
+    for (size_t i = 0; i < ind->point_count; i++)
+        ind->points[i].dirty = false;
+}
