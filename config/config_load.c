@@ -268,13 +268,27 @@ static void section_error(struct loader *ld, int line, const char *key, const ch
         config_error_add(ld->errors, "%s:%d: [%s]: %s", ld->path, line, ld->section, msg);
 }
 
+static int key_line(void *ctx, const char *key)
+{
+    struct loader *ld = ctx;
+    for (size_t i = 0; i < ld->key_count; i++)
+        if (strcmp(ld->keys[i].key, key) == 0)
+            return ld->key_lines[i];
+    return 0;
+}
+
 static void finish_section(struct loader *ld)
 {
     if (ld->skip || !ld->keys)
         return;
+    size_t before = ld->errors->count;
     for (size_t i = 0; i < ld->key_count; i++) {
         if (ld->keys[i].required && ld->key_lines[i] == 0)
             section_error(ld, ld->section_line, ld->keys[i].key, "missing (this key is required)");
+    }
+    if (ld->kind == SEC_POINT && ld->errors->count == before) {
+        struct point_check c = {ld->path, ld->errors, key_line, ld};
+        config_check_point(&c, &ld->cfg->points[ld->index]);
     }
 }
 

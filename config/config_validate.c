@@ -108,9 +108,6 @@ static void validate_overlaps(struct gateway_config *cfg, struct config_errors *
     free(sorted);
 }
 
-static void validate_point_indicators(struct gateway_config *cfg, struct point_config *p,
-                                      struct config_errors *e);
-
 static void validate_points(struct gateway_config *cfg, struct config_errors *e)
 {
     const char *path = cfg->source_path;
@@ -136,26 +133,42 @@ static void validate_points(struct gateway_config *cfg, struct config_errors *e)
         if (p->scale == 0.0)
             config_error_add(e, "%s:%d: [point %s/%s] scale: 0 would turn every value into 0", path,
                              p->line, p->device_name, p->name);
-        validate_point_indicators(cfg, p, e);
     }
 }
 
-#define POINT_ERROR(p, key, ...) point_error(e, cfg->source_path, p, key, __VA_ARGS__)
+static void validate_device_points(struct gateway_config *cfg, struct config_errors *e)
+{
+    for (size_t i = 0; i < cfg->device_count; i++) {
+        size_t count = 0;
+        for (size_t j = 0; j < cfg->point_count; j++)
+            count += cfg->points[j].device_index == (int)i;
+        if (count == 0)
+            config_error_add(e, "%s:%d: [device %s]: has no points (add [point %s/NAME] sections)",
+                             cfg->source_path, cfg->devices[i].line, cfg->devices[i].name,
+                             cfg->devices[i].name);
+    }
+    if (cfg->device_count == 0)
+        config_error_add(e, "%s: no [device NAME] sections: there is nothing to poll",
+                         cfg->source_path);
+}
 
-static void point_error(struct config_errors *e, const char *path, const struct point_config *p,
-                        const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+#define POINT_ERROR(p, key, ...) point_error(c, p, key, __VA_ARGS__)
 
-static void point_error(struct config_errors *e, const char *path, const struct point_config *p,
-                        const char *key, const char *fmt, ...)
+static void point_error(const struct point_check *c, const struct point_config *p, const char *key,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Names the line of the key when the file set it, else the section's. */
+static void point_error(const struct point_check *c, const struct point_config *p, const char *key,
+                        const char *fmt, ...)
 {
     char msg[300];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    config_error_add(e, "%s:%d: [point %s/%s] %s: %s", path, p->line, p->device_name, p->name, key,
-                     msg);
+    int line = c->line_of ? c->line_of(c->ctx, key) : 0;
+    config_error_add(c->errors, "%s:%d: [point %s/%s] %s: %s", c->path, line ? line : p->line,
+                     p->device_name, p->name, key, msg);
 }
 
 static int counter_bits(int type)
@@ -170,8 +183,7 @@ static bool divides_day(int64_t ms)
     return ms > 0 && (86400LL * 1000) % ms == 0;
 }
 
-static void validate_counter(struct gateway_config *cfg, struct point_config *p,
-                             struct config_errors *e)
+static void validate_counter(const struct point_check *c, struct point_config *p)
 {
     int bits = counter_bits(p->type);
     if (bits == 0)
@@ -203,23 +215,24 @@ static void validate_counter(struct gateway_config *cfg, struct point_config *p,
                     (long long)p->counter_reset_max, (unsigned long long)top);
 }
 
-static void validate_measurement(struct gateway_config *cfg, struct point_config *p,
-                                 struct config_errors *e)
+static void validate_measurement(const struct point_check *c, struct point_config *p)
 {
-    if (p->count_interval_ms || p->counter_max_step || p->counter_reset_max >= 0)
-        POINT_ERROR(p, "kind",
-                    "count_interval, counter_max_step and counter_reset_max need kind = counter");
+    const char *counter_key = p->count_interval_ms        ? "count_interval"
+                              : p->counter_max_step       ? "counter_max_step"
+                              : p->counter_reset_max >= 0 ? "counter_reset_max"
+                                                          : NULL;
+    if (counter_key)
+        POINT_ERROR(p, counter_key, "needs kind = counter");
     if (p->window_ms && !divides_day(p->window_ms))
         POINT_ERROR(p, "window", "must divide a day evenly (e.g. 1m, 10m, 15m, 1h)");
 }
 
-static void validate_point_indicators(struct gateway_config *cfg, struct point_config *p,
-                                      struct config_errors *e)
+void config_check_point(const struct point_check *c, struct point_config *p)
 {
     if (p->kind == KIND_COUNTER)
-        validate_counter(cfg, p, e);
+        validate_counter(c, p);
     else
-        validate_measurement(cfg, p, e);
+        validate_measurement(c, p);
     if (p->valid_min > p->valid_max)
         POINT_ERROR(p, "valid_min", "%g is above valid_max %g", p->valid_min, p->valid_max);
     if (p->deadband < 0)
@@ -228,22 +241,6 @@ static void validate_point_indicators(struct gateway_config *cfg, struct point_c
         POINT_ERROR(p, "deadband", "only applies with publish = change");
     if (p->publish == PUBLISH_NONE && p->kind == KIND_MEASUREMENT && p->window_ms == 0)
         POINT_ERROR(p, "publish", "none would send nothing for this point: add a window");
-}
-
-static void validate_device_points(struct gateway_config *cfg, struct config_errors *e)
-{
-    for (size_t i = 0; i < cfg->device_count; i++) {
-        size_t count = 0;
-        for (size_t j = 0; j < cfg->point_count; j++)
-            count += cfg->points[j].device_index == (int)i;
-        if (count == 0)
-            config_error_add(e, "%s:%d: [device %s]: has no points (add [point %s/NAME] sections)",
-                             cfg->source_path, cfg->devices[i].line, cfg->devices[i].name,
-                             cfg->devices[i].name);
-    }
-    if (cfg->device_count == 0)
-        config_error_add(e, "%s: no [device NAME] sections: there is nothing to poll",
-                         cfg->source_path);
 }
 
 void config_validate(struct gateway_config *cfg, struct config_errors *e)

@@ -5,6 +5,7 @@
 #include "version.h"
 
 #include <json-c/json.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +115,21 @@ static json_object *point_json(const struct point_config *pc)
         add_string(p, "word_order", word_order_names[pc->word_order]);
     json_object_object_add(p, "scale", json_object_new_double(pc->scale));
     json_object_object_add(p, "offset", json_object_new_double(pc->offset));
+    add_string(p, "publish", publish_mode_names[pc->publish]);
+    if (pc->publish == PUBLISH_CHANGE) {
+        json_object_object_add(p, "deadband", json_object_new_double(pc->deadband));
+        add_int(p, "publish_max_interval_ms", pc->publish_max_interval_ms);
+    }
+    if (pc->kind == KIND_COUNTER)
+        add_int(p, "count_interval_ms", pc->count_interval_ms);
+    if (pc->window_ms > 0)
+        add_int(p, "window_ms", pc->window_ms);
+    if (isfinite(pc->valid_min))
+        json_object_object_add(p, "valid_min", json_object_new_double(pc->valid_min));
+    if (isfinite(pc->valid_max))
+        json_object_object_add(p, "valid_max", json_object_new_double(pc->valid_max));
+    if (pc->stale_after_ms > 0)
+        add_int(p, "stale_after_ms", pc->stale_after_ms);
     return p;
 }
 

@@ -483,8 +483,9 @@ def dedupe_by_seq(readings):
 def check_contract(topic, payload, prefix="smartregion", gateway="test-gw"):
     check(topic == f"{prefix}/{gateway}/readings/{payload['device']}/{payload['point']}",
           f"topic {topic} does not match payload {payload}")
-    check(set(payload) == {"seq", "ts", "gateway", "device", "point", "value", "unit", "quality"},
-          f"unexpected payload fields: {sorted(payload)}")
+    check(set(payload) == {"seq", "ts", "gateway", "device", "point", "value", "unit", "quality",
+                           "clock_synced"}, f"unexpected payload fields: {sorted(payload)}")
+    check(isinstance(payload["clock_synced"], bool), f"clock_synced not a boolean in {payload}")
     check(TS_FORMAT.match(payload["ts"]), f"bad timestamp {payload['ts']}")
     check(payload["gateway"] == gateway, f"bad gateway {payload['gateway']}")
     check(payload["unit"] == UNITS[payload["point"]], f"bad unit in {payload}")

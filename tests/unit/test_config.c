@@ -98,6 +98,32 @@ static const struct broken_case {
      "/x\n" BUS DEV PT,
      "%s:5: [mqtt] topic_prefix: 'County' may hold only lowercase letters, digits, '_' and '-' "
      "(it becomes part of MQTT topics)"},
+    {HEAD BUS DEV "[point d/p]\nfunction = holding_register\naddress = 0\ntype = int16\n"
+                  "kind = counter\n",
+     "%s:17: [point d/p] type: a counter must be uint16, uint32 or uint64, not int16"},
+    {HEAD BUS DEV PT "kind = counter\nscale = 0.1\n",
+     "%s:19: [point d/p] scale: a counter counts events: leave scale and offset out"},
+    {HEAD BUS DEV PT "kind = counter\ncount_interval = 7m\n",
+     "%s:19: [point d/p] count_interval: must divide a day evenly (e.g. 1m, 5m, 15m, 1h)"},
+    {HEAD BUS DEV PT "kind = counter\ncounter_max_step = 40000\n",
+     "%s:19: [point d/p] counter_max_step: 40000 is more than half the counter's range: a wrap "
+     "could not be told from a reset"},
+    {HEAD BUS DEV PT "count_interval = 15m\n",
+     "%s:18: [point d/p] count_interval: needs kind = counter"},
+    {HEAD BUS DEV PT "kind = counter\nwindow = 10m\n",
+     "%s:19: [point d/p] window: only a measurement has windows; a counter has count_interval"},
+    {HEAD BUS DEV PT "window = 7m\n",
+     "%s:18: [point d/p] window: must divide a day evenly (e.g. 1m, 10m, 15m, 1h)"},
+    {HEAD BUS DEV PT "deadband = 0.5\n",
+     "%s:18: [point d/p] deadband: only applies with publish = change"},
+    {HEAD BUS DEV PT "publish = none\n",
+     "%s:18: [point d/p] publish: none would send nothing for this point: add a window"},
+    {HEAD BUS DEV PT "valid_min = 10\nvalid_max = 5\n",
+     "%s:18: [point d/p] valid_min: 10 is above valid_max 5"},
+    {HEAD BUS DEV PT "invalid_values = 32767, x\n",
+     "%s:18: [point d/p] invalid_values: 'x' is not a finite number"},
+    {HEAD BUS DEV PT "invalid_values = 1,2,3,4,5,6,7,8,9\n",
+     "%s:18: [point d/p] invalid_values: at most 8 values"},
 };
 
 static void test_broken_catalogue(void **state)

@@ -1,0 +1,212 @@
+/* Counter maths: wrap, reset, doubtful falls and jumps, and counts per
+ * wall-clock interval with baseline, outages and a restart. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "drivers/counter.h"
+
+#define MIN_MS (60 * 1000LL)
+#define QUARTER (15 * MIN_MS)
+/* 2026-11-25T10:00:00Z */
+#define T0 1795600800000LL
+
+static struct counter_limits lim16(void)
+{
+    return counter_limits_default(16);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct counter_limits l = lim16();
+    assert_int_equal(l.max_step, 16384);
+    assert_int_equal(l.reset_max, 1024);
+    l = counter_limits_default(32);
+    assert_int_equal(l.max_step, 1UL << 30);
+    assert_int_equal(l.reset_max, 1UL << 26);
+}
+
+static void test_increase_cases(void **state)
+{
+    (void)state;
+    struct counter_limits l = lim16();
+    uint16_t flag;
+    assert_int_equal(counter_increase(&l, 100, 107, &flag), 7);
+    assert_int_equal(flag, 0);
+    assert_int_equal(counter_increase(&l, 100, 100, &flag), 0);
+    assert_int_equal(flag, 0);
+    /* 65530 -> 4: over the top, 6 + 4 = 10 */
+    assert_int_equal(counter_increase(&l, 65530, 4, &flag), 10);
+    assert_int_equal(flag, FLAG_COUNT_WRAP);
+    /* 40000 -> 50: too far round to be a wrap, small: a restart, 50 since */
+    assert_int_equal(counter_increase(&l, 40000, 50, &flag), 50);
+    assert_int_equal(flag, FLAG_COUNT_RESET);
+    /* 10000 -> 9000: neither */
+    assert_int_equal(counter_increase(&l, 10000, 9000, &flag), 0);
+    assert_int_equal(flag, FLAG_COUNT_DROP);
+    /* 100 -> 30000: more than a quarter of the range at once */
+    assert_int_equal(counter_increase(&l, 100, 30000, &flag), 0);
+    assert_int_equal(flag, FLAG_COUNT_JUMP);
+    /* thresholds are the point's: a tighter max_step makes the wrap a reset */
+    struct counter_limits tight = {.bits = 16, .max_step = 5, .reset_max = 100};
+    assert_int_equal(counter_increase(&tight, 65530, 4, &flag), 4);
+    assert_int_equal(flag, FLAG_COUNT_RESET);
+    /* 32-bit: wraps at 2^32, not at 2^16 */
+    struct counter_limits l32 = counter_limits_default(32);
+    assert_int_equal(counter_increase(&l32, 4294967290UL, 3, &flag), 9);
+    assert_int_equal(flag, FLAG_COUNT_WRAP);
+    assert_int_equal(counter_increase(&l32, 65530, 70000, &flag), 4470);
+    assert_int_equal(flag, 0);
+    /* 64-bit: the arithmetic itself wraps */
+    struct counter_limits l64 = counter_limits_default(64);
+    assert_true(counter_increase(&l64, UINT64_MAX - 1, 2, &flag) == 4);
+    assert_int_equal(flag, FLAG_COUNT_WRAP);
+}
+
+static void test_interval_alignment(void **state)
+{
+    (void)state;
+    assert_true(interval_start(T0 + 7 * MIN_MS + 123, QUARTER) == T0);
+    assert_true(interval_start(T0 + QUARTER, QUARTER) == T0 + QUARTER);
+    assert_true(interval_start(T0 - 1, QUARTER) == T0 - QUARTER);
+    assert_true(interval_start(-1, 1000) == -1000);
+}
+
+/* Feeds (seconds after T0, counter) pairs; returns the intervals closed. */
+static size_t feed_all(struct count_state *st, const struct counter_limits *l, int64_t interval,
+                       const int64_t (*pairs)[2], size_t n, struct reading *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += count_feed(st, l, interval, T0 + pairs[i][0] * 1000, (uint64_t)pairs[i][1], &out[k]);
+    return k;
+}
+
+static void test_baseline_then_counts(void **state)
+{
+    (void)state;
+    struct counter_limits l = lim16();
+    struct count_state st = {0};
+    /* started at 10:03 with the counter at 5000: a baseline, not 5000 visitors */
+    const int64_t pairs[][2] = {{180, 5000}, {600, 5010}, {899, 5012}, {901, 5020}, {1500, 5021}};
+    struct reading out[4];
+    size_t k = feed_all(&st, &l, QUARTER, pairs, 5, out);
+    assert_int_equal(k, 1);
+    assert_int_equal(out[0].kind, READING_COUNT);
+    assert_true(out[0].start_ms == T0 && out[0].ts_ms == T0 + QUARTER);
+    assert_true(out[0].value == 12);
+    assert_true(out[0].span_from_ms == T0 + 180000 && out[0].span_to_ms == T0 + 899000);
+    assert_int_equal(out[0].flags, FLAG_COUNT_BASELINE);
+    assert_int_equal(out[0].quality, QUALITY_GOOD);
+    /* the open interval counts from the last reading of the one before */
+    assert_true(st.open && st.start_ms == T0 + QUARTER);
+    assert_true(st.from_ms == T0 + 899000 && st.to_ms == T0 + 1500000);
+    assert_int_equal(st.count, 9);
+}
+
+static void test_wrap_and_reset_in_one_interval(void **state)
+{
+    (void)state;
+    struct counter_limits l = lim16();
+    struct count_state st = {0};
+    const int64_t pairs[][2] = {{0, 65500}, {60, 65530}, {120, 20}, {180, 40},
+                                {240, 3},   {300, 10},   {900, 11}};
+    struct reading out[2];
+    size_t k = feed_all(&st, &l, QUARTER, pairs, 7, out);
+    assert_int_equal(k, 1);
+    /* 30 + (6 + 20) + 20 + 3 (reset: what the device counted since) + 7 */
+    assert_true(out[0].value == 86);
+    assert_int_equal(out[0].flags, FLAG_COUNT_BASELINE | FLAG_COUNT_WRAP | FLAG_COUNT_RESET);
+    assert_int_equal(out[0].quality, QUALITY_GOOD);
+}
+
+static void test_drop_is_flagged_and_rebased(void **state)
+{
+    (void)state;
+    struct counter_limits l = lim16();
+    struct count_state st = {.has_last = true, .last = 10000, .last_ts = T0 - 1000};
+    const int64_t pairs[][2] = {{10, 10005}, {20, 9000}, {30, 9004}, {900, 9004}};
+    struct reading out[2];
+    size_t k = feed_all(&st, &l, QUARTER, pairs, 4, out);
+    assert_int_equal(k, 1);
+    /* 5, then the fall is not counted, then 4 from the new level */
+    assert_true(out[0].value == 9);
+    assert_int_equal(out[0].flags, FLAG_COUNT_DROP);
+    assert_int_equal(out[0].quality, QUALITY_UNCERTAIN);
+}
+
+/* The device was silent from 10:07 to 12:03: the visitors in between are
+ * attributed to the interval of the next reading, which says so. */
+static void test_gap_is_attributed_with_its_span(void **state)
+{
+    (void)state;
+    struct counter_limits l = lim16();
+    struct count_state st = {0};
+    const int64_t pairs[][2] = {{0, 100}, {420, 110}};
+    struct reading out[3];
+    size_t k = feed_all(&st, &l, QUARTER, pairs, 2, out);
+    assert_int_equal(k, 0);
+    /* the wall clock passes 10:15 + grace: the interval is closed alone */
+    assert_false(count_close_due(&st, T0 + QUARTER + 1000, 2000, &out[0]));
+    assert_true(count_close_due(&st, T0 + QUARTER + 2000, 2000, &out[0]));
+    assert_true(out[0].value == 10);
+    assert_false(count_close_due(&st, T0 + 10 * QUARTER, 2000, &out[1]));
+    const int64_t later[][2] = {{2 * 3600 + 180, 410}, {2 * 3600 + 900, 415}};
+    k = feed_all(&st, &l, QUARTER, later, 2, &out[1]);
+    assert_int_equal(k, 1);
+    assert_true(out[1].start_ms == T0 + 8 * QUARTER); /* 12:00 */
+    assert_true(out[1].value == 300);
+    assert_true(out[1].span_from_ms == T0 + 420000); /* 10:07, before the interval */
+    assert_true(out[1].span_to_ms == T0 + (2 * 3600 + 180) * 1000LL);
+    assert_int_equal(out[1].flags, 0);
+}
+
+/* A restart carries the state (the store keeps it): no new baseline. */
+static void test_restart_keeps_counting(void **state)
+{
+    (void)state;
+    struct counter_limits l = lim16();
+    struct count_state before = {0};
+    const int64_t first[][2] = {{0, 100}, {100, 150}};
+    struct reading out[2];
+    feed_all(&before, &l, QUARTER, first, 2, out);
+    struct count_state after = before; /* what indicators.c saves and loads */
+    const int64_t second[][2] = {{400, 190}, {900, 200}};
+    size_t k = feed_all(&after, &l, QUARTER, second, 2, out);
+    assert_int_equal(k, 1);
+    assert_true(out[0].value == 90);
+    assert_int_equal(out[0].flags, FLAG_COUNT_BASELINE);
+}
+
+static void test_clock_set_back_closes_interval(void **state)
+{
+    (void)state;
+    struct counter_limits l = lim16();
+    struct count_state st = {0};
+    const int64_t pairs[][2] = {{0, 0}, {60, 5}, {-4 * 3600, 9}};
+    struct reading out[2];
+    size_t k = feed_all(&st, &l, QUARTER, pairs, 3, out);
+    assert_int_equal(k, 1);
+    assert_true(out[0].value == 5);
+    assert_true(st.start_ms == T0 - 4 * 3600 * 1000LL);
+    assert_int_equal(st.count, 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_increase_cases),
+        cmocka_unit_test(test_interval_alignment),
+        cmocka_unit_test(test_baseline_then_counts),
+        cmocka_unit_test(test_wrap_and_reset_in_one_interval),
+        cmocka_unit_test(test_drop_is_flagged_and_rebased),
+        cmocka_unit_test(test_gap_is_attributed_with_its_span),
+        cmocka_unit_test(test_restart_keeps_counting),
+        cmocka_unit_test(test_clock_set_back_closes_interval),
+    };
+    return cmocka_run_group_tests_name("counter", tests, NULL, NULL);
+}
