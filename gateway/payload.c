@@ -124,6 +124,8 @@ static int format_window(char *buf, size_t size, const char *gateway, const stru
     clock_format_utc(r->ts_ms, end, sizeof(end));
     bool any = r->samples > 0;
     format_number(avg, sizeof(avg), any, r->value);
+    if (any && isfinite(r->value)) /* a mean has no exact form worth 17 digits */
+        snprintf(avg, sizeof(avg), "%.12g", r->value);
     format_number(min, sizeof(min), any, r->min);
     format_number(max, sizeof(max), any, r->max);
     format_number(last, sizeof(last), any, r->last);
