@@ -44,7 +44,18 @@ struct device_config {
     int max_registers;
     int max_gap;
     bool single_requests;
+    int64_t pause_between_requests_ms; /* after each request to this device */
+    int64_t pause_after_connect_ms;    /* before the first request on a fresh connection */
     int line;
+
+    /* A built-in profile (drivers/profiles/NAME.ini) gives the points and
+     * the quirks; keys of the device's own section win. */
+    char profile[CFG_NAME_MAX + 1];
+    char model[CFG_TEXT_MAX]; /* the profile's description */
+    /* The serial settings the profile's device speaks (0 / -1: any); the
+     * bus must match them. */
+    int serial_baud, serial_parity, serial_stop_bits;
+    uint32_t keys_set; /* bit i: device key i was in the device's section */
 };
 
 /* What a point measures, for the dashboard: a measurement (temperature,
@@ -73,6 +84,17 @@ struct point_config {
     double offset;
     char unit[CFG_UNIT_MAX];
     int line;
+    const char *file; /* NULL: the INI file; else the profile the point came from */
+
+    /* A point with a source reads no registers: its value is the source
+     * point's (same device) times scale plus offset, e.g. a water level
+     * from a pressure. */
+    char source[CFG_NAME_MAX + 1];
+    int source_index; /* into gateway_config.points, or -1 */
+    /* The value is divided by 10^n, n read from this point of the same
+     * device (a decimal-places register, read first). */
+    char decimals_from[CFG_NAME_MAX + 1];
+    int decimals_index;
 
     /* Quality: raw register values that mean "no measurement", and the
      * plausible range of the engineering value. */
@@ -152,6 +174,15 @@ extern const char *const log_level_names[];
 
 /* Returns 0 when the file is valid; otherwise -1 with errors filled in. */
 int config_load(const char *path, struct gateway_config *cfg, struct config_errors *errors);
+
+/* The built-in device profiles (drivers/profiles/NAME.ini, compiled in). */
+struct builtin_profile {
+    const char *name;
+    const char *path; /* drivers/profiles/NAME.ini, for messages */
+    const char *text;
+};
+extern const struct builtin_profile builtin_profiles[];
+extern const size_t builtin_profile_count;
 void config_free(struct gateway_config *cfg);
 
 void config_error_add(struct config_errors *errors, const char *fmt, ...)

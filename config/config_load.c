@@ -117,6 +117,35 @@ static const struct key_spec device_keys[] = {
     {"max_registers", K_INT, FIELD(struct device_config, max_registers), 1, 125, NULL, false},
     {"max_gap", K_INT, FIELD(struct device_config, max_gap), 0, 125, NULL, false},
     {"single_requests", K_BOOL, FIELD(struct device_config, single_requests), 0, 0, NULL, false},
+    {"pause_between_requests", K_DURATION, FIELD(struct device_config, pause_between_requests_ms),
+     0, 10 * 1000, NULL, false},
+    {"pause_after_connect", K_DURATION, FIELD(struct device_config, pause_after_connect_ms), 0,
+     60 * 1000, NULL, false},
+    {"profile", K_NAME, FIELD(struct device_config, profile), 0, 0, NULL, false},
+    /* The device's own serial settings, when reconfigured from its
+     * profile's factory settings; checked against the bus. */
+    {"baud", K_INT, FIELD(struct device_config, serial_baud), 300, 4000000, NULL, false},
+    {"parity", K_CHOICE, FIELD(struct device_config, serial_parity), 0, 0, parity_names, false},
+    {"stop_bits", K_INT, FIELD(struct device_config, serial_stop_bits), 1, 2, NULL, false},
+};
+
+/* A profile's [profile] section: device keys a device section may still
+ * override, the device's description, and the serial settings it speaks. */
+static const struct key_spec profile_keys[] = {
+    {"description", K_PLAIN, FIELD(struct device_config, model), 0, 0, NULL, true},
+    {"unit_id", K_INT, FIELD(struct device_config, unit_id), 0, 255, NULL, false},
+    {"response_timeout", K_DURATION, FIELD(struct device_config, response_timeout_ms), 10,
+     60 * 1000, NULL, false},
+    {"max_registers", K_INT, FIELD(struct device_config, max_registers), 1, 125, NULL, false},
+    {"max_gap", K_INT, FIELD(struct device_config, max_gap), 0, 125, NULL, false},
+    {"single_requests", K_BOOL, FIELD(struct device_config, single_requests), 0, 0, NULL, false},
+    {"pause_between_requests", K_DURATION, FIELD(struct device_config, pause_between_requests_ms),
+     0, 10 * 1000, NULL, false},
+    {"pause_after_connect", K_DURATION, FIELD(struct device_config, pause_after_connect_ms), 0,
+     60 * 1000, NULL, false},
+    {"baud", K_INT, FIELD(struct device_config, serial_baud), 300, 4000000, NULL, false},
+    {"parity", K_CHOICE, FIELD(struct device_config, serial_parity), 0, 0, parity_names, false},
+    {"stop_bits", K_INT, FIELD(struct device_config, serial_stop_bits), 1, 2, NULL, false},
 };
 
 static const struct key_spec point_keys[] = {
@@ -145,9 +174,11 @@ static const struct key_spec point_keys[] = {
      false},
     {"counter_reset_max", K_INT, FIELD(struct point_config, counter_reset_max), 0, INT64_MAX, NULL,
      false},
+    {"source", K_NAME, FIELD(struct point_config, source), 0, 0, NULL, false},
+    {"decimals_from", K_NAME, FIELD(struct point_config, decimals_from), 0, 0, NULL, false},
 };
 
-#define MAX_KEYS 24
+#define MAX_KEYS 32
 
 struct loader {
     const char *path;
@@ -169,9 +200,16 @@ struct loader {
     int key_lines[MAX_KEYS];
     bool skip;
     bool seen_gateway, seen_mqtt, seen_store;
+    /* While a device's profile is read: the device, and its [profile]
+     * section's values until they are merged. */
+    int profile_device; /* -1 while the INI file itself is read */
+    const struct builtin_profile *profile;
+    struct device_config profile_values;
+    int profile_key_lines[MAX_KEYS];
+    size_t errors_at_section_start; /* cross-key checks only on clean sections */
 };
 
-enum section_kind { SEC_GATEWAY, SEC_MQTT, SEC_STORE, SEC_BUS, SEC_DEVICE, SEC_POINT };
+enum section_kind { SEC_GATEWAY, SEC_MQTT, SEC_STORE, SEC_BUS, SEC_DEVICE, SEC_POINT, SEC_PROFILE };
 
 void config_error_add(struct config_errors *errors, const char *fmt, ...)
 {
@@ -247,6 +285,8 @@ static void *section_base(struct loader *ld)
         return &cfg->buses[ld->index];
     case SEC_DEVICE:
         return &cfg->devices[ld->index];
+    case SEC_PROFILE:
+        return &ld->profile_values;
     default:
         return &cfg->points[ld->index];
     }
@@ -277,16 +317,50 @@ static int key_line(void *ctx, const char *key)
     return 0;
 }
 
+/* A point with a source has no registers; a device with a profile may
+ * take its unit id from the profile (checked once the profile is read). */
+static bool key_may_be_missing(struct loader *ld, const char *key)
+{
+    if (ld->kind == SEC_POINT && key_line(ld, "source"))
+        return strcmp(key, "function") == 0 || strcmp(key, "address") == 0 ||
+               strcmp(key, "type") == 0;
+    if (ld->kind == SEC_DEVICE && key_line(ld, "profile"))
+        return strcmp(key, "unit_id") == 0;
+    return false;
+}
+
+static void check_source_point(struct loader *ld)
+{
+    static const char *const register_keys[] = {"function", "address", "type", "word_order",
+                                                "decimals_from"};
+    for (size_t i = 0; i < sizeof(register_keys) / sizeof(register_keys[0]); i++) {
+        int line = key_line(ld, register_keys[i]);
+        if (line)
+            section_error(ld, line, register_keys[i],
+                          "a point with a source reads no registers of its own");
+    }
+}
+
 static void finish_section(struct loader *ld)
 {
     if (ld->skip || !ld->keys)
         return;
-    size_t before = ld->errors->count;
     for (size_t i = 0; i < ld->key_count; i++) {
-        if (ld->keys[i].required && ld->key_lines[i] == 0)
+        if (ld->keys[i].required && ld->key_lines[i] == 0 &&
+            !key_may_be_missing(ld, ld->keys[i].key))
             section_error(ld, ld->section_line, ld->keys[i].key, "missing (this key is required)");
     }
-    if (ld->kind == SEC_POINT && ld->errors->count == before) {
+    if (ld->kind == SEC_DEVICE)
+        for (size_t i = 0; i < ld->key_count; i++)
+            if (ld->key_lines[i])
+                ld->cfg->devices[ld->index].keys_set |= 1u << i;
+    if (ld->kind == SEC_PROFILE)
+        memcpy(ld->profile_key_lines, ld->key_lines, sizeof(ld->key_lines));
+    if (ld->kind == SEC_POINT && key_line(ld, "source"))
+        check_source_point(ld);
+    /* A value that did not parse has its own message; checks against the
+     * other keys would only add confusing ones. */
+    if (ld->kind == SEC_POINT && ld->errors->count == ld->errors_at_section_start) {
         struct point_check c = {ld->path, ld->errors, key_line, ld};
         config_check_point(&c, &ld->cfg->points[ld->index]);
     }
@@ -311,6 +385,54 @@ static bool section_exists(struct loader *ld, int kind, const char *a, const cha
     return false;
 }
 
+static struct point_config *add_point(struct loader *ld, const char *device, const char *point)
+{
+    struct gateway_config *cfg = ld->cfg;
+    struct point_config *p = grow((void **)&cfg->points, &cfg->point_count, sizeof(*p));
+    if (!p)
+        return NULL;
+    ld->index = cfg->point_count - 1;
+    strcpy(p->device_name, device);
+    strcpy(p->name, point);
+    p->scale = 1.0, p->line = ld->section_line, p->device_index = -1;
+    p->file = ld->profile ? ld->profile->path : NULL;
+    p->source_index = p->decimals_index = -1;
+    p->valid_min = -INFINITY, p->valid_max = INFINITY;
+    p->publish_max_interval_ms = 15 * 60 * 1000;
+    p->counter_reset_max = -1; /* unset: the default for the counter's width */
+    ld->keys = point_keys, ld->key_count = sizeof(point_keys) / sizeof(point_keys[0]);
+    return p;
+}
+
+/* In a profile: [profile] and [point NAME], the point belonging to the
+ * device that names the profile. A point the INI file defines itself for
+ * that device replaces the profile's. */
+static void start_profile_section(struct loader *ld, const char *section)
+{
+    const char *device = ld->cfg->devices[ld->profile_device].name;
+    if (strcmp(section, "profile") == 0) {
+        ld->kind = SEC_PROFILE;
+        ld->keys = profile_keys, ld->key_count = sizeof(profile_keys) / sizeof(profile_keys[0]);
+        ld->skip = false;
+        return;
+    }
+    value_reason why;
+    const char *name = strncmp(section, "point ", 6) == 0 ? section + 6 : NULL;
+    if (!name || check_topic_name(name, CFG_NAME_MAX, why) != 0) {
+        section_error(ld, ld->section_line, NULL,
+                      "a profile has [profile] and [point NAME] sections only");
+        return;
+    }
+    ld->kind = SEC_POINT;
+    if (section_exists(ld, SEC_POINT, device, name))
+        return; /* replaced by the INI file's own section */
+    if (!add_point(ld, device, name)) {
+        section_error(ld, ld->section_line, NULL, "out of memory");
+        return;
+    }
+    ld->skip = false;
+}
+
 /* Opens the section named by the header; on any problem the section's keys
  * are skipped so that one bad header gives one message, not one per key. */
 static void start_section(struct loader *ld, const char *section)
@@ -321,6 +443,11 @@ static void start_section(struct loader *ld, const char *section)
     ld->skip = true;
     ld->keys = NULL;
     memset(ld->key_lines, 0, sizeof(ld->key_lines));
+    ld->errors_at_section_start = ld->errors->count;
+    if (ld->profile_device >= 0) {
+        start_profile_section(ld, section);
+        return;
+    }
 
     static const struct {
         const char *word;
@@ -423,26 +550,15 @@ static void start_section(struct loader *ld, const char *section)
         ld->index = cfg->device_count - 1;
         strcpy(d->name, device);
         d->response_timeout_ms = 1000, d->backoff_max_ms = 60 * 1000, d->max_registers = 125,
-        d->max_gap = 8, d->line = ld->section_line, d->bus_index = -1;
+        d->max_gap = 8, d->line = ld->section_line, d->bus_index = -1, d->serial_parity = -1;
         ld->keys = device_keys, ld->key_count = sizeof(device_keys) / sizeof(device_keys[0]);
         break;
     }
-    default: {
-        struct point_config *p = rec = grow((void **)&cfg->points, &cfg->point_count, sizeof(*p));
-        if (!p)
-            break;
-        ld->index = cfg->point_count - 1;
-        strcpy(p->device_name, device);
-        strcpy(p->name, point);
-        p->scale = 1.0, p->line = ld->section_line, p->device_index = -1;
-        p->valid_min = -INFINITY, p->valid_max = INFINITY;
-        p->publish_max_interval_ms = 15 * 60 * 1000;
-        p->counter_reset_max = -1; /* unset: the default for the counter's width */
-        ld->keys = point_keys, ld->key_count = sizeof(point_keys) / sizeof(point_keys[0]);
+    default:
+        rec = add_point(ld, device, point);
         break;
     }
-    }
-    if (ld->kind >= SEC_BUS && !rec) {
+    if (ld->kind >= SEC_BUS && ld->kind != SEC_PROFILE && !rec) {
         section_error(ld, ld->section_line, NULL, "out of memory");
         return;
     }
@@ -583,12 +699,103 @@ static char *read_line(char *buf, int size, void *user)
     return buf;
 }
 
+static const struct builtin_profile *find_profile(const char *name)
+{
+    for (size_t i = 0; i < builtin_profile_count; i++)
+        if (strcmp(builtin_profiles[i].name, name) == 0)
+            return &builtin_profiles[i];
+    return NULL;
+}
+
+static void profile_unknown(struct loader *ld, const struct device_config *d)
+{
+    char known[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < builtin_profile_count && used < sizeof(known); i++)
+        used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "",
+                                 builtin_profiles[i].name);
+    config_error_add(ld->errors, "%s:%d: [device %s] profile: no profile '%s' (built in: %s)",
+                     ld->path, d->line, d->name, d->profile, known);
+}
+
+static size_t key_index(const struct key_spec *keys, size_t n, const char *key)
+{
+    size_t i = 0;
+    while (i < n && strcmp(keys[i].key, key) != 0)
+        i++;
+    return i;
+}
+
+/* Takes the [profile] values the device's own section did not set. */
+static void merge_profile_values(struct loader *ld, struct device_config *d)
+{
+    for (size_t i = 0; i < sizeof(profile_keys) / sizeof(profile_keys[0]); i++) {
+        const struct key_spec *k = &profile_keys[i];
+        if (!ld->profile_key_lines[i])
+            continue;
+        size_t n_device = sizeof(device_keys) / sizeof(device_keys[0]);
+        size_t j = key_index(device_keys, n_device, k->key);
+        bool set_by_device = j < n_device && (d->keys_set & (1u << j));
+        if (!set_by_device)
+            memcpy((char *)d + k->offset, (char *)&ld->profile_values + k->offset, k->size);
+    }
+}
+
+/* Reads the profile a device names, as if its sections were in the file. */
+static void read_profile(struct loader *ld, int device_index)
+{
+    struct device_config *d = &ld->cfg->devices[device_index];
+    const struct builtin_profile *prof = find_profile(d->profile);
+    if (!prof) {
+        profile_unknown(ld, d);
+        return;
+    }
+    const char *ini_path = ld->path;
+    *ld = (struct loader){.path = prof->path,
+                          .cfg = ld->cfg,
+                          .errors = ld->errors,
+                          .profile_device = device_index,
+                          .profile = prof};
+    ld->profile_values = (struct device_config){.serial_parity = -1};
+    ld->fp = fmemopen((void *)prof->text, strlen(prof->text), "r");
+    if (!ld->fp) {
+        config_error_add(ld->errors, "%s: cannot read: %m", prof->path);
+        return;
+    }
+    int syntax_line = ini_parse_stream(read_line, ld, on_key, ld);
+    finish_section(ld);
+    fclose(ld->fp);
+    if (syntax_line > 0)
+        config_error_add(ld->errors, "%s:%d: syntax error", prof->path, syntax_line);
+    d = &ld->cfg->devices[device_index];
+    merge_profile_values(ld, d);
+    size_t in_device =
+        key_index(device_keys, sizeof(device_keys) / sizeof(device_keys[0]), "unit_id");
+    size_t in_profile =
+        key_index(profile_keys, sizeof(profile_keys) / sizeof(profile_keys[0]), "unit_id");
+    if (!(d->keys_set & (1u << in_device)) && !ld->profile_key_lines[in_profile])
+        config_error_add(ld->errors,
+                         "%s:%d: [device %s] unit_id: missing (neither the section nor profile "
+                         "%s gives one)",
+                         ini_path, d->line, d->name, prof->name);
+}
+
+static void read_profiles(struct loader *ld)
+{
+    const char *ini_path = ld->path;
+    for (size_t i = 0; i < ld->cfg->device_count; i++)
+        if (ld->cfg->devices[i].profile[0]) {
+            read_profile(ld, (int)i);
+            ld->path = ini_path;
+        }
+}
+
 int config_load(const char *path, struct gateway_config *cfg, struct config_errors *errors)
 {
     memset(cfg, 0, sizeof(*cfg));
     set_defaults(cfg);
     snprintf(cfg->source_path, sizeof(cfg->source_path), "%s", path);
-    struct loader ld = {.path = path, .cfg = cfg, .errors = errors};
+    struct loader ld = {.path = path, .cfg = cfg, .errors = errors, .profile_device = -1};
     ld.fp = fopen(path, "r");
     if (!ld.fp) {
         config_error_add(errors, "%s: cannot open: %m", path);
@@ -601,11 +808,14 @@ int config_load(const char *path, struct gateway_config *cfg, struct config_erro
     if (syntax_line > 0)
         config_error_add(errors, "%s:%d: syntax error: expected '[section]' or 'key = value'", path,
                          syntax_line);
+
     static const char *const needed[] = {"gateway", "mqtt", "store"};
     bool seen[] = {ld.seen_gateway, ld.seen_mqtt, ld.seen_store};
     for (int i = 0; i < 3; i++)
         if (!seen[i])
             config_error_add(errors, "%s: [%s]: missing section", path, needed[i]);
+    if (errors->count == before)
+        read_profiles(&ld);
     if (errors->count == before)
         config_validate(cfg, errors);
     if (errors->count != before) {

@@ -41,6 +41,29 @@ static void validate_buses(struct gateway_config *cfg, struct config_errors *e)
     }
 }
 
+/* A device speaks one set of serial settings; on a shared line every
+ * device must speak the bus's. */
+static void check_profile_serial(const struct gateway_config *cfg, const struct device_config *d,
+                                 const struct bus_config *b, struct config_errors *e)
+{
+    if (b->kind != BUS_RTU)
+        return;
+    bool baud_ok = d->serial_baud == 0 || d->serial_baud == b->baud;
+    bool parity_ok = d->serial_parity < 0 || d->serial_parity == b->parity;
+    bool stop_ok = d->serial_stop_bits == 0 || d->serial_stop_bits == b->stop_bits;
+    if (baud_ok && parity_ok && stop_ok)
+        return;
+    config_error_add(e,
+                     "%s:%d: [device %s] speaks %d baud, parity %s, %d stop bit(s) (%s); bus %s "
+                     "(line %d) is set to %d, %s, %d: set the bus to match, or give the device's "
+                     "own baud, parity and stop_bits if it was reconfigured",
+                     cfg->source_path, d->line, d->name, d->serial_baud ? d->serial_baud : b->baud,
+                     parity_names[d->serial_parity >= 0 ? d->serial_parity : b->parity],
+                     d->serial_stop_bits ? d->serial_stop_bits : b->stop_bits,
+                     d->profile[0] ? "its profile's factory setting" : "as its section says",
+                     b->name, b->line, b->baud, parity_names[b->parity], b->stop_bits);
+}
+
 static void validate_devices(struct gateway_config *cfg, struct config_errors *e)
 {
     const char *path = cfg->source_path;
@@ -58,6 +81,7 @@ static void validate_devices(struct gateway_config *cfg, struct config_errors *e
                              "%s:%d: [device %s] unit_id: %d is out of range for an rtu bus "
                              "(1 to 247; 0 is broadcast)",
                              path, d->line, d->name, d->unit_id);
+        check_profile_serial(cfg, d, b, e);
         for (size_t j = 0; j < i; j++) {
             const struct device_config *o = &cfg->devices[j];
             if (b->kind == BUS_RTU && o->bus_index == d->bus_index && o->unit_id == d->unit_id)
@@ -89,7 +113,7 @@ static void validate_overlaps(struct gateway_config *cfg, struct config_errors *
     }
     size_t n = 0;
     for (size_t i = 0; i < cfg->point_count; i++)
-        if (cfg->points[i].device_index >= 0)
+        if (cfg->points[i].device_index >= 0 && cfg->points[i].source[0] == '\0')
             sorted[n++] = &cfg->points[i];
     qsort(sorted, n, sizeof(*sorted), by_device_function_address);
     for (size_t i = 1; i < n; i++) {
@@ -101,23 +125,71 @@ static void validate_overlaps(struct gateway_config *cfg, struct config_errors *
             config_error_add(e,
                              "%s:%d: [point %s/%s] address: %s %d overlaps point %s (line %d, "
                              "%d..%d)",
-                             cfg->source_path, p->line, p->device_name, p->name,
+                             p->file ? p->file : cfg->source_path, p->line, p->device_name, p->name,
                              function_names[p->function], p->address, prev->name, prev->line,
                              prev->address, prev_end - 1);
     }
     free(sorted);
 }
 
+static int find_point(const struct gateway_config *cfg, int device_index, const char *name)
+{
+    for (size_t i = 0; i < cfg->point_count; i++)
+        if (cfg->points[i].device_index == device_index && strcmp(cfg->points[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static bool is_integer_type(int type)
+{
+    return type >= DT_INT16 && type <= DT_UINT64;
+}
+
+/* source and decimals_from name another point of the same device. */
+static void resolve_sibling_points(struct gateway_config *cfg, struct point_config *p,
+                                   struct config_errors *e)
+{
+    const char *path = p->file ? p->file : cfg->source_path;
+    if (p->source[0]) {
+        p->source_index = find_point(cfg, p->device_index, p->source);
+        const struct point_config *s = p->source_index >= 0 ? &cfg->points[p->source_index] : NULL;
+        if (!s || s == p || s->source[0])
+            config_error_add(e,
+                             "%s:%d: [point %s/%s] source: '%s' is not a point of device %s that "
+                             "reads registers",
+                             path, p->line, p->device_name, p->name, p->source, p->device_name);
+    }
+    if (p->decimals_from[0]) {
+        p->decimals_index = find_point(cfg, p->device_index, p->decimals_from);
+        const struct point_config *d =
+            p->decimals_index >= 0 ? &cfg->points[p->decimals_index] : NULL;
+        if (!d || d == p || d->source[0] || !is_integer_type(d->type) ||
+            d->function != p->function || d->address >= p->address)
+            config_error_add(e,
+                             "%s:%d: [point %s/%s] decimals_from: '%s' must be an integer point "
+                             "of device %s in the same register table, at a lower address (it "
+                             "is read first)",
+                             path, p->line, p->device_name, p->name, p->decimals_from,
+                             p->device_name);
+    }
+}
+
 static void validate_points(struct gateway_config *cfg, struct config_errors *e)
 {
-    const char *path = cfg->source_path;
+    for (size_t i = 0; i < cfg->point_count; i++) /* first, for sibling lookups */
+        cfg->points[i].device_index = config_find_device(cfg, cfg->points[i].device_name);
     for (size_t i = 0; i < cfg->point_count; i++) {
         struct point_config *p = &cfg->points[i];
-        p->device_index = config_find_device(cfg, p->device_name);
+        const char *path = p->file ? p->file : cfg->source_path;
         if (p->device_index < 0) {
             config_error_add(e, "%s:%d: [point %s/%s]: no [device %s] in this file", path, p->line,
                              p->device_name, p->name, p->device_name);
             continue;
+        }
+        if (p->source[0] || p->decimals_from[0]) {
+            resolve_sibling_points(cfg, p, e);
+            if (p->source[0])
+                continue; /* no registers of its own */
         }
         if (function_reads_bits(p->function) && p->type != DT_BOOL)
             config_error_add(e,

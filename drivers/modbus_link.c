@@ -90,19 +90,27 @@ static int read_once(struct modbus_link *link, int function, int address, int co
     }
 }
 
+enum link_result link_connect(struct modbus_link *link, bool *fresh, char *why, size_t why_size)
+{
+    *fresh = false;
+    if (link->connected)
+        return LINK_OK;
+    if (modbus_connect(link->ctx) != 0) {
+        snprintf(why, why_size, "cannot connect to %s: %s", link->label, modbus_strerror(errno));
+        return LINK_IO;
+    }
+    link->connected = *fresh = true;
+    return LINK_OK;
+}
+
 enum link_result link_read(struct modbus_link *link, int unit_id, int function, int address,
                            int count, int64_t timeout_ms, uint16_t *dest, char *why,
                            size_t why_size)
 {
     modbus_t *ctx = link->ctx;
-    if (!link->connected) {
-        if (modbus_connect(ctx) != 0) {
-            snprintf(why, why_size, "cannot connect to %s: %s", link->label,
-                     modbus_strerror(errno));
-            return LINK_IO;
-        }
-        link->connected = true;
-    }
+    bool fresh;
+    if (link_connect(link, &fresh, why, why_size) != LINK_OK)
+        return LINK_IO;
     modbus_set_slave(ctx, unit_id);
     modbus_set_response_timeout(ctx, (uint32_t)(timeout_ms / 1000),
                                 (uint32_t)(timeout_ms % 1000) * 1000);

@@ -7,6 +7,7 @@
 #ifndef GW_MODBUS_LINK_H
 #define GW_MODBUS_LINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,10 @@ void link_destroy(struct modbus_link *link);
  * (one end of a socketpair), so replies can be fed without a device. The
  * link owns fd from here on. */
 struct modbus_link *link_create_on_fd(const struct bus_config *bus, int fd);
+
+/* Connects if not connected; *fresh says whether it just did (some devices
+ * need a pause before the first request on a new connection). */
+enum link_result link_connect(struct modbus_link *link, bool *fresh, char *why, size_t why_size);
 
 /* Reads count registers, or bits widened to 0/1 registers, into dest.
  * Connects first if needed. On failure, why holds a short reason. */

@@ -11,18 +11,19 @@
 
 static long reads;
 
-static void on_request(modbus_mapping_t *map, int function, int address, int count)
+static int on_request(modbus_mapping_t *map, int function, int address, int count)
 {
     (void)address;
     (void)count;
     if (function != MODBUS_FC_READ_INPUT_REGISTERS)
-        return;
+        return 0;
     long k = reads++;
     uint16_t *r = map->tab_input_registers;
     encode_registers(-150 + (37 * k) % 500, DT_INT16, WO_ABCD, &r[0]);
     encode_registers(300 + (53 * k) % 600, DT_UINT16, WO_ABCD, &r[1]);
     encode_registers(950 + 0.25 * (double)(k % 400), DT_FLOAT32, WO_ABCD, &r[2]);
     encode_registers(65536 + (977 * k) % 100000, DT_UINT32, WO_CDAB, &r[4]);
+    return 0;
 }
 
 static void power_on(modbus_mapping_t *map)

@@ -144,10 +144,14 @@ static void handle_request(modbus_t *ctx, modbus_mapping_t *map, const struct st
                            const uint8_t *req, int len)
 {
     int hl = modbus_get_header_length(ctx);
+    int refused = 0;
     if (len >= hl + 5)
-        m->on_request(map, req[hl], (req[hl + 1] << 8) | req[hl + 2],
-                      (req[hl + 3] << 8) | req[hl + 4]);
-    modbus_reply(ctx, req, len, map);
+        refused = m->on_request(map, req[hl], (req[hl + 1] << 8) | req[hl + 2],
+                                (req[hl + 3] << 8) | req[hl + 4]);
+    if (refused)
+        modbus_reply_exception(ctx, req, (unsigned)refused);
+    else
+        modbus_reply(ctx, req, len, map);
 }
 
 static int time_is_up(const struct stub_options *o, time_t started)
@@ -390,7 +394,7 @@ static void rtu_answer_faulty(modbus_t *ctx, int fd, modbus_mapping_t *map,
         break;
     case FAULT_BAD_CRC:
     case FAULT_SLOW:
-        m->on_request(map, req[1], (req[2] << 8) | req[3], (req[4] << 8) | req[5]);
+        (void)m->on_request(map, req[1], (req[2] << 8) | req[3], (req[4] << 8) | req[5]);
         n = stub_rtu_read_reply(map, req, len, reply, (int)sizeof(reply));
         if (mode == FAULT_BAD_CRC && n > 0)
             reply[n - 1] ^= 0x5a;

@@ -16,8 +16,11 @@ struct stub_model {
     int nb_bits, nb_input_bits, nb_registers, nb_input_registers;
     /* Returns 0 if the option is the model's and its value is valid. */
     int (*option)(const char *name, const char *value);
-    /* Called for every request addressed to this unit, before the reply. */
-    void (*on_request)(modbus_mapping_t *map, int function, int address, int count);
+    /* Called for every request addressed to this unit, before the reply;
+     * returns 0 to answer from the map, or a Modbus exception code for a
+     * request the real device refuses (a float split in two, too many
+     * registers at once). */
+    int (*on_request)(modbus_mapping_t *map, int function, int address, int count);
     /* SIGUSR1: what the device does after a power loss. */
     void (*on_power_loss)(modbus_mapping_t *map);
 };

@@ -50,18 +50,19 @@ static void power_on(modbus_mapping_t *map)
     map->tab_registers[REG_POWER_ON_COUNT] = (uint16_t)power_ons;
 }
 
-static void on_request(modbus_mapping_t *map, int function, int address, int count)
+static int on_request(modbus_mapping_t *map, int function, int address, int count)
 {
     (void)address;
     (void)count;
     if (function != MODBUS_FC_READ_HOLDING_REGISTERS)
-        return;
+        return 0;
     if (power_loss_after > 0 && reads_total == power_loss_after)
         power_on(map);
     map->tab_registers[REG_IN] = (uint16_t)((start_in + 7 * reads) % 65536);
     map->tab_registers[REG_OUT] = (uint16_t)((start_out + 5 * reads) % 65536);
     reads++;
     reads_total++;
+    return 0;
 }
 
 int main(int argc, char **argv)

@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,17 @@ char *health_json(const struct gateway_config *cfg, const struct health_inputs *
     return finish(root);
 }
 
+/* 0.1, not json-c's 0.10000000000000001: 15 digits when they read back the
+ * same double, as in the reading payloads. */
+static void add_number(json_object *o, const char *key, double v)
+{
+    char text[40];
+    snprintf(text, sizeof(text), "%.15g", v);
+    json_object_object_add(o, key,
+                           strtod(text, NULL) == v ? json_object_new_double_s(v, text)
+                                                   : json_object_new_double(v));
+}
+
 static json_object *point_json(const struct point_config *pc)
 {
     json_object *p = json_object_new_object();
@@ -113,11 +125,11 @@ static json_object *point_json(const struct point_config *pc)
     add_int(p, "address", pc->address);
     if (data_type_width(pc->type) > 1)
         add_string(p, "word_order", word_order_names[pc->word_order]);
-    json_object_object_add(p, "scale", json_object_new_double(pc->scale));
-    json_object_object_add(p, "offset", json_object_new_double(pc->offset));
+    add_number(p, "scale", pc->scale);
+    add_number(p, "offset", pc->offset);
     add_string(p, "publish", publish_mode_names[pc->publish]);
     if (pc->publish == PUBLISH_CHANGE) {
-        json_object_object_add(p, "deadband", json_object_new_double(pc->deadband));
+        add_number(p, "deadband", pc->deadband);
         add_int(p, "publish_max_interval_ms", pc->publish_max_interval_ms);
     }
     if (pc->kind == KIND_COUNTER)
@@ -125,9 +137,9 @@ static json_object *point_json(const struct point_config *pc)
     if (pc->window_ms > 0)
         add_int(p, "window_ms", pc->window_ms);
     if (isfinite(pc->valid_min))
-        json_object_object_add(p, "valid_min", json_object_new_double(pc->valid_min));
+        add_number(p, "valid_min", pc->valid_min);
     if (isfinite(pc->valid_max))
-        json_object_object_add(p, "valid_max", json_object_new_double(pc->valid_max));
+        add_number(p, "valid_max", pc->valid_max);
     if (pc->stale_after_ms > 0)
         add_int(p, "stale_after_ms", pc->stale_after_ms);
     return p;

@@ -6,18 +6,31 @@
 #include "gateway/point_quality.h"
 #include "gateway/stats.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+/* What one point gave in the current poll, for the points that depend on
+ * it (a decimal-places register, the source of a derived value). */
+struct point_result {
+    bool read;
+    double raw, value;
+    uint8_t quality;
+};
+
 struct device_state {
     const struct device_config *cfg;
-    int index;                          /* into gateway_config.devices */
-    const struct point_config **points; /* this device's points, plan order refers here */
+    int index; /* into gateway_config.devices */
+    /* This device's points: the ones that read registers first (the read
+     * plan's indexes refer to them), then the derived ones. */
+    const struct point_config **points;
     uint32_t *point_ids;
+    int *local;                /* per point: its decimals_from or source, as an index here, or -1 */
     struct stale_watch *stale; /* per point */
-    size_t point_count;
+    struct point_result *result;
+    size_t point_count, register_points;
     struct read_plan plan;
     int64_t next_due_ms;
     int failures;
@@ -49,6 +62,36 @@ int64_t poller_backoff_ms(int64_t interval_ms, int64_t backoff_max_ms, int failu
     return delay > interval_ms ? delay : interval_ms;
 }
 
+static int local_index(const struct device_state *d, const struct gateway_config *cfg,
+                       int config_index)
+{
+    for (size_t i = 0; config_index >= 0 && i < d->point_count; i++)
+        if (d->points[i] == &cfg->points[config_index])
+            return (int)i;
+    return -1;
+}
+
+/* Register points first, derived points after, each in file order. */
+static void collect_points(struct device_state *d, const struct gateway_config *cfg,
+                           const uint32_t *point_ids)
+{
+    size_t n = 0;
+    for (int derived = 0; derived < 2; derived++)
+        for (size_t i = 0; i < cfg->point_count; i++) {
+            const struct point_config *pc = &cfg->points[i];
+            if (pc->device_index != d->index || (pc->source[0] != '\0') != derived)
+                continue;
+            d->points[n] = pc;
+            d->point_ids[n] = point_ids[i];
+            n += 1;
+            d->register_points += !derived;
+        }
+    for (size_t i = 0; i < d->point_count; i++)
+        d->local[i] = local_index(d, cfg,
+                                  d->points[i]->source[0] ? d->points[i]->source_index
+                                                          : d->points[i]->decimals_index);
+}
+
 static int device_init(struct device_state *d, const struct gateway_config *cfg, int index,
                        const uint32_t *point_ids)
 {
@@ -59,26 +102,23 @@ static int device_init(struct device_state *d, const struct gateway_config *cfg,
         d->point_count += cfg->points[i].device_index == index;
     d->points = calloc(d->point_count, sizeof(*d->points));
     d->point_ids = calloc(d->point_count, sizeof(*d->point_ids));
+    d->local = calloc(d->point_count, sizeof(*d->local));
     d->stale = calloc(d->point_count, sizeof(*d->stale));
-    struct plan_point *pp = calloc(d->point_count, sizeof(*pp));
-    if (!d->points || !d->point_ids || !d->stale || !pp) {
+    d->result = calloc(d->point_count, sizeof(*d->result));
+    struct plan_point *pp = calloc(d->point_count + 1, sizeof(*pp));
+    if (!d->points || !d->point_ids || !d->local || !d->stale || !d->result || !pp) {
         free(pp);
         return -1;
     }
-    size_t n = 0;
-    for (size_t i = 0; i < cfg->point_count; i++) {
-        const struct point_config *pc = &cfg->points[i];
-        if (pc->device_index != index)
-            continue;
-        d->points[n] = pc;
-        d->point_ids[n] = point_ids[i];
-        pp[n] =
+    collect_points(d, cfg, point_ids);
+    for (size_t i = 0; i < d->register_points; i++) {
+        const struct point_config *pc = d->points[i];
+        pp[i] =
             (struct plan_point){pc->function, pc->address,
                                 function_reads_bits(pc->function) ? 1 : data_type_width(pc->type)};
-        n++;
     }
     struct read_limits limits = {d->cfg->max_registers, d->cfg->max_gap, d->cfg->single_requests};
-    int rc = read_plan_build(pp, n, &limits, &d->plan);
+    int rc = read_plan_build(pp, d->register_points, &limits, &d->plan);
     free(pp);
     return rc;
 }
@@ -88,13 +128,43 @@ static void device_free(struct device_state *d)
     read_plan_free(&d->plan);
     free(d->points);
     free(d->point_ids);
+    free(d->local);
     free(d->stale);
+    free(d->result);
 }
 
 static void sleep_ms(int64_t ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
     nanosleep(&ts, NULL);
+}
+
+/* A value scaled by a decimal-places register read earlier in this poll
+ * (a QDY30A's level); returns false when that register gave nothing usable. */
+static bool apply_decimals(const struct device_state *d, size_t idx, double *raw)
+{
+    int dec = d->local[idx];
+    if (dec < 0)
+        return true;
+    const struct point_result *r = &d->result[dec];
+    if (!r->read || r->quality != QUALITY_GOOD || r->raw < 0 || r->raw > 9)
+        return false;
+    *raw /= pow(10, r->raw);
+    return true;
+}
+
+static struct reading judge(struct device_state *d, size_t idx, bool decoded, double raw,
+                            double value, int64_t ts_ms, uint16_t flags)
+{
+    const struct point_config *pc = d->points[idx];
+    uint8_t quality = decoded ? point_quality(pc, raw, value, &d->stale[idx], ts_ms) : QUALITY_BAD;
+    d->result[idx] =
+        (struct point_result){.read = true, .raw = raw, .value = value, .quality = quality};
+    return (struct reading){.ts_ms = ts_ms,
+                            .value = value,
+                            .point_id = d->point_ids[idx],
+                            .flags = flags,
+                            .quality = quality};
 }
 
 static size_t decode_request(struct poller *p, struct device_state *d,
@@ -105,18 +175,36 @@ static size_t decode_request(struct poller *p, struct device_state *d,
         size_t idx = d->plan.order[rq->first + k];
         const struct point_config *pc = d->points[idx];
         double raw = 0;
-        enum decode_status st =
-            decode_registers(&p->regs[pc->address - rq->address], pc->type, pc->word_order, &raw);
-        double value = st == DECODE_OK ? decode_apply_scale(raw, pc->scale, pc->offset) : 0;
-        out[k] = (struct reading){
-            .ts_ms = ts_ms,
-            .value = value,
-            .point_id = d->point_ids[idx],
-            .flags = flags,
-            .quality = st == DECODE_OK ? point_quality(pc, raw, value, &d->stale[idx], ts_ms)
-                                       : QUALITY_BAD};
+        bool ok = decode_registers(&p->regs[pc->address - rq->address], pc->type, pc->word_order,
+                                   &raw) == DECODE_OK;
+        double scaled = raw;
+        ok = ok && apply_decimals(d, idx, &scaled);
+        double value = ok ? decode_apply_scale(scaled, pc->scale, pc->offset) : 0;
+        out[k] = judge(d, idx, ok, raw, value, ts_ms, flags);
     }
     return rq->n_points;
+}
+
+/* Points computed from another point of the same poll (a level from a
+ * pressure); nothing when the source was not read. */
+static size_t derive_points(struct device_state *d, int64_t ts_ms, uint16_t flags,
+                            struct reading *out)
+{
+    size_t n = 0;
+    for (size_t idx = d->register_points; idx < d->point_count; idx++) {
+        const struct point_config *pc = d->points[idx];
+        if (d->local[idx] < 0 || !d->result[d->local[idx]].read)
+            continue;
+        const struct point_result *src = &d->result[d->local[idx]];
+        bool ok = src->quality == QUALITY_GOOD || src->quality == QUALITY_OUT_OF_RANGE ||
+                  src->quality == QUALITY_STALE;
+        double value = ok ? decode_apply_scale(src->value, pc->scale, pc->offset) : 0;
+        out[n] = judge(d, idx, ok, value, value, ts_ms, flags);
+        if (!ok)
+            out[n].quality = src->quality; /* no_data stays no_data */
+        n++;
+    }
+    return n;
 }
 
 /* Reads every request of the device's plan; returns false on a transport
@@ -127,13 +215,22 @@ static bool poll_device(struct poller *p, struct device_state *d)
     bool io_ok = true, all_ok = true;
     char why[256] = "";
     uint16_t flags = clock_is_synchronised() ? 0 : FLAG_CLOCK_UNSYNCED;
+    int64_t pause = p->bus->pause_between_requests_ms > d->cfg->pause_between_requests_ms
+                        ? p->bus->pause_between_requests_ms
+                        : d->cfg->pause_between_requests_ms;
+    bool fresh = false;
+    if (link_connect(p->link, &fresh, why, sizeof(why)) == LINK_OK && fresh &&
+        d->cfg->pause_after_connect_ms > 0)
+        sleep_ms(d->cfg->pause_after_connect_ms);
+    for (size_t i = 0; i < d->point_count; i++)
+        d->result[i].read = false;
     for (size_t i = 0; i < d->plan.request_count; i++) {
         const struct read_request *rq = &d->plan.requests[i];
         enum link_result res =
             link_read(p->link, d->cfg->unit_id, rq->function, rq->address, rq->count,
                       d->cfg->response_timeout_ms, p->regs, why, sizeof(why));
-        if (p->bus->pause_between_requests_ms > 0)
-            sleep_ms(p->bus->pause_between_requests_ms);
+        if (pause > 0)
+            sleep_ms(pause);
         if (res == LINK_OK) {
             n += decode_request(p, d, rq, clock_wall_ms(), flags, p->batch + n);
             continue;
@@ -147,6 +244,7 @@ static bool poll_device(struct poller *p, struct device_state *d)
             break;
         }
     }
+    n += derive_points(d, clock_wall_ms(), flags, p->batch + n);
     if (n > 0) {
         stat_add(&gw_stats.readings_polled, n);
         ingest_queue_push(p->queue, p->batch, n);

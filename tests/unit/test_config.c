@@ -124,6 +124,24 @@ static const struct broken_case {
      "%s:18: [point d/p] invalid_values: 'x' is not a finite number"},
     {HEAD BUS DEV PT "invalid_values = 1,2,3,4,5,6,7,8,9\n",
      "%s:18: [point d/p] invalid_values: at most 8 values"},
+    {HEAD BUS "[device d]\nbus = b\nprofile = xy-md03\ninterval = 1s\n",
+     "%s:10: [device d] profile: no profile 'xy-md03' (built in: break-beam-counter, gmp252, "
+     "keller-s30, qdy30a, rs-ws-n01, sdm630, wxt530, xy-md02)"},
+    {HEAD "[bus b]\ntype = rtu\ndevice = /dev/ttyUSB0\n"
+          "[device d]\nbus = b\nprofile = gmp252\ninterval = 1s\n",
+     "%s:10: [device d] speaks 19200 baud, parity none, 2 stop bit(s) (its profile's factory "
+     "setting); bus b (line 7) is set to 9600, none, 1: set the bus to match, or give the "
+     "device's own baud, parity and stop_bits if it was reconfigured"},
+    {HEAD BUS "[device d]\nbus = b\nprofile = keller-s30\ninterval = 1s\n"
+              "[point d/depth]\nsource = level\nunit = m\n",
+     "%s:14: [point d/depth] source: 'level' is not a point of device d that reads registers"},
+    {HEAD BUS DEV PT "[point d/q]\nsource = p\nfunction = coil\n",
+     "%s:20: [point d/q] function: a point with a source reads no registers of its own"},
+    {HEAD BUS DEV "[point d/p]\nfunction = holding_register\naddress = 4\ntype = uint16\n"
+                  "[point d/level]\nfunction = holding_register\naddress = 3\ntype = int16\n"
+                  "decimals_from = p\n",
+     "%s:18: [point d/level] decimals_from: 'p' must be an integer point of device d in the "
+     "same register table, at a lower address (it is read first)"},
 };
 
 static void test_broken_catalogue(void **state)
@@ -215,6 +233,84 @@ static void test_shipped_examples_load(void **state)
     }
 }
 
+static int load_ok(const char *text, struct gateway_config *cfg)
+{
+    write_file(text);
+    struct config_errors errors = {0};
+    int rc = config_load(path, cfg, &errors);
+    for (size_t j = 0; j < errors.count; j++)
+        print_error("%s\n", errors.lines[j]);
+    config_errors_free(&errors);
+    unlink(path);
+    return rc;
+}
+
+static const struct point_config *point_named(const struct gateway_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->point_count; i++)
+        if (strcmp(cfg->points[i].name, name) == 0)
+            return &cfg->points[i];
+    fail_msg("no point %s", name);
+    return NULL;
+}
+
+/* Every built-in profile loads (on a TCP bus: no serial settings to match). */
+static void test_every_profile_loads(void **state)
+{
+    (void)state;
+    assert_true(builtin_profile_count >= 8);
+    for (size_t i = 0; i < builtin_profile_count; i++) {
+        char text[1024];
+        snprintf(text, sizeof(text), HEAD BUS "[device d]\nbus = b\nprofile = %s\ninterval = 1s\n",
+                 builtin_profiles[i].name);
+        struct gateway_config cfg;
+        if (load_ok(text, &cfg) != 0)
+            fail_msg("profile %s does not load", builtin_profiles[i].name);
+        assert_true(cfg.point_count >= 2);
+        assert_true(cfg.devices[0].model[0] != '\0');
+        for (size_t j = 0; j < cfg.point_count; j++)
+            assert_string_equal(cfg.points[j].file, builtin_profiles[i].path);
+        config_free(&cfg);
+    }
+}
+
+/* The device section wins over the profile; so does a point section. */
+static void test_profile_overrides(void **state)
+{
+    (void)state;
+    struct gateway_config cfg;
+    assert_int_equal(load_ok(HEAD "[bus b]\ntype = rtu\ndevice = /dev/ttyUSB0\nbaud = 19200\n"
+                                  "stop_bits = 2\n"
+                                  "[device probe]\nbus = b\nprofile = gmp252\ninterval = 1s\n"
+                                  "unit_id = 7\nresponse_timeout = 3s\n"
+                                  "[device river]\nbus = b\nprofile = keller-s30\n"
+                                  "interval = 1s\nbaud = 19200\nstop_bits = 2\n"
+                                  "[point river/level]\nsource = pressure\nscale = 9.95\n"
+                                  "unit = m\n",
+                             &cfg),
+                     0);
+    assert_int_equal(cfg.devices[0].unit_id, 7);
+    assert_int_equal(cfg.devices[0].response_timeout_ms, 3000);
+    assert_string_equal(cfg.devices[0].model, "Vaisala GMP252 CO2 probe");
+    assert_int_equal(cfg.devices[1].unit_id, 1); /* the profile's */
+    const struct point_config *co2 = point_named(&cfg, "co2");
+    assert_int_equal(co2->type, DT_FLOAT32);
+    assert_int_equal(co2->word_order, WO_CDAB);
+    const struct point_config *level = point_named(&cfg, "level");
+    assert_true(level->scale == 9.95);
+    assert_null(level->file); /* the INI file's own section */
+    assert_true(level->source_index >= 0);
+    assert_string_equal(cfg.points[level->source_index].name, "pressure");
+    const struct point_config *temp = NULL;
+    for (size_t i = 0; i < cfg.point_count; i++)
+        if (strcmp(cfg.points[i].name, "temperature") == 0 &&
+            strcmp(cfg.points[i].device_name, "river") == 0)
+            temp = &cfg.points[i];
+    assert_non_null(temp);
+    assert_int_equal(temp->address, 0x0102);
+    config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +318,8 @@ int main(void)
         cmocka_unit_test(test_every_problem_is_reported),
         cmocka_unit_test(test_good_file_values_and_defaults),
         cmocka_unit_test(test_shipped_examples_load),
+        cmocka_unit_test(test_every_profile_loads),
+        cmocka_unit_test(test_profile_overrides),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
