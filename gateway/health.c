@@ -156,6 +156,10 @@ char *device_meta_json(const struct gateway_config *cfg, int device_index)
     add_string(root, "transport", bus->kind == BUS_TCP ? "modbus-tcp" : "modbus-rtu");
     add_int(root, "unit_id", dc->unit_id);
     add_int(root, "interval_ms", dc->interval_ms);
+    if (dc->profile[0]) {
+        add_string(root, "profile", dc->profile);
+        add_string(root, "model", dc->model);
+    }
     json_object *points = json_object_new_array();
     for (size_t i = 0; i < cfg->point_count; i++) {
         if (cfg->points[i].device_index == device_index)

@@ -3,7 +3,7 @@
 # also what only the test suite uses (libfaketime for clock jumps, clang's
 # libFuzzer for the fuzz targets, valgrind for memcheck, python3-jsonschema
 # to check every message against docs/schemas, sqlite3 to write an old-version
-# store file).
+# store file, mbpoll to read the stubs as an independent Modbus master).
 # Runs apt-get only when something is missing, so it is cheap to repeat.
 set -euo pipefail
 
@@ -15,7 +15,7 @@ PACKAGES=(
   python3
 )
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES+=(faketime clang libclang-rt-dev valgrind python3-jsonschema sqlite3)
+  PACKAGES+=(faketime clang libclang-rt-dev valgrind python3-jsonschema sqlite3 mbpoll)
 fi
 
 missing=()

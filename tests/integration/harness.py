@@ -50,6 +50,7 @@ class Workdir:
         self.path = tempfile.mkdtemp(prefix=f"gw-{name}-")
         self.procs = []
         self.subscribers = []
+        self.stoppers = []  # callables run first at cleanup (threads the test started)
 
     def file(self, name):
         return os.path.join(self.path, name)
@@ -63,6 +64,8 @@ class Workdir:
         return proc
 
     def cleanup(self, keep=False):
+        for stop in self.stoppers:
+            stop()
         for proc in self.procs:
             if proc.poll() is None:
                 proc.terminate()
@@ -191,6 +194,57 @@ class Broker:
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(10)
+
+
+class RtuLine:
+    """One RS-485 line shared by several RTU stubs, each on its own
+    pseudo-terminal: every byte the gateway sends reaches every stub and
+    every stub's reply reaches the gateway, as on the two-wire bus where
+    all units hear all frames and only the addressed one answers. This
+    relay stands in for the copper, the one part a test machine lacks; the
+    stubs and the gateway are real. The gateway opens self.path."""
+
+    def __init__(self, work, stub_ttys, max_seconds=600):
+        import threading
+        import tty
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)  # kept open: the master survives the gateway reopening
+        self.path = os.ttyname(self.slave)
+        self.ends = []
+        for path in stub_ttys:
+            fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+            tty.setraw(fd)
+            self.ends.append(fd)
+        self.stopped = False
+        self.deadline = time.monotonic() + max_seconds
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+        self.thread.start()
+        work.stoppers.append(self.stop)
+
+    def _pump(self):
+        import select
+        while not self.stopped and time.monotonic() < self.deadline:
+            ready, _, _ = select.select([self.master] + self.ends, [], [], 0.2)
+            for fd in ready:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    continue
+                targets = self.ends if fd == self.master else [self.master]
+                for target in targets:
+                    try:
+                        os.write(target, data)
+                    except OSError:
+                        pass
+
+    def stop(self):
+        self.stopped = True
+        self.thread.join(2)
+        for fd in [self.master, self.slave] + self.ends:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 class Relay:
