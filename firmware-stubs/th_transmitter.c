@@ -1,5 +1,5 @@
 /* Simulated RS-485 temperature/humidity transmitter, two register maps
- * (docs/devices/th-transmitter.md):
+ * (docs/devices/xy-md02.md, docs/devices/rs-ws-n01.md):
  *   --variant xy-md02 (default)  input registers 1 = temperature x10 (signed),
  *                                2 = humidity x10; address 0 exists, unused
  *   --variant renke              holding registers 0 = humidity x10,
