@@ -106,46 +106,63 @@ static const struct key_spec bus_keys[] = {
      10 * 1000, NULL, false},
 };
 
+/* Keys a device section and a profile's [profile] section share: the
+ * device's quirks, and the serial settings it speaks (in a device section:
+ * when reconfigured from its profile's factory settings; checked against
+ * the bus either way). */
+#define DEVICE_QUIRK_KEYS                                                                            \
+    {"response_timeout",                                                                             \
+     K_DURATION,                                                                                     \
+     FIELD(struct device_config, response_timeout_ms),                                               \
+     10,                                                                                             \
+     60 * 1000,                                                                                      \
+     NULL,                                                                                           \
+     false},                                                                                         \
+        {"max_registers", K_INT, FIELD(struct device_config, max_registers), 1, 125, NULL, false},   \
+        {"max_gap", K_INT, FIELD(struct device_config, max_gap), 0, 125, NULL, false},               \
+        {"single_requests",                                                                          \
+         K_BOOL,                                                                                     \
+         FIELD(struct device_config, single_requests),                                               \
+         0,                                                                                          \
+         0,                                                                                          \
+         NULL,                                                                                       \
+         false},                                                                                     \
+        {"pause_between_requests",                                                                   \
+         K_DURATION,                                                                                 \
+         FIELD(struct device_config, pause_between_requests_ms),                                     \
+         0,                                                                                          \
+         10 * 1000,                                                                                  \
+         NULL,                                                                                       \
+         false},                                                                                     \
+        {"pause_after_connect",                                                                      \
+         K_DURATION,                                                                                 \
+         FIELD(struct device_config, pause_after_connect_ms),                                        \
+         0,                                                                                          \
+         60 * 1000,                                                                                  \
+         NULL,                                                                                       \
+         false},                                                                                     \
+        {"baud", K_INT, FIELD(struct device_config, serial_baud), 300, 4000000, NULL, false},        \
+        {"parity", K_CHOICE, FIELD(struct device_config, serial_parity), 0, 0, parity_names, false}, \
+    {                                                                                                \
+        "stop_bits", K_INT, FIELD(struct device_config, serial_stop_bits), 1, 2, NULL, false         \
+    }
+
 static const struct key_spec device_keys[] = {
     {"bus", K_NAME, FIELD(struct device_config, bus_name), 0, 0, NULL, true},
     {"unit_id", K_INT, FIELD(struct device_config, unit_id), 0, 255, NULL, true},
     {"interval", K_DURATION, FIELD(struct device_config, interval_ms), 10, DAY_MS, NULL, true},
-    {"response_timeout", K_DURATION, FIELD(struct device_config, response_timeout_ms), 10,
-     60 * 1000, NULL, false},
     {"backoff_max", K_DURATION, FIELD(struct device_config, backoff_max_ms), 100, DAY_MS, NULL,
      false},
-    {"max_registers", K_INT, FIELD(struct device_config, max_registers), 1, 125, NULL, false},
-    {"max_gap", K_INT, FIELD(struct device_config, max_gap), 0, 125, NULL, false},
-    {"single_requests", K_BOOL, FIELD(struct device_config, single_requests), 0, 0, NULL, false},
-    {"pause_between_requests", K_DURATION, FIELD(struct device_config, pause_between_requests_ms),
-     0, 10 * 1000, NULL, false},
-    {"pause_after_connect", K_DURATION, FIELD(struct device_config, pause_after_connect_ms), 0,
-     60 * 1000, NULL, false},
     {"profile", K_NAME, FIELD(struct device_config, profile), 0, 0, NULL, false},
-    /* The device's own serial settings, when reconfigured from its
-     * profile's factory settings; checked against the bus. */
-    {"baud", K_INT, FIELD(struct device_config, serial_baud), 300, 4000000, NULL, false},
-    {"parity", K_CHOICE, FIELD(struct device_config, serial_parity), 0, 0, parity_names, false},
-    {"stop_bits", K_INT, FIELD(struct device_config, serial_stop_bits), 1, 2, NULL, false},
+    DEVICE_QUIRK_KEYS,
 };
 
-/* A profile's [profile] section: device keys a device section may still
- * override, the device's description, and the serial settings it speaks. */
+/* A profile's [profile] section: what the device is, its factory unit id,
+ * and the keys above, which a device section may still override. */
 static const struct key_spec profile_keys[] = {
     {"description", K_PLAIN, FIELD(struct device_config, model), 0, 0, NULL, true},
     {"unit_id", K_INT, FIELD(struct device_config, unit_id), 0, 255, NULL, false},
-    {"response_timeout", K_DURATION, FIELD(struct device_config, response_timeout_ms), 10,
-     60 * 1000, NULL, false},
-    {"max_registers", K_INT, FIELD(struct device_config, max_registers), 1, 125, NULL, false},
-    {"max_gap", K_INT, FIELD(struct device_config, max_gap), 0, 125, NULL, false},
-    {"single_requests", K_BOOL, FIELD(struct device_config, single_requests), 0, 0, NULL, false},
-    {"pause_between_requests", K_DURATION, FIELD(struct device_config, pause_between_requests_ms),
-     0, 10 * 1000, NULL, false},
-    {"pause_after_connect", K_DURATION, FIELD(struct device_config, pause_after_connect_ms), 0,
-     60 * 1000, NULL, false},
-    {"baud", K_INT, FIELD(struct device_config, serial_baud), 300, 4000000, NULL, false},
-    {"parity", K_CHOICE, FIELD(struct device_config, serial_parity), 0, 0, parity_names, false},
-    {"stop_bits", K_INT, FIELD(struct device_config, serial_stop_bits), 1, 2, NULL, false},
+    DEVICE_QUIRK_KEYS,
 };
 
 static const struct key_spec point_keys[] = {

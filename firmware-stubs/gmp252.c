@@ -21,12 +21,6 @@ static int on_request(modbus_mapping_t *map, int function, int address, int coun
     return 0;
 }
 
-static void power_on(modbus_mapping_t *map)
-{
-    (void)map;
-    reads = 0;
-}
-
 int main(int argc, char **argv)
 {
     static const struct stub_model model = {
@@ -34,7 +28,7 @@ int main(int argc, char **argv)
         .options_help = "  (none; the probe's factory address is 240: pass --unit 240)\n",
         .nb_registers = 0x0802,
         .on_request = on_request,
-        .on_power_loss = power_on,
+        .reads = &reads,
     };
     return stub_run(argc, argv, &model);
 }

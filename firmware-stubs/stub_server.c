@@ -159,11 +159,19 @@ static int time_is_up(const struct stub_options *o, time_t started)
     return stop_requested || (o->max_seconds > 0 && time(NULL) - started >= o->max_seconds);
 }
 
+static void power_on(const struct stub_model *m, modbus_mapping_t *map)
+{
+    if (m->reads)
+        *m->reads = 0;
+    if (m->on_power_loss)
+        m->on_power_loss(map);
+}
+
 static void check_power_loss(const struct stub_model *m, modbus_mapping_t *map)
 {
     if (power_loss_requested) {
         power_loss_requested = 0;
-        m->on_power_loss(map);
+        power_on(m, map);
     }
 }
 
@@ -487,7 +495,7 @@ int stub_run(int argc, char **argv, const struct stub_model *model)
                                                model->nb_registers, model->nb_input_registers);
     if (!map)
         return 1;
-    model->on_power_loss(map); /* the state at switch-on */
+    power_on(model, map); /* the state at switch-on */
     int rc = o.tcp_port >= 0 ? serve_tcp(model, &o, map) : serve_rtu(model, &o, map);
     modbus_mapping_free(map);
     return rc;

@@ -21,7 +21,10 @@ struct stub_model {
      * request the real device refuses (a float split in two, too many
      * registers at once). */
     int (*on_request)(modbus_mapping_t *map, int function, int address, int count);
-    /* SIGUSR1: what the device does after a power loss. */
+    /* Where the model counts the reads its documented sequence follows;
+     * a power loss (SIGUSR1) sets it back to 0, as at switch-on. */
+    long *reads;
+    /* Optional: what else the device does after a power loss. */
     void (*on_power_loss)(modbus_mapping_t *map);
 };
 

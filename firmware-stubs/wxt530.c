@@ -35,12 +35,6 @@ static int on_request(modbus_mapping_t *map, int function, int address, int coun
     return 0;
 }
 
-static void power_on(modbus_mapping_t *map)
-{
-    (void)map;
-    reads = 0;
-}
-
 int main(int argc, char **argv)
 {
     static const struct stub_model model = {
@@ -49,7 +43,7 @@ int main(int argc, char **argv)
         .nb_registers = 11,
         .nb_input_registers = 0x0030,
         .on_request = on_request,
-        .on_power_loss = power_on,
+        .reads = &reads,
     };
     return stub_run(argc, argv, &model);
 }

@@ -85,28 +85,12 @@ static char *state_to_text(const struct point_indicator *p)
     return text;
 }
 
-static int64_t get_int(json_object *o, const char *key)
+/* NULL when absent; json-c's getters read NULL as 0 / false. */
+static json_object *field(json_object *o, const char *key)
 {
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
-}
-
-static uint64_t get_uint(json_object *o, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
-}
-
-static double get_real(json_object *o, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) : 0;
-}
-
-static bool get_bool(json_object *o, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+    json_object *v = NULL;
+    json_object_object_get_ex(o, key, &v);
+    return v;
 }
 
 static void load_state(void *ctx, uint32_t id, const char *text)
@@ -116,35 +100,37 @@ static void load_state(void *ctx, uint32_t id, const char *text)
     if (!p || !has_state(p))
         return; /* a point removed from the config, or no longer aggregated */
     json_object *o = json_tokener_parse(text);
-    if (!o || get_int(o, "version") != STATE_VERSION) {
+    if (!o || json_object_get_int64(field(o, "version")) != STATE_VERSION) {
         log_msg(LOG_WARNING, "indicators %s/%s: saved state unreadable, starting afresh",
                 p->pc->device_name, p->pc->name);
         json_object_put(o);
         return;
     }
-    bool is_count = json_object_object_get_ex(o, "has_last", NULL);
+    bool is_count = field(o, "has_last") != NULL;
     if (p->pc->kind == KIND_COUNTER && is_count) {
-        p->count = (struct count_state){.has_last = get_bool(o, "has_last"),
-                                        .last = get_uint(o, "last"),
-                                        .last_ts = get_int(o, "last_ts"),
-                                        .open = get_bool(o, "open"),
-                                        .start_ms = get_int(o, "start"),
-                                        .end_ms = get_int(o, "end"),
-                                        .from_ms = get_int(o, "from"),
-                                        .to_ms = get_int(o, "to"),
-                                        .count = get_uint(o, "count"),
-                                        .flags = (uint16_t)get_int(o, "flags")};
+        p->count =
+            (struct count_state){.has_last = json_object_get_boolean(field(o, "has_last")),
+                                 .last = json_object_get_uint64(field(o, "last")),
+                                 .last_ts = json_object_get_int64(field(o, "last_ts")),
+                                 .open = json_object_get_boolean(field(o, "open")),
+                                 .start_ms = json_object_get_int64(field(o, "start")),
+                                 .end_ms = json_object_get_int64(field(o, "end")),
+                                 .from_ms = json_object_get_int64(field(o, "from")),
+                                 .to_ms = json_object_get_int64(field(o, "to")),
+                                 .count = json_object_get_uint64(field(o, "count")),
+                                 .flags = (uint16_t)json_object_get_int64(field(o, "flags"))};
     } else if (p->pc->kind != KIND_COUNTER && !is_count) {
-        p->window = (struct window_state){.open = get_bool(o, "open"),
-                                          .start_ms = get_int(o, "start"),
-                                          .end_ms = get_int(o, "end"),
-                                          .samples = get_int(o, "samples"),
-                                          .excluded = get_int(o, "excluded"),
-                                          .sum = get_real(o, "sum"),
-                                          .min = get_real(o, "min"),
-                                          .max = get_real(o, "max"),
-                                          .last = get_real(o, "last"),
-                                          .flags = (uint16_t)get_int(o, "flags")};
+        p->window =
+            (struct window_state){.open = json_object_get_boolean(field(o, "open")),
+                                  .start_ms = json_object_get_int64(field(o, "start")),
+                                  .end_ms = json_object_get_int64(field(o, "end")),
+                                  .samples = json_object_get_int64(field(o, "samples")),
+                                  .excluded = json_object_get_int64(field(o, "excluded")),
+                                  .sum = json_object_get_double(field(o, "sum")),
+                                  .min = json_object_get_double(field(o, "min")),
+                                  .max = json_object_get_double(field(o, "max")),
+                                  .last = json_object_get_double(field(o, "last")),
+                                  .flags = (uint16_t)json_object_get_int64(field(o, "flags"))};
     }
     json_object_put(o);
 }
