@@ -348,6 +348,43 @@ static int rtu_frame_unit(const uint8_t *frame, int len)
     return crc == stub_rtu_crc(frame, len - 2) ? frame[0] : -1;
 }
 
+/* The length of the request that starts at p if it is one (function codes
+ * 1-6 have fixed lengths, 15 and 16 carry a byte count), or -1. */
+static int rtu_request_length(const uint8_t *p, int avail)
+{
+    if (avail < 8)
+        return -1;
+    if (p[1] >= 1 && p[1] <= 6)
+        return 8;
+    if ((p[1] == 15 || p[1] == 16) && 9 + p[6] <= avail)
+        return 9 + p[6];
+    return -1;
+}
+
+/* Splits what arrived without a silence into frames. On a busy shared
+ * line another unit's exchange can end just before this unit's request,
+ * closer than the silence read_rtu_frame waits for; a real device's UART
+ * would still see the gap, so the stub looks for well-formed requests in
+ * the run of bytes. Calls answer(frame, len) for each frame found. */
+static void for_each_rtu_frame(uint8_t *buf, int len,
+                               void (*answer)(void *ctx, uint8_t *frame, int len), void *ctx)
+{
+    if (rtu_frame_unit(buf, len) >= 0 || len <= 8) {
+        answer(ctx, buf, len);
+        return;
+    }
+    int off = 0;
+    while (off < len) {
+        int n = rtu_request_length(buf + off, len - off);
+        if (n > 0 && n <= len - off && rtu_frame_unit(buf + off, n) >= 0) {
+            answer(ctx, buf + off, n);
+            off += n;
+        } else {
+            off++;
+        }
+    }
+}
+
 /* A slow device answers later while the line goes on: the late reply is
  * kept here and written when due, between other units' transactions. */
 struct late_reply {
@@ -420,6 +457,28 @@ static void rtu_answer_faulty(modbus_t *ctx, int fd, modbus_mapping_t *map,
         perror("faulty reply");
 }
 
+struct rtu_unit {
+    modbus_t *ctx;
+    int fd;
+    modbus_mapping_t *map;
+    const struct stub_model *m;
+    const struct stub_options *o;
+    struct late_reply late;
+    int faulty; /* the unit id that misbehaves */
+};
+
+/* Frames for other units, broadcasts and frames with a bad CRC get no
+ * answer, as on a real line. */
+static void rtu_answer(void *ctx, uint8_t *frame, int len)
+{
+    struct rtu_unit *u = ctx;
+    int unit = rtu_frame_unit(frame, len);
+    if (unit == u->faulty)
+        rtu_answer_faulty(u->ctx, u->fd, u->map, u->m, u->o, frame, len, &u->late);
+    else if (unit == u->o->unit)
+        handle_request(u->ctx, u->map, u->m, frame, len);
+}
+
 static int serve_rtu(const struct stub_model *m, const struct stub_options *o,
                      modbus_mapping_t *map)
 {
@@ -451,22 +510,16 @@ static int serve_rtu(const struct stub_model *m, const struct stub_options *o,
     fflush(stdout);
 
     uint8_t frame[MODBUS_RTU_MAX_ADU_LENGTH + 1];
-    struct late_reply late = {.len = 0};
-    int faulty = o->faults.unit >= 0 ? o->faults.unit : o->unit;
+    struct rtu_unit unit = {
+        ctx, fd, map, m, o, {.len = 0}, o->faults.unit >= 0 ? o->faults.unit : o->unit};
     time_t started = time(NULL);
     while (!time_is_up(o, started)) {
         check_power_loss(m, map);
-        int idle_ms = send_late_reply(fd, &late);
+        int idle_ms = send_late_reply(fd, &unit.late);
         int len = read_rtu_frame(fd, frame, (int)sizeof(frame), idle_ms);
         if (len < 0)
             break;
-        /* Frames for other units, broadcasts and frames with a bad CRC get
-         * no answer, as on a real line. */
-        int unit = rtu_frame_unit(frame, len);
-        if (unit == faulty)
-            rtu_answer_faulty(ctx, fd, map, m, o, frame, len, &late);
-        else if (unit == o->unit)
-            handle_request(ctx, map, m, frame, len);
+        for_each_rtu_frame(frame, len, rtu_answer, &unit);
     }
     if (o->rtu_pty) {
         close(fd);
