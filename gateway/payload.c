@@ -4,7 +4,6 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 static int fits(int n, size_t size)
 {
@@ -43,18 +42,15 @@ static const char *quality_name(int q)
     return q >= 0 && q <= QUALITY_UNCERTAIN ? reading_quality_names[q] : "bad";
 }
 
-/* A number as JSON, null for what JSON cannot carry. 15 digits read better
- * and are exact for register values after a decimal scale; 17 only when
- * needed to read back the same double. */
+/* A number as JSON, null for what JSON cannot carry. 15 significant digits:
+ * a register value after a decimal scale reads as the device meant it
+ * (-11.7, not -11.700000000000001), and a float32 at its shortest form. */
 static void format_number(char *buf, size_t size, bool present, double v)
 {
-    if (!present || !isfinite(v)) {
+    if (present && isfinite(v))
+        snprintf(buf, size, "%.15g", v);
+    else
         snprintf(buf, size, "null");
-        return;
-    }
-    snprintf(buf, size, "%.15g", v);
-    if (strtod(buf, NULL) != v)
-        snprintf(buf, size, "%.17g", v);
 }
 
 static const char *clock_synced(const struct reading *r)
