@@ -79,7 +79,7 @@ def ini(broker, line, met, co2, gate_port, store):
                                                  "unit_id = 2\nbaud = 9600\n"),
                ("river", "line-a", "keller-s30", "unit_id = 4\n"),
                ("well", "line-a", "qdy30a", "unit_id = 5\n"),
-               ("meter", "line-a", "sdm630", "unit_id = 6\n"),
+               ("meter", "line-a", "sdm630", "unit_id = 6\npause_between_requests = 60ms\n"),
                ("weather", "met", "wxt530", "unit_id = 3\n"), ("co2", "co2", "gmp252", ""),
                ("gate", "gate", "break-beam-counter", "pause_after_connect = 800ms\n")]
     text = f"""[gateway]
@@ -163,6 +163,13 @@ def body(work):
     first_s = time.mktime(time.strptime(first_gate[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
     first_s += int(first_gate[20:23]) / 1000
     check(first_s - started >= 0.8, f"first counter reading {first_s - started:.3f}s after start")
+    # pause_between_requests: the meter's four requests of a poll are at
+    # least 3 pauses apart, the first to the last.
+    def ms(ts):
+        return time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) * 1000 + int(ts[20:23])
+    spans = [ms(b["ts"]) - ms(a["ts"]) for a, b in
+             zip(got[("meter", "voltage_l1")], got[("meter", "import_energy")])]
+    check(min(spans) >= 180, f"meter requests closer than 3 x 60 ms: {spans}")
     metas = {t.split("/")[-2]: json.loads(p) for t, p in
              (line_.split(" ", 1) for line_ in sub.lines()) if t.endswith("/meta")}
     check(metas["co2"]["profile"] == "gmp252" and metas["co2"]["unit_id"] == 240 and
