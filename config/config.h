@@ -59,8 +59,9 @@ struct device_config {
 };
 
 /* What a point measures, for the dashboard: a measurement (temperature,
- * level) or a cumulative counter (visitors in). */
-enum point_kind { KIND_MEASUREMENT, KIND_COUNTER };
+ * level), a cumulative counter (visitors in), or the net occupancy of two
+ * counters of the device (in minus out; reads no registers). */
+enum point_kind { KIND_MEASUREMENT, KIND_COUNTER, KIND_OCCUPANCY };
 extern const char *const point_kind_names[];
 
 /* Which raw readings go to the broker: all, those that changed by more
@@ -115,6 +116,13 @@ struct point_config {
     int64_t count_interval_ms;
     int64_t counter_max_step;
     int64_t counter_reset_max;
+
+    /* Occupancy: the device's counter points for the way in and out, and
+     * the local time of day it returns to zero. */
+    char occupancy_in[CFG_NAME_MAX + 1], occupancy_out[CFG_NAME_MAX + 1];
+    int occupancy_in_index, occupancy_out_index; /* into gateway_config.points */
+    char occupancy_reset[8];                     /* "HH:MM" as written */
+    int occupancy_reset_minute;                  /* minutes after local midnight */
 };
 
 struct mqtt_config {

@@ -18,7 +18,7 @@ const char *const parity_names[] = {"none", "even", "odd", NULL};
 const char *const bus_kind_names[] = {"tcp", "rtu", NULL};
 const char *const sync_names[] = {"normal", "full", NULL};
 const char *const log_level_names[] = {"error", "warning", "info", "debug", NULL};
-const char *const point_kind_names[] = {"measurement", "counter", NULL};
+const char *const point_kind_names[] = {"measurement", "counter", "occupancy", NULL};
 const char *const publish_mode_names[] = {"every", "change", "none", NULL};
 
 enum key_kind {
@@ -193,6 +193,9 @@ static const struct key_spec point_keys[] = {
      false},
     {"source", K_NAME, FIELD(struct point_config, source), 0, 0, NULL, false},
     {"decimals_from", K_NAME, FIELD(struct point_config, decimals_from), 0, 0, NULL, false},
+    {"occupancy_in", K_NAME, FIELD(struct point_config, occupancy_in), 0, 0, NULL, false},
+    {"occupancy_out", K_NAME, FIELD(struct point_config, occupancy_out), 0, 0, NULL, false},
+    {"occupancy_reset", K_TEXT, FIELD(struct point_config, occupancy_reset), 0, 0, NULL, false},
 };
 
 #define MAX_KEYS 32
@@ -336,9 +339,14 @@ static int key_line(void *ctx, const char *key)
 
 /* A point with a source has no registers; a device with a profile may
  * take its unit id from the profile (checked once the profile is read). */
+static bool reads_no_registers(struct loader *ld)
+{
+    return key_line(ld, "source") || ld->cfg->points[ld->index].kind == KIND_OCCUPANCY;
+}
+
 static bool key_may_be_missing(struct loader *ld, const char *key)
 {
-    if (ld->kind == SEC_POINT && key_line(ld, "source"))
+    if (ld->kind == SEC_POINT && reads_no_registers(ld))
         return strcmp(key, "function") == 0 || strcmp(key, "address") == 0 ||
                strcmp(key, "type") == 0;
     if (ld->kind == SEC_DEVICE && key_line(ld, "profile"))
@@ -354,7 +362,9 @@ static void check_source_point(struct loader *ld)
         int line = key_line(ld, register_keys[i]);
         if (line)
             section_error(ld, line, register_keys[i],
-                          "a point with a source reads no registers of its own");
+                          key_line(ld, "source")
+                              ? "a point with a source reads no registers of its own"
+                              : "an occupancy point reads no registers of its own");
     }
 }
 
@@ -373,7 +383,7 @@ static void finish_section(struct loader *ld)
                 ld->cfg->devices[ld->index].keys_set |= 1u << i;
     if (ld->kind == SEC_PROFILE)
         memcpy(ld->profile_key_lines, ld->key_lines, sizeof(ld->key_lines));
-    if (ld->kind == SEC_POINT && key_line(ld, "source"))
+    if (ld->kind == SEC_POINT && reads_no_registers(ld))
         check_source_point(ld);
     /* A value that did not parse has its own message; checks against the
      * other keys would only add confusing ones. */
@@ -414,6 +424,8 @@ static struct point_config *add_point(struct loader *ld, const char *device, con
     p->scale = 1.0, p->line = ld->section_line, p->device_index = -1;
     p->file = ld->profile ? ld->profile->path : NULL;
     p->source_index = p->decimals_index = -1;
+    p->occupancy_in_index = p->occupancy_out_index = -1;
+    p->occupancy_reset_minute = 4 * 60; /* 04:00, before anything opens */
     p->valid_min = -INFINITY, p->valid_max = INFINITY;
     p->publish_max_interval_ms = 15 * 60 * 1000;
     p->counter_reset_max = -1; /* unset: the default for the counter's width */

@@ -113,7 +113,8 @@ static void validate_overlaps(struct gateway_config *cfg, struct config_errors *
     }
     size_t n = 0;
     for (size_t i = 0; i < cfg->point_count; i++)
-        if (cfg->points[i].device_index >= 0 && cfg->points[i].source[0] == '\0')
+        if (cfg->points[i].device_index >= 0 && cfg->points[i].source[0] == '\0' &&
+            cfg->points[i].kind != KIND_OCCUPANCY)
             sorted[n++] = &cfg->points[i];
     qsort(sorted, n, sizeof(*sorted), by_device_function_address);
     for (size_t i = 1; i < n; i++) {
@@ -159,6 +160,17 @@ static void resolve_sibling_points(struct gateway_config *cfg, struct point_conf
                              "reads registers",
                              path, p->line, p->device_name, p->name, p->source, p->device_name);
     }
+    const char *ends[2] = {p->occupancy_in, p->occupancy_out};
+    int *indexes[2] = {&p->occupancy_in_index, &p->occupancy_out_index};
+    for (int i = 0; i < 2 && p->kind == KIND_OCCUPANCY; i++) {
+        if (!ends[i][0])
+            continue; /* reported by config_check_point */
+        *indexes[i] = find_point(cfg, p->device_index, ends[i]);
+        if (*indexes[i] < 0 || cfg->points[*indexes[i]].kind != KIND_COUNTER)
+            config_error_add(e, "%s:%d: [point %s/%s] %s: '%s' is not a counter point of device %s",
+                             path, p->line, p->device_name, p->name,
+                             i ? "occupancy_out" : "occupancy_in", ends[i], p->device_name);
+    }
     if (p->decimals_from[0]) {
         p->decimals_index = find_point(cfg, p->device_index, p->decimals_from);
         const struct point_config *d =
@@ -186,9 +198,9 @@ static void validate_points(struct gateway_config *cfg, struct config_errors *e)
                              p->device_name, p->name, p->device_name);
             continue;
         }
-        if (p->source[0] || p->decimals_from[0]) {
+        if (p->source[0] || p->decimals_from[0] || p->kind == KIND_OCCUPANCY) {
             resolve_sibling_points(cfg, p, e);
-            if (p->source[0])
+            if (p->source[0] || p->kind == KIND_OCCUPANCY)
                 continue; /* no registers of its own */
         }
         if (function_reads_bits(p->function) && p->type != DT_BOOL)
@@ -299,12 +311,44 @@ static void validate_measurement(const struct point_check *c, struct point_confi
         POINT_ERROR(p, "window", "must divide a day evenly (e.g. 1m, 10m, 15m, 1h)");
 }
 
+/* "04:00" -> 240 */
+static int parse_time_of_day(const char *text)
+{
+    int h, m;
+    char end;
+    if (sscanf(text, "%2d:%2d%c", &h, &m, &end) != 2 || h < 0 || h > 23 || m < 0 || m > 59)
+        return -1;
+    return h * 60 + m;
+}
+
+static void validate_occupancy(const struct point_check *c, struct point_config *p)
+{
+    if (!p->occupancy_in[0])
+        POINT_ERROR(p, "occupancy_in", "missing (the device's counter point for the way in)");
+    if (!p->occupancy_out[0])
+        POINT_ERROR(p, "occupancy_out", "missing (the device's counter point for the way out)");
+    if (p->occupancy_reset[0]) {
+        p->occupancy_reset_minute = parse_time_of_day(p->occupancy_reset);
+        if (p->occupancy_reset_minute < 0)
+            POINT_ERROR(p, "occupancy_reset", "'%s' is not a time of day like 04:00",
+                        p->occupancy_reset);
+    }
+}
+
 void config_check_point(const struct point_check *c, struct point_config *p)
 {
     if (p->kind == KIND_COUNTER)
         validate_counter(c, p);
     else
         validate_measurement(c, p);
+    if (p->kind == KIND_OCCUPANCY)
+        validate_occupancy(c, p);
+    else if (p->occupancy_in[0] || p->occupancy_out[0] || p->occupancy_reset[0])
+        POINT_ERROR(p,
+                    p->occupancy_in[0]    ? "occupancy_in"
+                    : p->occupancy_out[0] ? "occupancy_out"
+                                          : "occupancy_reset",
+                    "needs kind = occupancy");
     if (p->valid_min > p->valid_max)
         POINT_ERROR(p, "valid_min", "%g is above valid_max %g", p->valid_min, p->valid_max);
     if (p->deadband < 0)

@@ -75,9 +75,10 @@ static void open_interval(struct count_state *st, int64_t interval_ms, int64_t t
 }
 
 bool count_feed(struct count_state *st, const struct counter_limits *lim, int64_t interval_ms,
-                int64_t ts, uint64_t now, struct reading *closed)
+                int64_t ts, uint64_t now, struct reading *closed, uint64_t *added)
 {
     bool emitted = false;
+    uint64_t step = 0;
     /* Outside the open interval: later as usual, or earlier after the
      * wall clock was set back. Either way the interval is finished. */
     if (st->open && (ts >= st->end_ms || ts < st->start_ms)) {
@@ -91,13 +92,16 @@ bool count_feed(struct count_state *st, const struct counter_limits *lim, int64_
         if (!st->open)
             open_interval(st, interval_ms, ts, st->last_ts);
         uint16_t flag;
-        st->count += counter_increase(lim, st->last, now, &flag);
+        step = counter_increase(lim, st->last, now, &flag);
+        st->count += step;
         st->flags |= flag;
         st->to_ms = ts;
     }
     st->has_last = true;
     st->last = now;
     st->last_ts = ts;
+    if (added)
+        *added = step;
     return emitted;
 }
 

@@ -45,9 +45,9 @@ struct count_state {
 
 /* Feeds one good reading at ts with counter value `now`. An interval that
  * the reading falls outside of is closed first and written to *closed
- * (returns true). */
+ * (returns true). *added (if not NULL) is what the reading counted. */
 bool count_feed(struct count_state *st, const struct counter_limits *lim, int64_t interval_ms,
-                int64_t ts, uint64_t now, struct reading *closed);
+                int64_t ts, uint64_t now, struct reading *closed, uint64_t *added);
 
 /* Closes the open interval once the wall clock is past its end by grace:
  * a device that stopped answering still gets its last count out. */

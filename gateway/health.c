@@ -120,10 +120,15 @@ static json_object *point_json(const struct point_config *pc)
     add_string(p, "name", pc->name);
     add_string(p, "unit", pc->unit);
     add_string(p, "kind", point_kind_names[pc->kind]);
-    add_string(p, "data_type", data_type_names[pc->type]);
-    add_string(p, "function", function_names[pc->function]);
-    add_int(p, "address", pc->address);
-    if (data_type_width(pc->type) > 1)
+    bool registers = pc->kind != KIND_OCCUPANCY && !pc->source[0];
+    if (registers) {
+        add_string(p, "data_type", data_type_names[pc->type]);
+        add_string(p, "function", function_names[pc->function]);
+        add_int(p, "address", pc->address);
+    } else if (pc->source[0]) {
+        add_string(p, "source", pc->source);
+    }
+    if (registers && data_type_width(pc->type) > 1)
         add_string(p, "word_order", word_order_names[pc->word_order]);
     add_number(p, "scale", pc->scale);
     add_number(p, "offset", pc->offset);
@@ -134,6 +139,14 @@ static json_object *point_json(const struct point_config *pc)
     }
     if (pc->kind == KIND_COUNTER)
         add_int(p, "count_interval_ms", pc->count_interval_ms);
+    if (pc->kind == KIND_OCCUPANCY) {
+        add_string(p, "occupancy_in", pc->occupancy_in);
+        add_string(p, "occupancy_out", pc->occupancy_out);
+        char reset[32];
+        snprintf(reset, sizeof(reset), "%02d:%02d", pc->occupancy_reset_minute / 60,
+                 pc->occupancy_reset_minute % 60);
+        add_string(p, "occupancy_reset", reset);
+    }
     if (pc->window_ms > 0)
         add_int(p, "window_ms", pc->window_ms);
     if (isfinite(pc->valid_min))

@@ -1,5 +1,6 @@
 #include "gateway/indicators.h"
 #include "drivers/counter.h"
+#include "drivers/occupancy.h"
 #include "drivers/window.h"
 #include "gateway/log.h"
 
@@ -19,6 +20,15 @@ struct point_indicator {
     struct counter_limits limits;
     struct count_state count;
     struct window_state window;
+    /* A counter that feeds an occupancy point: which one, +1 in, -1 out. */
+    int occupancy, occupancy_sign;
+    /* An occupancy point: its level, and the visitors of the poll being
+     * collected (in and out arrive as two readings with one timestamp). */
+    struct occupancy_state occ;
+    bool pending;
+    int64_t pending_ts;
+    uint64_t pending_in, pending_out;
+    uint16_t pending_flags;
     /* publish = change: what was published last. */
     bool published;
     double published_value;
@@ -40,7 +50,7 @@ struct indicators {
 
 static bool has_state(const struct point_indicator *p)
 {
-    return p->pc->kind == KIND_COUNTER || p->pc->window_ms > 0;
+    return p->pc->kind != KIND_MEASUREMENT || p->pc->window_ms > 0;
 }
 
 static struct point_indicator *find(struct indicators *ind, uint32_t id)
@@ -70,6 +80,10 @@ static char *state_to_text(const struct point_indicator *p)
         json_object_object_add(o, "count", json_object_new_uint64(c->count));
         add_int(o, "flags", c->flags);
     } else {
+        if (p->pc->kind == KIND_OCCUPANCY) {
+            add_int(o, "level", p->occ.level);
+            add_int(o, "level_ts", p->occ.known ? p->occ.last_ts : -1);
+        }
         const struct window_state *w = &p->window;
         json_object_object_add(o, "open", json_object_new_boolean(w->open));
         add_int(o, "start", w->start_ms), add_int(o, "end", w->end_ms);
@@ -120,6 +134,11 @@ static void load_state(void *ctx, uint32_t id, const char *text)
                                  .count = json_object_get_uint64(field(o, "count")),
                                  .flags = (uint16_t)json_object_get_int64(field(o, "flags"))};
     } else if (p->pc->kind != KIND_COUNTER && !is_count) {
+        int64_t level_ts = json_object_get_int64(field(o, "level_ts"));
+        if (p->pc->kind == KIND_OCCUPANCY && field(o, "level") && level_ts >= 0)
+            p->occ = (struct occupancy_state){.level = json_object_get_int64(field(o, "level")),
+                                              .last_ts = level_ts,
+                                              .known = true};
         p->window =
             (struct window_state){.open = json_object_get_boolean(field(o, "open")),
                                   .start_ms = json_object_get_int64(field(o, "start")),
@@ -169,6 +188,16 @@ int indicators_create(const struct gateway_config *cfg, const uint32_t *point_id
             p->limits.reset_max = (uint64_t)pc->counter_reset_max;
         }
         ind->by_id[point_ids[i]] = (int)i;
+        p->occupancy = -1;
+    }
+    for (size_t i = 0; i < cfg->point_count; i++) {
+        const struct point_config *pc = &cfg->points[i];
+        if (pc->kind != KIND_OCCUPANCY)
+            continue;
+        ind->points[pc->occupancy_in_index].occupancy = (int)i;
+        ind->points[pc->occupancy_in_index].occupancy_sign = 1;
+        ind->points[pc->occupancy_out_index].occupancy = (int)i;
+        ind->points[pc->occupancy_out_index].occupancy_sign = -1;
     }
     if (store_each_state(store, load_state, ind) != 0) {
         indicators_free(ind);
@@ -200,9 +229,10 @@ void indicators_free(struct indicators *ind)
 
 size_t indicators_room(const struct indicators *ind, size_t n)
 {
-    /* Each reading passes at most itself and closes at most one interval;
-     * a clock sweep closes at most one per point. */
-    return 2 * n + ind->point_count;
+    /* Each reading passes at most itself and closes at most one interval,
+     * and may complete an occupancy reading that does the same; the end of
+     * a batch and a clock sweep give at most two per point. */
+    return 4 * n + 2 * ind->point_count;
 }
 
 /* --- the data path --- */
@@ -228,9 +258,51 @@ static void stamp(struct reading *out, const struct point_indicator *p)
     out->point_id = p->id;
 }
 
-/* Feeds one reading to the point's counter or window; writes a closed
- * indicator to *out and returns 1, or returns 0. */
-static size_t derive(struct point_indicator *p, const struct reading *r, struct reading *out)
+static size_t pass_reading(struct indicators *ind, struct point_indicator *p,
+                           const struct reading *r, struct reading *out);
+
+/* The occupancy reading of the poll collected so far, through the same
+ * path as a polled reading (windows, publish mode). */
+static size_t flush_occupancy(struct indicators *ind, struct point_indicator *o,
+                              struct reading *out)
+{
+    if (!o->pending)
+        return 0;
+    o->pending = false;
+    occupancy_step(&o->occ, o->pc->occupancy_reset_minute, o->pending_ts, o->pending_in,
+                   o->pending_out);
+    o->dirty = true;
+    struct reading r = {.ts_ms = o->pending_ts,
+                        .value = (double)o->occ.level,
+                        .point_id = o->id,
+                        .flags = o->pending_flags,
+                        .quality = QUALITY_GOOD};
+    return pass_reading(ind, o, &r, out);
+}
+
+/* A counter's increment goes to the occupancy point it feeds; a reading at
+ * a new time first completes the previous poll's occupancy reading. */
+static size_t feed_occupancy(struct indicators *ind, const struct point_indicator *counter,
+                             const struct reading *r, uint64_t added, struct reading *out)
+{
+    if (counter->occupancy < 0)
+        return 0;
+    struct point_indicator *o = &ind->points[counter->occupancy];
+    size_t k = o->pending && o->pending_ts != r->ts_ms ? flush_occupancy(ind, o, out) : 0;
+    if (!o->pending)
+        o->pending_in = o->pending_out = 0, o->pending_flags = 0;
+    o->pending = true;
+    o->pending_ts = r->ts_ms;
+    o->pending_flags |= r->flags & FLAG_CLOCK_UNSYNCED;
+    *(counter->occupancy_sign > 0 ? &o->pending_in : &o->pending_out) += added;
+    return k;
+}
+
+/* Feeds one reading to the point's counter or window; writes what that
+ * completes (a closed interval or window, an occupancy reading) to out and
+ * returns how many. */
+static size_t derive(struct indicators *ind, struct point_indicator *p, const struct reading *r,
+                     struct reading *out)
 {
     const struct point_config *pc = p->pc;
     uint16_t unsynced = r->flags & FLAG_CLOCK_UNSYNCED;
@@ -238,9 +310,14 @@ static size_t derive(struct point_indicator *p, const struct reading *r, struct 
     if (pc->kind == KIND_COUNTER) {
         if (!quality_is_usable(r->quality) || !(r->value >= 0))
             return 0;
+        uint64_t added = 0;
         closed = count_feed(&p->count, &p->limits, pc->count_interval_ms, r->ts_ms,
-                            (uint64_t)r->value, out);
+                            (uint64_t)r->value, out, &added);
         p->count.flags |= unsynced;
+        p->dirty = true;
+        if (closed)
+            stamp(out, p);
+        return closed + feed_occupancy(ind, p, r, added, out + closed);
     } else if (pc->window_ms > 0) {
         closed = window_feed(&p->window, pc->window_ms, r->ts_ms, r->value, r->quality, out);
         p->window.flags |= unsynced;
@@ -253,20 +330,29 @@ static size_t derive(struct point_indicator *p, const struct reading *r, struct 
     return closed;
 }
 
+static size_t pass_reading(struct indicators *ind, struct point_indicator *p,
+                           const struct reading *r, struct reading *out)
+{
+    size_t k = derive(ind, p, r, out);
+    if (should_publish(p, r))
+        out[k++] = *r;
+    return k;
+}
+
 size_t indicators_feed(struct indicators *ind, const struct reading *in, size_t n,
                        struct reading *out)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         struct point_indicator *p = find(ind, in[i].point_id);
-        if (!p) {
-            out[k++] = in[i];
-            continue;
-        }
-        k += derive(p, &in[i], &out[k]);
-        if (should_publish(p, &in[i]))
+        if (p)
+            k += pass_reading(ind, p, &in[i], &out[k]);
+        else
             out[k++] = in[i];
     }
+    /* A poll's readings arrive together: its occupancy is complete here. */
+    for (size_t i = 0; i < ind->point_count; i++)
+        k += flush_occupancy(ind, &ind->points[i], &out[k]);
     return k;
 }
 

@@ -71,6 +71,13 @@ static int local_index(const struct device_state *d, const struct gateway_config
     return -1;
 }
 
+/* Occupancy points are the indicator stage's: the poller neither reads nor
+ * derives them. */
+static bool polled_here(const struct point_config *pc, int device_index)
+{
+    return pc->device_index == device_index && pc->kind != KIND_OCCUPANCY;
+}
+
 /* Register points first, derived points after, each in file order. */
 static void collect_points(struct device_state *d, const struct gateway_config *cfg,
                            const uint32_t *point_ids)
@@ -79,7 +86,7 @@ static void collect_points(struct device_state *d, const struct gateway_config *
     for (int derived = 0; derived < 2; derived++)
         for (size_t i = 0; i < cfg->point_count; i++) {
             const struct point_config *pc = &cfg->points[i];
-            if (pc->device_index != d->index || (pc->source[0] != '\0') != derived)
+            if (!polled_here(pc, d->index) || (pc->source[0] != '\0') != derived)
                 continue;
             d->points[n] = pc;
             d->point_ids[n] = point_ids[i];
@@ -99,7 +106,7 @@ static int device_init(struct device_state *d, const struct gateway_config *cfg,
     d->index = index;
     d->fail_log.interval_ms = 60000;
     for (size_t i = 0; i < cfg->point_count; i++)
-        d->point_count += cfg->points[i].device_index == index;
+        d->point_count += polled_here(&cfg->points[i], index);
     d->points = calloc(d->point_count, sizeof(*d->points));
     d->point_ids = calloc(d->point_count, sizeof(*d->point_ids));
     d->local = calloc(d->point_count, sizeof(*d->local));

@@ -23,6 +23,11 @@ def configure(ini):
                       "[point weather/temperature]\nwindow = 2s\nvalid_max = 30\n")
     ini = ini.replace("[point weather/pressure]\n",
                       "[point weather/pressure]\nwindow = 2s\npublish = change\ndeadband = 1\n")
+    # Net occupancy of the gate; its daily reset put far from now, so that
+    # no run crosses it (tests/unit/test_occupancy.c covers the reset).
+    reset = time.localtime(time.time() + 12 * 3600)
+    ini += (f"\n[point trail_north/occupancy]\nkind = occupancy\noccupancy_in = visitors_in\n"
+            f"occupancy_out = visitors_out\noccupancy_reset = {reset.tm_hour:02d}:{reset.tm_min:02d}\n")
     # k = 0 gives 65536 lx: taken for the device's "no data" here.
     ini = ini.replace("[point weather/illuminance]\n",
                       "[point weather/illuminance]\ninvalid_values = 65536\n")
@@ -68,6 +73,22 @@ def check_counts(point, raws, counts):
               f"{point}: events {c['events']}, expected {expect_events}")
         total += c["count"]
     return total
+
+
+def check_occupancy(raw):
+    """One occupancy reading per poll, each exactly the visitors in minus
+    out so far (7 and 5 a read; nothing at the baseline and at the power
+    loss), carried over the restart."""
+    level, expected = 0, {}
+    for i, (a, b) in enumerate(zip(raw["visitors_in"], raw["visitors_out"])):
+        check(a["ts"] == b["ts"], f"in and out not polled together: {a} {b}")
+        counted = i > 0 and a["value"] != 0
+        level += (STEP["visitors_in"] - STEP["visitors_out"]) if counted else 0
+        expected[a["ts"]] = level
+    got = {r["ts"]: r["value"] for r in raw["occupancy"]}
+    check(got == expected, f"occupancy {sorted(got.items())[:5]}... expected "
+                           f"{sorted(expected.items())[:5]}...")
+    return level
 
 
 def check_windows(temps, windows, pressures, pressure_windows, restart_ts):
@@ -123,6 +144,7 @@ def body(work):
     totals = {p: check_counts(p, raw[p], counts[p]) for p in STEP}
     check_windows(raw["temperature"], windows["temperature"], raw.get("pressure", []),
                   windows["pressure"], restart_ts)
+    occupancy = check_occupancy(raw)
     ill = raw["illuminance"]
     check(ill[0]["quality"] == "no_data" and ill[0]["value"] is None and
           all(r["quality"] == "good" for r in ill[1:] if r["value"] != 65536),
@@ -140,7 +162,8 @@ def body(work):
     figure(f"visitor counts: {len(counts['visitors_in'])} + {len(counts['visitors_out'])} "
            f"intervals of 2 s over a 16-bit wrap, a power loss and a gateway restart; in "
            f"{totals['visitors_in']}, out {totals['visitors_out']}, each exactly the stub's "
-           f"visitors between from and to; 1 baseline per point")
+           f"visitors between from and to; 1 baseline per point; net occupancy exact at every "
+           f"one of {len(raw['occupancy'])} polls, {occupancy} at the end")
     figure(f"windows: {len(windows['temperature'])} temperature windows exact (avg/min/max/last, "
            f"{sum(w['excluded'] for w in windows['temperature'])} out-of-range readings "
            f"excluded); pressure published {len(raw.get('pressure', []))} of "

@@ -142,6 +142,16 @@ static const struct broken_case {
                   "decimals_from = p\n",
      "%s:18: [point d/level] decimals_from: 'p' must be an integer point of device d in the "
      "same register table, at a lower address (it is read first)"},
+    {HEAD BUS DEV PT "[point d/inside]\nkind = occupancy\noccupancy_in = p\n",
+     "%s:18: [point d/inside] occupancy_out: missing (the device's counter point for the way "
+     "out)"},
+    {HEAD BUS DEV PT "[point d/inside]\nkind = occupancy\noccupancy_in = p\noccupancy_out = p\n",
+     "%s:18: [point d/inside] occupancy_in: 'p' is not a counter point of device d"},
+    {HEAD BUS DEV PT "kind = counter\n[point d/inside]\nkind = occupancy\noccupancy_in = p\n"
+                     "occupancy_out = p\noccupancy_reset = 25:00\n",
+     "%s:23: [point d/inside] occupancy_reset: '25:00' is not a time of day like 04:00"},
+    {HEAD BUS DEV PT "occupancy_in = p\n",
+     "%s:18: [point d/p] occupancy_in: needs kind = occupancy"},
 };
 
 static void test_broken_catalogue(void **state)

@@ -81,7 +81,8 @@ static size_t feed_all(struct count_state *st, const struct counter_limits *l, i
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        k += count_feed(st, l, interval, T0 + pairs[i][0] * 1000, (uint64_t)pairs[i][1], &out[k]);
+        k += count_feed(st, l, interval, T0 + pairs[i][0] * 1000, (uint64_t)pairs[i][1], &out[k],
+                        NULL);
     return k;
 }
 
