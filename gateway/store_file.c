@@ -1,0 +1,304 @@
+/* The store's SQLite file: creating and upgrading its schema, checking it
+ * at start, setting a damaged file aside, loading what a restart needs. */
+#include "gateway/clock.h"
+#include "gateway/store_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 1: raw readings only. 2: indicators in the same table (kind and its
+ * columns) and the indicator state. A version-1 file is upgraded in place. */
+#define SCHEMA_VERSION 2
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS points("
+    "  id INTEGER PRIMARY KEY, device TEXT NOT NULL, point TEXT NOT NULL,"
+    "  unit TEXT NOT NULL, UNIQUE(device, point));"
+    "CREATE TABLE IF NOT EXISTS readings("
+    "  seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, point_id INTEGER NOT NULL,"
+    "  value REAL NOT NULL, quality INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS indicator_state(point_id INTEGER PRIMARY KEY, state TEXT NOT "
+    "NULL);";
+
+/* Added by schema version 2, to a fresh file as to an old one, so that the
+ * upgrade runs every time a store is created. NULL for raw readings, which
+ * keeps their rows as small as before. */
+static const char *const readings_v2_columns[] = {"kind INTEGER NOT NULL DEFAULT 0",
+                                                  "flags INTEGER NOT NULL DEFAULT 0",
+                                                  "start_ms INTEGER",
+                                                  "span_from_ms INTEGER",
+                                                  "span_to_ms INTEGER",
+                                                  "samples INTEGER",
+                                                  "excluded INTEGER",
+                                                  "min REAL",
+                                                  "max REAL",
+                                                  "last REAL"};
+
+int store_fail(struct store *s, const char *what)
+{
+    s->last_error = sqlite3_errcode(s->db);
+    snprintf(s->last_message, sizeof(s->last_message), "%s: %s", what, sqlite3_errmsg(s->db));
+    if (!s->opening)
+        log_limited(&s->error_log, LOG_ERROR, "store %s: %s", s->cfg.path, s->last_message);
+    return s->last_error == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
+}
+
+static int exec_sql(struct store *s, const char *sql)
+{
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : store_fail(s, sql);
+}
+
+static int query_int64(struct store *s, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_fail(s, sql);
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_fail(s, sql);
+}
+
+/* For PRAGMA quick_check: *ok is 1 when the single row says "ok". */
+static int query_text_is_ok(struct store *s, const char *sql, int64_t *ok)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_fail(s, sql);
+    int rc = sqlite3_step(st);
+    const unsigned char *text = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+    *ok = text && strcmp((const char *)text, "ok") == 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : store_fail(s, sql);
+}
+
+int store_remember_point(struct store *s, uint32_t id, const char *device, const char *point,
+                         const char *unit)
+{
+    if (id >= s->point_slots) {
+        size_t slots = (size_t)id * 2 + 16;
+        struct store_point *bigger = realloc(s->points, slots * sizeof(*bigger));
+        if (!bigger)
+            return -1;
+        memset(bigger + s->point_slots, 0, (slots - s->point_slots) * sizeof(*bigger));
+        s->points = bigger;
+        s->point_slots = slots;
+    }
+    struct store_point *p = &s->points[id];
+    snprintf(p->device, sizeof(p->device), "%s", device);
+    snprintf(p->point, sizeof(p->point), "%s", point);
+    snprintf(p->unit, sizeof(p->unit), "%s", unit);
+    return 0;
+}
+
+static int load_points(struct store *s)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, device, point, unit FROM points", -1, &st, NULL))
+        return store_fail(s, "loading points");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (store_remember_point(s, (uint32_t)sqlite3_column_int64(st, 0),
+                                 (const char *)sqlite3_column_text(st, 1),
+                                 (const char *)sqlite3_column_text(st, 2),
+                                 (const char *)sqlite3_column_text(st, 3)) != 0) {
+            sqlite3_finalize(st);
+            return -1;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : store_fail(s, "loading points");
+}
+
+static int load_counters(struct store *s)
+{
+    int64_t last_seq_meta = 0, max_seq = 0;
+    if (query_int64(s, "SELECT value FROM meta WHERE key = 'last_seq'", &last_seq_meta) ||
+        query_int64(s, "SELECT max(seq) FROM readings", &max_seq) ||
+        query_int64(s, "SELECT count(*) FROM readings", &s->depth) ||
+        query_int64(s, "SELECT value FROM meta WHERE key = 'dropped_total'", &s->dropped_total))
+        return -1;
+    s->next_seq = (last_seq_meta > max_seq ? last_seq_meta : max_seq) + 1;
+    return 0;
+}
+
+/* The byte bound becomes SQLite's page limit: past it an insert fails with
+ * SQLITE_FULL exactly as on a full disk, so both take the same path. */
+static int apply_size_limit(struct store *s)
+{
+    int64_t page_size = 0;
+    if (query_int64(s, "PRAGMA page_size", &page_size) != 0 || page_size <= 0)
+        return -1;
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%lld",
+             (long long)(s->cfg.max_size_bytes / page_size));
+    return exec_sql(s, sql);
+}
+
+static int prepare_statements(struct store *s)
+{
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, store_statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                               &s->st[i], NULL) != SQLITE_OK)
+            return store_fail(s, store_statement_sql[i]);
+    }
+    return 0;
+}
+
+/* Brings the tables from the file's schema version to this one's, in one
+ * transaction: unsent readings of an older version are kept. */
+static int upgrade_schema(struct store *s)
+{
+    int64_t version = 0;
+    if (query_int64(s, "PRAGMA user_version", &version) != 0)
+        return -1;
+    if (version > SCHEMA_VERSION) {
+        s->last_error = SQLITE_ERROR;
+        snprintf(s->last_message, sizeof(s->last_message),
+                 "written by a newer sensor-gateway (store schema %lld; this one knows up to %d)",
+                 (long long)version, SCHEMA_VERSION);
+        return -1;
+    }
+    if (version == SCHEMA_VERSION)
+        return 0;
+    if (exec_sql(s, "BEGIN IMMEDIATE") != 0)
+        return -1;
+    for (size_t i = 0; version < 2 && i < sizeof(readings_v2_columns) / sizeof(char *); i++) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "ALTER TABLE readings ADD COLUMN %s", readings_v2_columns[i]);
+        if (exec_sql(s, sql) != 0)
+            goto rollback;
+    }
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", SCHEMA_VERSION);
+    if (exec_sql(s, sql) != 0 || exec_sql(s, "COMMIT") != 0)
+        goto rollback;
+    return 0;
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* Opens and checks the file; on failure s->last_error says why. */
+static int open_database(struct store *s)
+{
+    if (sqlite3_open_v2(s->cfg.path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL))
+        return store_fail(s, "opening");
+    sqlite3_busy_timeout(s->db, 5000);
+    char pragmas[200];
+    snprintf(pragmas, sizeof(pragmas), "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
+             s->cfg.sync ? "FULL" : "NORMAL");
+    int64_t healthy = 0;
+    /* quick_check reads every page once: a file cut short by a power loss
+     * on a bad SD card shows here, at start, not as a failed commit later. */
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
+        return store_fail(s, "reading the header");
+    if (query_text_is_ok(s, "PRAGMA quick_check(1)", &healthy) != 0)
+        return -1;
+    if (!healthy) {
+        s->last_error = SQLITE_CORRUPT;
+        return -1;
+    }
+    if (exec_sql(s, schema_sql) || upgrade_schema(s) || apply_size_limit(s) || load_points(s) ||
+        load_counters(s) || prepare_statements(s))
+        return -1;
+    return 0;
+}
+
+static void close_database(struct store *s)
+{
+    for (int i = 0; i < ST_COUNT; i++) {
+        sqlite3_finalize(s->st[i]);
+        s->st[i] = NULL;
+    }
+    sqlite3_close(s->db);
+    s->db = NULL;
+}
+
+static bool is_damage(int sqlite_code)
+{
+    int primary = sqlite_code & 0xff;
+    return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
+}
+
+/* Keeps the damaged file (and its WAL) for a post-mortem under a name that
+ * says when it was set aside. */
+static int move_aside(const char *path, char *aside, size_t size)
+{
+    char stamp[32];
+    clock_format_utc(clock_wall_ms(), stamp, sizeof(stamp));
+    snprintf(aside, size, "%s.damaged-%s", path, stamp);
+    if (rename(path, aside) != 0)
+        return -1;
+    static const char *const companions[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < 2; i++) {
+        char from[CFG_TEXT_MAX + 8], to[CFG_TEXT_MAX + 48];
+        snprintf(from, sizeof(from), "%s%s", path, companions[i]);
+        snprintf(to, sizeof(to), "%s%s", aside, companions[i]);
+        if (rename(from, to) != 0 && errno != ENOENT)
+            return -1;
+    }
+    return 0;
+}
+
+/* A fresh store after a damaged one cannot know the last sequence number;
+ * starting again at 1 would make subscribers drop new readings as
+ * duplicates. The wall clock in milliseconds is above any count this
+ * gateway reached at its rate, and the jump shows subscribers the gap. */
+static int64_t sequence_after_damage(void)
+{
+    int64_t now = clock_wall_ms();
+    return now > 0 ? now : 1;
+}
+
+int store_open(const struct store_config *cfg, struct store **out)
+{
+    struct store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return STORE_ERROR;
+    s->cfg = *cfg;
+    s->error_log.interval_ms = 30000;
+    s->opening = true;
+    if (open_database(s) != 0) {
+        char aside[CFG_TEXT_MAX + 48];
+        int why = s->last_error;
+        close_database(s);
+        if (!is_damage(why) || move_aside(cfg->path, aside, sizeof(aside)) != 0) {
+            log_msg(LOG_ERROR, "store %s: cannot be opened: %s%s%s", cfg->path, s->last_message,
+                    is_damage(why) ? "; moving it aside failed: " : "",
+                    is_damage(why) ? strerror(errno) : "");
+            store_close(s);
+            return STORE_ERROR;
+        }
+        log_msg(LOG_ERROR,
+                "store %s is damaged (%s): moved aside to %s; starting a fresh store, the "
+                "readings in the damaged file are not forwarded",
+                cfg->path, s->last_message, aside);
+        free(s->points);
+        s->points = NULL;
+        s->point_slots = 0;
+        if (open_database(s) != 0) {
+            log_msg(LOG_ERROR, "store %s: cannot be opened: %s", cfg->path, s->last_message);
+            store_close(s);
+            return STORE_ERROR;
+        }
+        s->next_seq = sequence_after_damage();
+    }
+    s->opening = false;
+    log_msg(LOG_INFO, "store %s: %lld readings waiting to be forwarded, next sequence number %lld",
+            cfg->path, (long long)s->depth, (long long)s->next_seq);
+    *out = s;
+    return 0;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    close_database(s);
+    free(s->points);
+    free(s);
+}
