@@ -1,10 +1,12 @@
-/* INI loading: inih tokenises, this file maps sections and keys onto the
- * structs of config.h through one table per section kind.
+/* INI loading: inih tokenises, this file walks the sections (and the
+ * device profiles they name), and config_keys.c maps each key onto the
+ * structs of config.h.
  *
  * inih as Debian builds it does not pass line numbers to the handler, so the
  * line reader below counts them; every message names file, line, section
  * and key. */
 #include "config/config.h"
+#include "config/config_keys.h"
 #include "config/config_values.h"
 
 #include <ini.h>
@@ -13,190 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char *const parity_names[] = {"none", "even", "odd", NULL};
-const char *const bus_kind_names[] = {"tcp", "rtu", NULL};
-const char *const sync_names[] = {"normal", "full", NULL};
-const char *const log_level_names[] = {"error", "warning", "info", "debug", NULL};
-const char *const point_kind_names[] = {"measurement", "counter", "occupancy", NULL};
-const char *const publish_mode_names[] = {"every", "change", "none", NULL};
-
-enum key_kind {
-    K_TEXT,
-    K_NAME,
-    K_PLAIN,
-    K_PREFIX,
-    K_INT,
-    K_REAL,
-    K_BOOL,
-    K_DURATION,
-    K_SIZE,
-    K_CHOICE,
-    K_URIS,
-    K_REAL_LIST
-};
-
-struct key_spec {
-    const char *key;
-    enum key_kind kind;
-    size_t offset;
-    size_t size; /* buffer size for text, field size for integers */
-    long long min, max;
-    const char *const *choices;
-    bool required;
-};
-
-#define FIELD(type, member) offsetof(type, member), sizeof(((type *)0)->member)
-#define DAY_MS (86400LL * 1000)
-
-static const struct key_spec gateway_keys[] = {
-    {"id", K_NAME, FIELD(struct gateway_config, id), 0, 0, NULL, true},
-    {"log_level", K_CHOICE, FIELD(struct gateway_config, log_level), 0, 0, log_level_names, false},
-    {"health_interval", K_DURATION, FIELD(struct gateway_config, health_interval_ms), 1000, DAY_MS,
-     NULL, false},
-    {"ingest_capacity", K_INT, FIELD(struct gateway_config, ingest_capacity), 64, 1 << 22, NULL,
-     false},
-};
-
-static const struct key_spec mqtt_keys[] = {
-    {"uri", K_URIS, 0, 0, 0, 0, NULL, true},
-    {"client_id", K_PLAIN, FIELD(struct mqtt_config, client_id), 0, 0, NULL, false},
-    {"username", K_TEXT, FIELD(struct mqtt_config, username), 0, 0, NULL, false},
-    {"password", K_TEXT, FIELD(struct mqtt_config, password), 0, 0, NULL, false},
-    {"topic_prefix", K_PREFIX, FIELD(struct mqtt_config, topic_prefix), 0, 0, NULL, false},
-    {"qos", K_INT, FIELD(struct mqtt_config, qos), 0, 2, NULL, false},
-    {"keepalive", K_DURATION, FIELD(struct mqtt_config, keepalive_ms), 1000, 3600 * 1000, NULL,
-     false},
-    {"connect_timeout", K_DURATION, FIELD(struct mqtt_config, connect_timeout_ms), 1000, 600 * 1000,
-     NULL, false},
-    {"reconnect_min", K_DURATION, FIELD(struct mqtt_config, reconnect_min_ms), 100, 3600 * 1000,
-     NULL, false},
-    {"reconnect_max", K_DURATION, FIELD(struct mqtt_config, reconnect_max_ms), 100, 3600 * 1000,
-     NULL, false},
-    {"max_inflight", K_INT, FIELD(struct mqtt_config, max_inflight), 1, 65535, NULL, false},
-    {"tls_ca_file", K_TEXT, FIELD(struct mqtt_config, tls_ca_file), 0, 0, NULL, false},
-    {"tls_cert_file", K_TEXT, FIELD(struct mqtt_config, tls_cert_file), 0, 0, NULL, false},
-    {"tls_key_file", K_TEXT, FIELD(struct mqtt_config, tls_key_file), 0, 0, NULL, false},
-    {"tls_verify", K_BOOL, FIELD(struct mqtt_config, tls_verify), 0, 0, NULL, false},
-};
-
-static const struct key_spec store_keys[] = {
-    {"path", K_TEXT, FIELD(struct store_config, path), 0, 0, NULL, true},
-    {"commit_interval", K_DURATION, FIELD(struct store_config, commit_interval_ms), 10, 60 * 1000,
-     NULL, false},
-    {"max_readings", K_INT, FIELD(struct store_config, max_readings), 1000, 1000000000LL, NULL,
-     false},
-    {"max_age", K_DURATION, FIELD(struct store_config, max_age_ms), 60 * 1000, 3650 * DAY_MS, NULL,
-     false},
-    {"max_size", K_SIZE, FIELD(struct store_config, max_size_bytes), 128 * 1024, 1LL << 40, NULL,
-     false},
-    {"sync", K_CHOICE, FIELD(struct store_config, sync), 0, 0, sync_names, false},
-};
-
-static const struct key_spec bus_keys[] = {
-    {"type", K_CHOICE, FIELD(struct bus_config, kind), 0, 0, bus_kind_names, true},
-    {"host", K_TEXT, FIELD(struct bus_config, host), 0, 0, NULL, false},
-    {"port", K_INT, FIELD(struct bus_config, port), 1, 65535, NULL, false},
-    {"device", K_TEXT, FIELD(struct bus_config, device), 0, 0, NULL, false},
-    {"baud", K_INT, FIELD(struct bus_config, baud), 300, 4000000, NULL, false},
-    {"parity", K_CHOICE, FIELD(struct bus_config, parity), 0, 0, parity_names, false},
-    {"data_bits", K_INT, FIELD(struct bus_config, data_bits), 5, 8, NULL, false},
-    {"stop_bits", K_INT, FIELD(struct bus_config, stop_bits), 1, 2, NULL, false},
-    {"pause_between_requests", K_DURATION, FIELD(struct bus_config, pause_between_requests_ms), 0,
-     10 * 1000, NULL, false},
-};
-
-/* Keys a device section and a profile's [profile] section share: the
- * device's quirks, and the serial settings it speaks (in a device section:
- * when reconfigured from its profile's factory settings; checked against
- * the bus either way). */
-#define DEVICE_QUIRK_KEYS                                                                            \
-    {"response_timeout",                                                                             \
-     K_DURATION,                                                                                     \
-     FIELD(struct device_config, response_timeout_ms),                                               \
-     10,                                                                                             \
-     60 * 1000,                                                                                      \
-     NULL,                                                                                           \
-     false},                                                                                         \
-        {"max_registers", K_INT, FIELD(struct device_config, max_registers), 1, 125, NULL, false},   \
-        {"max_gap", K_INT, FIELD(struct device_config, max_gap), 0, 125, NULL, false},               \
-        {"single_requests",                                                                          \
-         K_BOOL,                                                                                     \
-         FIELD(struct device_config, single_requests),                                               \
-         0,                                                                                          \
-         0,                                                                                          \
-         NULL,                                                                                       \
-         false},                                                                                     \
-        {"pause_between_requests",                                                                   \
-         K_DURATION,                                                                                 \
-         FIELD(struct device_config, pause_between_requests_ms),                                     \
-         0,                                                                                          \
-         10 * 1000,                                                                                  \
-         NULL,                                                                                       \
-         false},                                                                                     \
-        {"pause_after_connect",                                                                      \
-         K_DURATION,                                                                                 \
-         FIELD(struct device_config, pause_after_connect_ms),                                        \
-         0,                                                                                          \
-         60 * 1000,                                                                                  \
-         NULL,                                                                                       \
-         false},                                                                                     \
-        {"baud", K_INT, FIELD(struct device_config, serial_baud), 300, 4000000, NULL, false},        \
-        {"parity", K_CHOICE, FIELD(struct device_config, serial_parity), 0, 0, parity_names, false}, \
-    {                                                                                                \
-        "stop_bits", K_INT, FIELD(struct device_config, serial_stop_bits), 1, 2, NULL, false         \
-    }
-
-static const struct key_spec device_keys[] = {
-    {"bus", K_NAME, FIELD(struct device_config, bus_name), 0, 0, NULL, true},
-    {"unit_id", K_INT, FIELD(struct device_config, unit_id), 0, 255, NULL, true},
-    {"interval", K_DURATION, FIELD(struct device_config, interval_ms), 10, DAY_MS, NULL, true},
-    {"backoff_max", K_DURATION, FIELD(struct device_config, backoff_max_ms), 100, DAY_MS, NULL,
-     false},
-    {"profile", K_NAME, FIELD(struct device_config, profile), 0, 0, NULL, false},
-    DEVICE_QUIRK_KEYS,
-};
-
-/* A profile's [profile] section: what the device is, its factory unit id,
- * and the keys above, which a device section may still override. */
-static const struct key_spec profile_keys[] = {
-    {"description", K_PLAIN, FIELD(struct device_config, model), 0, 0, NULL, true},
-    {"unit_id", K_INT, FIELD(struct device_config, unit_id), 0, 255, NULL, false},
-    DEVICE_QUIRK_KEYS,
-};
-
-static const struct key_spec point_keys[] = {
-    {"function", K_CHOICE, FIELD(struct point_config, function), 0, 0, function_names, true},
-    {"address", K_INT, FIELD(struct point_config, address), 0, 65535, NULL, true},
-    {"type", K_CHOICE, FIELD(struct point_config, type), 0, 0, data_type_names, true},
-    {"word_order", K_CHOICE, FIELD(struct point_config, word_order), 0, 0, word_order_names, false},
-    {"scale", K_REAL, FIELD(struct point_config, scale), 0, 0, NULL, false},
-    {"offset", K_REAL, FIELD(struct point_config, offset), 0, 0, NULL, false},
-    {"unit", K_PLAIN, FIELD(struct point_config, unit), 0, 0, NULL, false},
-    {"kind", K_CHOICE, FIELD(struct point_config, kind), 0, 0, point_kind_names, false},
-    {"invalid_values", K_REAL_LIST, FIELD(struct point_config, invalid_values), 0,
-     CFG_MAX_INVALID_VALUES, NULL, false},
-    {"valid_min", K_REAL, FIELD(struct point_config, valid_min), 0, 0, NULL, false},
-    {"valid_max", K_REAL, FIELD(struct point_config, valid_max), 0, 0, NULL, false},
-    {"stale_after", K_DURATION, FIELD(struct point_config, stale_after_ms), 1000, 3650 * DAY_MS,
-     NULL, false},
-    {"publish", K_CHOICE, FIELD(struct point_config, publish), 0, 0, publish_mode_names, false},
-    {"deadband", K_REAL, FIELD(struct point_config, deadband), 0, 0, NULL, false},
-    {"publish_max_interval", K_DURATION, FIELD(struct point_config, publish_max_interval_ms), 1000,
-     DAY_MS, NULL, false},
-    {"window", K_DURATION, FIELD(struct point_config, window_ms), 1000, DAY_MS, NULL, false},
-    {"count_interval", K_DURATION, FIELD(struct point_config, count_interval_ms), 1000, DAY_MS,
-     NULL, false},
-    {"counter_max_step", K_INT, FIELD(struct point_config, counter_max_step), 1, INT64_MAX, NULL,
-     false},
-    {"counter_reset_max", K_INT, FIELD(struct point_config, counter_reset_max), 0, INT64_MAX, NULL,
-     false},
-    {"source", K_NAME, FIELD(struct point_config, source), 0, 0, NULL, false},
-    {"decimals_from", K_NAME, FIELD(struct point_config, decimals_from), 0, 0, NULL, false},
-    {"occupancy_in", K_NAME, FIELD(struct point_config, occupancy_in), 0, 0, NULL, false},
-    {"occupancy_out", K_NAME, FIELD(struct point_config, occupancy_out), 0, 0, NULL, false},
-    {"occupancy_reset", K_TEXT, FIELD(struct point_config, occupancy_reset), 0, 0, NULL, false},
-};
 
 #define MAX_KEYS 32
 
@@ -215,8 +33,7 @@ struct loader {
     int section_line;
     int kind;
     size_t index;
-    const struct key_spec *keys;
-    size_t key_count;
+    const struct key_table *table; /* the section kind's keys */
     int key_lines[MAX_KEYS];
     bool skip;
     bool seen_gateway, seen_mqtt, seen_store;
@@ -331,10 +148,8 @@ static void section_error(struct loader *ld, int line, const char *key, const ch
 static int key_line(void *ctx, const char *key)
 {
     struct loader *ld = ctx;
-    for (size_t i = 0; i < ld->key_count; i++)
-        if (strcmp(ld->keys[i].key, key) == 0)
-            return ld->key_lines[i];
-    return 0;
+    size_t i = key_index(ld->table, key);
+    return i < ld->table->count ? ld->key_lines[i] : 0;
 }
 
 /* A point with a source has no registers; a device with a profile may
@@ -370,15 +185,16 @@ static void check_source_point(struct loader *ld)
 
 static void finish_section(struct loader *ld)
 {
-    if (ld->skip || !ld->keys)
+    if (ld->skip || !ld->table)
         return;
-    for (size_t i = 0; i < ld->key_count; i++) {
-        if (ld->keys[i].required && ld->key_lines[i] == 0 &&
-            !key_may_be_missing(ld, ld->keys[i].key))
-            section_error(ld, ld->section_line, ld->keys[i].key, "missing (this key is required)");
+    for (size_t i = 0; i < ld->table->count; i++) {
+        if (ld->table->keys[i].required && ld->key_lines[i] == 0 &&
+            !key_may_be_missing(ld, ld->table->keys[i].key))
+            section_error(ld, ld->section_line, ld->table->keys[i].key,
+                          "missing (this key is required)");
     }
     if (ld->kind == SEC_DEVICE)
-        for (size_t i = 0; i < ld->key_count; i++)
+        for (size_t i = 0; i < ld->table->count; i++)
             if (ld->key_lines[i])
                 ld->cfg->devices[ld->index].keys_set |= 1u << i;
     if (ld->kind == SEC_PROFILE)
@@ -429,7 +245,7 @@ static struct point_config *add_point(struct loader *ld, const char *device, con
     p->valid_min = -INFINITY, p->valid_max = INFINITY;
     p->publish_max_interval_ms = 15 * 60 * 1000;
     p->counter_reset_max = -1; /* unset: the default for the counter's width */
-    ld->keys = point_keys, ld->key_count = sizeof(point_keys) / sizeof(point_keys[0]);
+    ld->table = &point_key_table;
     return p;
 }
 
@@ -441,7 +257,7 @@ static void start_profile_section(struct loader *ld, const char *section)
     const char *device = ld->cfg->devices[ld->profile_device].name;
     if (strcmp(section, "profile") == 0) {
         ld->kind = SEC_PROFILE;
-        ld->keys = profile_keys, ld->key_count = sizeof(profile_keys) / sizeof(profile_keys[0]);
+        ld->table = &profile_key_table;
         ld->skip = false;
         return;
     }
@@ -470,7 +286,7 @@ static void start_section(struct loader *ld, const char *section)
     snprintf(ld->section, sizeof(ld->section), "%s", section);
     ld->section_line = ld->header_line;
     ld->skip = true;
-    ld->keys = NULL;
+    ld->table = NULL;
     memset(ld->key_lines, 0, sizeof(ld->key_lines));
     ld->errors_at_section_start = ld->errors->count;
     if (ld->profile_device >= 0) {
@@ -552,13 +368,13 @@ static void start_section(struct loader *ld, const char *section)
     void *rec = NULL;
     switch (ld->kind) {
     case SEC_GATEWAY:
-        ld->keys = gateway_keys, ld->key_count = sizeof(gateway_keys) / sizeof(gateway_keys[0]);
+        ld->table = &gateway_key_table;
         break;
     case SEC_MQTT:
-        ld->keys = mqtt_keys, ld->key_count = sizeof(mqtt_keys) / sizeof(mqtt_keys[0]);
+        ld->table = &mqtt_key_table;
         break;
     case SEC_STORE:
-        ld->keys = store_keys, ld->key_count = sizeof(store_keys) / sizeof(store_keys[0]);
+        ld->table = &store_key_table;
         break;
     case SEC_BUS: {
         struct bus_config *b = rec = grow((void **)&cfg->buses, &cfg->bus_count, sizeof(*b));
@@ -568,7 +384,7 @@ static void start_section(struct loader *ld, const char *section)
         strcpy(b->name, device);
         b->port = 502, b->baud = 9600, b->data_bits = 8, b->stop_bits = 1,
         b->line = ld->section_line;
-        ld->keys = bus_keys, ld->key_count = sizeof(bus_keys) / sizeof(bus_keys[0]);
+        ld->table = &bus_key_table;
         break;
     }
     case SEC_DEVICE: {
@@ -580,7 +396,7 @@ static void start_section(struct loader *ld, const char *section)
         strcpy(d->name, device);
         d->response_timeout_ms = 1000, d->backoff_max_ms = 60 * 1000, d->max_registers = 125,
         d->max_gap = 8, d->line = ld->section_line, d->bus_index = -1, d->serial_parity = -1;
-        ld->keys = device_keys, ld->key_count = sizeof(device_keys) / sizeof(device_keys[0]);
+        ld->table = &device_key_table;
         break;
     }
     default:
@@ -594,86 +410,6 @@ static void start_section(struct loader *ld, const char *section)
     ld->skip = false;
 }
 
-static int parse_uris(struct mqtt_config *m, const char *value, value_reason why)
-{
-    char copy[CFG_MAX_URIS * CFG_TEXT_MAX];
-    if (copy_text(copy, sizeof(copy), value, why) != 0)
-        return -1;
-    m->uri_count = 0;
-    char *save = NULL;
-    for (char *u = strtok_r(copy, ", ", &save); u; u = strtok_r(NULL, ", ", &save)) {
-        if (m->uri_count == CFG_MAX_URIS) {
-            snprintf(why, sizeof(value_reason), "at most %d broker URIs", CFG_MAX_URIS);
-            return -1;
-        }
-        if (strncmp(u, "tcp://", 6) != 0 && strncmp(u, "ssl://", 6) != 0 &&
-            strncmp(u, "mqtt://", 7) != 0 && strncmp(u, "mqtts://", 8) != 0) {
-            snprintf(why, sizeof(value_reason),
-                     "'%s' must start with tcp://, mqtt://, ssl:// or mqtts://", u);
-            return -1;
-        }
-        if (copy_text(m->uris[m->uri_count++], CFG_TEXT_MAX, u, why) != 0)
-            return -1;
-    }
-    if (m->uri_count == 0) {
-        snprintf(why, sizeof(value_reason), "give at least one broker URI");
-        return -1;
-    }
-    return 0;
-}
-
-static int store_value(struct loader *ld, const struct key_spec *k, const char *value,
-                       value_reason why)
-{
-    char *field = (char *)section_base(ld) + k->offset;
-    long long n;
-    int64_t ms;
-    switch (k->kind) {
-    case K_TEXT:
-        return copy_text(field, k->size, value, why);
-    case K_NAME:
-        if (check_topic_name(value, k->size - 1, why) != 0)
-            return -1;
-        return copy_text(field, k->size, value, why);
-    case K_PLAIN:
-        if (check_plain_text(value, k->size, why) != 0)
-            return -1;
-        return copy_text(field, k->size, value, why);
-    case K_PREFIX:
-        if (check_topic_prefix(value, why) != 0)
-            return -1;
-        return copy_text(field, k->size, value, why);
-    case K_INT:
-        if (parse_integer(value, k->min, k->max, &n, why) != 0)
-            return -1;
-        if (k->size == sizeof(int64_t))
-            *(int64_t *)field = n;
-        else
-            *(int *)field = (int)n;
-        return 0;
-    case K_REAL:
-        return parse_real(value, (double *)field, why);
-    case K_BOOL:
-        return parse_boolean(value, (bool *)field, why);
-    case K_DURATION:
-        if (parse_duration_ms(value, k->min, k->max, &ms, why) != 0)
-            return -1;
-        *(int64_t *)field = ms;
-        return 0;
-    case K_SIZE:
-        return parse_size_bytes(value, k->min, k->max, (int64_t *)field, why);
-    case K_CHOICE:
-        return parse_choice(value, k->choices, (int *)field, why);
-    case K_URIS:
-        return parse_uris(&ld->cfg->mqtt, value, why);
-    case K_REAL_LIST:
-        return parse_real_list(value, (double *)field, (int)k->max,
-                               &((struct point_config *)section_base(ld))->invalid_value_count,
-                               why);
-    }
-    return -1;
-}
-
 static int on_key(void *user, const char *section, const char *key, const char *value)
 {
     struct loader *ld = user;
@@ -684,9 +420,9 @@ static int on_key(void *user, const char *section, const char *key, const char *
     if (ld->skip)
         return 1;
     size_t i = 0;
-    while (i < ld->key_count && strcmp(ld->keys[i].key, key) != 0)
+    while (i < ld->table->count && strcmp(ld->table->keys[i].key, key) != 0)
         i++;
-    if (i == ld->key_count) {
+    if (i == ld->table->count) {
         section_error(ld, ld->line, key, "unknown key");
         return 1;
     }
@@ -696,7 +432,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
     }
     ld->key_lines[i] = ld->line;
     value_reason why;
-    if (store_value(ld, &ld->keys[i], value, why) != 0)
+    if (key_store_value(&ld->table->keys[i], section_base(ld), value, why) != 0)
         section_error(ld, ld->line, key, "%s", why);
     return 1;
 }
@@ -747,24 +483,15 @@ static void profile_unknown(struct loader *ld, const struct device_config *d)
                      ld->path, d->line, d->name, d->profile, known);
 }
 
-static size_t key_index(const struct key_spec *keys, size_t n, const char *key)
-{
-    size_t i = 0;
-    while (i < n && strcmp(keys[i].key, key) != 0)
-        i++;
-    return i;
-}
-
 /* Takes the [profile] values the device's own section did not set. */
 static void merge_profile_values(struct loader *ld, struct device_config *d)
 {
-    for (size_t i = 0; i < sizeof(profile_keys) / sizeof(profile_keys[0]); i++) {
-        const struct key_spec *k = &profile_keys[i];
+    for (size_t i = 0; i < profile_key_table.count; i++) {
+        const struct key_spec *k = &profile_key_table.keys[i];
         if (!ld->profile_key_lines[i])
             continue;
-        size_t n_device = sizeof(device_keys) / sizeof(device_keys[0]);
-        size_t j = key_index(device_keys, n_device, k->key);
-        bool set_by_device = j < n_device && (d->keys_set & (1u << j));
+        size_t j = key_index(&device_key_table, k->key);
+        bool set_by_device = j < device_key_table.count && (d->keys_set & (1u << j));
         if (!set_by_device)
             memcpy((char *)d + k->offset, (char *)&ld->profile_values + k->offset, k->size);
     }
@@ -798,10 +525,8 @@ static void read_profile(struct loader *ld, int device_index)
         config_error_add(ld->errors, "%s:%d: syntax error", prof->path, syntax_line);
     d = &ld->cfg->devices[device_index];
     merge_profile_values(ld, d);
-    size_t in_device =
-        key_index(device_keys, sizeof(device_keys) / sizeof(device_keys[0]), "unit_id");
-    size_t in_profile =
-        key_index(profile_keys, sizeof(profile_keys) / sizeof(profile_keys[0]), "unit_id");
+    size_t in_device = key_index(&device_key_table, "unit_id");
+    size_t in_profile = key_index(&profile_key_table, "unit_id");
     if (!(d->keys_set & (1u << in_device)) && !ld->profile_key_lines[in_profile])
         config_error_add(ld->errors,
                          "%s:%d: [device %s] unit_id: missing (neither the section nor profile "
