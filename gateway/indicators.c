@@ -229,12 +229,13 @@ void indicators_free(struct indicators *ind)
 
 size_t indicators_room(const struct indicators *ind, size_t n)
 {
-    /* Each reading passes at most itself and closes at most one interval,
-     * and may complete an occupancy reading that does the same; the end of
-     * a batch and a clock sweep give at most two per point. */
-    return 4 * n + 2 * ind->point_count;
+    /* indicators_feed: a reading passes itself, closes at most one interval
+     * or window, and may complete an occupancy reading that does the same
+     * (4 per reading); the end of the batch completes at most one
+     * occupancy reading per point (2 per point). indicators_close_due:
+     * at most one per point. */
+    return 4 * n + 3 * ind->point_count;
 }
-
 /* --- the data path --- */
 
 static bool should_publish(struct point_indicator *p, const struct reading *r)

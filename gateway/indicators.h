@@ -22,7 +22,8 @@ int indicators_create(const struct gateway_config *cfg, const uint32_t *point_id
                       struct store *store, struct indicators **out);
 void indicators_free(struct indicators *ind);
 
-/* The most records one call of the two below can write for n readings. */
+/* The most records indicators_feed for n readings and indicators_close_due
+ * after it can write together. */
 size_t indicators_room(const struct indicators *ind, size_t n);
 
 size_t indicators_feed(struct indicators *ind, const struct reading *in, size_t n,
