@@ -359,6 +359,42 @@ void config_check_point(const struct point_check *c, struct point_config *p)
         POINT_ERROR(p, "publish", "none would send nothing for this point: add a window");
 }
 
+/* A counter feeds one occupancy point, as its way in or its way out: the
+ * indicator stage keeps one link per counter. */
+static void validate_occupancy_links(struct gateway_config *cfg, struct config_errors *e)
+{
+    for (size_t i = 0; i < cfg->point_count; i++) {
+        const struct point_config *p = &cfg->points[i];
+        if (p->kind != KIND_OCCUPANCY || p->occupancy_in_index < 0 || p->occupancy_out_index < 0)
+            continue;
+        const char *path = p->file ? p->file : cfg->source_path;
+        if (p->occupancy_in_index == p->occupancy_out_index)
+            config_error_add(e,
+                             "%s:%d: [point %s/%s] occupancy_out: '%s' is also the way in; name "
+                             "two counters",
+                             path, p->line, p->device_name, p->name, p->occupancy_out);
+        for (size_t j = 0; j < i; j++) {
+            const struct point_config *q = &cfg->points[j];
+            if (q->kind != KIND_OCCUPANCY)
+                continue;
+            int shared = q->occupancy_in_index == p->occupancy_in_index ||
+                                 q->occupancy_out_index == p->occupancy_in_index
+                             ? p->occupancy_in_index
+                         : q->occupancy_in_index == p->occupancy_out_index ||
+                                 q->occupancy_out_index == p->occupancy_out_index
+                             ? p->occupancy_out_index
+                             : -1;
+            if (shared >= 0)
+                config_error_add(e,
+                                 "%s:%d: [point %s/%s] %s: '%s' already feeds occupancy point %s "
+                                 "(line %d); a counter feeds one",
+                                 path, p->line, p->device_name, p->name,
+                                 shared == p->occupancy_in_index ? "occupancy_in" : "occupancy_out",
+                                 cfg->points[shared].name, q->name, q->line);
+        }
+    }
+}
+
 void config_validate(struct gateway_config *cfg, struct config_errors *e)
 {
     struct mqtt_config *m = &cfg->mqtt;
@@ -370,6 +406,7 @@ void config_validate(struct gateway_config *cfg, struct config_errors *e)
     validate_buses(cfg, e);
     validate_devices(cfg, e);
     validate_points(cfg, e);
+    validate_occupancy_links(cfg, e);
     validate_overlaps(cfg, e);
     validate_device_points(cfg, e);
 }

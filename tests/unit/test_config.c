@@ -152,6 +152,16 @@ static const struct broken_case {
      "%s:23: [point d/inside] occupancy_reset: '25:00' is not a time of day like 04:00"},
     {HEAD BUS DEV PT "occupancy_in = p\n",
      "%s:18: [point d/p] occupancy_in: needs kind = occupancy"},
+    {HEAD BUS DEV PT "kind = counter\n[point d/q]\nfunction = holding_register\naddress = 1\n"
+                     "type = uint16\nkind = counter\n[point d/inside]\nkind = occupancy\n"
+                     "occupancy_in = p\noccupancy_out = p\n",
+     "%s:24: [point d/inside] occupancy_out: 'p' is also the way in; name two counters"},
+    {HEAD BUS DEV PT "kind = counter\n[point d/q]\nfunction = holding_register\naddress = 1\n"
+                     "type = uint16\nkind = counter\n[point d/inside]\nkind = occupancy\n"
+                     "occupancy_in = p\noccupancy_out = q\n[point d/again]\nkind = occupancy\n"
+                     "occupancy_in = q\noccupancy_out = p\n",
+     "%s:28: [point d/again] occupancy_in: 'q' already feeds occupancy point inside (line 24); "
+     "a counter feeds one"},
 };
 
 static void test_broken_catalogue(void **state)
