@@ -157,17 +157,29 @@ static void on_publish_failed(void *context, MQTTAsync_failureData *response)
     fw->wake(fw->wake_ctx);
 }
 
-static void publish_status(struct forwarder *fw, const char *status)
+/* A retained QoS 1 message outside the tracked reading flow; *token
+ * (if not NULL) identifies it to MQTTAsync_waitForCompletion. */
+static int send_retained(struct forwarder *fw, const char *topic, const char *payload,
+                         MQTTAsync_token *token)
 {
     MQTTAsync_message msg = MQTTAsync_message_initializer;
-    msg.payload = (void *)status;
-    msg.payloadlen = (int)strlen(status);
+    msg.payload = (void *)payload;
+    msg.payloadlen = (int)strlen(payload);
     msg.qos = 1;
     msg.retained = 1;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    int rc = MQTTAsync_sendMessage(fw->client, fw->status_topic, &msg, &ro);
+    int rc = MQTTAsync_sendMessage(fw->client, topic, &msg, &ro);
+    if (token)
+        *token = ro.token;
+    return rc;
+}
+
+static void publish_status(struct forwarder *fw, const char *status)
+{
+    MQTTAsync_token token = 0;
+    int rc = send_retained(fw, fw->status_topic, status, &token);
     if (rc == MQTTASYNC_SUCCESS && strcmp(status, "offline") == 0)
-        MQTTAsync_waitForCompletion(fw->client, ro.token, 2000);
+        MQTTAsync_waitForCompletion(fw->client, token, 2000);
     if (rc != MQTTASYNC_SUCCESS)
         log_msg(LOG_WARNING, "mqtt: could not publish status '%s' (paho error %d)", status, rc);
 }
@@ -428,13 +440,7 @@ int forwarder_publish_retained(struct forwarder *fw, const char *topic, const ch
     pthread_mutex_unlock(&fw->lock);
     if (!connected)
         return -1;
-    MQTTAsync_message msg = MQTTAsync_message_initializer;
-    msg.payload = (void *)payload;
-    msg.payloadlen = (int)strlen(payload);
-    msg.qos = 1;
-    msg.retained = 1;
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    return MQTTAsync_sendMessage(fw->client, topic, &msg, &ro) == MQTTASYNC_SUCCESS ? 0 : -1;
+    return send_retained(fw, topic, payload, NULL) == MQTTASYNC_SUCCESS ? 0 : -1;
 }
 
 size_t forwarder_take_acks(struct forwarder *fw, int64_t *out, size_t max)
