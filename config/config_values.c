@@ -93,12 +93,14 @@ struct unit_family {
     const char *example; /* "5s" */
     const struct unit *units;
     size_t count;
+    /* How the bounds read in an out-of-range message: "5000ms", "1024 bytes". */
+    const char *bound_suffix, *upper_suffix;
 };
 
-/* Returns 0, -1 with why filled in, or 1 when *out is outside min..max
- * (the caller words that message, in its own unit). */
-static int parse_with_unit(const char *text, const struct unit_family *f, double min, double max,
-                           double *out, value_reason why)
+/* A number with a unit of the family, in the family's base unit, rounded,
+ * within min..max. Returns 0, or -1 with why filled in. */
+static int parse_with_unit(const char *text, const struct unit_family *f, int64_t min, int64_t max,
+                           int64_t *result, value_reason why)
 {
     const char *names = f->names, *what = f->what, *example = f->example;
     char *end = NULL;
@@ -114,9 +116,13 @@ static int parse_with_unit(const char *text, const struct unit_family *f, double
     for (size_t i = 0; i < f->count; i++) {
         if (strcasecmp(end, f->units[i].suffix) != 0)
             continue;
-        *out = v * f->units[i].factor;
-        if (*out < min || *out > max)
-            return 1;
+        double base = v * f->units[i].factor;
+        if (base < (double)min || base > (double)max) {
+            snprintf(why, sizeof(value_reason), "%.80s is out of range (%lld%s to %lld%s)", text,
+                     (long long)min, f->bound_suffix, (long long)max, f->upper_suffix);
+            return -1;
+        }
+        *result = (int64_t)llround(base);
         return 0;
     }
     snprintf(why, sizeof(value_reason), "'%.80s' needs a unit: %s (e.g. %s)", text, names, example);
@@ -128,17 +134,10 @@ int parse_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t 
 {
     static const struct unit units[] = {
         {"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}, {"d", 86400e3}};
-    static const struct unit_family family = {"a duration", "ms, s, m, h or d", "5s", units,
-                                              sizeof(units) / sizeof(units[0])};
-    double ms;
-    int rc = parse_with_unit(text, &family, (double)min_ms, (double)max_ms, &ms, why);
-    if (rc > 0)
-        snprintf(why, sizeof(value_reason), "%.80s is out of range (%lldms to %lldms)", text,
-                 (long long)min_ms, (long long)max_ms);
-    if (rc != 0)
-        return -1;
-    *out = (int64_t)llround(ms);
-    return 0;
+    static const struct unit_family family = {
+        "a duration", "ms, s, m, h or d", "5s", units, sizeof(units) / sizeof(units[0]), "ms",
+        "ms"};
+    return parse_with_unit(text, &family, min_ms, max_ms, out, why);
 }
 
 int parse_size_bytes(const char *text, int64_t min, int64_t max, int64_t *out, value_reason why)
@@ -153,17 +152,10 @@ int parse_size_bytes(const char *text, int64_t min, int64_t max, int64_t *out, v
                                         {"GiB", 1073741824.0},
                                         {"TB", 1099511627776.0},
                                         {"TiB", 1099511627776.0}};
-    static const struct unit_family family = {"a size", "B, KB, MB, GB or TB", "256MB", units,
-                                              sizeof(units) / sizeof(units[0])};
-    double bytes;
-    int rc = parse_with_unit(text, &family, (double)min, (double)max, &bytes, why);
-    if (rc > 0)
-        snprintf(why, sizeof(value_reason), "%.80s is out of range (%lld to %lld bytes)", text,
-                 (long long)min, (long long)max);
-    if (rc != 0)
-        return -1;
-    *out = (int64_t)llround(bytes);
-    return 0;
+    static const struct unit_family family = {
+        "a size", "B, KB, MB, GB or TB", "256MB", units, sizeof(units) / sizeof(units[0]), "",
+        " bytes"};
+    return parse_with_unit(text, &family, min, max, out, why);
 }
 
 int parse_choice(const char *text, const char *const *names, int *out, value_reason why)
