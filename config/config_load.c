@@ -145,6 +145,10 @@ static void section_error(struct loader *ld, int line, const char *key, const ch
         config_error_add(ld->errors, "%s:%d: [%s]: %s", ld->path, line, ld->section, msg);
 }
 
+/* Before the first header and in a section that failed to open: keys are
+ * unknown (or skipped), never looked up in a missing table. */
+static const struct key_table no_keys = {NULL, 0};
+
 static int key_line(void *ctx, const char *key)
 {
     struct loader *ld = ctx;
@@ -185,7 +189,7 @@ static void check_source_point(struct loader *ld)
 
 static void finish_section(struct loader *ld)
 {
-    if (ld->skip || !ld->table)
+    if (ld->skip)
         return;
     for (size_t i = 0; i < ld->table->count; i++) {
         if (ld->table->keys[i].required && ld->key_lines[i] == 0 &&
@@ -286,7 +290,7 @@ static void start_section(struct loader *ld, const char *section)
     snprintf(ld->section, sizeof(ld->section), "%s", section);
     ld->section_line = ld->header_line;
     ld->skip = true;
-    ld->table = NULL;
+    ld->table = &no_keys;
     memset(ld->key_lines, 0, sizeof(ld->key_lines));
     ld->errors_at_section_start = ld->errors->count;
     if (ld->profile_device >= 0) {
@@ -419,9 +423,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
     }
     if (ld->skip)
         return 1;
-    size_t i = 0;
-    while (i < ld->table->count && strcmp(ld->table->keys[i].key, key) != 0)
-        i++;
+    size_t i = key_index(ld->table, key);
     if (i == ld->table->count) {
         section_error(ld, ld->line, key, "unknown key");
         return 1;
@@ -511,7 +513,8 @@ static void read_profile(struct loader *ld, int device_index)
                           .cfg = ld->cfg,
                           .errors = ld->errors,
                           .profile_device = device_index,
-                          .profile = prof};
+                          .profile = prof,
+                          .table = &no_keys};
     ld->profile_values = (struct device_config){.serial_parity = -1};
     ld->fp = fmemopen((void *)prof->text, strlen(prof->text), "r");
     if (!ld->fp) {
@@ -549,7 +552,8 @@ int config_load(const char *path, struct gateway_config *cfg, struct config_erro
     memset(cfg, 0, sizeof(*cfg));
     set_defaults(cfg);
     snprintf(cfg->source_path, sizeof(cfg->source_path), "%s", path);
-    struct loader ld = {.path = path, .cfg = cfg, .errors = errors, .profile_device = -1};
+    struct loader ld = {
+        .path = path, .cfg = cfg, .errors = errors, .profile_device = -1, .table = &no_keys};
     ld.fp = fopen(path, "r");
     if (!ld.fp) {
         config_error_add(errors, "%s: cannot open: %m", path);
