@@ -329,8 +329,10 @@ class Subscriber:
         time.sleep(0.3)
 
     def lines(self):
+        # Only finished lines: mosquitto_sub may be halfway through writing
+        # the last one while a test reads the file.
         with open(self.out, errors="replace") as f:
-            return [line.rstrip("\n") for line in f if " " in line]
+            return [line.rstrip("\n") for line in f if " " in line and line.endswith("\n")]
 
     def readings(self):
         """(topic, payload dict) for every reading message, in arrival order."""
