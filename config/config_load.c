@@ -23,10 +23,11 @@ struct loader {
     FILE *fp;
     struct gateway_config *cfg;
     struct config_errors *errors;
-    int line;         /* line the reader handed to inih last */
-    int header_line;  /* line of the newest [section] header */
-    int header_count; /* headers seen by the reader */
-    int current_header;
+    int line;                       /* line the reader handed to inih last */
+    int header_line;                /* line of the newest [section] header */
+    int header_count;               /* headers seen by the reader */
+    int current_header;             /* the header whose section is open */
+    char header_name[CFG_TEXT_MAX]; /* text inside the newest header's brackets */
     /* The section being filled; base is recomputed from kind and index
      * because the arrays move when they grow. */
     char section[CFG_TEXT_MAX];
@@ -187,6 +188,17 @@ static void check_source_point(struct loader *ld)
     }
 }
 
+static void check_reconnect_range(struct loader *ld)
+{
+    const struct mqtt_config *m = &ld->cfg->mqtt;
+    if (m->reconnect_min_ms <= m->reconnect_max_ms)
+        return;
+    int line = key_line(ld, "reconnect_min");
+    section_error(ld, line ? line : key_line(ld, "reconnect_max"), "reconnect_min",
+                  "%lld ms is longer than reconnect_max (%lld ms)", (long long)m->reconnect_min_ms,
+                  (long long)m->reconnect_max_ms);
+}
+
 static void finish_section(struct loader *ld)
 {
     if (ld->skip)
@@ -205,6 +217,8 @@ static void finish_section(struct loader *ld)
         memcpy(ld->profile_key_lines, ld->key_lines, sizeof(ld->key_lines));
     if (ld->kind == SEC_POINT && reads_no_registers(ld))
         check_source_point(ld);
+    if (ld->kind == SEC_MQTT && ld->errors->count == ld->errors_at_section_start)
+        check_reconnect_range(ld);
     /* A value that did not parse has its own message; checks against the
      * other keys would only add confusing ones. */
     if (ld->kind == SEC_POINT && ld->errors->count == ld->errors_at_section_start) {
@@ -439,6 +453,18 @@ static int on_key(void *user, const char *section, const char *key, const char *
     return 1;
 }
 
+/* inih calls back only for keys, so a header with no key under it would
+ * pass unseen: an empty [bus rs485], a misspelt empty section. When the
+ * next header or the end of the file shows that no key came, the section
+ * is opened here, so that its missing keys are reported like any other. */
+static void open_keyless_section(struct loader *ld)
+{
+    if (ld->header_count == 0 || ld->current_header == ld->header_count)
+        return;
+    ld->current_header = ld->header_count;
+    start_section(ld, ld->header_name);
+}
+
 /* fgets for inih that counts lines and notices section headers. */
 static char *read_line(char *buf, int size, void *user)
 {
@@ -459,11 +485,24 @@ static char *read_line(char *buf, int size, void *user)
     const char *p = buf;
     while (*p == ' ' || *p == '\t')
         p++;
-    if (*p == '[') {
+    const char *close = *p == '[' ? strchr(p, ']') : NULL;
+    if (close) { /* without the bracket inih reports a syntax error */
+        open_keyless_section(ld);
         ld->header_line = ld->line;
         ld->header_count++;
+        int len = (int)(close - p - 1);
+        snprintf(ld->header_name, sizeof(ld->header_name), "%.*s", len, p + 1);
     }
     return buf;
+}
+
+/* Parses the open file; returns inih's first syntax error line, or 0. */
+static int parse_sections(struct loader *ld)
+{
+    int syntax_line = ini_parse_stream(read_line, ld, on_key, ld);
+    open_keyless_section(ld);
+    finish_section(ld);
+    return syntax_line;
 }
 
 static const struct builtin_profile *find_profile(const char *name)
@@ -521,8 +560,7 @@ static void read_profile(struct loader *ld, int device_index)
         config_error_add(ld->errors, "%s: cannot read: %m", prof->path);
         return;
     }
-    int syntax_line = ini_parse_stream(read_line, ld, on_key, ld);
-    finish_section(ld);
+    int syntax_line = parse_sections(ld);
     fclose(ld->fp);
     if (syntax_line > 0)
         config_error_add(ld->errors, "%s:%d: syntax error", prof->path, syntax_line);
@@ -560,8 +598,7 @@ int config_load(const char *path, struct gateway_config *cfg, struct config_erro
         return -1;
     }
     size_t before = errors->count;
-    int syntax_line = ini_parse_stream(read_line, &ld, on_key, &ld);
-    finish_section(&ld);
+    int syntax_line = parse_sections(&ld);
     fclose(ld.fp);
     if (syntax_line > 0)
         config_error_add(errors, "%s:%d: syntax error: expected '[section]' or 'key = value'", path,

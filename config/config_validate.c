@@ -400,9 +400,6 @@ void config_validate(struct gateway_config *cfg, struct config_errors *e)
     struct mqtt_config *m = &cfg->mqtt;
     if (m->client_id[0] == '\0')
         snprintf(m->client_id, sizeof(m->client_id), "sensor-gateway-%s", cfg->id);
-    if (m->reconnect_min_ms > m->reconnect_max_ms)
-        config_error_add(e, "%s: [mqtt] reconnect_min: is longer than reconnect_max",
-                         cfg->source_path);
     validate_buses(cfg, e);
     validate_devices(cfg, e);
     validate_points(cfg, e);

@@ -162,6 +162,16 @@ static const struct broken_case {
                      "occupancy_in = q\noccupancy_out = p\n",
      "%s:28: [point d/again] occupancy_in: 'q' already feeds occupancy point inside (line 24); "
      "a counter feeds one"},
+    /* inih calls back for keys only: a section with none must not vanish. */
+    {HEAD "[bus b]\n" DEV PT, "%s:7: [bus b] type: missing (this key is required)"},
+    {HEAD "[sesnor x]\n" BUS DEV PT,
+     "%s:7: [sesnor x]: unknown section (expected [gateway], [mqtt], [store], [bus NAME], "
+     "[device NAME] or [point DEVICE/NAME])"},
+    {HEAD BUS DEV PT "[point d/q]\n",
+     "%s:18: [point d/q] function: missing (this key is required)"},
+    {"[gateway]\nid = gw\n[mqtt]\nuri = tcp://h:1\nreconnect_min = 2m\nreconnect_max = 30s\n"
+     "[store]\npath = /x\n" BUS DEV PT,
+     "%s:5: [mqtt] reconnect_min: 120000 ms is longer than reconnect_max (30000 ms)"},
 };
 
 static void test_broken_catalogue(void **state)
