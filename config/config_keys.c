@@ -44,6 +44,9 @@ static const struct key_spec mqtt_keys[] = {
     {"tls_cert_file", K_TEXT, FIELD(struct mqtt_config, tls_cert_file), 0, 0, NULL, false},
     {"tls_key_file", K_TEXT, FIELD(struct mqtt_config, tls_key_file), 0, 0, NULL, false},
     {"tls_verify", K_BOOL, FIELD(struct mqtt_config, tls_verify), 0, 0, NULL, false},
+    {"ha_discovery", K_BOOL, FIELD(struct mqtt_config, ha_discovery), 0, 0, NULL, false},
+    {"ha_discovery_prefix", K_PREFIX, FIELD(struct mqtt_config, ha_discovery_prefix), 0, 0, NULL,
+     false},
 };
 
 static const struct key_spec store_keys[] = {

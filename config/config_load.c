@@ -84,6 +84,7 @@ static void set_defaults(struct gateway_config *cfg)
     cfg->health_interval_ms = 60 * 1000;
     struct mqtt_config *m = &cfg->mqtt;
     strcpy(m->topic_prefix, "smartregion");
+    strcpy(m->ha_discovery_prefix, "homeassistant");
     m->qos = 1;
     m->keepalive_ms = 30 * 1000;
     m->connect_timeout_ms = 10 * 1000;

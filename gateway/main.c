@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "gateway/clock.h"
 #include "gateway/forwarder.h"
+#include "gateway/ha_discovery.h"
 #include "gateway/ingest_queue.h"
 #include "gateway/log.h"
 #include "gateway/pipeline.h"
@@ -46,8 +47,11 @@ static void usage(FILE *out)
 static int load_config(const char *path, struct gateway_config *cfg)
 {
     struct config_errors errors = {0};
-    if (config_load(path, cfg, &errors) == 0)
-        return 0;
+    if (config_load(path, cfg, &errors) == 0) {
+        if (!cfg->mqtt.ha_discovery || ha_discovery_check(cfg, &errors) == 0)
+            return 0;
+        config_free(cfg);
+    }
     for (size_t i = 0; i < errors.count; i++)
         fprintf(stderr, "%s\n", errors.lines[i]);
     fprintf(stderr, "%s: %zu configuration error%s; not starting\n", path, errors.count,

@@ -1,5 +1,6 @@
 #include "gateway/pipeline.h"
 #include "gateway/clock.h"
+#include "gateway/ha_discovery.h"
 #include "gateway/health.h"
 #include "gateway/indicators.h"
 #include "gateway/latest_seq.h"
@@ -244,6 +245,27 @@ static void publish_device_meta(struct pipeline *p)
     }
 }
 
+/* Retained too, and sent on every connect: Home Assistant may have
+ * started after the gateway, or the broker lost its retained store. */
+static void publish_ha_discovery(struct pipeline *p)
+{
+    if (!p->cfg->mqtt.ha_discovery)
+        return;
+    for (size_t i = 0; i < p->cfg->point_count; i++) {
+        for (int s = HA_READINGS; s <= HA_INDICATOR; s++) {
+            const struct point_config *pc = &p->cfg->points[i];
+            char topic[TOPIC_MAX];
+            if (!ha_entity_exists(pc, (enum ha_stream)s) ||
+                ha_discovery_topic(topic, sizeof(topic), p->cfg, pc, (enum ha_stream)s) < 0)
+                continue;
+            char *json = ha_discovery_json(p->cfg, pc, (enum ha_stream)s);
+            if (json)
+                forwarder_publish_retained(p->fw, topic, json);
+            free(json);
+        }
+    }
+}
+
 static void *pipeline_thread(void *arg)
 {
     struct pipeline *p = arg;
@@ -284,6 +306,7 @@ static void *pipeline_thread(void *arg)
         if (forwarder_take_resend(p->fw)) { /* a fresh connection */
             p->cursor = 0;
             publish_device_meta(p);
+            publish_ha_discovery(p);
             next_health = now;
         }
         if (now >= next_health) {

@@ -15,7 +15,7 @@ PACKAGES=(
   python3
 )
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES+=(faketime clang libclang-rt-dev valgrind python3-jsonschema sqlite3 mbpoll)
+  PACKAGES+=(faketime clang libclang-rt-dev valgrind python3-jsonschema python3-jinja2 sqlite3 mbpoll)
 fi
 
 missing=()

@@ -125,6 +125,8 @@ def schema_validator(name):
 
 def schema_for_topic(topic):
     parts = topic.split("/")
+    if parts[0] == "homeassistant" and parts[-1] == "config":
+        return "ha-discovery"
     if "readings" in parts:
         return "reading"
     if "indicators" in parts:
