@@ -57,6 +57,20 @@ def main():
         check(r.returncode == 2, f"the daemon started on a broken file: exit {r.returncode}")
         passed += 1
 
+        # Home Assistant object ids are {device}_{point}: device trail with
+        # point north_visitors_in meets trail_north/visitors_in.
+        clash = work.file("ha-clash.ini")
+        with open(clash, "w") as f:
+            f.write(text.replace("[mqtt]", "[mqtt]\nha_discovery = true", 1) +
+                    "\n[device trail]\nbus = trail-counter\nunit_id = 2\ninterval = 1s\n"
+                    "[point trail/north_visitors_in]\nfunction = holding_register\n"
+                    "address = 0\ntype = uint16\n")
+        r = run([GATEWAY, "--check-config", clash])
+        check(r.returncode == 2 and "[point trail/north_visitors_in]: its Home Assistant object id "
+              "'trail_north_visitors_in' is also that of point trail_north/visitors_in" in r.stderr,
+              f"object id clash: exit {r.returncode}: {r.stderr}")
+        passed += 1
+
         # A store in a directory that does not exist: runtime failure, exit 1,
         # with the path in the message.
         bad_store = work.file("bad-store.ini")
