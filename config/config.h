@@ -194,6 +194,8 @@ struct builtin_profile {
 };
 extern const struct builtin_profile builtin_profiles[];
 extern const size_t builtin_profile_count;
+/* The values every key has before the file is read. */
+void config_set_defaults(struct gateway_config *cfg);
 void config_free(struct gateway_config *cfg);
 
 void config_error_add(struct config_errors *errors, const char *fmt, ...)

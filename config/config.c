@@ -1,0 +1,77 @@
+/* The configuration's lifetime: defaults before a file is read, the error
+ * list the loader fills, and freeing. Reading the file is config_load.c. */
+#include "config/config.h"
+#include "config/config_keys.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void config_set_defaults(struct gateway_config *cfg)
+{
+    cfg->log_level = 2; /* info */
+    cfg->ingest_capacity = 65536;
+    cfg->health_interval_ms = 60 * 1000;
+    struct mqtt_config *m = &cfg->mqtt;
+    strcpy(m->topic_prefix, "smartregion");
+    strcpy(m->ha_discovery_prefix, "homeassistant");
+    m->qos = 1;
+    m->keepalive_ms = 30 * 1000;
+    m->connect_timeout_ms = 10 * 1000;
+    m->reconnect_min_ms = 1000;
+    m->reconnect_max_ms = 60 * 1000;
+    m->max_inflight = 256;
+    m->tls_verify = true;
+    struct store_config *s = &cfg->store;
+    s->commit_interval_ms = 250;
+    s->max_readings = 5000000;
+    s->max_age_ms = 30 * DAY_MS;
+    s->max_size_bytes = 1LL << 30;
+    s->sync = 1;
+}
+
+void config_error_add(struct config_errors *errors, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    char **grown = realloc(errors->lines, (errors->count + 1) * sizeof(*grown));
+    char *copy = strdup(buf);
+    if (!grown || !copy) {
+        free(copy);
+        if (grown)
+            errors->lines = grown;
+        return; /* out of memory: the load still fails on the first error */
+    }
+    errors->lines = grown;
+    errors->lines[errors->count++] = copy;
+}
+
+void config_errors_free(struct config_errors *errors)
+{
+    for (size_t i = 0; i < errors->count; i++)
+        free(errors->lines[i]);
+    free(errors->lines);
+    errors->lines = NULL;
+    errors->count = 0;
+}
+
+void config_free(struct gateway_config *cfg)
+{
+    free(cfg->buses);
+    free(cfg->devices);
+    free(cfg->points);
+    cfg->buses = NULL, cfg->devices = NULL, cfg->points = NULL;
+    cfg->bus_count = cfg->device_count = cfg->point_count = 0;
+}
+
+int config_find_device(const struct gateway_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->device_count; i++)
+        if (strcmp(cfg->devices[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
