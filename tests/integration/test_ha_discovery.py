@@ -102,7 +102,7 @@ def body(work):
     rig.gw.stop()
     figure(f"{len(by_id)} entities discovered (2 counters with counts per interval, 4 "
            f"measurements, 1 window average), all retained for a late subscriber; every "
-           f"value_template rendered with Jinja2 against the newest real message gave its value "
+           f"value_template rendered with Jinja2 against the newest good message gave its value "
            f"({states['weather_temperature']} °C, {states['trail_north_visitors_in_count']} "
            f"visitors per 1 s) and None for a stale one. Example: "
            f"{json.dumps(by_id['weather_humidity'], ensure_ascii=False)}")
