@@ -38,8 +38,11 @@ pids+=($!)
 setsid build/env-sensor-stub --rtu-pty --pty-link "$RUN/rs485-0" --unit 3 --baud 19200 --parity E \
   >"$RUN/env-sensor.log" 2>&1 &
 pids+=($!)
+# Wait (at most 5 s) until the stubs listen and the broker takes a client:
+# a subscriber started earlier would be refused and show nothing.
 for _ in $(seq 50); do
-  [ -e "$RUN/rs485-0" ] && grep -q LISTENING "$RUN/visitor-counter.log" && break
+  [ -e "$RUN/rs485-0" ] && grep -q LISTENING "$RUN/visitor-counter.log" &&
+    mosquitto_pub -h 127.0.0.1 -p 18830 -t demo/ready -n 2>/dev/null && break
   sleep 0.1
 done
 
