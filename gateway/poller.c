@@ -226,18 +226,22 @@ static bool poll_device(struct poller *p, struct device_state *d)
                         ? p->bus->pause_between_requests_ms
                         : d->cfg->pause_between_requests_ms;
     bool fresh = false;
-    if (link_connect(p->link, &fresh, why, sizeof(why)) == LINK_OK && fresh &&
-        d->cfg->pause_after_connect_ms > 0)
+    /* A connection that cannot be made fails the poll like a request
+     * would; trying it again for the first request would double the wait. */
+    enum link_result connected = link_connect(p->link, &fresh, why, sizeof(why));
+    if (connected == LINK_OK && fresh && d->cfg->pause_after_connect_ms > 0)
         sleep_ms(d->cfg->pause_after_connect_ms);
     for (size_t i = 0; i < d->point_count; i++)
         d->result[i].read = false;
     for (size_t i = 0; i < d->plan.request_count; i++) {
         const struct read_request *rq = &d->plan.requests[i];
-        enum link_result res =
-            link_read(p->link, d->cfg->unit_id, rq->function, rq->address, rq->count,
-                      d->cfg->response_timeout_ms, p->regs, why, sizeof(why));
-        if (pause > 0)
-            sleep_ms(pause);
+        enum link_result res = connected;
+        if (connected == LINK_OK) {
+            res = link_read(p->link, d->cfg->unit_id, rq->function, rq->address, rq->count,
+                            d->cfg->response_timeout_ms, p->regs, why, sizeof(why));
+            if (pause > 0)
+                sleep_ms(pause);
+        }
         if (res == LINK_OK) {
             n += decode_request(p, d, rq, clock_wall_ms(), flags, p->batch + n);
             continue;
