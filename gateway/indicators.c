@@ -392,6 +392,8 @@ size_t indicators_changed_states(struct indicators *ind, const struct store_stat
 
 void indicators_states_saved(struct indicators *ind)
 {
-    for (size_t i = 0; i < ind->point_count; i++)
-        ind->points[i].dirty = false;
+    /* Only the states that went into the batch: one that could not be
+     * written out (out of memory) stays dirty for the next commit. */
+    for (size_t i = 0; i < ind->n_changed; i++)
+        find(ind, ind->changed[i].point_id)->dirty = false;
 }
