@@ -81,6 +81,12 @@ static void validate_devices(struct gateway_config *cfg, struct config_errors *e
                              "%s:%d: [device %s] unit_id: %d is out of range for an rtu bus "
                              "(1 to 247; 0 is broadcast)",
                              path, d->line, d->name, d->unit_id);
+        /* libmodbus refuses these on TCP (modbus_set_slave fails). */
+        if (b->kind == BUS_TCP && d->unit_id >= 248 && d->unit_id <= 254)
+            config_error_add(e,
+                             "%s:%d: [device %s] unit_id: %d cannot be used on a tcp bus "
+                             "(0 to 247, or 255)",
+                             path, d->line, d->name, d->unit_id);
         check_profile_serial(cfg, d, b, e);
         for (size_t j = 0; j < i; j++) {
             const struct device_config *o = &cfg->devices[j];

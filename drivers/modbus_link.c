@@ -1,4 +1,5 @@
 #include "drivers/modbus_link.h"
+#include "drivers/modbus_reply.h"
 
 #include <errno.h>
 #include <modbus/modbus.h>
@@ -36,6 +37,9 @@ struct modbus_link *link_create(const struct bus_config *bus)
     /* Recovery is the poller's job (back-off per device); libmodbus must
      * not retry or sleep on its own. */
     modbus_set_error_recovery(link->ctx, MODBUS_ERROR_RECOVERY_NONE);
+    /* No byte timeout: the response timeout then bounds the whole reply
+     * (libmodbus does not restart it between bytes). */
+    modbus_set_byte_timeout(link->ctx, 0, 0);
     return link;
 }
 
@@ -64,30 +68,25 @@ static bool is_exception(int err)
     return err > MODBUS_ENOBASE && err <= EMBXGTAR;
 }
 
-static int read_bits_widened(modbus_t *ctx, int function, int address, int count, uint16_t *dest)
-{
-    uint8_t bits[2000];
-    int n = function == FN_COIL ? modbus_read_bits(ctx, address, count, bits)
-                                : modbus_read_input_bits(ctx, address, count, bits);
-    for (int i = 0; i < n; i++)
-        dest[i] = bits[i] ? 1 : 0;
-    return n;
-}
-
-static int read_once(struct modbus_link *link, int function, int address, int count, uint16_t *dest)
+/* One raw request and its reply, judged by modbus_reply_check. Returns 0
+ * or an errno value. Raw requests carry transaction id 0 on TCP. */
+static int read_once(struct modbus_link *link, const struct modbus_request *rq, uint16_t *dest)
 {
     /* Bytes that arrived since the last transaction (a late reply, line
      * noise) would be read as the start of this one's answer. */
     if (!link->is_tcp)
         modbus_flush(link->ctx);
-    switch (function) {
-    case FN_HOLDING_REGISTER:
-        return modbus_read_registers(link->ctx, address, count, dest);
-    case FN_INPUT_REGISTER:
-        return modbus_read_input_registers(link->ctx, address, count, dest);
-    default:
-        return read_bits_widened(link->ctx, function, address, count, dest);
-    }
+    uint8_t pdu[6], rsp[MODBUS_MAX_ADU_LENGTH];
+    int n = modbus_request_encode(rq, pdu);
+    if (modbus_send_raw_request(link->ctx, pdu, n) < 0)
+        return errno;
+    int len = modbus_receive_confirmation(link->ctx, rsp);
+    if (len < 0)
+        return errno;
+    /* On RTU libmodbus passes over a frame for another unit as length 0. */
+    if (len == 0)
+        return EMBBADSLAVE;
+    return modbus_reply_check(rq, link->is_tcp, 0, rsp, len, dest);
 }
 
 enum link_result link_connect(struct modbus_link *link, bool *fresh, char *why, size_t why_size)
@@ -111,24 +110,36 @@ enum link_result link_read(struct modbus_link *link, int unit_id, int function, 
     bool fresh;
     if (link_connect(link, &fresh, why, why_size) != LINK_OK)
         return LINK_IO;
-    modbus_set_slave(ctx, unit_id);
+    /* libmodbus refuses some ids on TCP (248 to 254) and would keep the
+     * previous device's: the config rejects them, this is the backstop. */
+    if (modbus_set_slave(ctx, unit_id) != 0) {
+        snprintf(why, why_size, "unit %d on %s: libmodbus refuses this unit id: %s", unit_id,
+                 link->label, modbus_strerror(errno));
+        return LINK_IO;
+    }
+    /* With the byte timeout off, libmodbus lets the response timeout run
+     * down across the whole reply (set in link_create): a device that
+     * dribbles its answer cannot hold the bus longer than this. */
     modbus_set_response_timeout(ctx, (uint32_t)(timeout_ms / 1000),
                                 (uint32_t)(timeout_ms % 1000) * 1000);
-    int n = read_once(link, function, address, count, dest);
+    struct modbus_request rq = {
+        .unit_id = unit_id, .function = function, .address = address, .count = count};
+    int err = read_once(link, &rq, dest);
     /* On a shared RS-485 line a slow unit's late answer can land in the
      * next unit's transaction. That frame says nothing about this device:
      * drop it and ask once more instead of failing a healthy neighbour. */
-    if (n < 0 && errno == EMBBADSLAVE && !link->is_tcp)
-        n = read_once(link, function, address, count, dest);
-    if (n == count)
+    if (err == EMBBADSLAVE && !link->is_tcp)
+        err = read_once(link, &rq, dest);
+    if (err == 0)
         return LINK_OK;
-    int err = n < 0 ? errno : EMBMDATA;
     snprintf(why, why_size, "%s %d..%d from unit %d on %s: %s", function_names[function], address,
-             address + count - 1, unit_id, link->label, modbus_strerror(err));
+             address + count - 1, unit_id, link->label,
+             err == EMBBADSLAVE ? "reply from another unit id" : modbus_strerror(err));
     if (is_exception(err))
         return LINK_EXCEPTION;
-    /* After a timeout a late answer may still arrive and would be taken for
-     * the reply to the next request: start the next one on a clean line. */
+    /* After a timeout or a reply that does not fit, more bytes may still
+     * arrive and would be taken for the reply to the next request: start
+     * the next one on a clean line. */
     if (link->is_tcp) {
         modbus_close(ctx);
         link->connected = false;

@@ -8,7 +8,8 @@
 const char *const stub_fault_names[FAULT_COUNT] = {
     [FAULT_NONE] = "none", [FAULT_SILENT] = "silent",   [FAULT_ILLEGAL_ADDRESS] = "illegal-address",
     [FAULT_BUSY] = "busy", [FAULT_GARBAGE] = "garbage", [FAULT_BAD_CRC] = "bad-crc",
-    [FAULT_SLOW] = "slow", [FAULT_RESET] = "reset",
+    [FAULT_SLOW] = "slow", [FAULT_RESET] = "reset",     [FAULT_WRONG_UNIT] = "wrong-unit",
+    [FAULT_BAD_LENGTH] = "bad-length", [FAULT_DRIBBLE] = "dribble",
 };
 
 int stub_fault_parse(const char *name, enum stub_fault *out)
@@ -50,15 +51,16 @@ uint16_t stub_rtu_crc(const uint8_t *data, int len)
     return crc;
 }
 
-int stub_rtu_read_reply(const modbus_mapping_t *map, const uint8_t *req, int len, uint8_t *out,
-                        int cap)
+/* unit, function, byte count and the registers of a FC 3 or 4 request
+ * (unit id first, as in an RTU frame); 0 for any other request. */
+static int read_reply_pdu(const modbus_mapping_t *map, const uint8_t *req, uint8_t *out, int cap)
 {
-    if (len < 8 || (req[1] != 0x03 && req[1] != 0x04))
+    if (req[1] != 0x03 && req[1] != 0x04)
         return 0;
     int address = (req[2] << 8) | req[3], count = (req[4] << 8) | req[5];
     const uint16_t *table = req[1] == 0x03 ? map->tab_registers : map->tab_input_registers;
     int size = req[1] == 0x03 ? map->nb_registers : map->nb_input_registers;
-    if (count < 1 || count > 125 || address + count > size || 5 + 2 * count > cap)
+    if (count < 1 || count > 125 || address + count > size || 3 + 2 * count > cap)
         return 0;
     int n = 0;
     out[n++] = req[0];
@@ -68,6 +70,29 @@ int stub_rtu_read_reply(const modbus_mapping_t *map, const uint8_t *req, int len
         out[n++] = (uint8_t)(table[address + i] >> 8);
         out[n++] = (uint8_t)(table[address + i] & 0xff);
     }
+    return n;
+}
+
+int stub_tcp_read_reply(const modbus_mapping_t *map, const uint8_t *req, int len, uint8_t *out,
+                        int cap)
+{
+    if (len < 12 || cap < 6)
+        return 0;
+    int n = read_reply_pdu(map, req + 6, out + 6, cap - 6);
+    if (n == 0)
+        return 0;
+    memcpy(out, req, 4); /* transaction and protocol id */
+    out[4] = (uint8_t)(n >> 8);
+    out[5] = (uint8_t)(n & 0xff);
+    return 6 + n;
+}
+
+int stub_rtu_read_reply(const modbus_mapping_t *map, const uint8_t *req, int len, uint8_t *out,
+                        int cap)
+{
+    int n = len >= 8 && cap >= 2 ? read_reply_pdu(map, req, out, cap - 2) : 0;
+    if (n == 0)
+        return 0;
     uint16_t crc = stub_rtu_crc(out, n);
     out[n++] = (uint8_t)(crc & 0xff);
     out[n++] = (uint8_t)(crc >> 8);

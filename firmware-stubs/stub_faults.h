@@ -20,6 +20,9 @@ enum stub_fault {
     FAULT_BAD_CRC,         /* the right reply with a broken CRC (RTU) */
     FAULT_SLOW,            /* the right reply, --slow-ms late */
     FAULT_RESET,           /* TCP: the connection is reset (RST) */
+    FAULT_WRONG_UNIT,      /* TCP: the right values, answered as another unit id */
+    FAULT_BAD_LENGTH,      /* TCP: the right values, MBAP length 0xFFFF */
+    FAULT_DRIBBLE,         /* TCP: the right reply, one byte every --slow-ms */
     FAULT_COUNT
 };
 
@@ -44,6 +47,10 @@ uint16_t stub_rtu_crc(const uint8_t *data, int len);
 /* Builds the RTU reply to a register read (FC 3 or 4) from the map into
  * out; returns its length with CRC, or 0 for any other request. */
 int stub_rtu_read_reply(const modbus_mapping_t *map, const uint8_t *req, int len, uint8_t *out,
+                        int cap);
+
+/* The same for Modbus TCP: the MBAP header echoes the request's. */
+int stub_tcp_read_reply(const modbus_mapping_t *map, const uint8_t *req, int len, uint8_t *out,
                         int cap);
 
 /* Fills buf with bytes that are no Modbus frame. */

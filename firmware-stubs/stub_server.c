@@ -7,6 +7,7 @@
 #include <modbus/modbus-rtu.h>
 #include <modbus/modbus-tcp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -68,7 +69,8 @@ static void usage(const struct stub_model *m, FILE *out)
         "  LISTENING tcp 127.0.0.1:PORT   or   LISTENING rtu /dev/pts/N\n"
         "SIGUSR1 simulates a power loss.\n"
         "\nFaults (docs/firmware-stubs.md):\n"
-        "  --fault MODE        none, silent, illegal-address, busy, garbage, bad-crc, slow, reset\n"
+        "  --fault MODE        none, silent, illegal-address, busy, garbage, bad-crc, slow, reset,\n"
+        "                      wrong-unit, bad-length, dribble (the last three: TCP)\n"
         "  --fault-file PATH   read the mode from PATH before every request (switch at run time)\n"
         "  --fault-unit ID     the unit id that misbehaves (default: the stub's own; on RTU the\n"
         "                      stub then also answers this unit, as a second device on the line)\n"
@@ -188,6 +190,34 @@ static bool is_faulty_unit(const struct stub_options *o, int unit)
     return o->faults.unit < 0 || unit == o->faults.unit;
 }
 
+/* The right values in a frame that does not fit the request, or sent one
+ * byte at a time; -1 when the peer has gone (reset the connection). */
+static int tcp_answer_odd(modbus_t *ctx, modbus_mapping_t *map, const struct stub_options *o,
+                          enum stub_fault mode, const uint8_t *req, int len)
+{
+    uint8_t reply[MODBUS_TCP_MAX_ADU_LENGTH];
+    int n = stub_tcp_read_reply(map, req, len, reply, (int)sizeof(reply));
+    int fd = modbus_get_socket(ctx);
+    if (n == 0)
+        return 0;
+    if (mode == FAULT_WRONG_UNIT)
+        reply[6] = (uint8_t)(reply[6] + 1);
+    if (mode == FAULT_BAD_LENGTH)
+        reply[4] = reply[5] = 0xFF;
+    if (mode != FAULT_DRIBBLE)
+        return send(fd, reply, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -1;
+    /* Between bytes, a master that gave up and hung up ends the reply, so
+     * that this one-threaded stub serves the next connection at once. */
+    for (int i = 0; i < n && !stop_requested; i++) {
+        if (send(fd, reply + i, 1, MSG_NOSIGNAL) != 1)
+            return -1;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, o->faults.slow_ms) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Returns -1 when the connection is to be reset. */
 static int tcp_answer(modbus_t *ctx, modbus_mapping_t *map, const struct stub_model *m,
                       const struct stub_options *o, const uint8_t *req, int len)
@@ -212,6 +242,10 @@ static int tcp_answer(modbus_t *ctx, modbus_mapping_t *map, const struct stub_mo
         return 0;
     case FAULT_RESET:
         return -1;
+    case FAULT_WRONG_UNIT:
+    case FAULT_BAD_LENGTH:
+    case FAULT_DRIBBLE:
+        return tcp_answer_odd(ctx, map, o, mode, req, len);
     case FAULT_SLOW:
         nanosleep(&(struct timespec){.tv_sec = o->faults.slow_ms / 1000,
                                      .tv_nsec = (o->faults.slow_ms % 1000) * 1000000L},

@@ -33,13 +33,13 @@ static uint16_t crc16(const uint8_t *p, size_t n)
     return crc;
 }
 
-/* The first request of a fresh libmodbus TCP context has transaction id 1. */
+/* The link sends raw requests, whose transaction id is 0. */
 static size_t repair(uint8_t *reply, size_t n, int tcp)
 {
     if (tcp) {
         if (n < 7)
             return n;
-        reply[0] = 0, reply[1] = 1, reply[2] = 0, reply[3] = 0;
+        reply[0] = 0, reply[1] = 0, reply[2] = 0, reply[3] = 0;
         reply[4] = (uint8_t)((n - 6) >> 8), reply[5] = (uint8_t)(n - 6);
         reply[6] = UNIT;
         return n;

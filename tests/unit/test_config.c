@@ -86,6 +86,9 @@ static const struct broken_case {
     {HEAD "[bus b]\ntype = rtu\ndevice = /dev/ttyUSB0\n"
           "[device d]\nbus = b\nunit_id = 0\ninterval = 1s\n" PT,
      "%s:10: [device d] unit_id: 0 is out of range for an rtu bus (1 to 247; 0 is broadcast)"},
+    /* libmodbus would refuse the id and poll the previous device instead. */
+    {HEAD BUS "[device d]\nbus = b\nunit_id = 250\ninterval = 1s\n" PT,
+     "%s:10: [device d] unit_id: 250 cannot be used on a tcp bus (0 to 247, or 255)"},
     {HEAD "[bus b]\ntype = rtu\nhost = 127.0.0.1\n" DEV PT,
      "%s:7: [bus b] device: missing (an rtu bus needs a serial device, e.g. /dev/ttyUSB0)"},
     {HEAD BUS DEV "[point d/p]\nfunction = holding_register\naddress = 0\ntype = uint16\n"

@@ -1,0 +1,37 @@
+/* Checks a Modbus reply against the request it answers, byte by byte.
+ *
+ * libmodbus 3.1 accepts a TCP reply from another unit id, and one whose
+ * MBAP length field disagrees with the bytes that came, and takes either
+ * for the answer to our request. The link therefore sends raw requests and
+ * judges every reply here: the unit, the function, the header and the byte
+ * count must all fit, or the reply is a device fault. Pure logic, no I/O. */
+#ifndef GW_MODBUS_REPLY_H
+#define GW_MODBUS_REPLY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct modbus_request {
+    int unit_id;
+    int function; /* enum point_function */
+    int address;
+    int count; /* registers, or bits for coils and discrete inputs */
+};
+
+/* The Modbus function code of a point function (1 to 4). */
+int modbus_function_code(int function);
+
+/* Fills pdu with unit id, function code, address and count: the raw
+ * request modbus_send_raw_request takes. Returns its length (6). */
+int modbus_request_encode(const struct modbus_request *rq, uint8_t pdu[6]);
+
+/* rsp is the whole frame as modbus_receive_confirmation returns it: the
+ * TCP MBAP header (transaction id tid) or the RTU address first, the RTU
+ * CRC (already checked by libmodbus) last. On success the values, bits
+ * widened to 0/1, are in dest and 0 is returned; otherwise an errno value
+ * in libmodbus's terms: MODBUS_ENOBASE + code for an exception reply,
+ * EMBBADSLAVE for another unit, EMBBADDATA for any other mismatch. */
+int modbus_reply_check(const struct modbus_request *rq, bool tcp, int tid, const uint8_t *rsp,
+                       int len, uint16_t *dest);
+
+#endif
