@@ -125,6 +125,8 @@ struct point_config {
     int occupancy_reset_minute;                  /* minutes after local midnight */
 };
 
+enum mqtt_protocol { MQTT_PROTOCOL_5, MQTT_PROTOCOL_311 };
+
 struct mqtt_config {
     char uris[CFG_MAX_URIS][CFG_TEXT_MAX];
     int uri_count;
@@ -133,6 +135,9 @@ struct mqtt_config {
     char password[CFG_TEXT_MAX];
     char topic_prefix[CFG_TEXT_MAX];
     int qos;
+    /* MQTT 5 by default: only it lets the broker say that it refused a
+     * message (a PUBACK reason code). 3.1.1 for old brokers. */
+    int protocol; /* enum mqtt_protocol */
     int64_t keepalive_ms;
     int64_t connect_timeout_ms;
     int64_t reconnect_min_ms;
@@ -182,6 +187,7 @@ extern const char *const parity_names[];
 extern const char *const bus_kind_names[];
 extern const char *const sync_names[];
 extern const char *const log_level_names[];
+extern const char *const mqtt_protocol_names[];
 
 /* Returns 0 when the file is valid; otherwise -1 with errors filled in. */
 int config_load(const char *path, struct gateway_config *cfg, struct config_errors *errors);

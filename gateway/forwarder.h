@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "gateway/reading.h"
 
 struct forwarder;
 
@@ -32,10 +33,17 @@ void forwarder_service(struct forwarder *fw, int64_t now_mono_ms);
 size_t forwarder_window(struct forwarder *fw);
 size_t forwarder_in_flight(struct forwarder *fw);
 
-/* Returns 0 when paho accepted the message. retain: the newest record of
- * its topic, kept by the broker for subscribers that come later. */
-int forwarder_publish(struct forwarder *fw, const char *topic, const char *payload, int len,
-                      int64_t seq, bool retain);
+/* What became of a reading handed to forwarder_publish. */
+enum fw_publish_result {
+    FW_SENT,      /* in flight; its PUBACK (or refusal) will be reported */
+    FW_NOT_NOW,   /* not connected, window full, or paho said no: try later */
+    FW_SET_ASIDE, /* larger than the broker takes: reported as refused at once */
+};
+
+/* retain: the newest record of its topic, kept by the broker for
+ * subscribers that come later. */
+enum fw_publish_result forwarder_publish(struct forwarder *fw, const char *topic,
+                                         const char *payload, int len, int64_t seq, bool retain);
 
 /* A retained QoS 1 message outside the reading flow (health, metadata):
  * not tracked, sent again on the next occasion if it is lost. Returns 0
@@ -44,6 +52,12 @@ int forwarder_publish_retained(struct forwarder *fw, const char *topic, const ch
 
 /* Moves up to max acknowledged sequence numbers into out. */
 size_t forwarder_take_acks(struct forwarder *fw, int64_t *out, size_t max);
+
+/* Moves up to max readings the broker refused into out: by a PUBACK reason
+ * code of 0x80 or more (MQTT 5), by being too large for the broker's
+ * maximum packet size, or by the connection dropping three times in a row
+ * while each was the oldest in flight. They are to be set aside. */
+size_t forwarder_take_refusals(struct forwarder *fw, struct reading_refusal *out, size_t max);
 
 /* True once after each successful connect. */
 bool forwarder_take_resend(struct forwarder *fw);

@@ -46,6 +46,7 @@ static json_object *counters_json(void)
     add_int(r, "stored", (int64_t)stat_get(&gw_stats.readings_stored));
     add_int(r, "published", (int64_t)stat_get(&gw_stats.readings_published));
     add_int(r, "acknowledged", (int64_t)stat_get(&gw_stats.readings_acknowledged));
+    add_int(r, "refused", (int64_t)stat_get(&gw_stats.readings_refused));
     add_int(r, "dropped_queue_full", (int64_t)stat_get(&gw_stats.dropped_queue_full));
     add_int(r, "dropped_store_bound", (int64_t)stat_get(&gw_stats.dropped_store_bound));
     add_int(r, "dropped_store_full", (int64_t)stat_get(&gw_stats.dropped_store_full));
@@ -84,6 +85,7 @@ char *health_json(const struct gateway_config *cfg, const struct health_inputs *
 
     json_object *store = json_object_new_object();
     add_int(store, "depth", in->store.depth);
+    add_int(store, "set_aside", in->store.set_aside);
     if (in->oldest_unsent_ts_ms >= 0) {
         int64_t age = in->now_wall_ms - in->oldest_unsent_ts_ms;
         add_int(store, "oldest_unsent_age_s", (age > 0 ? age : 0) / 1000);

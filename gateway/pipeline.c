@@ -39,6 +39,8 @@ struct pipeline {
     size_t pending_count;
     int64_t *acks;
     size_t ack_count;
+    struct reading_refusal *refusals;
+    size_t refusal_count;
     struct reading *claimed;
     int64_t cursor; /* highest seq handed to the broker on this connection */
 
@@ -59,8 +61,12 @@ static int commit_pending(struct pipeline *p, size_t n_fresh)
 {
     int64_t dropped = 0;
     bool whole = n_fresh == p->pending_count;
-    struct store_batch b = {
-        .fresh = p->pending, .n_fresh = n_fresh, .acked = p->acks, .n_acked = p->ack_count};
+    struct store_batch b = {.fresh = p->pending,
+                            .n_fresh = n_fresh,
+                            .acked = p->acks,
+                            .n_acked = p->ack_count,
+                            .refused = p->refusals,
+                            .n_refused = p->refusal_count};
     if (whole)
         b.n_states = indicators_changed_states(p->indicators, &b.states);
     int rc = store_commit_batch(p->store, &b, &dropped);
@@ -72,7 +78,7 @@ static int commit_pending(struct pipeline *p, size_t n_fresh)
         indicators_states_saved(p->indicators);
     if (n_fresh)
         p->pending_count = 0;
-    p->ack_count = 0;
+    p->ack_count = p->refusal_count = 0;
     if (dropped > 0) {
         stat_add(&gw_stats.dropped_store_bound, (uint64_t)dropped);
         log_limited(&p->drop_log, LOG_WARNING,
@@ -126,6 +132,8 @@ static void commit_round(struct pipeline *p)
 {
     take_new_records(p);
     p->ack_count += forwarder_take_acks(p->fw, p->acks + p->ack_count, ACKS_MAX - p->ack_count);
+    p->refusal_count += forwarder_take_refusals(p->fw, p->refusals + p->refusal_count,
+                                                ACKS_MAX - p->refusal_count);
     int rc = commit_pending(p, p->pending_count);
     if (rc == STORE_FULL)
         rc = commit_when_full(p);
@@ -140,7 +148,7 @@ static void commit_round(struct pipeline *p)
 static void expire_round(struct pipeline *p)
 {
     int64_t dropped = 0;
-    if (store_expire(p->store, clock_wall_ms(), &dropped) != 0) {
+    if (store_expire(p->store, clock_mono_ms(), &dropped) != 0) {
         stat_add(&gw_stats.store_errors, 1);
         return;
     }
@@ -171,7 +179,7 @@ static bool publish_one(struct pipeline *p, const struct reading *r)
         return true;
     }
     return forwarder_publish(p->fw, topic, payload, len, r->seq,
-                             latest_seq_is_newest(&p->latest, r)) == 0;
+                             latest_seq_is_newest(&p->latest, r)) != FW_NOT_NOW;
 }
 
 static void forward_round(struct pipeline *p)
@@ -304,6 +312,10 @@ static void *pipeline_thread(void *arg)
         }
         forwarder_service(p->fw, now);
         if (forwarder_take_resend(p->fw)) { /* a fresh connection */
+            /* What the broker refused on the last connection is set aside
+             * before the oldest is claimed again. */
+            commit_round(p);
+            next_commit = now + interval;
             p->cursor = 0;
             publish_device_meta(p);
             publish_ha_discovery(p);
@@ -327,6 +339,7 @@ static void pipeline_free(struct pipeline *p)
     free(p->pending);
     free(p->claimed);
     free(p->acks);
+    free(p->refusals);
     stop_signal_destroy(&p->stop);
     free(p);
 }
@@ -351,7 +364,8 @@ int pipeline_start(const struct gateway_config *cfg, const uint32_t *point_ids, 
     p->pending = calloc(indicators_room(p->indicators, BATCH_MAX), sizeof(*p->pending));
     p->claimed = calloc(BATCH_MAX, sizeof(*p->claimed));
     p->acks = calloc(ACKS_MAX, sizeof(*p->acks));
-    if (!p->polled || !p->pending || !p->claimed || !p->acks ||
+    p->refusals = calloc(ACKS_MAX, sizeof(*p->refusals));
+    if (!p->polled || !p->pending || !p->claimed || !p->acks || !p->refusals ||
         pthread_create(&p->thread, NULL, pipeline_thread, p) != 0) {
         pipeline_free(p);
         return -1;

@@ -55,4 +55,12 @@ struct reading {
     double min, max, last;            /* window */
 };
 
+/* A reading the broker refused: set aside, not deleted. reason: the MQTT 5
+ * reason code of its PUBACK, or of the DISCONNECT the broker sent while it
+ * was in flight (0 when none was given). */
+struct reading_refusal {
+    int64_t seq;
+    int reason;
+};
+
 #endif

@@ -12,7 +12,7 @@ void stats_log_summary(const char *when)
 {
     log_msg(LOG_INFO,
             "%s: polls ok=%llu failed=%llu; readings polled=%llu stored=%llu published=%llu "
-            "acknowledged=%llu; dropped queue-full=%llu store-bound=%llu store-full=%llu "
+            "acknowledged=%llu refused=%llu; dropped queue-full=%llu store-bound=%llu store-full=%llu "
             "unsaved=%llu; store "
             "errors=%llu; "
             "broker connects=%llu losses=%llu",
@@ -22,6 +22,7 @@ void stats_log_summary(const char *when)
             (unsigned long long)stat_get(&gw_stats.readings_stored),
             (unsigned long long)stat_get(&gw_stats.readings_published),
             (unsigned long long)stat_get(&gw_stats.readings_acknowledged),
+            (unsigned long long)stat_get(&gw_stats.readings_refused),
             (unsigned long long)stat_get(&gw_stats.dropped_queue_full),
             (unsigned long long)stat_get(&gw_stats.dropped_store_bound),
             (unsigned long long)stat_get(&gw_stats.dropped_store_full),

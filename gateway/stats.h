@@ -15,6 +15,7 @@ struct gateway_stats {
     atomic_uint_fast64_t readings_stored;
     atomic_uint_fast64_t readings_published;
     atomic_uint_fast64_t readings_acknowledged;
+    atomic_uint_fast64_t readings_refused; /* by the broker: set aside, not lost */
     atomic_uint_fast64_t dropped_queue_full;
     atomic_uint_fast64_t dropped_store_bound; /* max_readings, max_age */
     atomic_uint_fast64_t dropped_store_full;  /* disk or max_size full */

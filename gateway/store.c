@@ -1,6 +1,7 @@
 /* The store's operations on an open file: one transaction per batch
  * (append, acknowledge, save indicator state), claiming for the broker,
  * the bounds. */
+#include "gateway/clock.h"
 #include "gateway/store_internal.h"
 
 #include <stdio.h>
@@ -21,15 +22,33 @@ const char *const store_statement_sql[ST_COUNT] = {
     [ST_DELETE_ACKED] = "DELETE FROM readings WHERE seq = ?",
     [ST_DROP_OLDEST] =
         "DELETE FROM readings WHERE seq IN (SELECT seq FROM readings ORDER BY seq LIMIT ?)",
-    [ST_EXPIRE] = "DELETE FROM readings WHERE seq IN (SELECT seq FROM readings ORDER BY seq "
-                  "LIMIT ?) AND ts_ms < ?",
+    /* A mark (seq, run_ms) says the readings from seq up to the next mark
+     * were taken in at run_ms: everything below the first mark young
+     * enough is too old. No mark at all (an old store): nothing is. */
+    [ST_EXPIRE] = "DELETE FROM readings WHERE seq IN (SELECT seq FROM readings WHERE seq < "
+                  "coalesce((SELECT min(seq) FROM age_marks WHERE run_ms >= ?1), "
+                  "(SELECT CASE WHEN count(*) > 0 THEN ?2 ELSE 0 END FROM age_marks)) "
+                  "ORDER BY seq LIMIT ?3)",
     [ST_CLAIM] = "SELECT seq, ts_ms, point_id, value, quality, kind, flags, start_ms, "
                  "span_from_ms, span_to_ms, samples, excluded, min, max, last FROM readings "
-                 "WHERE seq > ? ORDER BY seq LIMIT ?",
+                 "WHERE seq > ? AND seq NOT IN (SELECT seq FROM set_aside) ORDER BY seq LIMIT ?",
     [ST_SET_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
     [ST_OLDEST] = "SELECT ts_ms FROM readings ORDER BY seq LIMIT 1",
     [ST_SET_STATE] = "INSERT OR REPLACE INTO indicator_state(point_id, state) VALUES(?, ?)",
+    [ST_MARK_AGE] = "INSERT OR REPLACE INTO age_marks(seq, run_ms) VALUES(?, ?)",
+    /* Keeps the mark that covers the oldest reading held, and all after. */
+    [ST_TRIM_MARKS] = "DELETE FROM age_marks WHERE seq < coalesce((SELECT max(seq) FROM "
+                      "age_marks WHERE seq <= coalesce((SELECT min(seq) FROM readings), ?1)), 0)",
+    [ST_SET_ASIDE] = "INSERT OR REPLACE INTO set_aside(seq, reason, at_ms) SELECT seq, ?2, ?3 "
+                     "FROM readings WHERE seq = ?1",
+    [ST_TRIM_SET_ASIDE] = "DELETE FROM set_aside WHERE seq NOT IN (SELECT seq FROM readings)",
+    [ST_COUNT_SET_ASIDE] = "SELECT count(*) FROM set_aside",
 };
+
+int64_t store_run_ms(const struct store *s, int64_t now_mono_ms)
+{
+    return s->run_base_ms + (now_mono_ms - s->mono_open_ms);
+}
 
 int store_register_point(struct store *s, const char *device, const char *point, const char *unit,
                          uint32_t *id)
@@ -142,6 +161,30 @@ static int delete_acked(struct store *s, const int64_t *acked, size_t n, int64_t
     return 0;
 }
 
+static int set_aside(struct store *s, const struct reading_refusal *refused, size_t n,
+                     int64_t *added)
+{
+    *added = 0;
+    sqlite3_stmt *st = s->st[ST_SET_ASIDE];
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(st, 1, refused[i].seq);
+        sqlite3_bind_int(st, 2, refused[i].reason);
+        sqlite3_bind_int64(st, 3, clock_wall_ms());
+        if (run(s, ST_SET_ASIDE) != 0)
+            return -1;
+        *added += sqlite3_changes(s->db);
+    }
+    return 0;
+}
+
+static int mark_age(struct store *s, int64_t first_seq, int64_t now_mono_ms)
+{
+    sqlite3_bind_int64(s->st[ST_MARK_AGE], 1, first_seq);
+    sqlite3_bind_int64(s->st[ST_MARK_AGE], 2,
+                       store_run_ms(s, now_mono_ms ? now_mono_ms : clock_mono_ms()));
+    return run(s, ST_MARK_AGE);
+}
+
 /* Undoes the open transaction and returns the failure of what went wrong.
  * SQLite may already have rolled back by itself (it does on SQLITE_FULL);
  * a second ROLLBACK would only add a confusing error. */
@@ -169,12 +212,14 @@ int store_commit_batch(struct store *s, const struct store_batch *b, int64_t *dr
     size_t n_fresh = b->n_fresh, n_acked = b->n_acked;
     const int64_t *acked = b->acked;
     *dropped = 0;
-    if (n_fresh == 0 && n_acked == 0 && b->n_states == 0)
+    if (n_fresh == 0 && n_acked == 0 && b->n_states == 0 && b->n_refused == 0)
         return 0;
+    store_keep_file(s);
     if (run(s, ST_BEGIN) != 0)
         return s->last_error == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
-    int64_t deleted = 0, excess = 0;
-    if (delete_acked(s, acked, n_acked, &deleted) != 0)
+    int64_t deleted = 0, excess = 0, aside = 0;
+    if (delete_acked(s, acked, n_acked, &deleted) != 0 ||
+        set_aside(s, b->refused, b->n_refused, &aside) != 0)
         goto rollback;
     excess = s->depth - deleted + (int64_t)n_fresh - s->cfg.max_readings;
     if (excess > 0 && drop_oldest(s, excess, &excess) != 0)
@@ -184,7 +229,8 @@ int store_commit_batch(struct store *s, const struct store_batch *b, int64_t *dr
     if (insert_readings(s, fresh, n_fresh, s->next_seq) != 0 ||
         save_states(s, b->states, b->n_states) != 0)
         goto rollback;
-    if (n_fresh && set_meta(s, "last_seq", s->next_seq + (int64_t)n_fresh - 1) != 0)
+    if (n_fresh && (set_meta(s, "last_seq", s->next_seq + (int64_t)n_fresh - 1) != 0 ||
+                    mark_age(s, s->next_seq, b->now_mono_ms) != 0))
         goto rollback;
     if (excess && set_meta(s, "dropped_total", s->dropped_total + excess) != 0)
         goto rollback;
@@ -193,6 +239,7 @@ int store_commit_batch(struct store *s, const struct store_batch *b, int64_t *dr
     s->next_seq += (int64_t)n_fresh;
     s->depth += (int64_t)n_fresh - deleted - excess;
     s->dropped_total += excess;
+    s->set_aside += aside;
     *dropped = excess;
     return 0;
 rollback:
@@ -223,11 +270,30 @@ rollback:
     return roll_back(s);
 }
 
-int store_expire(struct store *s, int64_t now_wall_ms, int64_t *dropped)
+static int count_set_aside(struct store *s)
 {
-    sqlite3_bind_int64(s->st[ST_EXPIRE], 1, EXPIRE_SCAN_ROWS);
-    sqlite3_bind_int64(s->st[ST_EXPIRE], 2, now_wall_ms - s->cfg.max_age_ms);
-    return delete_counted(s, ST_EXPIRE, dropped);
+    sqlite3_stmt *st = s->st[ST_COUNT_SET_ASIDE];
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        s->set_aside = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : store_fail(s, "counting readings set aside");
+}
+
+/* Besides the readings: marks and set-aside entries of readings that are
+ * gone (acknowledged or dropped) go too. */
+int store_expire(struct store *s, int64_t now_mono_ms, int64_t *dropped)
+{
+    sqlite3_bind_int64(s->st[ST_EXPIRE], 1, store_run_ms(s, now_mono_ms) - s->cfg.max_age_ms);
+    sqlite3_bind_int64(s->st[ST_EXPIRE], 2, s->next_seq);
+    sqlite3_bind_int64(s->st[ST_EXPIRE], 3, EXPIRE_SCAN_ROWS);
+    int rc = delete_counted(s, ST_EXPIRE, dropped);
+    if (rc != STORE_OK)
+        return rc;
+    sqlite3_bind_int64(s->st[ST_TRIM_MARKS], 1, s->next_seq);
+    if (run(s, ST_TRIM_MARKS) != 0 || run(s, ST_TRIM_SET_ASIDE) != 0 || count_set_aside(s) != 0)
+        return STORE_ERROR;
+    return STORE_OK;
 }
 
 int store_make_room(struct store *s, int64_t n, int64_t *dropped)
@@ -272,8 +338,10 @@ int store_claim(struct store *s, int64_t after_seq, struct reading *out, size_t 
 
 struct store_stats store_stats(const struct store *s)
 {
-    return (struct store_stats){
-        .depth = s->depth, .next_seq = s->next_seq, .dropped_total = s->dropped_total};
+    return (struct store_stats){.depth = s->depth,
+                                .set_aside = s->set_aside,
+                                .next_seq = s->next_seq,
+                                .dropped_total = s->dropped_total};
 }
 
 int64_t store_oldest_ts(struct store *s)
@@ -308,4 +376,29 @@ int store_each_newest(struct store *s, store_newest_fn fn, void *ctx)
            sqlite3_column_int64(st, 2));
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : store_fail(s, "finding the newest readings");
+}
+
+int store_each_set_aside(struct store *s, store_set_aside_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    const char *sql = "SELECT r.seq, r.ts_ms, r.point_id, a.reason FROM set_aside a "
+                      "JOIN readings r ON r.seq = a.seq ORDER BY r.seq";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL))
+        return store_fail(s, "listing readings set aside");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+           store_point(s, (uint32_t)sqlite3_column_int64(st, 2)), sqlite3_column_int(st, 3));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : store_fail(s, "listing readings set aside");
+}
+
+int store_resend_set_aside(struct store *s, int64_t *n)
+{
+    *n = 0;
+    if (sqlite3_exec(s->db, "DELETE FROM set_aside", NULL, NULL, NULL) != SQLITE_OK)
+        return store_fail(s, "putting readings set aside back");
+    *n = sqlite3_changes(s->db);
+    s->set_aside = 0;
+    return 0;
 }

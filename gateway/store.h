@@ -28,11 +28,14 @@ enum { STORE_OK = 0, STORE_ERROR = -1, STORE_FULL = -2 };
 
 struct store_stats {
     int64_t depth;         /* readings held, unsent or in flight */
+    int64_t set_aside;     /* of those, refused by the broker and set aside */
     int64_t next_seq;      /* sequence number the next reading gets */
     int64_t dropped_total; /* readings dropped by the bounds, ever */
 };
 
-/* A file that SQLite finds damaged (not a database, corrupt, cut short) is
+/* Only one process opens a store: a second one (a second daemon, or the
+ * command line while the daemon runs) fails, naming the holder's pid.
+ * A file that SQLite finds damaged (not a database, corrupt, cut short) is
  * renamed to PATH.damaged-TIMESTAMP and a fresh store is started, with
  * sequence numbers that continue above any the old file can have held. */
 int store_open(const struct store_config *cfg, struct store **out);
@@ -52,16 +55,20 @@ struct store_state {
 };
 
 /* What one commit does: fresh readings and indicators get their sequence
- * numbers and are appended, acknowledged ones are deleted, and indicator
- * states are saved, all in one transaction, so that a counter's state and
- * the counts derived with it never disagree after a power loss. */
+ * numbers and are appended, acknowledged ones are deleted, refused ones
+ * are set aside (kept, no longer claimed), and indicator states are saved,
+ * all in one transaction, so that a counter's state and the counts derived
+ * with it never disagree after a power loss. */
 struct store_batch {
     struct reading *fresh;
     size_t n_fresh;
     const int64_t *acked;
     size_t n_acked;
+    const struct reading_refusal *refused;
+    size_t n_refused;
     const struct store_state *states;
     size_t n_states;
+    int64_t now_mono_ms; /* when the fresh readings were taken in; 0: now */
 };
 
 /* Also drops the oldest readings if the bound on count would be exceeded
@@ -80,13 +87,23 @@ int store_each_newest(struct store *s, store_newest_fn fn, void *ctx);
  * full; *dropped says how many went. */
 int store_make_room(struct store *s, int64_t n, int64_t *dropped);
 
-/* Drops readings older than the configured age; *dropped says how many. */
-int store_expire(struct store *s, int64_t now_wall_ms, int64_t *dropped);
+/* Drops readings older than the configured age, counted in time the
+ * gateway ran (monotonic, continued across restarts), never by the wall
+ * clock; *dropped says how many. now_mono_ms: clock_mono_ms(). */
+int store_expire(struct store *s, int64_t now_mono_ms, int64_t *dropped);
 
-/* Up to max readings with seq > after_seq, oldest first. */
+/* Up to max readings with seq > after_seq that are not set aside, oldest
+ * first. */
 int store_claim(struct store *s, int64_t after_seq, struct reading *out, size_t max, size_t *n);
 
 struct store_stats store_stats(const struct store *s);
+
+/* The readings set aside, oldest first; reason as in reading_refusal. */
+typedef void (*store_set_aside_fn)(void *ctx, int64_t seq, int64_t ts_ms,
+                                   const struct store_point *point, int reason);
+int store_each_set_aside(struct store *s, store_set_aside_fn fn, void *ctx);
+/* Puts every reading set aside back into the queue; *n says how many. */
+int store_resend_set_aside(struct store *s, int64_t *n);
 
 /* Wall-clock time of the oldest reading still in the store, or -1. */
 int64_t store_oldest_ts(struct store *s);

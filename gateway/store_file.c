@@ -4,9 +4,13 @@
 #include "gateway/store_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* 1: raw readings only. 2: indicators in the same table (kind and its
  * columns) and the indicator state. A version-1 file is upgraded in place. */
@@ -21,7 +25,11 @@ static const char schema_sql[] =
     "  value REAL NOT NULL, quality INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS indicator_state(point_id INTEGER PRIMARY KEY, state TEXT NOT "
-    "NULL);";
+    "NULL);"
+    /* Added without a schema version: older binaries ignore them. */
+    "CREATE TABLE IF NOT EXISTS age_marks(seq INTEGER PRIMARY KEY, run_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS set_aside(seq INTEGER PRIMARY KEY, reason INTEGER NOT NULL,"
+    "  at_ms INTEGER NOT NULL);";
 
 /* Added by schema version 2, to a fresh file as to an old one, so that the
  * upgrade runs every time a store is created. NULL for raw readings, which
@@ -115,13 +123,20 @@ static int load_points(struct store *s)
 
 static int load_counters(struct store *s)
 {
-    int64_t last_seq_meta = 0, max_seq = 0;
+    int64_t last_seq_meta = 0, max_seq = 0, marks = 0;
     if (query_int64(s, "SELECT value FROM meta WHERE key = 'last_seq'", &last_seq_meta) ||
         query_int64(s, "SELECT max(seq) FROM readings", &max_seq) ||
         query_int64(s, "SELECT count(*) FROM readings", &s->depth) ||
-        query_int64(s, "SELECT value FROM meta WHERE key = 'dropped_total'", &s->dropped_total))
+        query_int64(s, "SELECT count(*) FROM set_aside", &s->set_aside) ||
+        query_int64(s, "SELECT value FROM meta WHERE key = 'dropped_total'", &s->dropped_total) ||
+        query_int64(s, "SELECT coalesce(max(run_ms), 0) FROM age_marks", &s->run_base_ms) ||
+        query_int64(s, "SELECT count(*) FROM age_marks", &marks))
         return -1;
     s->next_seq = (last_seq_meta > max_seq ? last_seq_meta : max_seq) + 1;
+    s->mono_open_ms = clock_mono_ms();
+    /* Readings of a store written before age marks existed start ageing now. */
+    if (marks == 0 && s->depth > 0)
+        return exec_sql(s, "INSERT INTO age_marks(seq, run_ms) SELECT min(seq), 0 FROM readings");
     return 0;
 }
 
@@ -182,8 +197,21 @@ rollback:
     return -1;
 }
 
+static int remember_file(struct store *s)
+{
+    struct stat st;
+    if (stat(s->cfg.path, &st) != 0) {
+        s->last_error = SQLITE_CANTOPEN;
+        snprintf(s->last_message, sizeof(s->last_message), "stat: %s", strerror(errno));
+        return -1;
+    }
+    s->file_dev = st.st_dev;
+    s->file_ino = st.st_ino;
+    return 0;
+}
+
 /* Opens and checks the file; on failure s->last_error says why. */
-static int open_database(struct store *s)
+int store_open_database(struct store *s)
 {
     if (sqlite3_open_v2(s->cfg.path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL))
         return store_fail(s, "opening");
@@ -203,12 +231,12 @@ static int open_database(struct store *s)
         return -1;
     }
     if (exec_sql(s, schema_sql) || upgrade_schema(s) || apply_size_limit(s) || load_points(s) ||
-        load_counters(s) || prepare_statements(s))
+        load_counters(s) || prepare_statements(s) || remember_file(s))
         return -1;
     return 0;
 }
 
-static void close_database(struct store *s)
+void store_close_database(struct store *s)
 {
     for (int i = 0; i < ST_COUNT; i++) {
         sqlite3_finalize(s->st[i]);
@@ -262,10 +290,15 @@ int store_open(const struct store_config *cfg, struct store **out)
     s->cfg = *cfg;
     s->error_log.interval_ms = 30000;
     s->opening = true;
-    if (open_database(s) != 0) {
+    s->lock_fd = -1;
+    if (store_lock(s) != 0) {
+        store_close(s);
+        return STORE_ERROR;
+    }
+    if (store_open_database(s) != 0) {
         char aside[CFG_TEXT_MAX + 48];
         int why = s->last_error;
-        close_database(s);
+        store_close_database(s);
         if (!is_damage(why) || move_aside(cfg->path, aside, sizeof(aside)) != 0) {
             log_msg(LOG_ERROR, "store %s: cannot be opened: %s%s%s", cfg->path, s->last_message,
                     is_damage(why) ? "; moving it aside failed: " : "",
@@ -280,7 +313,7 @@ int store_open(const struct store_config *cfg, struct store **out)
         free(s->points);
         s->points = NULL;
         s->point_slots = 0;
-        if (open_database(s) != 0) {
+        if (store_open_database(s) != 0) {
             log_msg(LOG_ERROR, "store %s: cannot be opened: %s", cfg->path, s->last_message);
             store_close(s);
             return STORE_ERROR;
@@ -298,7 +331,126 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
-    close_database(s);
+    store_close_database(s);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* the file stays: removing it would race a starting daemon */
     free(s->points);
     free(s);
+}
+
+/* flock on PATH.lock rather than on the database: SQLite's own POSIX locks
+ * on the database would be released the moment any other descriptor of it
+ * in this process is closed. The holder's pid is written into the file. */
+int store_lock(struct store *s)
+{
+    char path[CFG_TEXT_MAX + 8];
+    snprintf(path, sizeof(path), "%s.lock", s->cfg.path);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lock_fd < 0) {
+        log_msg(LOG_ERROR, "store %s: cannot create the lock file %s: %s", s->cfg.path, path,
+                strerror(errno));
+        return -1;
+    }
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        char holder[32] = "";
+        ssize_t n = pread(s->lock_fd, holder, sizeof(holder) - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        log_msg(LOG_ERROR,
+                "store %s is in use by another sensor-gateway (pid %s, lock %s): two gateways on "
+                "one store would send each other's readings; stop the other one first",
+                s->cfg.path, holder[0] ? holder : "unknown", path);
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(s->lock_fd, 0) != 0 || pwrite(s->lock_fd, pid, (size_t)len, 0) != len)
+        log_msg(LOG_WARNING, "store %s: cannot write the pid into %s: %s", s->cfg.path, path,
+                strerror(errno));
+    return 0;
+}
+
+/* What is at the path now: 0 ours, 1 nothing, 2 another file. */
+static int file_state(const struct store *s)
+{
+    struct stat st;
+    if (stat(s->cfg.path, &st) != 0)
+        return 1;
+    return st.st_dev == s->file_dev && st.st_ino == s->file_ino ? 0 : 2;
+}
+
+/* The open connection still reads the old file (removed or not): copy it
+ * with SQLite's backup API to a new file beside the path, then put that in
+ * place. The old connection is closed before the rename so that its WAL,
+ * still named after the path, is folded back and gone. */
+static int rebuild_from_open_copy(struct store *s)
+{
+    char tmp[CFG_TEXT_MAX + 16];
+    snprintf(tmp, sizeof(tmp), "%s.rebuild", s->cfg.path);
+    unlink(tmp);
+    sqlite3 *copy = NULL;
+    int rc = sqlite3_open_v2(tmp, &copy, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    sqlite3_backup *b = rc == SQLITE_OK ? sqlite3_backup_init(copy, "main", s->db, "main") : NULL;
+    if (b) {
+        sqlite3_backup_step(b, -1);
+        rc = sqlite3_backup_finish(b);
+    } else {
+        rc = SQLITE_ERROR;
+    }
+    if (rc != SQLITE_OK)
+        snprintf(s->last_message, sizeof(s->last_message), "copying to %s: %s", tmp,
+                 sqlite3_errmsg(copy));
+    sqlite3_close(copy);
+    if (rc != SQLITE_OK) {
+        unlink(tmp);
+        return -1;
+    }
+    store_close_database(s);
+    if (rename(tmp, s->cfg.path) != 0) {
+        snprintf(s->last_message, sizeof(s->last_message), "renaming %s: %s", tmp,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int store_keep_file(struct store *s)
+{
+    int state = file_state(s);
+    if (state == 0)
+        return 0;
+    char aside[CFG_TEXT_MAX + 48] = "";
+    if (state == 2) {
+        char stamp[32];
+        clock_format_utc(clock_wall_ms(), stamp, sizeof(stamp));
+        snprintf(aside, sizeof(aside), "%s.replaced-%s", s->cfg.path, stamp);
+        if (rename(s->cfg.path, aside) != 0)
+            aside[0] = '\0';
+    }
+    int64_t depth = s->depth, next_seq = s->next_seq, run_ms = store_run_ms(s, clock_mono_ms());
+    if (rebuild_from_open_copy(s) != 0) {
+        /* Without a copy nothing is lost yet: the open file still works. */
+        log_limited(&s->error_log, LOG_ERROR,
+                    "store %s was %s while running and cannot be rebuilt (%s); still using the "
+                    "open copy, %lld readings held",
+                    s->cfg.path, state == 1 ? "removed" : "replaced", s->last_message,
+                    (long long)depth);
+        return -1;
+    }
+    if (store_open_database(s) != 0) {
+        log_msg(LOG_ERROR, "store %s: cannot be reopened after a rebuild: %s", s->cfg.path,
+                s->last_message);
+        return -1;
+    }
+    /* The copy holds the same marks; the run clock goes on where it was. */
+    s->run_base_ms = run_ms;
+    if (s->next_seq < next_seq)
+        s->next_seq = next_seq;
+    log_msg(LOG_ERROR,
+            "store %s was %s while the gateway ran: rebuilt from the open copy (%lld readings "
+            "kept, next sequence number %lld)%s%s",
+            s->cfg.path, state == 1 ? "removed" : "replaced", (long long)depth,
+            (long long)s->next_seq, aside[0] ? "; the file found in its place was moved to " : "",
+            aside);
+    return 0;
 }

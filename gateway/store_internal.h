@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "gateway/log.h"
 #include "gateway/store.h"
@@ -22,6 +23,11 @@ enum statement {
     ST_SET_META,
     ST_OLDEST,
     ST_SET_STATE,
+    ST_MARK_AGE,
+    ST_TRIM_MARKS,
+    ST_SET_ASIDE,
+    ST_TRIM_SET_ASIDE,
+    ST_COUNT_SET_ASIDE,
     ST_COUNT
 };
 
@@ -37,6 +43,16 @@ struct store {
     int64_t depth;
     int64_t next_seq;
     int64_t dropped_total;
+    int64_t set_aside; /* readings the broker refused, kept until resent or bounded out */
+    /* Age for max_age is counted on the gateway's own run clock: monotonic
+     * time while it runs, continued across restarts from the newest age
+     * mark, never the wall clock (which a Pi without RTC steps by weeks). */
+    int64_t run_base_ms, mono_open_ms;
+    /* The file this store opened, to notice one removed or replaced while
+     * the daemon runs; and the lock that keeps a second daemon out. */
+    dev_t file_dev;
+    ino_t file_ino;
+    int lock_fd;
     int last_error; /* SQLite result code of the last failure */
     char last_message[300];
     bool opening; /* store_open reports failures itself, once */
@@ -49,6 +65,18 @@ struct store {
  * rate-limited, unless the store is being opened; returns STORE_FULL or
  * STORE_ERROR. */
 int store_fail(struct store *s, const char *what);
+/* The run clock (see above) at monotonic time now_mono_ms. */
+int64_t store_run_ms(const struct store *s, int64_t now_mono_ms);
+/* Takes the store's lock file, or says who holds it; opens and checks the
+ * SQLite file (store_file.c). */
+int store_lock(struct store *s);
+int store_open_database(struct store *s);
+void store_close_database(struct store *s);
+/* When the file at the configured path is no longer the one this store
+ * has open (removed or replaced while running), writes the open copy back
+ * to the path and reopens it, so that nothing held is lost and no sequence
+ * number is used twice. Returns 0 when the file is (again) in place. */
+int store_keep_file(struct store *s);
 /* Keeps device/point/unit under id, for store_point(). */
 int store_remember_point(struct store *s, uint32_t id, const char *device, const char *point,
                          const char *unit);

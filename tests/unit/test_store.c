@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gateway/log.h"
+#include "gateway/clock.h"
 #include "gateway/store.h"
 
 static char dir[64];
@@ -155,6 +156,9 @@ static void test_bound_drops_oldest_and_counts(void **state)
     store_close(s);
 }
 
+/* Age is counted on the run clock (monotonic, continued across restarts),
+ * not by the readings' wall-clock stamps: a Pi whose clock NTP steps by 40
+ * days must not lose its backlog, nor keep stale readings for ever. */
 static void test_age_expiry(void **state)
 {
     (void)state;
@@ -162,13 +166,106 @@ static void test_age_expiry(void **state)
     uint32_t id;
     assert_int_equal(store_register_point(s, "d", "p", "", &id), 0);
     struct reading r[10];
-    int64_t now = 10LL * 3600 * 1000, dropped;
-    make_readings(r, 10, id, now - cfg.max_age_ms - 5); /* the first 5 are too old */
-    assert_int_equal(append_and_ack(s, r, 10, NULL, 0, &dropped), 0);
-    assert_int_equal(store_expire(s, now, &dropped), 0);
+    int64_t t = clock_mono_ms(), dropped;
+    int64_t forty_days_ago = clock_wall_ms() - 40LL * 24 * 3600 * 1000;
+    make_readings(r, 10, id, forty_days_ago);
+    struct store_batch old = {.fresh = r, .n_fresh = 5, .now_mono_ms = t};
+    struct store_batch young = {.fresh = r + 5, .n_fresh = 5, .now_mono_ms = t + cfg.max_age_ms - 1000};
+    assert_int_equal(store_commit_batch(s, &old, &dropped), 0);
+    assert_int_equal(store_commit_batch(s, &young, &dropped), 0);
+    assert_int_equal(store_expire(s, clock_mono_ms(), &dropped), 0);
+    assert_int_equal(dropped, 0); /* 40 days by the wall clock, seconds by the run clock */
+    assert_int_equal(store_expire(s, t + cfg.max_age_ms + 500, &dropped), 0);
     assert_int_equal(dropped, 5);
     assert_int_equal(store_stats(s).depth, 5);
     assert_int_equal(store_stats(s).dropped_total, 5);
+    store_close(s);
+    /* After a restart the run clock goes on from the newest mark, at
+     * which the young readings were taken in. */
+    s = open_store();
+    assert_int_equal(store_expire(s, clock_mono_ms() + cfg.max_age_ms - 1000, &dropped), 0);
+    assert_int_equal(dropped, 0);
+    assert_int_equal(store_expire(s, clock_mono_ms() + cfg.max_age_ms + 1000, &dropped), 0);
+    assert_int_equal(dropped, 5);
+    store_close(s);
+}
+
+/* A refused reading is kept, no longer claimed, counted, listed, and
+ * claimed again after an operator's resend. */
+static void count_set_aside(void *ctx, int64_t seq, int64_t ts_ms, const struct store_point *pt,
+                            int reason)
+{
+    (void)ts_ms;
+    assert_string_equal(pt->point, "p");
+    assert_int_equal(seq, 2);
+    assert_int_equal(reason, 0x87);
+    (*(int *)ctx)++;
+}
+
+static void test_set_aside_and_resend(void **state)
+{
+    (void)state;
+    struct store *s = open_store();
+    uint32_t id;
+    assert_int_equal(store_register_point(s, "d", "p", "", &id), 0);
+    struct reading r[3], out[3];
+    int64_t dropped, n_back;
+    make_readings(r, 3, id, 1000);
+    assert_int_equal(append_and_ack(s, r, 3, NULL, 0, &dropped), 0);
+    struct reading_refusal no = {.seq = 2, .reason = 0x87};
+    struct store_batch b = {.refused = &no, .n_refused = 1};
+    assert_int_equal(store_commit_batch(s, &b, &dropped), 0);
+    assert_int_equal(store_stats(s).set_aside, 1);
+    size_t n;
+    assert_int_equal(store_claim(s, 0, out, 3, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].seq, 1);
+    assert_int_equal(out[1].seq, 3);
+    store_close(s);
+    s = open_store();
+    assert_int_equal(store_stats(s).set_aside, 1);
+    int listed = 0;
+    assert_int_equal(store_each_set_aside(s, count_set_aside, &listed), 0);
+    assert_int_equal(listed, 1);
+    assert_int_equal(store_resend_set_aside(s, &n_back), 0);
+    assert_int_equal(n_back, 1);
+    assert_int_equal(store_claim(s, 0, out, 3, &n), 0);
+    assert_int_equal(n, 3);
+    store_close(s);
+}
+
+/* A second process on the same store would republish the first's
+ * readings: the lock keeps it out. */
+static void test_second_open_is_refused(void **state)
+{
+    (void)state;
+    struct store *s = open_store(), *second = NULL;
+    assert_int_equal(store_open(&cfg, &second), STORE_ERROR);
+    assert_null(second);
+    store_close(s);
+    second = open_store();
+    store_close(second);
+}
+
+/* The file removed under a running store: rebuilt at the path from the
+ * open copy, with every reading and the sequence numbers going on. */
+static void test_removed_file_is_rebuilt(void **state)
+{
+    (void)state;
+    struct store *s = open_store();
+    uint32_t id;
+    assert_int_equal(store_register_point(s, "d", "p", "", &id), 0);
+    struct reading r[4];
+    int64_t dropped;
+    make_readings(r, 4, id, 1000);
+    assert_int_equal(append_and_ack(s, r, 2, NULL, 0, &dropped), 0);
+    assert_int_equal(unlink(cfg.path), 0);
+    assert_int_equal(append_and_ack(s, r + 2, 2, NULL, 0, &dropped), 0);
+    assert_int_equal(access(cfg.path, F_OK), 0);
+    store_close(s);
+    s = open_store();
+    assert_int_equal(store_stats(s).depth, 4);
+    assert_int_equal(store_stats(s).next_seq, 5);
     store_close(s);
 }
 
@@ -409,6 +506,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bound_drops_oldest_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_age_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_aside_and_resend, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_open_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removed_file_is_rebuilt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_path_fails_cleanly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_store_changes_nothing_and_recovers, setup,
                                         teardown),
