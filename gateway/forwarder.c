@@ -21,6 +21,10 @@ enum link_state { FW_DISCONNECTED, FW_CONNECTING, FW_CONNECTED };
  * acknowledged, is "brief"; several in a row have a likely cause. */
 #define BRIEF_CONNECTION_MS 5000
 #define BRIEF_CONNECTIONS_TO_WARN 3
+/* After a connection that dropped before anything was acknowledged, one
+ * message at a time until this many were: if the broker drops the link on
+ * a message, that message is then the one in flight and takes the strike. */
+#define PROBE_ACKS 16
 /* Up this long, a connection counts as working even with nothing to send. */
 #define PROVEN_UPTIME_MS 60000
 /* MQTT control packet type of a PUBACK, as paho reports it in packet_type. */
@@ -28,6 +32,18 @@ enum link_state { FW_DISCONNECTED, FW_CONNECTING, FW_CONNECTED };
 #define REASON_SERVER_SHUTTING_DOWN 0x8B
 #define REASON_SESSION_TAKEN_OVER 0x8E
 #define REASON_PACKET_TOO_LARGE 0x95
+/* A topic the broker refused (an ACL, most likely) is held back: its next
+ * readings are set aside without being sent, so that a broker which drops
+ * the connection on every refusal cannot stall the rest. Tried again after
+ * this long, or when the gateway restarts. */
+#define HOLD_TOPIC_MS (10 * 60 * 1000)
+#define HELD_TOPICS_MAX 64
+
+struct held_topic {
+    char topic[TOPIC_MAX];
+    int reason;
+    int64_t until_ms;
+};
 
 struct forwarder {
     MQTTAsync client;
@@ -54,6 +70,7 @@ struct forwarder {
      * proved itself: a broker that drops every connection right after
      * CONNACK must not be hammered once a second. */
     bool proven;
+    int probe_acks_left; /* > 0: one message in flight at a time */
     int brief_connections;
     char connected_uri[CFG_TEXT_MAX];
     int64_t max_packet;    /* the broker's Maximum Packet Size (MQTT 5 CONNACK); 0: none */
@@ -65,6 +82,8 @@ struct forwarder {
     size_t ack_count, ack_cap;
     struct reading_refusal *refusals;
     size_t refusal_count, refusal_cap;
+    struct held_topic held[HELD_TOPICS_MAX];
+    size_t held_count;
     struct log_limit connect_log, refuse_log, size_log, tls_log;
 };
 
@@ -91,6 +110,32 @@ static void note_refusal(struct forwarder *fw, int64_t seq, int reason)
         fw->refusals[fw->refusal_count++] = (struct reading_refusal){.seq = seq, .reason = reason};
 }
 
+/* Called with fw->lock held. */
+static void hold_topic(struct forwarder *fw, const char *topic, int reason)
+{
+    int64_t now = clock_mono_ms();
+    size_t slot = fw->held_count;
+    for (size_t i = 0; i < fw->held_count; i++)
+        if (strcmp(fw->held[i].topic, topic) == 0 || fw->held[i].until_ms <= now)
+            slot = i;
+    if (slot == HELD_TOPICS_MAX)
+        return;
+    if (slot == fw->held_count)
+        fw->held_count++;
+    snprintf(fw->held[slot].topic, sizeof(fw->held[slot].topic), "%s", topic);
+    fw->held[slot].reason = reason;
+    fw->held[slot].until_ms = now + HOLD_TOPIC_MS;
+}
+
+/* Called with fw->lock held: the reason a topic is held back, or 0. */
+static int held_reason(const struct forwarder *fw, const char *topic)
+{
+    for (size_t i = 0; i < fw->held_count; i++)
+        if (fw->held[i].until_ms > clock_mono_ms() && strcmp(fw->held[i].topic, topic) == 0)
+            return fw->held[i].reason;
+    return 0;
+}
+
 static const char *reason_text(int reason)
 {
     const char *text = reason > 0 ? MQTTReasonCode_toString((enum MQTTReasonCodes)reason) : NULL;
@@ -112,6 +157,8 @@ static void delivered(struct inflight_slot *slot)
     }
     if (slot->seq == fw->suspect_seq)
         fw->strikes = 0;
+    if (fw->probe_acks_left > 0 && slot->pool == fw->inflight.current)
+        fw->probe_acks_left--;
     inflight_release(&fw->inflight, slot);
     pthread_mutex_unlock(&fw->lock);
     stat_add(&gw_stats.readings_acknowledged, 1);
@@ -126,13 +173,15 @@ static void refused(struct inflight_slot *slot, int reason)
     int64_t seq = slot->seq;
     snprintf(topic, sizeof(topic), "%s", slot->topic);
     note_refusal(fw, seq, reason);
+    hold_topic(fw, topic, reason);
     fw->last_progress_ms = clock_mono_ms(); /* the broker answered */
     inflight_release(&fw->inflight, slot);
     pthread_mutex_unlock(&fw->lock);
     stat_add(&gw_stats.readings_refused, 1);
     log_limited(&fw->refuse_log, LOG_WARNING,
                 "mqtt: the broker refused reading %lld on %s: %s (0x%02x); set aside in the store "
-                "(sensor-gateway --list-set-aside), the readings behind it go on",
+                "(sensor-gateway --list-set-aside), the readings behind it go on; further "
+                "readings of this topic are set aside unsent for 10 minutes or until a restart",
                 (long long)seq, topic, reason_text(reason), reason);
     fw->wake(fw->wake_ctx);
 }
@@ -313,6 +362,8 @@ static void on_connection_lost(void *context, char *cause)
     bool proven = fw->proven || up_ms >= PROVEN_UPTIME_MS;
     if (proven)
         fw->retry_delay_ms = fw->cfg->mqtt.reconnect_min_ms;
+    else
+        fw->probe_acks_left = PROBE_ACKS;
     fw->brief_connections = !proven && up_ms < BRIEF_CONNECTION_MS ? fw->brief_connections + 1 : 0;
     int brief = fw->brief_connections;
     int64_t set_aside = strike_oldest(fw, reason);
@@ -338,7 +389,8 @@ static void on_connection_lost(void *context, char *cause)
                 "session over: a second gateway with the same id or client_id (a cloned SD "
                 "card?); each gateway needs its own",
                 fw->cfg->mqtt.client_id);
-    else if (brief >= BRIEF_CONNECTIONS_TO_WARN && (brief & (brief - 1)) == 0)
+    else if (brief == BRIEF_CONNECTIONS_TO_WARN ||
+             (brief > BRIEF_CONNECTIONS_TO_WARN && (brief & (brief - 1)) == 0))
         log_msg(LOG_WARNING,
                 "mqtt: the broker closed %d connections in a row within seconds of accepting "
                 "them: probably another client with client id '%s' (a cloned SD card?), or the "
@@ -525,8 +577,9 @@ void forwarder_service(struct forwarder *fw, int64_t now_mono_ms)
 size_t forwarder_window(struct forwarder *fw)
 {
     pthread_mutex_lock(&fw->lock);
-    size_t n =
-        fw->state == FW_CONNECTED ? fw->inflight.size - fw->inflight.current->outstanding : 0;
+    size_t size = fw->probe_acks_left > 0 ? 1 : fw->inflight.size;
+    size_t out = fw->inflight.current->outstanding;
+    size_t n = fw->state == FW_CONNECTED && out < size ? size - out : 0;
     pthread_mutex_unlock(&fw->lock);
     return n;
 }
@@ -561,6 +614,13 @@ enum fw_publish_result forwarder_publish(struct forwarder *fw, const char *topic
     int qos = fw->cfg->mqtt.qos;
     pthread_mutex_lock(&fw->lock);
     bool connected = fw->state == FW_CONNECTED;
+    int held = connected ? held_reason(fw, topic) : 0;
+    if (held) {
+        note_refusal(fw, seq, held);
+        pthread_mutex_unlock(&fw->lock);
+        stat_add(&gw_stats.readings_refused, 1);
+        return FW_SET_ASIDE;
+    }
     if (connected && too_large(fw, topic, len, qos)) {
         note_refusal(fw, seq, REASON_PACKET_TOO_LARGE);
         int64_t max = fw->max_packet;

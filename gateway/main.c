@@ -30,6 +30,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: sensor-gateway --config FILE [--log-level LEVEL]\n"
                  "       sensor-gateway --check-config FILE\n"
+                 "       sensor-gateway --config FILE --list-set-aside | --resend-set-aside\n"
                  "\n"
                  "Polls Modbus TCP/RTU devices, buffers every reading in SQLite and forwards\n"
                  "it over MQTT (QoS 1 by default). See README.md and docs/.\n"
@@ -37,6 +38,9 @@ static void usage(FILE *out)
                  "  -c, --config FILE        run with this INI file\n"
                  "      --check-config FILE  validate the INI file and exit (0 ok, 2 errors)\n"
                  "  -l, --log-level LEVEL    error, warning, info or debug (overrides the file)\n"
+                 "      --list-set-aside     list the readings the broker refused, kept in the\n"
+                 "                           store, and exit (the daemon must be stopped)\n"
+                 "      --resend-set-aside   queue them to be sent again at the next start\n"
                  "  -V, --version            print the version and exit\n"
                  "  -h, --help               print this help and exit\n"
                  "\n"
@@ -171,6 +175,43 @@ static int wait_for_stop_signal(void)
     }
 }
 
+static void print_set_aside(void *ctx, int64_t seq, int64_t ts_ms, const struct store_point *pt,
+                            int reason)
+{
+    (void)ctx;
+    char ts[32];
+    clock_format_utc(ts_ms, ts, sizeof(ts));
+    printf("%lld %s %s/%s reason 0x%02x\n", (long long)seq, ts, pt ? pt->device : "?",
+           pt ? pt->point : "?", reason);
+}
+
+/* The operator's view of what the broker refused: run with the daemon
+ * stopped (the store's lock says so otherwise). */
+static int set_aside_command(const char *path, bool resend)
+{
+    struct gateway_config cfg;
+    if (load_config(path, &cfg) != 0)
+        return EXIT_CONFIG;
+    log_set_level(LOG_WARNING);
+    struct store *store = NULL;
+    int rc = store_open(&cfg.store, &store);
+    int64_t n = 0;
+    if (rc == 0 && resend) {
+        rc = store_resend_set_aside(store, &n);
+        if (rc == 0)
+            printf("%lld readings set aside are queued again; they are sent at the next start\n",
+                   (long long)n);
+    } else if (rc == 0) {
+        printf("# seq ts device/point reason (MQTT 5 reason code; 0x00: the broker dropped the "
+               "connection on it)\n");
+        rc = store_each_set_aside(store, print_set_aside, NULL);
+        printf("# %lld readings set aside\n", (long long)store_stats(store).set_aside);
+    }
+    store_close(store);
+    config_free(&cfg);
+    return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 static int run(const char *path, int level_override)
 {
     struct gateway gw = {0};
@@ -207,11 +248,13 @@ int main(int argc, char **argv)
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
                                             {"check-config", required_argument, NULL, 'k'},
                                             {"log-level", required_argument, NULL, 'l'},
+                                            {"list-set-aside", no_argument, NULL, 'L'},
+                                            {"resend-set-aside", no_argument, NULL, 'R'},
                                             {"version", no_argument, NULL, 'V'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     const char *config = NULL, *check = NULL;
-    int level = -1;
+    int level = -1, set_aside = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:l:Vh", options, NULL)) != -1) {
         switch (opt) {
@@ -229,6 +272,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "--log-level: '%s' is not error, warning, info or debug\n", optarg);
                 return EXIT_CONFIG;
             }
+            break;
+        case 'L':
+        case 'R':
+            set_aside = opt;
             break;
         case 'V':
             printf("sensor-gateway %s\n", GW_VERSION);
@@ -254,5 +301,7 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return EXIT_SUCCESS;
     }
+    if (set_aside)
+        return set_aside_command(config, set_aside == 'R');
     return run(config, level);
 }

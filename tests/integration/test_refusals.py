@@ -1,0 +1,201 @@
+"""A broker that says no.
+
+1. mosquitto with an ACL that denies the gateway the weather sensor's
+   topics. Under MQTT 5 (the default) each refused PUBACK (0x87) sets the
+   reading aside in the store: counted in health, logged with its topic,
+   while the visitor counter's readings flow on. The operator lists what
+   was set aside, lifts the ACL, queues it again with --resend-set-aside and
+   restarts: then every sequence number arrives; nothing was lost.
+2. mosquitto with max_packet_size 700: the device metadata is too large for
+   it. The gateway reads the limit from CONNACK, does not send what would
+   make the broker drop the connection, says so, and the readings flow.
+3. A broker that accepts the connection and drops it at once: the gateway
+   backs off instead of reconnecting every reconnect_min. mosquitto cannot
+   be told to do that, so a 20-line fake in this file plays that broker
+   (it answers CONNECT with CONNACK and closes).
+4. Failover: with the first URI dead, the log names the broker actually
+   connected to."""
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+from harness import (figure, BUILD, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
+                     dedupe_by_seq, demo_ini, free_port, run_test, wait_until)
+
+ACL_DENY = """topic readwrite smartregion/test-gw/status
+topic readwrite smartregion/test-gw/health
+topic readwrite smartregion/test-gw/devices/#
+topic readwrite smartregion/test-gw/readings/trail_north/#
+topic read #
+"""
+ACL_ALLOW = "topic readwrite #\n"
+
+
+def health(sub):
+    lines = [l for l in sub.lines() if l.split(" ", 1)[0].endswith("/health")]
+    return json.loads(lines[-1].split(" ", 1)[1]) if lines else None
+
+
+def cli(gw, option):
+    run = subprocess.run([os.path.join(BUILD, "sensor-gateway"), "--config", gw.ini, option],
+                         capture_output=True, text=True, timeout=60)
+    check(run.returncode == 0, f"{option} failed: {run.stderr}")
+    return run.stdout
+
+
+def acl_refusal(work, counter, env):
+    acl = work.file("acl")
+    with open(acl, "w") as f:
+        f.write(ACL_DENY)
+    broker = Broker(work, settings=f"allow_anonymous true\nacl_file {acl}\n")
+    broker.start()
+    sub = Subscriber(work, broker, "smartregion/test-gw/#", "refusal-sub")
+    gw = Gateway(work, demo_ini(broker.port, counter.address.split(":")[1], env.address,
+                                work.file("store.db"), interval_ms=100,
+                                extra="").replace("[gateway]\nid = test-gw",
+                                                  "[gateway]\nid = test-gw\nhealth_interval = 1s"))
+    gw.start()
+    gw.wait_connected()
+    wait_until(lambda: (health(sub) or {}).get("store", {}).get("set_aside", 0) >= 40, 20,
+               "refused readings set aside")
+    time.sleep(1 * SLOW)
+    gw.stop()
+    h = health(sub)
+    delivered = dedupe_by_seq(sub.readings())[0]
+    trail = [p for _, p in delivered if p["device"] == "trail_north"]
+    weather = [p for _, p in delivered if p["device"] == "weather"]
+    check(not weather, f"{len(weather)} weather readings got through the ACL")
+    check(len(trail) >= 20, f"only {len(trail)} visitor counter readings flowed past the refusals")
+    log = gw.log()
+    check("the broker refused reading" in log and "readings/weather/" in log and "0x87" in log,
+          "the refusal was not logged with its topic and reason")
+    listed = [l for l in cli(gw, "--list-set-aside").splitlines() if not l.startswith("#")]
+    check(len(listed) >= h["store"]["set_aside"],
+          f"--list-set-aside listed {len(listed)}, health said {h['store']['set_aside']}")
+    check(all(" weather/" in l and "0x87" in l for l in listed), f"odd listing: {listed[:3]}")
+    with open(acl, "w") as f:
+        f.write(ACL_ALLOW)
+    broker.proc.send_signal(1)  # SIGHUP: mosquitto reloads its ACL
+    time.sleep(0.5 * SLOW)
+    out = cli(gw, "--resend-set-aside")
+    check(f"{len(listed)} readings set aside are queued again" in out, out)
+    gw.start()
+    gw.wait_connected()
+    last_seq = max(p["seq"] for _, p in delivered)
+
+    def all_back():
+        unique = dedupe_by_seq(sub.readings())[0]
+        return len(unique) >= last_seq + 60
+    wait_until(all_back, 30, "the set-aside readings to arrive after the resend")
+    gw.stop()
+    time.sleep(0.5 * SLOW)
+    unique, duplicates = dedupe_by_seq(sub.readings())
+    check_gap_free(unique)
+    figure(f"ACL denies weather (MQTT 5): {len(trail)} counter readings flowed, "
+           f"{h['store']['set_aside']} weather readings set aside (refused {h['readings']['refused']}), "
+           f"0 lost; after --resend-set-aside all {len(unique)} seq arrived gap-free, "
+           f"{duplicates} duplicates")
+
+
+def packet_limit(work, counter, env):
+    broker = Broker(work, settings="allow_anonymous true\nmax_packet_size 700\n")
+    broker.start()
+    sub = Subscriber(work, broker, "smartregion/test-gw/readings/#", "limit-sub")
+    gw = Gateway(work, demo_ini(broker.port, counter.address.split(":")[1], env.address,
+                                work.file("store-limit.db"), interval_ms=100), name="limit")
+    gw.start()
+    gw.wait_connected()
+    time.sleep(5 * SLOW)
+    gw.stop()
+    unique, _ = dedupe_by_seq(sub.readings())
+    log = gw.log()
+    check("larger than the broker's maximum packet size" in log,
+          "the oversized metadata was not reported")
+    check(log.count("mqtt: connected") <= 2, "the broker kept dropping the connection")
+    check(len(unique) >= 100, f"only {len(unique)} readings flowed under max_packet_size 700")
+    figure(f"max_packet_size 700: metadata withheld and logged, {len(unique)} readings in 5 s, "
+           f"{log.count('mqtt: connected')} connection(s)")
+
+
+class DroppingBroker:
+    """Accepts, answers CONNECT with an MQTT 5 CONNACK, closes."""
+
+    def __init__(self, seconds):
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(8)
+        self.server.settimeout(0.2)
+        self.port = self.server.getsockname()[1]
+        self.accepted = 0
+        self.deadline = time.monotonic() + seconds
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while time.monotonic() < self.deadline:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            try:
+                conn.settimeout(5)
+                conn.recv(1024)
+                conn.sendall(bytes([0x20, 0x03, 0x00, 0x00, 0x00]))
+                time.sleep(0.05)
+            except OSError:
+                pass
+            conn.close()
+        self.server.close()
+
+
+def dropping_broker(work, counter, env):
+    seconds = 10
+    fake = DroppingBroker(seconds * SLOW + 5)
+    ini = demo_ini(fake.port, counter.address.split(":")[1], env.address,
+                   work.file("store-drop.db"), interval_ms=100)
+    ini = ini.replace("reconnect_max = 1s", "reconnect_max = 30s")
+    gw = Gateway(work, ini, name="dropped")
+    gw.start()
+    time.sleep(seconds * SLOW)
+    gw.stop()
+    attempts = fake.accepted
+    # reconnect_min 200 ms: hammering would be ~50 connections in 10 s; a
+    # doubling back-off gives 0.2 + 0.4 + 0.8 + 1.6 + 3.2 + 6.4 s: 6 or 7.
+    check(attempts <= 8 * SLOW, f"{attempts} connections in {seconds}s: no back-off")
+    check("closed 3 connections in a row within seconds" in gw.log(),
+          "the pattern of brief connections was not explained in the log")
+    figure(f"broker dropping every connection after CONNACK: {attempts} connections in "
+           f"{seconds} s (reconnect_min 200 ms)")
+
+
+def failover(work, counter, env):
+    broker = Broker(work)
+    broker.start()
+    dead = free_port()
+    uris = f"tcp://127.0.0.1:{dead}, tcp://127.0.0.1:{broker.port}"
+    gw = Gateway(work, demo_ini(broker.port, counter.address.split(":")[1], env.address,
+                                work.file("store-failover.db"), uris=uris), name="failover")
+    gw.start()
+    gw.wait_connected()
+    gw.stop()
+    check(f"connected to tcp://127.0.0.1:{broker.port}" in gw.log(),
+          "the log does not name the broker actually connected to:\n" +
+          "\n".join(l for l in gw.log().splitlines() if "connected to" in l))
+    figure("failover: the log names the second broker, the one connected to")
+
+
+def body(work):
+    counter = Stub(work, "visitor-counter-stub", ["--tcp", "0"])
+    env = Stub(work, "env-sensor-stub", ["--rtu-pty", "--unit", "3", "--parity", "E",
+                                         "--baud", "19200"])
+    failover(work, counter, env)
+    dropping_broker(work, counter, env)
+    packet_limit(work, counter, env)
+    acl_refusal(work, counter, env)
+
+
+if __name__ == "__main__":
+    run_test("refusals", body)
