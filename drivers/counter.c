@@ -61,17 +61,22 @@ static void emit(struct count_state *st, struct reading *out)
                             .flags = st->flags,
                             .quality = doubtful ? QUALITY_UNCERTAIN : QUALITY_GOOD};
     st->open = false;
+    st->sent_end_ms = st->end_ms;
 }
 
 static void open_interval(struct count_state *st, int64_t interval_ms, int64_t ts, int64_t from)
 {
     st->open = true;
     st->start_ms = interval_start(ts, interval_ms);
+    st->flags = 0;
+    if (st->start_ms < st->sent_end_ms) {
+        st->start_ms = st->sent_end_ms;
+        st->flags = FLAG_CLOCK_BACK;
+    }
     st->end_ms = st->start_ms + interval_ms;
     st->from_ms = from;
     st->to_ms = ts;
     st->count = 0;
-    st->flags = 0;
 }
 
 bool count_feed(struct count_state *st, const struct counter_limits *lim, int64_t interval_ms,
@@ -79,15 +84,18 @@ bool count_feed(struct count_state *st, const struct counter_limits *lim, int64_
 {
     bool emitted = false;
     uint64_t step = 0;
-    /* Outside the open interval: later as usual, or earlier after the
-     * wall clock was set back. Either way the interval is finished. */
-    if (st->open && (ts >= st->end_ms || ts < st->start_ms)) {
+    /* Past the open interval: it is finished. Before it (the wall clock
+     * was set back): counted in it, as an interval once sent is never sent
+     * again with other numbers. */
+    if (st->open && ts < st->start_ms)
+        st->flags |= FLAG_CLOCK_BACK;
+    if (st->open && ts >= st->end_ms) {
         emit(st, closed);
         emitted = true;
     }
     if (!st->has_last) {
         open_interval(st, interval_ms, ts, ts);
-        st->flags = FLAG_COUNT_BASELINE;
+        st->flags |= FLAG_COUNT_BASELINE;
     } else {
         if (!st->open)
             open_interval(st, interval_ms, ts, st->last_ts);

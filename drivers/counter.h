@@ -41,6 +41,7 @@ struct count_state {
     int64_t to_ms;   /* the newest reading in it */
     uint64_t count;
     uint16_t flags; /* FLAG_COUNT_* seen in the interval */
+    int64_t sent_end_ms; /* end of the newest interval closed: none starts before it */
 };
 
 /* Feeds one good reading at ts with counter value `now`. An interval that

@@ -16,20 +16,25 @@ static void emit(struct window_state *st, struct reading *out)
                             .flags = st->flags,
                             .quality = empty ? QUALITY_NO_DATA : QUALITY_GOOD};
     st->open = false;
+    st->sent_end_ms = st->end_ms;
 }
 
 bool window_feed(struct window_state *st, int64_t window_ms, int64_t ts, double value, int quality,
                  struct reading *closed)
 {
     bool emitted = false;
-    if (st->open && (ts >= st->end_ms || ts < st->start_ms)) {
+    /* As for counts: a window once sent is never sent again; after the
+     * clock went back, samples go to the window after the last one sent. */
+    if (st->open && ts >= st->end_ms) {
         emit(st, closed);
         emitted = true;
     }
     if (!st->open) {
-        *st = (struct window_state){.open = true,
-                                    .start_ms = interval_start(ts, window_ms),
-                                    .end_ms = interval_start(ts, window_ms) + window_ms};
+        int64_t start = interval_start(ts, window_ms);
+        if (start < st->sent_end_ms)
+            start = st->sent_end_ms;
+        *st = (struct window_state){
+            .open = true, .start_ms = start, .end_ms = start + window_ms, .sent_end_ms = st->sent_end_ms};
     }
     if (!quality_is_usable(quality)) {
         st->excluded++;

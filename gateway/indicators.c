@@ -79,6 +79,7 @@ static char *state_to_text(const struct point_indicator *p)
         add_int(o, "from", c->from_ms), add_int(o, "to", c->to_ms);
         json_object_object_add(o, "count", json_object_new_uint64(c->count));
         add_int(o, "flags", c->flags);
+        add_int(o, "sent_end", c->sent_end_ms);
     } else {
         if (p->pc->kind == KIND_OCCUPANCY) {
             add_int(o, "level", p->occ.level);
@@ -93,6 +94,7 @@ static char *state_to_text(const struct point_indicator *p)
         json_object_object_add(o, "max", json_object_new_double(w->max));
         json_object_object_add(o, "last", json_object_new_double(w->last));
         add_int(o, "flags", w->flags);
+        add_int(o, "sent_end", w->sent_end_ms);
     }
     char *text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     json_object_put(o);
@@ -132,7 +134,8 @@ static void load_state(void *ctx, uint32_t id, const char *text)
                                  .from_ms = json_object_get_int64(field(o, "from")),
                                  .to_ms = json_object_get_int64(field(o, "to")),
                                  .count = json_object_get_uint64(field(o, "count")),
-                                 .flags = (uint16_t)json_object_get_int64(field(o, "flags"))};
+                                 .flags = (uint16_t)json_object_get_int64(field(o, "flags")),
+                                 .sent_end_ms = json_object_get_int64(field(o, "sent_end"))};
     } else if (p->pc->kind != KIND_COUNTER && !is_count) {
         int64_t level_ts = json_object_get_int64(field(o, "level_ts"));
         if (p->pc->kind == KIND_OCCUPANCY && field(o, "level") && level_ts >= 0)
@@ -149,7 +152,8 @@ static void load_state(void *ctx, uint32_t id, const char *text)
                                   .min = json_object_get_double(field(o, "min")),
                                   .max = json_object_get_double(field(o, "max")),
                                   .last = json_object_get_double(field(o, "last")),
-                                  .flags = (uint16_t)json_object_get_int64(field(o, "flags"))};
+                                  .flags = (uint16_t)json_object_get_int64(field(o, "flags")),
+                                  .sent_end_ms = json_object_get_int64(field(o, "sent_end"))};
     }
     json_object_put(o);
 }

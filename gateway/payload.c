@@ -84,7 +84,8 @@ static void format_events(char *buf, size_t size, uint16_t flags)
                   {FLAG_COUNT_WRAP, "wrap"},
                   {FLAG_COUNT_RESET, "reset"},
                   {FLAG_COUNT_DROP, "drop"},
-                  {FLAG_COUNT_JUMP, "jump"}};
+                  {FLAG_COUNT_JUMP, "jump"},
+                  {FLAG_CLOCK_BACK, "clock_back"}};
     size_t used = (size_t)snprintf(buf, size, "[");
     for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
         if (flags & events[i].flag)

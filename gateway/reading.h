@@ -38,6 +38,10 @@ enum reading_flag {
     FLAG_COUNT_RESET = 1 << 3,    /* the device restarted from zero (power loss) */
     FLAG_COUNT_DROP = 1 << 4,     /* fell back, neither wrap nor reset: not counted */
     FLAG_COUNT_JUMP = 1 << 5,     /* rose by more than counter_max_step: not counted */
+    /* The wall clock went back into intervals already sent: what was counted
+     * then is in this interval, the one after the last sent, never in an
+     * interval sent a second time. */
+    FLAG_CLOCK_BACK = 1 << 6,
 };
 
 struct reading {

@@ -182,18 +182,32 @@ static void test_restart_keeps_counting(void **state)
     assert_int_equal(out[0].flags, FLAG_COUNT_BASELINE);
 }
 
-static void test_clock_set_back_closes_interval(void **state)
+/* The wall clock set back four hours: an interval once sent is never
+ * sent again with other numbers. What is counted meanwhile goes to the
+ * interval after the last one sent, flagged clock_back. */
+static void test_clock_set_back_never_resends_an_interval(void **state)
 {
     (void)state;
     struct counter_limits l = lim16();
     struct count_state st = {0};
-    const int64_t pairs[][2] = {{0, 0}, {60, 5}, {-4 * 3600, 9}};
-    struct reading out[2];
-    size_t k = feed_all(&st, &l, QUARTER, pairs, 3, out);
-    assert_int_equal(k, 1);
+    const int64_t pairs[][2] = {{0, 0}, {60, 5}, {16 * 60, 7}, {-4 * 3600, 9}};
+    struct reading out[3];
+    size_t k = feed_all(&st, &l, QUARTER, pairs, 4, out);
+    assert_int_equal(k, 1); /* [T0, T0+15m) with 5, closed by the reading at 16 min */
     assert_true(out[0].value == 5);
-    assert_true(st.start_ms == T0 - 4 * 3600 * 1000LL);
+    assert_true(st.start_ms == T0 + QUARTER); /* still open: the set-back reading counts here */
     assert_int_equal(st.count, 4);
+    assert_true(st.flags & FLAG_CLOCK_BACK);
+    assert_true(count_close_due(&st, T0 + 2 * QUARTER + 5000, 2000, &out[1]));
+    assert_true(out[1].start_ms == T0 + QUARTER && out[1].value == 4);
+    /* Still four hours behind: the next interval starts where the last sent
+     * one ended, not back at T0 - 4h. */
+    const int64_t later[][2] = {{-4 * 3600 + 60, 12}};
+    k = feed_all(&st, &l, QUARTER, later, 1, &out[2]);
+    assert_int_equal(k, 0);
+    assert_true(st.start_ms == T0 + 2 * QUARTER);
+    assert_true(st.flags & FLAG_CLOCK_BACK);
+    assert_int_equal(st.count, 3);
 }
 
 int main(void)
@@ -207,7 +221,7 @@ int main(void)
         cmocka_unit_test(test_drop_is_flagged_and_rebased),
         cmocka_unit_test(test_gap_is_attributed_with_its_span),
         cmocka_unit_test(test_restart_keeps_counting),
-        cmocka_unit_test(test_clock_set_back_closes_interval),
+        cmocka_unit_test(test_clock_set_back_never_resends_an_interval),
     };
     return cmocka_run_group_tests_name("counter", tests, NULL, NULL);
 }
