@@ -12,9 +12,11 @@
 #include <ini.h>
 #include <math.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_KEYS 32
 
@@ -149,6 +151,22 @@ static void check_reconnect_range(struct loader *ld)
                   (long long)m->reconnect_max_ms);
 }
 
+/* A TLS file that cannot be read fails only at connect time, with paho's
+ * "TCP/TLS connect failure": say it here, on its line. */
+static void check_tls_files(struct loader *ld)
+{
+    const struct mqtt_config *m = &ld->cfg->mqtt;
+    const struct {
+        const char *key, *path;
+    } files[] = {{"tls_ca_file", m->tls_ca_file},
+                 {"tls_cert_file", m->tls_cert_file},
+                 {"tls_key_file", m->tls_key_file}};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        if (files[i].path[0] && access(files[i].path, R_OK) != 0)
+            section_error(ld, key_line(ld, files[i].key), files[i].key, "'%s' cannot be read: %s",
+                          files[i].path, strerror(errno));
+}
+
 static void finish_section(struct loader *ld)
 {
     if (ld->skip)
@@ -167,8 +185,10 @@ static void finish_section(struct loader *ld)
         memcpy(ld->profile_key_lines, ld->key_lines, sizeof(ld->key_lines));
     if (ld->kind == SEC_POINT && reads_no_registers(ld))
         check_source_point(ld);
-    if (ld->kind == SEC_MQTT && ld->errors->count == ld->errors_at_section_start)
+    if (ld->kind == SEC_MQTT && ld->errors->count == ld->errors_at_section_start) {
         check_reconnect_range(ld);
+        check_tls_files(ld);
+    }
     /* A value that did not parse has its own message; checks against the
      * other keys would only add confusing ones. */
     if (ld->kind == SEC_POINT && ld->errors->count == ld->errors_at_section_start) {
@@ -416,12 +436,57 @@ static void open_keyless_section(struct loader *ld)
 }
 
 /* fgets for inih that counts lines and notices section headers. */
+static bool valid_utf8(const unsigned char *s)
+{
+    while (*s) {
+        int extra = *s < 0x80 ? 0 : (*s & 0xE0) == 0xC0 ? 1 : (*s & 0xF0) == 0xE0 ? 2
+                                   : (*s & 0xF8) == 0xF0 ? 3 : -1;
+        if (extra < 0 || (extra == 1 && *s < 0xC2))
+            return false;
+        for (s++; extra > 0; extra--, s++)
+            if ((*s & 0xC0) != 0x80)
+                return false;
+    }
+    return true;
+}
+
+/* inih ends a value at " ;" (an inline comment): a password holding one
+ * would be cut short without a word. */
+static bool password_cut_short(const char *line)
+{
+    const char *p = line + strspn(line, " \t");
+    if (strncmp(p, "password", 8) != 0 || !strchr(" \t=", p[8]))
+        return false;
+    const char *value = strchr(p, '=');
+    return value && (strstr(value, " ;") || strstr(value, "\t;"));
+}
+
+/* Checks what inih would pass over or misread: a UTF-8 byte order mark,
+ * bytes that are not UTF-8 (they would reach the JSON payloads), a
+ * password with an inline comment. */
+static void check_line_text(struct loader *ld, char *buf)
+{
+    if (ld->line == 1 && strncmp(buf, "\xEF\xBB\xBF", 3) == 0)
+        memmove(buf, buf + 3, strlen(buf + 3) + 1);
+    if (!valid_utf8((const unsigned char *)buf))
+        config_error_add(ld->errors,
+                         "%s:%d: not valid UTF-8 (a file saved as Latin-1 or Windows-1252?): "
+                         "save it as UTF-8",
+                         ld->path, ld->line);
+    if (password_cut_short(buf))
+        config_error_add(ld->errors,
+                         "%s:%d: password: ' ;' starts a comment in an INI file, so the password "
+                         "would be cut short there; choose one without a space before ';'",
+                         ld->path, ld->line);
+}
+
 static char *read_line(char *buf, int size, void *user)
 {
     struct loader *ld = user;
     if (!fgets(buf, size, ld->fp))
         return NULL;
     ld->line++;
+    check_line_text(ld, buf);
     size_t len = strlen(buf);
     if (len == (size_t)size - 1 && buf[len - 1] != '\n' && !feof(ld->fp)) {
         int c;

@@ -64,6 +64,20 @@ static void check_profile_serial(const struct gateway_config *cfg, const struct 
                      b->name, b->line, b->baud, parity_names[b->parity], b->stop_bits);
 }
 
+/* Two buses on one serial port would fight over it at run time. */
+static void check_serial_ports(struct gateway_config *cfg, struct config_errors *e)
+{
+    for (size_t i = 0; i < cfg->bus_count; i++)
+        for (size_t j = 0; j < i; j++) {
+            const struct bus_config *a = &cfg->buses[j], *b = &cfg->buses[i];
+            if (a->kind == BUS_RTU && b->kind == BUS_RTU && strcmp(a->device, b->device) == 0)
+                config_error_add(e,
+                                 "%s:%d: [bus %s] device: %s is already bus %s (line %d); one "
+                                 "serial line is one bus: put its devices under one [bus]",
+                                 cfg->source_path, b->line, b->name, b->device, a->name, a->line);
+        }
+}
+
 static void validate_devices(struct gateway_config *cfg, struct config_errors *e)
 {
     const char *path = cfg->source_path;
@@ -407,6 +421,7 @@ void config_validate(struct gateway_config *cfg, struct config_errors *e)
     if (m->client_id[0] == '\0')
         snprintf(m->client_id, sizeof(m->client_id), "sensor-gateway-%s", cfg->id);
     validate_buses(cfg, e);
+    check_serial_ports(cfg, e);
     validate_devices(cfg, e);
     validate_points(cfg, e);
     validate_occupancy_links(cfg, e);

@@ -97,14 +97,17 @@ def mount_tmpfs(path, size):
 
 
 def fill(path):
-    """Writes a filler file until the file system says it is full."""
-    with open(path, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
+    """Writes a filler file until the file system says it is full. Unbuffered
+    (os.write): a buffered file would try to flush its rest again at close,
+    and raise ENOSPC outside any try, failing the test on its own plumbing."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        while True:
+            os.write(fd, b"\0" * 65536)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def full_disk_phase(work, ports):

@@ -86,6 +86,19 @@ static const struct broken_case {
     {HEAD "[bus b]\ntype = rtu\ndevice = /dev/ttyUSB0\n"
           "[device d]\nbus = b\nunit_id = 0\ninterval = 1s\n" PT,
      "%s:10: [device d] unit_id: 0 is out of range for an rtu bus (1 to 247; 0 is broadcast)"},
+    {"\xEF\xBB\xBF" HEAD "[bus b]\ntype = tcp\nhost = caf\xE9\n" DEV PT,
+     "%s:9: not valid UTF-8 (a file saved as Latin-1 or Windows-1252?): save it as UTF-8"},
+    {"[gateway]\nid = gw\n[mqtt]\nuri = tcp://127.0.0.1:1883\npassword = ab ;cd\n[store]\n"
+     "path = /tmp/x.db\n" BUS DEV PT,
+     "%s:5: password: ' ;' starts a comment in an INI file, so the password would be cut short "
+     "there; choose one without a space before ';'"},
+    {"[gateway]\nid = gw\n[mqtt]\nuri = ssl://127.0.0.1:8883\ntls_ca_file = /nonexistent/ca.pem\n"
+     "[store]\npath = /tmp/x.db\n" BUS DEV PT,
+     "%s:5: [mqtt] tls_ca_file: '/nonexistent/ca.pem' cannot be read: No such file or directory"},
+    {HEAD "[bus a]\ntype = rtu\ndevice = /dev/ttyUSB0\n[bus b]\ntype = rtu\ndevice = /dev/ttyUSB0\n"
+          "[device d]\nbus = b\nunit_id = 1\ninterval = 1s\n" PT,
+     "%s:10: [bus b] device: /dev/ttyUSB0 is already bus a (line 7); one serial line is one bus: "
+     "put its devices under one [bus]"},
     /* libmodbus would refuse the id and poll the previous device instead. */
     {HEAD BUS "[device d]\nbus = b\nunit_id = 250\ninterval = 1s\n" PT,
      "%s:10: [device d] unit_id: 250 cannot be used on a tcp bus (0 to 247, or 255)"},
