@@ -246,9 +246,18 @@ rollback:
     return roll_back(s);
 }
 
+/* Marks and set-aside entries of readings that are gone (acknowledged or
+ * dropped) go too; called inside a transaction. */
+static int trim_companions(struct store *s)
+{
+    sqlite3_bind_int64(s->st[ST_TRIM_MARKS], 1, s->next_seq);
+    return run(s, ST_TRIM_MARKS) != 0 || run(s, ST_TRIM_SET_ASIDE) != 0 ? -1 : 0;
+}
+
 /* One transaction: runs the prepared delete `which` (its parameters bound
- * by the caller) and adds the rows it removed to dropped_total. */
-static int delete_counted(struct store *s, enum statement which, int64_t *dropped)
+ * by the caller), adds the rows it removed to dropped_total, and with tidy
+ * also trims what refers to readings no longer held. */
+static int delete_counted(struct store *s, enum statement which, bool tidy, int64_t *dropped)
 {
     *dropped = 0;
     if (run(s, ST_BEGIN) != 0) {
@@ -259,6 +268,8 @@ static int delete_counted(struct store *s, enum statement which, int64_t *droppe
         goto rollback;
     int64_t gone = sqlite3_changes(s->db);
     if (gone && set_meta(s, "dropped_total", s->dropped_total + gone) != 0)
+        goto rollback;
+    if (tidy && trim_companions(s) != 0)
         goto rollback;
     if (run(s, ST_COMMIT) != 0)
         goto rollback;
@@ -280,26 +291,22 @@ static int count_set_aside(struct store *s)
     return rc == SQLITE_ROW ? 0 : store_fail(s, "counting readings set aside");
 }
 
-/* Besides the readings: marks and set-aside entries of readings that are
- * gone (acknowledged or dropped) go too. */
+/* The periodic tidy-up rides on the same transaction: one sync at most. */
 int store_expire(struct store *s, int64_t now_mono_ms, int64_t *dropped)
 {
     sqlite3_bind_int64(s->st[ST_EXPIRE], 1, store_run_ms(s, now_mono_ms) - s->cfg.max_age_ms);
     sqlite3_bind_int64(s->st[ST_EXPIRE], 2, s->next_seq);
     sqlite3_bind_int64(s->st[ST_EXPIRE], 3, EXPIRE_SCAN_ROWS);
-    int rc = delete_counted(s, ST_EXPIRE, dropped);
+    int rc = delete_counted(s, ST_EXPIRE, true, dropped);
     if (rc != STORE_OK)
         return rc;
-    sqlite3_bind_int64(s->st[ST_TRIM_MARKS], 1, s->next_seq);
-    if (run(s, ST_TRIM_MARKS) != 0 || run(s, ST_TRIM_SET_ASIDE) != 0 || count_set_aside(s) != 0)
-        return STORE_ERROR;
-    return STORE_OK;
+    return count_set_aside(s) == 0 ? STORE_OK : STORE_ERROR;
 }
 
 int store_make_room(struct store *s, int64_t n, int64_t *dropped)
 {
     sqlite3_bind_int64(s->st[ST_DROP_OLDEST], 1, n);
-    return delete_counted(s, ST_DROP_OLDEST, dropped);
+    return delete_counted(s, ST_DROP_OLDEST, false, dropped);
 }
 
 int store_claim(struct store *s, int64_t after_seq, struct reading *out, size_t max, size_t *n)
