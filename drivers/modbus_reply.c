@@ -45,8 +45,8 @@ static void unpack(const struct modbus_request *rq, const uint8_t *data, uint16_
 {
     bool bits = function_reads_bits(rq->function);
     for (int i = 0; i < rq->count; i++)
-        dest[i] = bits ? (data[i / 8] >> (i % 8)) & 1
-                       : (uint16_t)((data[2 * i] << 8) | data[2 * i + 1]);
+        dest[i] =
+            bits ? (data[i / 8] >> (i % 8)) & 1 : (uint16_t)((data[2 * i] << 8) | data[2 * i + 1]);
 }
 
 int modbus_reply_check(const struct modbus_request *rq, bool tcp, int tid, const uint8_t *rsp,

@@ -19,7 +19,7 @@ struct inflight_pool;
 
 struct inflight_slot {
     struct inflight_pool *pool;
-    int64_t seq; /* -1 while free */
+    int64_t seq;           /* -1 while free */
     char topic[TOPIC_MAX]; /* for the log line when the broker refuses it */
     struct inflight_slot *next_free;
 };

@@ -2,6 +2,9 @@
 judge). Real peers throughout: visitor-counter stubs over Modbus TCP, the
 daemon, mosquitto on loopback, a mosquitto_sub subscriber.
 
+Phase 0, live: the same fleet with the broker up and a subscriber: readings
+  delivered per second, the daemon's CPU (user + system) per delivered
+  reading, bytes it wrote to storage per delivered reading (/proc/PID/io).
 Phase 1, polling: 8 devices x 16 points at a 10 ms interval, broker down,
   for POLL_S seconds: readings polled and committed per second, RSS.
 Phase 2, drain: the broker comes up and the stubs stay down, the daemon is
@@ -29,6 +32,41 @@ def rss_kib(pid):
     return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
+def cpu_s(pid):
+    """User + system CPU seconds of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def written_bytes(pid):
+    with open(f"/proc/{pid}/io") as f:
+        return int(dict(line.split(":", 1) for line in f)["write_bytes"])
+
+
+def live(work, broker, ports, poll_s):
+    """Phase 0: polling and forwarding at once, the everyday path."""
+    broker.start()
+    sub = Subscriber(work, broker, "smartregion/bench/readings/#", "live-sub")
+    gw = Gateway(work, many_points_ini("bench", broker.port, ports, work.file("live.db"), DEVICES,
+                                       POINTS), name="live")
+    gw.start()
+    time.sleep(2)  # connected, steady
+    n0, c0, w0, t0 = _count_lines(sub.out), cpu_s(gw.proc.pid), written_bytes(gw.proc.pid), \
+        time.monotonic()
+    time.sleep(poll_s)
+    n1, c1, w1, t1 = _count_lines(sub.out), cpu_s(gw.proc.pid), written_bytes(gw.proc.pid), \
+        time.monotonic()
+    rss, _ = rss_kib(gw.proc.pid)
+    gw.stop()
+    broker.stop()
+    n = max(n1 - n0, 1)
+    print(f"live: {DEVICES} devices x {POINTS} points every 10 ms, broker up, {poll_s:.0f}s: "
+          f"{n / (t1 - t0):.0f} readings/s delivered; daemon CPU {(c1 - c0) * 1e6 / n:.1f} us per "
+          f"delivered reading; {(w1 - w0) / n:.1f} bytes written to storage per delivered "
+          f"reading; RSS {rss / 1024:.1f} MiB")
+
+
 def main():
     poll_s = float(sys.argv[1]) if len(sys.argv) > 1 else 10
     work = Workdir("bench")
@@ -36,6 +74,7 @@ def main():
         broker = Broker(work)
         stubs = [Stub(work, "visitor-counter-stub", ["--tcp", "0"]) for _ in range(4)]
         ports = [s.address.split(":")[1] for s in stubs]
+        live(work, broker, ports, poll_s)
         store = work.file("store.db")
         gw = Gateway(work, many_points_ini("bench", broker.port, ports, store, DEVICES, POINTS))
 

@@ -71,8 +71,7 @@ static void test_rtu_bits(void **state)
     const uint16_t want[10] = {1, 0, 1, 0, 0, 0, 0, 0, 0, 1};
     assert_memory_equal(bits, want, sizeof(want));
     const uint8_t other[] = {3, 1, 2, 0x05, 0x02, 0xAA, 0xBB};
-    assert_int_equal(modbus_reply_check(&coils, false, 0, other, sizeof(other), bits),
-                     EMBBADSLAVE);
+    assert_int_equal(modbus_reply_check(&coils, false, 0, other, sizeof(other), bits), EMBBADSLAVE);
 }
 
 int main(void)

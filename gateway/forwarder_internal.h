@@ -1,0 +1,101 @@
+/* Inside the forwarder: what forwarder.c (the messages: publishing, acks,
+ * refusals) and forwarder_link.c (the connection's life: connecting,
+ * back-off, losing it, stopping) share. Not for use outside these two. */
+#ifndef GW_FORWARDER_INTERNAL_H
+#define GW_FORWARDER_INTERNAL_H
+
+#include <MQTTAsync.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "gateway/forwarder.h"
+#include "gateway/inflight.h"
+#include "gateway/log.h"
+#include "gateway/payload.h"
+
+enum link_state { FW_DISCONNECTED, FW_CONNECTING, FW_CONNECTED };
+
+/* A connection that drops this often in a row while the same message is
+ * the oldest in flight is taken as the broker refusing that message (too
+ * large, not allowed: what an MQTT 3.1.1 broker can only say this way). */
+#define STRIKES_TO_SET_ASIDE 3
+/* A connection closed this soon after it was accepted, with nothing
+ * acknowledged, is "brief"; several in a row have a likely cause. */
+#define BRIEF_CONNECTION_MS 5000
+#define BRIEF_CONNECTIONS_TO_WARN 3
+/* After a connection that dropped before anything was acknowledged, one
+ * message at a time until this many were: if the broker drops the link on
+ * a message, that message is then the one in flight and takes the strike. */
+#define PROBE_ACKS 16
+/* Up this long, a connection counts as working even with nothing to send. */
+#define PROVEN_UPTIME_MS 60000
+/* MQTT control packet type of a PUBACK, as paho reports it in packet_type. */
+#define MQTT_PACKET_PUBACK 4
+#define REASON_SERVER_SHUTTING_DOWN 0x8B
+#define REASON_SESSION_TAKEN_OVER 0x8E
+#define REASON_PACKET_TOO_LARGE 0x95
+/* A topic the broker refused (an ACL, most likely) is held back: its next
+ * readings are set aside without being sent, so that a broker which drops
+ * the connection on every refusal cannot stall the rest. Tried again after
+ * this long, or when the gateway restarts. */
+#define HOLD_TOPIC_MS (10 * 60 * 1000)
+#define HELD_TOPICS_MAX 64
+
+struct held_topic {
+    char topic[TOPIC_MAX];
+    int reason;
+    int64_t until_ms;
+};
+
+struct forwarder {
+    MQTTAsync client;
+    const struct gateway_config *cfg;
+    bool v5;
+    char status_topic[TOPIC_MAX];
+    char uris[CFG_MAX_URIS][CFG_TEXT_MAX];
+    char *uri_list[CFG_MAX_URIS];
+    void (*wake)(void *);
+    void *wake_ctx;
+
+    pthread_mutex_t lock; /* everything below; paho calls back on its own thread */
+    enum link_state state;
+    int64_t next_attempt_ms;
+    int64_t retry_delay_ms;
+    bool resend;
+    bool disconnected;
+    /* When the broker last showed it is there (connect or PUBACK): a link
+     * that swallows packets without closing shows up as messages in flight
+     * and no progress for a whole keep-alive. */
+    int64_t last_progress_ms;
+    int64_t connected_at_ms;
+    /* The back-off starts again from reconnect_min only after a connection
+     * proved itself: a broker that drops every connection right after
+     * CONNACK must not be hammered once a second. */
+    bool proven;
+    int probe_acks_left; /* > 0: one message in flight at a time */
+    int brief_connections;
+    char connected_uri[CFG_TEXT_MAX];
+    int64_t max_packet;    /* the broker's Maximum Packet Size (MQTT 5 CONNACK); 0: none */
+    int disconnect_reason; /* of the broker's DISCONNECT (MQTT 5); -1: none */
+    int64_t suspect_seq;   /* oldest in flight at the last drops */
+    int strikes;
+    struct inflight inflight;
+    int64_t *acks;
+    size_t ack_count, ack_cap;
+    struct reading_refusal *refusals;
+    size_t refusal_count, refusal_cap;
+    struct held_topic held[HELD_TOPICS_MAX];
+    size_t held_count;
+    struct log_limit connect_log, refuse_log, size_log, tls_log;
+};
+
+/* Called with fw->lock held: reports seq as refused to the pipeline. */
+void fw_note_refusal(struct forwarder *fw, int64_t seq, int reason);
+/* An MQTT 5 reason code in words. */
+const char *fw_reason_text(int reason);
+/* A retained QoS 1 message outside the tracked reading flow; *token
+ * (if not NULL) identifies it to MQTTAsync_waitForCompletion. */
+int fw_send_retained(struct forwarder *fw, const char *topic, const char *payload,
+                     MQTTAsync_token *token);
+
+#endif
