@@ -212,16 +212,18 @@ void config_errors_free(struct config_errors *errors);
  * sections, overlapping registers, limits. Called by config_load(). */
 void config_validate(struct gateway_config *cfg, struct config_errors *errors);
 
-/* Checks of one point's keys against each other (a counter's type, a
- * window that divides a day) and the defaults that depend on them; called
- * by the loader when a [point] section ends, while it knows the lines. */
-struct point_check {
+/* Checks of one section's keys against each other (a counter's type, a
+ * window that divides a day, a reconnect range) and against the machine (a
+ * TLS file that cannot be read), with the defaults that depend on them;
+ * called by the loader when a section ends, while it knows the lines. */
+struct section_check {
     const char *path;
     struct config_errors *errors;
     int (*line_of)(void *ctx, const char *key); /* 0 when the key is not in the file */
     void *ctx;
 };
-void config_check_point(const struct point_check *c, struct point_config *p);
+void config_check_point(const struct section_check *c, struct point_config *p);
+void config_check_mqtt(const struct section_check *c, const struct mqtt_config *m);
 
 /* Index of the point's device, or -1. */
 int config_find_device(const struct gateway_config *cfg, const char *name);

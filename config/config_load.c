@@ -12,11 +12,9 @@
 #include <ini.h>
 #include <math.h>
 #include <stdarg.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MAX_KEYS 32
 
@@ -140,33 +138,6 @@ static void check_source_point(struct loader *ld)
     }
 }
 
-static void check_reconnect_range(struct loader *ld)
-{
-    const struct mqtt_config *m = &ld->cfg->mqtt;
-    if (m->reconnect_min_ms <= m->reconnect_max_ms)
-        return;
-    int line = key_line(ld, "reconnect_min");
-    section_error(ld, line ? line : key_line(ld, "reconnect_max"), "reconnect_min",
-                  "%lld ms is longer than reconnect_max (%lld ms)", (long long)m->reconnect_min_ms,
-                  (long long)m->reconnect_max_ms);
-}
-
-/* A TLS file that cannot be read fails only at connect time, with paho's
- * "TCP/TLS connect failure": say it here, on its line. */
-static void check_tls_files(struct loader *ld)
-{
-    const struct mqtt_config *m = &ld->cfg->mqtt;
-    const struct {
-        const char *key, *path;
-    } files[] = {{"tls_ca_file", m->tls_ca_file},
-                 {"tls_cert_file", m->tls_cert_file},
-                 {"tls_key_file", m->tls_key_file}};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-        if (files[i].path[0] && access(files[i].path, R_OK) != 0)
-            section_error(ld, key_line(ld, files[i].key), files[i].key, "'%s' cannot be read: %s",
-                          files[i].path, strerror(errno));
-}
-
 static void finish_section(struct loader *ld)
 {
     if (ld->skip)
@@ -186,13 +157,13 @@ static void finish_section(struct loader *ld)
     if (ld->kind == SEC_POINT && reads_no_registers(ld))
         check_source_point(ld);
     if (ld->kind == SEC_MQTT && ld->errors->count == ld->errors_at_section_start) {
-        check_reconnect_range(ld);
-        check_tls_files(ld);
+        struct section_check c = {ld->path, ld->errors, key_line, ld};
+        config_check_mqtt(&c, &ld->cfg->mqtt);
     }
     /* A value that did not parse has its own message; checks against the
      * other keys would only add confusing ones. */
     if (ld->kind == SEC_POINT && ld->errors->count == ld->errors_at_section_start) {
-        struct point_check c = {ld->path, ld->errors, key_line, ld};
+        struct section_check c = {ld->path, ld->errors, key_line, ld};
         config_check_point(&c, &ld->cfg->points[ld->index]);
     }
 }
@@ -436,31 +407,6 @@ static void open_keyless_section(struct loader *ld)
 }
 
 /* fgets for inih that counts lines and notices section headers. */
-static bool valid_utf8(const unsigned char *s)
-{
-    while (*s) {
-        int extra = *s < 0x80 ? 0 : (*s & 0xE0) == 0xC0 ? 1 : (*s & 0xF0) == 0xE0 ? 2
-                                   : (*s & 0xF8) == 0xF0 ? 3 : -1;
-        if (extra < 0 || (extra == 1 && *s < 0xC2))
-            return false;
-        for (s++; extra > 0; extra--, s++)
-            if ((*s & 0xC0) != 0x80)
-                return false;
-    }
-    return true;
-}
-
-/* inih ends a value at " ;" (an inline comment): a password holding one
- * would be cut short without a word. */
-static bool password_cut_short(const char *line)
-{
-    const char *p = line + strspn(line, " \t");
-    if (strncmp(p, "password", 8) != 0 || !strchr(" \t=", p[8]))
-        return false;
-    const char *value = strchr(p, '=');
-    return value && (strstr(value, " ;") || strstr(value, "\t;"));
-}
-
 /* Checks what inih would pass over or misread: a UTF-8 byte order mark,
  * bytes that are not UTF-8 (they would reach the JSON payloads), a
  * password with an inline comment. */
@@ -468,12 +414,12 @@ static void check_line_text(struct loader *ld, char *buf)
 {
     if (ld->line == 1 && strncmp(buf, "\xEF\xBB\xBF", 3) == 0)
         memmove(buf, buf + 3, strlen(buf + 3) + 1);
-    if (!valid_utf8((const unsigned char *)buf))
+    if (!text_is_utf8(buf))
         config_error_add(ld->errors,
                          "%s:%d: not valid UTF-8 (a file saved as Latin-1 or Windows-1252?): "
                          "save it as UTF-8",
                          ld->path, ld->line);
-    if (password_cut_short(buf))
+    if (line_cuts_password(buf))
         config_error_add(ld->errors,
                          "%s:%d: password: ' ;' starts a comment in an INI file, so the password "
                          "would be cut short there; choose one without a space before ';'",

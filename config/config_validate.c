@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <unistd.h>
 #include <string.h>
 
 #define MODBUS_ADDRESS_SPACE 65536
@@ -258,11 +260,11 @@ static void validate_device_points(struct gateway_config *cfg, struct config_err
 
 #define POINT_ERROR(p, key, ...) point_error(c, p, key, __VA_ARGS__)
 
-static void point_error(const struct point_check *c, const struct point_config *p, const char *key,
+static void point_error(const struct section_check *c, const struct point_config *p, const char *key,
                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Names the line of the key when the file set it, else the section's. */
-static void point_error(const struct point_check *c, const struct point_config *p, const char *key,
+static void point_error(const struct section_check *c, const struct point_config *p, const char *key,
                         const char *fmt, ...)
 {
     char msg[300];
@@ -287,7 +289,7 @@ static bool divides_day(int64_t ms)
     return ms > 0 && (86400LL * 1000) % ms == 0;
 }
 
-static void validate_counter(const struct point_check *c, struct point_config *p)
+static void validate_counter(const struct section_check *c, struct point_config *p)
 {
     int bits = counter_bits(p->type);
     if (bits == 0)
@@ -319,7 +321,7 @@ static void validate_counter(const struct point_check *c, struct point_config *p
                     (long long)p->counter_reset_max, (unsigned long long)top);
 }
 
-static void validate_measurement(const struct point_check *c, struct point_config *p)
+static void validate_measurement(const struct section_check *c, struct point_config *p)
 {
     const char *counter_key = p->count_interval_ms        ? "count_interval"
                               : p->counter_max_step       ? "counter_max_step"
@@ -341,7 +343,7 @@ static int parse_time_of_day(const char *text)
     return h * 60 + m;
 }
 
-static void validate_occupancy(const struct point_check *c, struct point_config *p)
+static void validate_occupancy(const struct section_check *c, struct point_config *p)
 {
     if (!p->occupancy_in[0])
         POINT_ERROR(p, "occupancy_in", "missing (the device's counter point for the way in)");
@@ -355,7 +357,7 @@ static void validate_occupancy(const struct point_check *c, struct point_config 
     }
 }
 
-void config_check_point(const struct point_check *c, struct point_config *p)
+void config_check_point(const struct section_check *c, struct point_config *p)
 {
     if (p->kind == KIND_COUNTER)
         validate_counter(c, p);
@@ -427,4 +429,39 @@ void config_validate(struct gateway_config *cfg, struct config_errors *e)
     validate_occupancy_links(cfg, e);
     validate_overlaps(cfg, e);
     validate_device_points(cfg, e);
+}
+
+static void mqtt_error(const struct section_check *c, int line, const char *key, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
+
+static void mqtt_error(const struct section_check *c, int line, const char *key, const char *fmt,
+                       ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    config_error_add(c->errors, "%s:%d: [mqtt] %s: %s", c->path, line, key, msg);
+}
+
+void config_check_mqtt(const struct section_check *c, const struct mqtt_config *m)
+{
+    if (m->reconnect_min_ms > m->reconnect_max_ms) {
+        int line = c->line_of(c->ctx, "reconnect_min");
+        mqtt_error(c, line ? line : c->line_of(c->ctx, "reconnect_max"), "reconnect_min",
+                   "%lld ms is longer than reconnect_max (%lld ms)",
+                   (long long)m->reconnect_min_ms, (long long)m->reconnect_max_ms);
+    }
+    /* A TLS file that cannot be read fails only at connect time, with
+     * paho's "TCP/TLS connect failure": say it here, on its line. */
+    const struct {
+        const char *key, *path;
+    } files[] = {{"tls_ca_file", m->tls_ca_file},
+                 {"tls_cert_file", m->tls_cert_file},
+                 {"tls_key_file", m->tls_key_file}};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        if (files[i].path[0] && access(files[i].path, R_OK) != 0)
+            mqtt_error(c, c->line_of(c->ctx, files[i].key), files[i].key,
+                       "'%s' cannot be read: %s", files[i].path, strerror(errno));
 }

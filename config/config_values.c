@@ -240,3 +240,27 @@ int copy_text(char *dst, size_t size, const char *text, value_reason why)
     strcpy(dst, text);
     return 0;
 }
+
+bool text_is_utf8(const char *text)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    while (*s) {
+        int extra = *s < 0x80 ? 0 : (*s & 0xE0) == 0xC0 ? 1 : (*s & 0xF0) == 0xE0 ? 2
+                                   : (*s & 0xF8) == 0xF0 ? 3 : -1;
+        if (extra < 0 || (extra == 1 && *s < 0xC2))
+            return false;
+        for (s++; extra > 0; extra--, s++)
+            if ((*s & 0xC0) != 0x80)
+                return false;
+    }
+    return true;
+}
+
+bool line_cuts_password(const char *line)
+{
+    const char *p = line + strspn(line, " \t");
+    if (strncmp(p, "password", 8) != 0 || !strchr(" \t=", p[8]))
+        return false;
+    const char *value = strchr(p, '=');
+    return value && (strstr(value, " ;") || strstr(value, "\t;"));
+}

@@ -32,4 +32,10 @@ int check_topic_prefix(const char *text, value_reason why);
 int check_plain_text(const char *text, size_t max_len, value_reason why);
 int copy_text(char *dst, size_t size, const char *text, value_reason why);
 
+/* Whole lines, before inih sees them. Bytes that are not UTF-8 would reach
+ * the JSON payloads; inih ends a value at " ;" (an inline comment), so a
+ * password line holding one would be cut short without a word. */
+bool text_is_utf8(const char *text);
+bool line_cuts_password(const char *line);
+
 #endif
