@@ -204,6 +204,11 @@ extern const size_t builtin_profile_count;
 void config_set_defaults(struct gateway_config *cfg);
 void config_free(struct gateway_config *cfg);
 
+/* What a valid file still risks, one line each in warnings (a list like
+ * the errors): the INI holding a password readable by every user, a
+ * password sent over plain tcp://, TLS without certificate checks. */
+void config_risks(const struct gateway_config *cfg, struct config_errors *warnings);
+
 void config_error_add(struct config_errors *errors, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void config_errors_free(struct config_errors *errors);

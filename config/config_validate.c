@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <unistd.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MODBUS_ADDRESS_SPACE 65536
 
@@ -464,4 +465,31 @@ void config_check_mqtt(const struct section_check *c, const struct mqtt_config *
         if (files[i].path[0] && access(files[i].path, R_OK) != 0)
             mqtt_error(c, c->line_of(c->ctx, files[i].key), files[i].key,
                        "'%s' cannot be read: %s", files[i].path, strerror(errno));
+}
+
+void config_risks(const struct gateway_config *cfg, struct config_errors *warnings)
+{
+    const struct mqtt_config *m = &cfg->mqtt;
+    bool plain = false, tls = false;
+    for (int i = 0; i < m->uri_count; i++) {
+        bool is_tls = strncmp(m->uris[i], "ssl://", 6) == 0 || strncmp(m->uris[i], "mqtts://", 8) == 0;
+        tls = tls || is_tls;
+        plain = plain || !is_tls;
+    }
+    struct stat st;
+    if (m->password[0] && stat(cfg->source_path, &st) == 0 && (st.st_mode & S_IROTH))
+        config_error_add(warnings,
+                         "%s: holds the MQTT password and every user of this machine can read "
+                         "it: chmod 640 (owner root, group of the service user)",
+                         cfg->source_path);
+    if (m->password[0] && plain)
+        config_error_add(warnings,
+                         "%s: [mqtt] password: sent unencrypted to a tcp:// or mqtt:// broker; "
+                         "use ssl:// (TLS)",
+                         cfg->source_path);
+    if (tls && !m->tls_verify)
+        config_error_add(warnings,
+                         "%s: [mqtt] tls_verify = false: the broker's certificate is not checked, "
+                         "anyone on the path can pose as the broker",
+                         cfg->source_path);
 }

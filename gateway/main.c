@@ -64,6 +64,20 @@ static int load_config(const char *path, struct gateway_config *cfg)
     return -1;
 }
 
+/* Risks of a valid file: printed by --check-config, logged at start. */
+static void report_risks(const struct gateway_config *cfg, bool to_log)
+{
+    struct config_errors warnings = {0};
+    config_risks(cfg, &warnings);
+    for (size_t i = 0; i < warnings.count; i++) {
+        if (to_log)
+            log_msg(LOG_WARNING, "config: %s", warnings.lines[i]);
+        else
+            fprintf(stderr, "warning: %s\n", warnings.lines[i]);
+    }
+    config_errors_free(&warnings);
+}
+
 static void wake_queue(void *queue)
 {
     ingest_queue_wake(queue);
@@ -221,6 +235,7 @@ static int run(const char *path, int level_override)
 
     log_msg(LOG_INFO, "sensor-gateway %s starting: gateway %s, %zu buses, %zu devices, %zu points",
             GW_VERSION, gw.cfg.id, gw.cfg.bus_count, gw.cfg.device_count, gw.cfg.point_count);
+    report_risks(&gw.cfg, true);
     if (gateway_start(&gw) != 0) {
         log_msg(LOG_ERROR, "start-up failed; stopping");
         gateway_stop(&gw);
@@ -296,6 +311,7 @@ int main(int argc, char **argv)
         struct gateway_config cfg;
         if (load_config(check, &cfg) != 0)
             return EXIT_CONFIG;
+        report_risks(&cfg, false);
         printf("%s: OK (%zu buses, %zu devices, %zu points)\n", check, cfg.bus_count,
                cfg.device_count, cfg.point_count);
         config_free(&cfg);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -357,6 +358,35 @@ static void test_profile_overrides(void **state)
     config_free(&cfg);
 }
 
+/* A valid file can still put the broker's password at risk: said, not refused. */
+static size_t risks_of(const char *text, mode_t mode)
+{
+    write_file(text);
+    assert_int_equal(chmod(path, mode), 0);
+    struct gateway_config cfg;
+    struct config_errors errors = {0}, warnings = {0};
+    assert_int_equal(config_load(path, &cfg, &errors), 0);
+    config_risks(&cfg, &warnings);
+    size_t n = warnings.count;
+    config_errors_free(&warnings);
+    config_free(&cfg);
+    unlink(path);
+    return n;
+}
+
+static void test_risks_are_named(void **state)
+{
+    (void)state;
+    const char *plain = "[gateway]\nid = gw\n[mqtt]\nuri = tcp://h:1883\npassword = s3cret\n"
+                        "[store]\npath = /tmp/x.db\n" BUS DEV PT;
+    const char *tls = "[gateway]\nid = gw\n[mqtt]\nuri = ssl://h:8883\ntls_verify = false\n"
+                      "[store]\npath = /tmp/x.db\n" BUS DEV PT;
+    assert_int_equal(risks_of(plain, 0644), 2); /* readable by all, and in clear */
+    assert_int_equal(risks_of(plain, 0640), 1); /* in clear */
+    assert_int_equal(risks_of(tls, 0644), 1);   /* no certificate check, no password */
+    assert_int_equal(risks_of(HEAD BUS DEV PT, 0644), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_shipped_examples_load),
         cmocka_unit_test(test_every_profile_loads),
         cmocka_unit_test(test_profile_overrides),
+        cmocka_unit_test(test_risks_are_named),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
