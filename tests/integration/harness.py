@@ -524,6 +524,13 @@ UNITS = {"visitors_in": "visitors", "visitors_out": "visitors", "temperature": "
 TS_FORMAT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
+def iso_ms(iso):
+    """Milliseconds since the epoch of a payload timestamp like
+    2026-11-25T06:23:20.726Z."""
+    import calendar
+    return calendar.timegm(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")) * 1000 + int(iso[20:23])
+
+
 def dedupe_by_seq(readings):
     """Keeps one message per sequence number, checking that every duplicate
     is identical; returns (unique payloads in seq order, duplicate count)."""

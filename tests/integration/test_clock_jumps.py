@@ -9,21 +9,17 @@ sequence numbers are unaffected.
 The system clock of this machine cannot be changed by a test, so libfaketime
 (Debian package faketime, LD_PRELOAD) moves the daemon's wall clock and
 leaves its monotonic clock alone. This is the one fake in the suite."""
-import calendar
 import os
 import re
 import time
 
-from harness import (figure, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
+from harness import (iso_ms, figure, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
                      check_sequences, dedupe_by_seq, demo_ini, run_test, wait_until)
 
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 PHASE_S = 3
 OFFSETS_S = [0, 7200, -7200, 0]  # relative to the real clock, phase by phase
 
-
-def ms(iso):
-    return calendar.timegm(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")) * 1000 + int(iso[20:23])
 
 
 def body(work):
@@ -58,7 +54,7 @@ def body(work):
         time.sleep(PHASE_S * SLOW)
         phases.append((offset, start, time.time() * 1000))
     wait_until(lambda: len(sub.readings()) and
-               ms(sub.readings()[-1][1]["ts"]) >= phases[-1][2] - 500, 20, "the last readings")
+               iso_ms(sub.readings()[-1][1]["ts"]) >= phases[-1][2] - 500, 20, "the last readings")
     gw.stop()
     time.sleep(0.3 * SLOW)
 
@@ -74,14 +70,14 @@ def body(work):
     # (the moment it was polled), none a time the daemon made up.
     settling = (0, started, phases[0][1])
     stray = [p for _, p in unique
-             if not any(lo <= ms(p["ts"]) <= hi for lo, hi in
+             if not any(lo <= iso_ms(p["ts"]) <= hi for lo, hi in
                         (window(ph, 300) for ph in [settling] + phases))]
     check(not stray, f"{len(stray)} readings with timestamps outside every phase, e.g. {stray[:2]}")
 
     rates = []
     for ph in phases:
         lo, hi = window(ph, -300)
-        n = sum(1 for _, p in unique if p["point"] == "temperature" and lo <= ms(p["ts"]) <= hi)
+        n = sum(1 for _, p in unique if p["point"] == "temperature" and lo <= iso_ms(p["ts"]) <= hi)
         rates.append(n * 1000 / (hi - lo))
     base = rates[0]
     for (offset, _, _), rate in zip(phases[1:], rates[1:]):

@@ -8,10 +8,9 @@ in the same ways. For each mode the test measures the healthy sensor's poll
 rate against the fault-free baseline, checks the daemon stays up, that the
 faulty devices are backed off and come back by themselves when the fault
 ends, and that the log stays short (rate-limited)."""
-import calendar
 import time
 
-from harness import (figure, SLOW, Broker, Gateway, Stub, Subscriber, check, dedupe_by_seq, demo_ini,
+from harness import (iso_ms, figure, SLOW, Broker, Gateway, Stub, Subscriber, check, dedupe_by_seq, demo_ini,
                      run_test, wait_until)
 
 PHASE_S = 3
@@ -45,9 +44,6 @@ def write(path, mode):
     with open(path, "w") as f:
         f.write(mode + "\n")
 
-
-def ms(iso):
-    return calendar.timegm(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")) * 1000 + int(iso[20:23])
 
 
 def body(work):
@@ -85,7 +81,7 @@ def body(work):
     def rate(device, point, window):
         _, _, t0, t1 = window
         n = sum(1 for _, p in unique if p["device"] == device and p["point"] == point
-                and t0 <= ms(p["ts"]) < t1)
+                and t0 <= iso_ms(p["ts"]) < t1)
         return n * 1000 / (t1 - t0)
 
     baseline = rate("weather", "temperature", windows[0])

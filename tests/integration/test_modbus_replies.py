@@ -7,13 +7,12 @@ one byte every 0.4 s while its response_timeout is 300 ms. None of these
 replies may become a reading, and the healthy unit on the same bus must
 keep polling. Also: a unit id libmodbus refuses on TCP (248 to 254) is a
 configuration error, not a silent poll of the previous device."""
-import calendar
+import os
 import subprocess
 import time
 
-from harness import (figure, SLOW, BUILD, Broker, Gateway, Stub, Subscriber, check, dedupe_by_seq,
+from harness import (iso_ms, figure, SLOW, BUILD, Broker, Gateway, Stub, Subscriber, check, dedupe_by_seq,
                      run_test)
-import os
 
 PHASES = [("wrong-unit", 4), ("bad-length", 4), ("dribble", 8)]
 
@@ -48,9 +47,6 @@ host = 127.0.0.1
 port = {stub_port}
 """ + device.format(name="healthy", unit=1) + device.format(name="odd", unit=odd_unit)
 
-
-def ms(iso):
-    return calendar.timegm(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")) * 1000 + int(iso[20:23])
 
 
 def refused_unit_id(work):
@@ -94,7 +90,7 @@ def body(work):
     unique, _ = dedupe_by_seq(sub.readings())
 
     def count(device, t0, t1):
-        return sum(1 for _, p in unique if p["device"] == device and t0 <= ms(p["ts"]) < t1)
+        return sum(1 for _, p in unique if p["device"] == device and t0 <= iso_ms(p["ts"]) < t1)
 
     report = []
     for mode, t0, t1 in windows:

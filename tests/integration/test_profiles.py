@@ -6,7 +6,7 @@ against the stub's documented sequence (docs/devices/)."""
 import json
 import time
 
-from harness import (SLOW, Broker, Gateway, RtuLine, Stub, Subscriber, check, figure,
+from harness import (iso_ms, SLOW, Broker, Gateway, RtuLine, Stub, Subscriber, check, figure,
                      run_test, wait_until)
 
 
@@ -165,9 +165,7 @@ def body(work):
     check(first_s - started >= 0.8, f"first counter reading {first_s - started:.3f}s after start")
     # pause_between_requests: the meter's four requests of a poll are at
     # least 3 pauses apart, the first to the last.
-    def ms(ts):
-        return time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) * 1000 + int(ts[20:23])
-    spans = [ms(b["ts"]) - ms(a["ts"]) for a, b in
+    spans = [iso_ms(b["ts"]) - iso_ms(a["ts"]) for a, b in
              zip(got[("meter", "voltage_l1")], got[("meter", "import_energy")])]
     check(min(spans) >= 180, f"meter requests closer than 3 x 60 ms: {spans}")
     metas = {t.split("/")[-2]: json.loads(p) for t, p in

@@ -8,13 +8,12 @@ counts and logs it; when room returns (the broker drains the backlog, or a
 file is deleted) it recovers by itself. The database passes SQLite's
 integrity check afterwards, and the readings the dashboard gets are exactly
 the ones not counted as dropped: seq D+1..last with D = the counted drops."""
-import calendar
 import os
 import sqlite3
 import subprocess
 import time
 
-from harness import (figure, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free, dedupe_by_seq,
+from harness import (iso_ms, figure, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free, dedupe_by_seq,
                      demo_ini, integrity, run_test, shutdown_counters, wait_until)
 
 
@@ -30,7 +29,7 @@ def drain_and_check(work, gw, broker, sub, store, label, must_drop):
     the gateway, and checks what arrived against what the gateway counted."""
     broker.start()
     back_ms = time.time() * 1000
-    wait_until(lambda: any(_ms(p["ts"]) > back_ms + 1500 for _, p in sub.readings()), 60,
+    wait_until(lambda: any(iso_ms(p["ts"]) > back_ms + 1500 for _, p in sub.readings()), 60,
                f"{label}: readings polled after the broker came back")
     gw.stop()
     time.sleep(0.5 * SLOW)
@@ -60,10 +59,6 @@ def _rows(store, sql):
         return db.execute(sql).fetchall()
     finally:
         db.close()
-
-
-def _ms(iso):
-    return calendar.timegm(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")) * 1000 + int(iso[20:23])
 
 
 def page_limit_phase(work, ports):
