@@ -414,11 +414,18 @@ static int rebuild_from_open_copy(struct store *s)
     return 0;
 }
 
+/* A rebuild that failed (the directory gone, the disk full) copies the
+ * whole store: not tried again at every commit. */
+#define REBUILD_RETRY_MS 30000
+
 int store_keep_file(struct store *s)
 {
     int state = file_state(s);
     if (state == 0)
         return 0;
+    int64_t now = clock_mono_ms();
+    if (now < s->next_rebuild_ms)
+        return -1;
     char aside[CFG_TEXT_MAX + 48] = "";
     if (state == 2) {
         char stamp[32];
@@ -430,6 +437,7 @@ int store_keep_file(struct store *s)
     int64_t depth = s->depth, next_seq = s->next_seq, run_ms = store_run_ms(s, clock_mono_ms());
     if (rebuild_from_open_copy(s) != 0) {
         /* Without a copy nothing is lost yet: the open file still works. */
+        s->next_rebuild_ms = now + REBUILD_RETRY_MS;
         log_limited(&s->error_log, LOG_ERROR,
                     "store %s was %s while running and cannot be rebuilt (%s); still using the "
                     "open copy, %lld readings held",

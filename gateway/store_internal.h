@@ -53,6 +53,7 @@ struct store {
     dev_t file_dev;
     ino_t file_ino;
     int lock_fd;
+    int64_t next_rebuild_ms; /* monotonic: no rebuild attempt before */
     int last_error; /* SQLite result code of the last failure */
     char last_message[300];
     bool opening; /* store_open reports failures itself, once */
