@@ -24,7 +24,7 @@ void config_set_defaults(struct gateway_config *cfg)
     m->max_inflight = 256;
     m->tls_verify = true;
     struct store_config *s = &cfg->store;
-    s->commit_interval_ms = 250;
+    s->commit_interval_ms = 1000;
     s->max_readings = 5000000;
     s->max_age_ms = 30 * DAY_MS;
     s->max_size_bytes = 1LL << 30;

@@ -126,6 +126,9 @@ struct point_config {
 };
 
 enum mqtt_protocol { MQTT_PROTOCOL_5, MQTT_PROTOCOL_311 };
+/* device: one message per device poll on .../readings/<device>; point: one
+ * message per point on .../readings/<device>/<point> (docs/mqtt-contract.md). */
+enum mqtt_layout { MQTT_LAYOUT_DEVICE, MQTT_LAYOUT_POINT };
 
 struct mqtt_config {
     char uris[CFG_MAX_URIS][CFG_TEXT_MAX];
@@ -138,6 +141,7 @@ struct mqtt_config {
     /* MQTT 5 by default: only it lets the broker say that it refused a
      * message (a PUBACK reason code). 3.1.1 for old brokers. */
     int protocol; /* enum mqtt_protocol */
+    int layout;   /* enum mqtt_layout */
     int64_t keepalive_ms;
     int64_t connect_timeout_ms;
     int64_t reconnect_min_ms;
@@ -188,6 +192,7 @@ extern const char *const bus_kind_names[];
 extern const char *const sync_names[];
 extern const char *const log_level_names[];
 extern const char *const mqtt_protocol_names[];
+extern const char *const mqtt_layout_names[];
 
 /* Returns 0 when the file is valid; otherwise -1 with errors filled in. */
 int config_load(const char *path, struct gateway_config *cfg, struct config_errors *errors);

@@ -13,6 +13,7 @@ const char *const log_level_names[] = {"error", "warning", "info", "debug", NULL
 const char *const point_kind_names[] = {"measurement", "counter", "occupancy", NULL};
 const char *const publish_mode_names[] = {"every", "change", "none", NULL};
 const char *const mqtt_protocol_names[] = {"5", "3.1.1", NULL};
+const char *const mqtt_layout_names[] = {"device", "point", NULL};
 
 #define FIELD(type, member) offsetof(type, member), sizeof(((type *)0)->member)
 
@@ -33,6 +34,7 @@ static const struct key_spec mqtt_keys[] = {
     {"topic_prefix", K_PREFIX, FIELD(struct mqtt_config, topic_prefix), 0, 0, NULL, false},
     {"qos", K_INT, FIELD(struct mqtt_config, qos), 0, 2, NULL, false},
     {"protocol", K_CHOICE, FIELD(struct mqtt_config, protocol), 0, 0, mqtt_protocol_names, false},
+    {"layout", K_CHOICE, FIELD(struct mqtt_config, layout), 0, 0, mqtt_layout_names, false},
     {"keepalive", K_DURATION, FIELD(struct mqtt_config, keepalive_ms), 1000, 3600 * 1000, NULL,
      false},
     {"connect_timeout", K_DURATION, FIELD(struct mqtt_config, connect_timeout_ms), 1000, 600 * 1000,

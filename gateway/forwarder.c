@@ -77,9 +77,14 @@ static void delivered(struct inflight_slot *slot)
     if (fw->probe_acks_left > 0 && slot->pool == fw->inflight.current)
         fw->probe_acks_left--;
     inflight_release(&fw->inflight, slot);
+    bool wake = fw->window_wanted && (fw->inflight.current->outstanding <= fw->inflight.size / 2 ||
+                                      fw->probe_acks_left > 0);
+    if (wake)
+        fw->window_wanted = false;
     pthread_mutex_unlock(&fw->lock);
     stat_add(&gw_stats.readings_acknowledged, 1);
-    fw->wake(fw->wake_ctx);
+    if (wake)
+        fw->wake(fw->wake_ctx);
 }
 static void refused(struct inflight_slot *slot, int reason)
 {
@@ -106,6 +111,7 @@ static void failed(struct inflight_slot *slot)
     struct forwarder *fw = slot->pool->owner;
     pthread_mutex_lock(&fw->lock);
     inflight_release(&fw->inflight, slot);
+    fw->window_wanted = false;
     pthread_mutex_unlock(&fw->lock);
     fw->wake(fw->wake_ctx);
 }
@@ -156,6 +162,8 @@ size_t forwarder_window(struct forwarder *fw)
     size_t size = fw->probe_acks_left > 0 ? 1 : fw->inflight.size;
     size_t out = fw->inflight.current->outstanding;
     size_t n = fw->state == FW_CONNECTED && out < size ? size - out : 0;
+    if (fw->state == FW_CONNECTED && n == 0)
+        fw->window_wanted = true;
     pthread_mutex_unlock(&fw->lock);
     return n;
 }

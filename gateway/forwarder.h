@@ -29,6 +29,10 @@ void forwarder_destroy(struct forwarder *fw);
 /* Starts a connection attempt when one is due. */
 void forwarder_service(struct forwarder *fw, int64_t now_mono_ms);
 
+/* When forwarder_service next has something to do (a connection attempt,
+ * a check for a silent link), monotonic ms; INT64_MAX: nothing planned. */
+int64_t forwarder_next_service_ms(struct forwarder *fw);
+
 /* Messages that may be published now: 0 while not connected. */
 size_t forwarder_window(struct forwarder *fw);
 size_t forwarder_in_flight(struct forwarder *fw);

@@ -73,6 +73,10 @@ struct forwarder {
      * CONNACK must not be hammered once a second. */
     bool proven;
     int probe_acks_left; /* > 0: one message in flight at a time */
+    /* The pipeline found the window full: wake it when half of it is free
+     * again. Otherwise a PUBACK wakes nobody; the pipeline collects them
+     * when it wakes for its own reasons. */
+    bool window_wanted;
     int brief_connections;
     char connected_uri[CFG_TEXT_MAX];
     int64_t max_packet;    /* the broker's Maximum Packet Size (MQTT 5 CONNACK); 0: none */

@@ -325,6 +325,18 @@ void forwarder_service(struct forwarder *fw, int64_t now_mono_ms)
         log_limited(&fw->connect_log, LOG_WARNING, "mqtt: connect refused by paho (error %d)", rc);
     }
 }
+int64_t forwarder_next_service_ms(struct forwarder *fw)
+{
+    pthread_mutex_lock(&fw->lock);
+    int64_t next = INT64_MAX;
+    if (fw->state == FW_DISCONNECTED)
+        next = fw->next_attempt_ms;
+    else if (fw->state == FW_CONNECTED && fw->inflight.current->outstanding > 0)
+        next = fw->last_progress_ms + fw->cfg->mqtt.keepalive_ms + 1;
+    pthread_mutex_unlock(&fw->lock);
+    return next;
+}
+
 bool forwarder_take_resend(struct forwarder *fw)
 {
     pthread_mutex_lock(&fw->lock);

@@ -12,7 +12,6 @@ int ingest_queue_init(struct ingest_queue *q, size_t capacity)
         return -1;
     q->capacity = capacity;
     q->head = q->count = 0;
-    q->wake_threshold = capacity / 4;
     q->woken = false;
     pthread_mutex_init(&q->lock, NULL);
     cond_init_monotonic(&q->wake);
@@ -36,7 +35,9 @@ size_t ingest_queue_push(struct ingest_queue *q, const struct reading *readings,
         q->ring[(q->head + q->count) % q->capacity] = readings[accepted++];
         q->count++;
     }
-    if (q->count >= q->wake_threshold) {
+    /* One wake-up per batch the pipeline has not seen yet, not per push:
+     * while it is awake it takes whatever has arrived. */
+    if (accepted > 0 && !q->woken) {
         q->woken = true;
         pthread_cond_signal(&q->wake);
     }

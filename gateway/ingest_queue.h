@@ -2,8 +2,9 @@
  * readings. Pollers never block on it: when it is full (the store has been
  * stuck for a long time) new readings are counted as dropped and logged.
  *
- * The same condition variable wakes the pipeline for acknowledgements from
- * the broker, so the pipeline sleeps in one place. */
+ * The same condition variable wakes the pipeline for news from the broker
+ * (a connection, a refusal, room in the in-flight window), so the pipeline
+ * sleeps in one place. */
 #ifndef GW_INGEST_QUEUE_H
 #define GW_INGEST_QUEUE_H
 
@@ -19,8 +20,7 @@ struct ingest_queue {
     pthread_cond_t wake; /* on CLOCK_MONOTONIC */
     struct reading *ring;
     size_t capacity, head, count;
-    size_t wake_threshold; /* a batch this large is committed without waiting */
-    bool woken;
+    bool woken; /* the pipeline has news it has not woken up for yet */
 };
 
 int ingest_queue_init(struct ingest_queue *q, size_t capacity);

@@ -190,13 +190,13 @@ static int wait_for_stop_signal(void)
 }
 
 static void print_set_aside(void *ctx, int64_t seq, int64_t ts_ms, const struct store_point *pt,
-                            int reason)
+                            int n, int reason)
 {
     (void)ctx;
     char ts[32];
     clock_format_utc(ts_ms, ts, sizeof(ts));
     printf("%lld %s %s/%s reason 0x%02x\n", (long long)seq, ts, pt ? pt->device : "?",
-           pt ? pt->point : "?", reason);
+           n > 1 ? "*" : pt ? pt->point : "?", reason);
 }
 
 /* The operator's view of what the broker refused: run with the daemon
@@ -213,13 +213,13 @@ static int set_aside_command(const char *path, bool resend)
     if (rc == 0 && resend) {
         rc = store_resend_set_aside(store, &n);
         if (rc == 0)
-            printf("%lld readings set aside are queued again; they are sent at the next start\n",
+            printf("%lld records set aside are queued again; they are sent at the next start\n",
                    (long long)n);
     } else if (rc == 0) {
-        printf("# seq ts device/point reason (MQTT 5 reason code; 0x00: the broker dropped the "
-               "connection on it)\n");
+        printf("# seq ts device/point (device/*: a whole poll) reason (MQTT 5 reason code; "
+               "0x00: the broker dropped the connection on it)\n");
         rc = store_each_set_aside(store, print_set_aside, NULL);
-        printf("# %lld readings set aside\n", (long long)store_stats(store).set_aside);
+        printf("# %lld records set aside\n", (long long)store_stats(store).set_aside);
     }
     store_close(store);
     config_free(&cfg);

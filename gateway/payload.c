@@ -150,3 +150,65 @@ int payload_format_reading(char *buf, size_t size, const char *gateway, const st
         return format_raw(buf, size, gateway, r, p);
     }
 }
+
+static bool device_layout(int layout, const struct record *rec)
+{
+    return layout == MQTT_LAYOUT_DEVICE && rec->r[0].kind == READING_RAW;
+}
+
+int topic_format_record(char *buf, size_t size, const char *prefix, const char *gateway,
+                        int layout, const struct record *rec, const struct store *s)
+{
+    const struct store_point *p = store_point(s, rec->r[0].point_id);
+    if (!p || !p->device[0])
+        return -1;
+    if (!device_layout(layout, rec))
+        return topic_format_reading(buf, size, prefix, gateway, rec->r, p);
+    return fits(snprintf(buf, size, "%s/%s/readings/%s", prefix, gateway, p->device), size);
+}
+
+size_t payload_record_max(const struct record *rec)
+{
+    /* A point's entry: its name and unit (CFG_NAME_MAX, CFG_UNIT_MAX), a
+     * number of at most 24 characters, the quality, the punctuation. */
+    return 256 + (size_t)rec->n * (CFG_NAME_MAX + CFG_UNIT_MAX + 96) + PAYLOAD_MAX;
+}
+
+static int format_device(char *buf, size_t size, const char *gateway, const struct record *rec,
+                         const struct store *s)
+{
+    const struct store_point *first = store_point(s, rec->r[0].point_id);
+    char ts[40];
+    clock_format_utc(rec->r[0].ts_ms, ts, sizeof(ts));
+    int used = snprintf(buf, size,
+                        "{\"seq\":%lld,\"ts\":\"%s\",\"gateway\":\"%s\",\"device\":\"%s\","
+                        "\"clock_synced\":%s,\"points\":{",
+                        (long long)rec->seq, ts, gateway, first->device, clock_synced(rec->r));
+    for (uint16_t i = 0; i < rec->n && fits(used, size) >= 0; i++) {
+        const struct reading *r = &rec->r[i];
+        const struct store_point *p = store_point(s, r->point_id);
+        if (!p || !p->point[0])
+            return -1;
+        char value[40];
+        format_number(value, sizeof(value),
+                      r->quality != QUALITY_BAD && r->quality != QUALITY_NO_DATA, r->value);
+        used += snprintf(buf + used, size - (size_t)used,
+                         "%s\"%s\":{\"value\":%s,\"unit\":\"%s\",\"quality\":\"%s\"}",
+                         i ? "," : "", p->point, value, p->unit, quality_name(r->quality));
+    }
+    if (fits(used, size) < 0)
+        return -1;
+    used += snprintf(buf + used, size - (size_t)used, "}}");
+    return fits(used, size);
+}
+
+int payload_format_record(char *buf, size_t size, const char *gateway, int layout,
+                          const struct record *rec, const struct store *s)
+{
+    if (device_layout(layout, rec))
+        return format_device(buf, size, gateway, rec, s);
+    const struct store_point *p = store_point(s, rec->r[0].point_id);
+    if (!p || !p->point[0])
+        return -1;
+    return payload_format_reading(buf, size, gateway, rec->r, p);
+}

@@ -31,4 +31,18 @@ int topic_format_device_meta(char *buf, size_t size, const char *prefix, const c
 int payload_format_reading(char *buf, size_t size, const char *gateway, const struct reading *r,
                            const struct store_point *p);
 
+/* A record's topic: with layout = device a poll's readings go to
+ * {prefix}/{gateway}/readings/{device}; otherwise (and for indicators,
+ * always) as topic_format_reading for its one reading. */
+int topic_format_record(char *buf, size_t size, const char *prefix, const char *gateway,
+                        int layout, const struct record *rec, const struct store *s);
+/* A record's payload: one reading's as above, or a device poll's,
+ * {"seq","ts","gateway","device","clock_synced","points":{name:{"value",
+ * "unit","quality"}}}. Returns the length, or -1 if it did not fit or a
+ * point is unknown. */
+int payload_format_record(char *buf, size_t size, const char *gateway, int layout,
+                          const struct record *rec, const struct store *s);
+/* Bytes that are always enough for payload_format_record. */
+size_t payload_record_max(const struct record *rec);
+
 #endif

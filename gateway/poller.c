@@ -233,6 +233,9 @@ static bool poll_device(struct poller *p, struct device_state *d)
         sleep_ms(d->cfg->pause_after_connect_ms);
     for (size_t i = 0; i < d->point_count; i++)
         d->result[i].read = false;
+    /* One timestamp per poll: the device's readings travel as one record
+     * with one ts (docs/mqtt-contract.md). */
+    int64_t poll_ts = clock_wall_ms();
     for (size_t i = 0; i < d->plan.request_count; i++) {
         const struct read_request *rq = &d->plan.requests[i];
         enum link_result res = connected;
@@ -243,7 +246,7 @@ static bool poll_device(struct poller *p, struct device_state *d)
                 sleep_ms(pause);
         }
         if (res == LINK_OK) {
-            n += decode_request(p, d, rq, clock_wall_ms(), flags, p->batch + n);
+            n += decode_request(p, d, rq, poll_ts, flags, p->batch + n);
             continue;
         }
         all_ok = false;
@@ -255,7 +258,7 @@ static bool poll_device(struct poller *p, struct device_state *d)
             break;
         }
     }
-    n += derive_points(d, clock_wall_ms(), flags, p->batch + n);
+    n += derive_points(d, poll_ts, flags, p->batch + n);
     if (n > 0) {
         stat_add(&gw_stats.readings_polled, n);
         ingest_queue_push(p->queue, p->batch, n);

@@ -59,6 +59,16 @@ struct reading {
     double min, max, last;            /* window */
 };
 
+/* What the store keeps and the broker receives as one message under one
+ * seq: the readings of one poll of one device (layout = device), or a
+ * single reading (layout = point, and every indicator). Its readings share
+ * the seq and the timestamp; r[0] names the record's device or point. */
+struct record {
+    int64_t seq;
+    struct reading *r;
+    uint16_t n;
+};
+
 /* A reading the broker refused: set aside, not deleted. reason: the MQTT 5
  * reason code of its PUBACK, or of the DISCONNECT the broker sent while it
  * was in flight (0 when none was given). */

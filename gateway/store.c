@@ -2,6 +2,7 @@
  * (append, acknowledge, save indicator state), claiming for the broker,
  * the bounds. */
 #include "gateway/clock.h"
+#include "gateway/record_codec.h"
 #include "gateway/store_internal.h"
 
 #include <stdio.h>
@@ -12,37 +13,47 @@
  * order, so no index on the timestamp is needed. */
 #define EXPIRE_SCAN_ROWS 10000
 
+/* Seq numbers reserved per write of the high-water mark: at 200 records
+ * a second one write every five minutes; at the demo's few a second, one
+ * every few hours. */
+#define SEQ_BLOCK 65536
+
+/* Deletes that report the readings they removed (a record holds n). */
+#define RETURNING_N " RETURNING n"
+
 const char *const store_statement_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    [ST_INSERT] = "INSERT INTO readings(seq, ts_ms, point_id, value, quality, kind, flags, "
-                  "start_ms, span_from_ms, span_to_ms, samples, excluded, min, max, last) "
-                  "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [ST_DELETE_ACKED] = "DELETE FROM readings WHERE seq = ?",
-    [ST_DROP_OLDEST] =
-        "DELETE FROM readings WHERE seq IN (SELECT seq FROM readings ORDER BY seq LIMIT ?)",
-    /* A mark (seq, run_ms) says the readings from seq up to the next mark
+    [ST_INSERT] = "INSERT INTO records(seq, ts_ms, n, body) VALUES(?,?,?,?)",
+    [ST_DELETE_ACKED] = "DELETE FROM records WHERE seq = ?" RETURNING_N,
+    /* The oldest records holding at least ?1 readings; a record holds one
+     * at least, so the first ?1 records are all that need a look. */
+    [ST_DROP_OLDEST] = "DELETE FROM records WHERE seq <= coalesce((SELECT seq FROM (SELECT seq, "
+                       "sum(n) OVER (ORDER BY seq) AS c FROM (SELECT seq, n FROM records ORDER BY "
+                       "seq LIMIT ?1)) WHERE c >= ?1 ORDER BY seq LIMIT 1), (SELECT max(seq) FROM "
+                       "(SELECT seq FROM records ORDER BY seq LIMIT ?1)))" RETURNING_N,
+    /* A mark (seq, run_ms) says the records from seq up to the next mark
      * were taken in at run_ms: everything below the first mark young
      * enough is too old. No mark at all (an old store): nothing is. */
-    [ST_EXPIRE] = "DELETE FROM readings WHERE seq IN (SELECT seq FROM readings WHERE seq < "
+    [ST_EXPIRE] = "DELETE FROM records WHERE seq IN (SELECT seq FROM records WHERE seq < "
                   "coalesce((SELECT min(seq) FROM age_marks WHERE run_ms >= ?1), "
                   "(SELECT CASE WHEN count(*) > 0 THEN ?2 ELSE 0 END FROM age_marks)) "
-                  "ORDER BY seq LIMIT ?3)",
-    [ST_CLAIM] = "SELECT seq, ts_ms, point_id, value, quality, kind, flags, start_ms, "
-                 "span_from_ms, span_to_ms, samples, excluded, min, max, last FROM readings "
-                 "WHERE seq > ? AND seq NOT IN (SELECT seq FROM set_aside) ORDER BY seq LIMIT ?",
+                  "ORDER BY seq LIMIT ?3)" RETURNING_N,
+    [ST_CLAIM] = "SELECT seq, ts_ms, n, body FROM records WHERE seq > ? AND seq NOT IN (SELECT "
+                 "seq FROM set_aside) ORDER BY seq LIMIT ?",
     [ST_SET_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
-    [ST_OLDEST] = "SELECT ts_ms FROM readings ORDER BY seq LIMIT 1",
+    [ST_OLDEST] = "SELECT ts_ms FROM records ORDER BY seq LIMIT 1",
     [ST_SET_STATE] = "INSERT OR REPLACE INTO indicator_state(point_id, state) VALUES(?, ?)",
     [ST_MARK_AGE] = "INSERT OR REPLACE INTO age_marks(seq, run_ms) VALUES(?, ?)",
-    /* Keeps the mark that covers the oldest reading held, and all after. */
+    /* Keeps the mark that covers the oldest record held, and all after. */
     [ST_TRIM_MARKS] = "DELETE FROM age_marks WHERE seq < coalesce((SELECT max(seq) FROM "
-                      "age_marks WHERE seq <= coalesce((SELECT min(seq) FROM readings), ?1)), 0)",
+                      "age_marks WHERE seq <= coalesce((SELECT min(seq) FROM records), ?1)), 0)",
     [ST_SET_ASIDE] = "INSERT OR REPLACE INTO set_aside(seq, reason, at_ms) SELECT seq, ?2, ?3 "
-                     "FROM readings WHERE seq = ?1",
-    [ST_TRIM_SET_ASIDE] = "DELETE FROM set_aside WHERE seq NOT IN (SELECT seq FROM readings)",
+                     "FROM records WHERE seq = ?1",
+    [ST_TRIM_SET_ASIDE] = "DELETE FROM set_aside WHERE seq NOT IN (SELECT seq FROM records)",
     [ST_COUNT_SET_ASIDE] = "SELECT count(*) FROM set_aside",
+    [ST_RESERVE] = "INSERT OR REPLACE INTO meta(key, value) VALUES('seq_reserved', ?)",
 };
 
 int64_t store_run_ms(const struct store *s, int64_t now_mono_ms)
@@ -75,11 +86,32 @@ const struct store_point *store_point(const struct store *s, uint32_t id)
     return id < s->point_slots ? &s->points[id] : NULL;
 }
 
+uint32_t store_point_limit(const struct store *s)
+{
+    return (uint32_t)s->point_slots;
+}
+
 /* Runs a prepared statement that returns no rows and resets it. */
 static int run(struct store *s, enum statement which)
 {
     sqlite3_stmt *st = s->st[which];
     int rc = sqlite3_step(st);
+    int result = rc == SQLITE_DONE ? 0 : store_fail(s, store_statement_sql[which]);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return result;
+}
+
+/* Runs a prepared delete that returns the n of every record it removed;
+ * *readings and *records say how many went. */
+static int run_counted(struct store *s, enum statement which, int64_t *readings, int64_t *records)
+{
+    sqlite3_stmt *st = s->st[which];
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *readings += sqlite3_column_int64(st, 0);
+        *records += 1;
+    }
     int result = rc == SQLITE_DONE ? 0 : store_fail(s, store_statement_sql[which]);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -93,47 +125,28 @@ static int set_meta(struct store *s, const char *key, int64_t value)
     return run(s, ST_SET_META);
 }
 
-static void bind_int_or_null(sqlite3_stmt *st, int col, bool present, int64_t v)
-{
-    if (present)
-        sqlite3_bind_int64(st, col, v);
-    else
-        sqlite3_bind_null(st, col);
-}
-
-static void bind_real_or_null(sqlite3_stmt *st, int col, bool present, double v)
-{
-    if (present)
-        sqlite3_bind_double(st, col, v);
-    else
-        sqlite3_bind_null(st, col);
-}
-
-static int insert_readings(struct store *s, struct reading *fresh, size_t n, int64_t first_seq)
+static int insert_records(struct store *s, const struct record *fresh, size_t n,
+                          int64_t *readings)
 {
     sqlite3_stmt *st = s->st[ST_INSERT];
     for (size_t i = 0; i < n; i++) {
-        struct reading *r = &fresh[i];
-        bool count = r->kind == READING_COUNT, window = r->kind == READING_WINDOW;
-        bool aggregates = window && r->samples > 0;
-        r->seq = first_seq + (int64_t)i;
-        sqlite3_bind_int64(st, 1, r->seq);
-        sqlite3_bind_int64(st, 2, r->ts_ms);
-        sqlite3_bind_int64(st, 3, r->point_id);
-        sqlite3_bind_double(st, 4, r->value);
-        sqlite3_bind_int(st, 5, r->quality);
-        sqlite3_bind_int(st, 6, r->kind);
-        sqlite3_bind_int(st, 7, r->flags);
-        bind_int_or_null(st, 8, count || window, r->start_ms);
-        bind_int_or_null(st, 9, count, r->span_from_ms);
-        bind_int_or_null(st, 10, count, r->span_to_ms);
-        bind_int_or_null(st, 11, window, r->samples);
-        bind_int_or_null(st, 12, window, r->excluded);
-        bind_real_or_null(st, 13, aggregates, r->min);
-        bind_real_or_null(st, 14, aggregates, r->max);
-        bind_real_or_null(st, 15, aggregates, r->last);
+        const struct record *rec = &fresh[i];
+        size_t size = record_encoded_size(rec->r, rec->n);
+        if (size > s->blob_cap) {
+            uint8_t *bigger = realloc(s->blob, size * 2);
+            if (!bigger)
+                return -1;
+            s->blob = bigger;
+            s->blob_cap = size * 2;
+        }
+        record_encode(rec->r, rec->n, s->blob);
+        sqlite3_bind_int64(st, 1, rec->seq);
+        sqlite3_bind_int64(st, 2, rec->r[0].ts_ms);
+        sqlite3_bind_int(st, 3, rec->n);
+        sqlite3_bind_blob(st, 4, s->blob, (int)size, SQLITE_STATIC);
         if (run(s, ST_INSERT) != 0)
             return -1;
+        *readings += rec->n;
     }
     return 0;
 }
@@ -149,14 +162,13 @@ static int save_states(struct store *s, const struct store_state *states, size_t
     return 0;
 }
 
-static int delete_acked(struct store *s, const int64_t *acked, size_t n, int64_t *deleted)
+static int delete_acked(struct store *s, const int64_t *acked, size_t n, int64_t *readings,
+                        int64_t *records)
 {
-    *deleted = 0;
     for (size_t i = 0; i < n; i++) {
         sqlite3_bind_int64(s->st[ST_DELETE_ACKED], 1, acked[i]);
-        if (run(s, ST_DELETE_ACKED) != 0)
+        if (run_counted(s, ST_DELETE_ACKED, readings, records) != 0)
             return -1;
-        *deleted += sqlite3_changes(s->db);
     }
     return 0;
 }
@@ -197,47 +209,56 @@ static int roll_back(struct store *s)
     return why == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
 }
 
-static int drop_oldest(struct store *s, int64_t n, int64_t *dropped)
+static int drop_oldest(struct store *s, int64_t n, int64_t *readings, int64_t *records)
 {
     sqlite3_bind_int64(s->st[ST_DROP_OLDEST], 1, n);
-    if (run(s, ST_DROP_OLDEST) != 0)
-        return -1;
-    *dropped = sqlite3_changes(s->db);
-    return 0;
+    return run_counted(s, ST_DROP_OLDEST, readings, records);
+}
+
+int store_take_seqs(struct store *s, size_t n, int64_t *first)
+{
+    int64_t end = s->next_seq + (int64_t)n;
+    if (end > s->reserved_seq) {
+        int64_t reserve = end + SEQ_BLOCK;
+        sqlite3_bind_int64(s->st[ST_RESERVE], 1, reserve);
+        if (run(s, ST_RESERVE) != 0)
+            return s->last_error == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
+        s->reserved_seq = reserve;
+    }
+    *first = s->next_seq;
+    s->next_seq = end;
+    return STORE_OK;
 }
 
 int store_commit_batch(struct store *s, const struct store_batch *b, int64_t *dropped)
 {
-    struct reading *fresh = b->fresh;
-    size_t n_fresh = b->n_fresh, n_acked = b->n_acked;
-    const int64_t *acked = b->acked;
     *dropped = 0;
-    if (n_fresh == 0 && n_acked == 0 && b->n_states == 0 && b->n_refused == 0)
+    if (b->n_fresh == 0 && b->n_acked == 0 && b->n_states == 0 && b->n_refused == 0)
         return 0;
     store_keep_file(s);
     if (run(s, ST_BEGIN) != 0)
         return s->last_error == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
-    int64_t deleted = 0, excess = 0, aside = 0;
-    if (delete_acked(s, acked, n_acked, &deleted) != 0 ||
-        set_aside(s, b->refused, b->n_refused, &aside) != 0)
+    int64_t gone = 0, gone_records = 0, excess = 0, excess_records = 0, added = 0, aside = 0;
+    int64_t fresh_readings = 0;
+    for (size_t i = 0; i < b->n_fresh; i++)
+        fresh_readings += b->fresh[i].n;
+    if (delete_acked(s, b->acked, b->n_acked, &gone, &gone_records) != 0)
         goto rollback;
-    excess = s->depth - deleted + (int64_t)n_fresh - s->cfg.max_readings;
-    if (excess > 0 && drop_oldest(s, excess, &excess) != 0)
+    int64_t over = s->depth - gone + fresh_readings - s->cfg.max_readings;
+    if (over > 0 && drop_oldest(s, over, &excess, &excess_records) != 0)
         goto rollback;
-    if (excess < 0)
-        excess = 0;
-    if (insert_readings(s, fresh, n_fresh, s->next_seq) != 0 ||
+    if (insert_records(s, b->fresh, b->n_fresh, &added) != 0 ||
+        set_aside(s, b->refused, b->n_refused, &aside) != 0 ||
         save_states(s, b->states, b->n_states) != 0)
         goto rollback;
-    if (n_fresh && (set_meta(s, "last_seq", s->next_seq + (int64_t)n_fresh - 1) != 0 ||
-                    mark_age(s, s->next_seq, b->now_mono_ms) != 0))
+    if (b->n_fresh && mark_age(s, b->fresh[0].seq, b->now_mono_ms) != 0)
         goto rollback;
     if (excess && set_meta(s, "dropped_total", s->dropped_total + excess) != 0)
         goto rollback;
     if (run(s, ST_COMMIT) != 0)
         goto rollback;
-    s->next_seq += (int64_t)n_fresh;
-    s->depth += (int64_t)n_fresh - deleted - excess;
+    s->depth += added - gone - excess;
+    s->records += (int64_t)b->n_fresh - gone_records - excess_records;
     s->dropped_total += excess;
     s->set_aside += aside;
     *dropped = excess;
@@ -255,8 +276,8 @@ static int trim_companions(struct store *s)
 }
 
 /* One transaction: runs the prepared delete `which` (its parameters bound
- * by the caller), adds the rows it removed to dropped_total, and with tidy
- * also trims what refers to readings no longer held. */
+ * by the caller), adds the readings it removed to dropped_total, and with
+ * tidy also trims what refers to records no longer held. */
 static int delete_counted(struct store *s, enum statement which, bool tidy, int64_t *dropped)
 {
     *dropped = 0;
@@ -264,9 +285,9 @@ static int delete_counted(struct store *s, enum statement which, bool tidy, int6
         sqlite3_clear_bindings(s->st[which]);
         return s->last_error == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
     }
-    if (run(s, which) != 0)
+    int64_t gone = 0, gone_records = 0;
+    if (run_counted(s, which, &gone, &gone_records) != 0)
         goto rollback;
-    int64_t gone = sqlite3_changes(s->db);
     if (gone && set_meta(s, "dropped_total", s->dropped_total + gone) != 0)
         goto rollback;
     if (tidy && trim_companions(s) != 0)
@@ -274,6 +295,7 @@ static int delete_counted(struct store *s, enum statement which, bool tidy, int6
     if (run(s, ST_COMMIT) != 0)
         goto rollback;
     s->depth -= gone;
+    s->records -= gone_records;
     s->dropped_total += gone;
     *dropped = gone;
     return 0;
@@ -309,36 +331,38 @@ int store_make_room(struct store *s, int64_t n, int64_t *dropped)
     return delete_counted(s, ST_DROP_OLDEST, false, dropped);
 }
 
-int store_claim(struct store *s, int64_t after_seq, struct reading *out, size_t max, size_t *n)
+int store_claim(struct store *s, int64_t after_seq, struct record *out, size_t max,
+                struct reading *buf, size_t buf_max, size_t *n)
 {
     sqlite3_stmt *st = s->st[ST_CLAIM];
     sqlite3_bind_int64(st, 1, after_seq);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-    size_t got = 0;
+    size_t got = 0, used = 0;
     int rc = SQLITE_DONE;
     while (got < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        /* NULL columns read as 0, which is what a raw reading has there. */
-        out[got++] = (struct reading){.seq = sqlite3_column_int64(st, 0),
-                                      .ts_ms = sqlite3_column_int64(st, 1),
-                                      .point_id = (uint32_t)sqlite3_column_int64(st, 2),
-                                      .value = sqlite3_column_double(st, 3),
-                                      .quality = (uint8_t)sqlite3_column_int(st, 4),
-                                      .kind = (uint8_t)sqlite3_column_int(st, 5),
-                                      .flags = (uint16_t)sqlite3_column_int(st, 6),
-                                      .start_ms = sqlite3_column_int64(st, 7),
-                                      .span_from_ms = sqlite3_column_int64(st, 8),
-                                      .span_to_ms = sqlite3_column_int64(st, 9),
-                                      .samples = sqlite3_column_int64(st, 10),
-                                      .excluded = sqlite3_column_int64(st, 11),
-                                      .min = sqlite3_column_double(st, 12),
-                                      .max = sqlite3_column_double(st, 13),
-                                      .last = sqlite3_column_double(st, 14)};
-    }
-    if (got < max && rc != SQLITE_DONE) {
-        sqlite3_reset(st);
-        return store_fail(s, "claiming readings");
+        int64_t count = sqlite3_column_int64(st, 2);
+        if (count < 1 || used + (size_t)count > buf_max)
+            break;
+        const uint8_t *body = sqlite3_column_blob(st, 3);
+        int len = sqlite3_column_bytes(st, 3);
+        int decoded = record_decode(body, (size_t)len, sqlite3_column_int64(st, 0),
+                                    sqlite3_column_int64(st, 1), buf + used, (size_t)count);
+        if (decoded != (int)count) {
+            rc = SQLITE_CORRUPT;
+            break;
+        }
+        out[got++] = (struct record){.seq = sqlite3_column_int64(st, 0), .r = buf + used,
+                                     .n = (uint16_t)count};
+        used += (size_t)count;
     }
     sqlite3_reset(st);
+    if (rc == SQLITE_CORRUPT && got == 0) {
+        snprintf(s->last_message, sizeof(s->last_message), "a record's bytes do not decode");
+        log_limited(&s->error_log, LOG_ERROR, "store %s: %s", s->cfg.path, s->last_message);
+        return STORE_ERROR;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE && rc != SQLITE_CORRUPT && got == 0)
+        return store_fail(s, "claiming records");
     *n = got;
     return 0;
 }
@@ -346,8 +370,10 @@ int store_claim(struct store *s, int64_t after_seq, struct reading *out, size_t 
 struct store_stats store_stats(const struct store *s)
 {
     return (struct store_stats){.depth = s->depth,
+                                .records = s->records,
                                 .set_aside = s->set_aside,
                                 .next_seq = s->next_seq,
+                                .first_seq = s->first_seq,
                                 .dropped_total = s->dropped_total};
 }
 
@@ -374,13 +400,17 @@ int store_each_state(struct store *s, store_state_fn fn, void *ctx)
 int store_each_newest(struct store *s, store_newest_fn fn, void *ctx)
 {
     sqlite3_stmt *st;
-    const char *sql = "SELECT point_id, kind, max(seq) FROM readings GROUP BY point_id, kind";
+    /* The first reading's point id and kind: the first five bytes. */
+    const char *sql = "SELECT max(seq), body FROM records GROUP BY substr(body, 1, 5)";
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL))
         return store_fail(s, "finding the newest readings");
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        fn(ctx, (uint32_t)sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
-           sqlite3_column_int64(st, 2));
+    struct reading first[1];
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int len = sqlite3_column_bytes(st, 1);
+        if (record_decode(sqlite3_column_blob(st, 1), (size_t)len, 0, 0, first, 1) != 0)
+            fn(ctx, first[0].point_id, first[0].kind, sqlite3_column_int64(st, 0));
+    }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : store_fail(s, "finding the newest readings");
 }
@@ -388,14 +418,19 @@ int store_each_newest(struct store *s, store_newest_fn fn, void *ctx)
 int store_each_set_aside(struct store *s, store_set_aside_fn fn, void *ctx)
 {
     sqlite3_stmt *st;
-    const char *sql = "SELECT r.seq, r.ts_ms, r.point_id, a.reason FROM set_aside a "
-                      "JOIN readings r ON r.seq = a.seq ORDER BY r.seq";
+    const char *sql = "SELECT r.seq, r.ts_ms, r.body, r.n, a.reason FROM set_aside a "
+                      "JOIN records r ON r.seq = a.seq ORDER BY r.seq";
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL))
         return store_fail(s, "listing readings set aside");
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    struct reading first[1];
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int len = sqlite3_column_bytes(st, 2);
+        bool known = record_decode(sqlite3_column_blob(st, 2), (size_t)len, 0, 0, first, 1) != 0;
         fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-           store_point(s, (uint32_t)sqlite3_column_int64(st, 2)), sqlite3_column_int(st, 3));
+           known ? store_point(s, first[0].point_id) : NULL, sqlite3_column_int(st, 3),
+           sqlite3_column_int(st, 4));
+    }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : store_fail(s, "listing readings set aside");
 }

@@ -1,10 +1,12 @@
-/* The store-and-forward buffer: every reading lives in SQLite from the
- * moment it is polled until the broker has acknowledged it.
+/* The store-and-forward buffer: every record the broker has not
+ * acknowledged, kept in SQLite.
  *
- * One thread (the pipeline) owns a store. Writes are batched: one
- * transaction appends the readings polled since the last commit and deletes
- * the ones the broker acknowledged, so an SD card sees one sync per batch,
- * not one per reading. */
+ * Write-behind: the pipeline keeps fresh records in memory and gives the
+ * store only those the broker has not acknowledged by their commit
+ * deadline (gateway/write_behind.h). A record acknowledged in time never
+ * touches the disk. One thread (the pipeline) owns a store; one
+ * transaction appends, deletes what was acknowledged and saves the
+ * indicator state, so an SD card sees one sync per batch at most. */
 #ifndef GW_STORE_H
 #define GW_STORE_H
 
@@ -27,9 +29,11 @@ struct store_point {
 enum { STORE_OK = 0, STORE_ERROR = -1, STORE_FULL = -2 };
 
 struct store_stats {
-    int64_t depth;         /* readings held, unsent or in flight */
-    int64_t set_aside;     /* of those, refused by the broker and set aside */
-    int64_t next_seq;      /* sequence number the next reading gets */
+    int64_t depth;         /* readings held in the file, unsent or in flight */
+    int64_t records;       /* the records (messages) they make */
+    int64_t set_aside;     /* records refused by the broker and set aside */
+    int64_t next_seq;      /* sequence number the next record gets */
+    int64_t first_seq;     /* the first sequence number this run could give */
     int64_t dropped_total; /* readings dropped by the bounds, ever */
 };
 
@@ -46,6 +50,8 @@ void store_close(struct store *s);
 int store_register_point(struct store *s, const char *device, const char *point, const char *unit,
                          uint32_t *id);
 const struct store_point *store_point(const struct store *s, uint32_t id);
+/* Every point id is below this. */
+uint32_t store_point_limit(const struct store *s);
 
 /* The indicator state of one point, as text the store keeps but does not
  * read (gateway/indicators.c writes and parses it). */
@@ -54,13 +60,21 @@ struct store_state {
     const char *text;
 };
 
-/* What one commit does: fresh readings and indicators get their sequence
- * numbers and are appended, acknowledged ones are deleted, refused ones
- * are set aside (kept, no longer claimed), and indicator states are saved,
- * all in one transaction, so that a counter's state and the counts derived
- * with it never disagree after a power loss. */
+/* Sequence numbers for n records, first *first. They are reserved in
+ * blocks: the file records the end of the block before any number of it
+ * is used, so no number is used twice after a crash, and writing happens
+ * once per block, not per record. After a crash the numbers of the block
+ * that were never used are skipped: store_stats().first_seq (published in
+ * health) tells a subscriber where this run began. */
+int store_take_seqs(struct store *s, size_t n, int64_t *first);
+
+/* What one commit does: fresh records (their seq already taken) are
+ * appended, acknowledged ones are deleted, refused ones are set aside
+ * (kept, no longer claimed), and indicator states are saved, all in one
+ * transaction, so that a counter's state and the counts derived with it
+ * never disagree after a power loss. */
 struct store_batch {
-    struct reading *fresh;
+    const struct record *fresh;
     size_t n_fresh;
     const int64_t *acked;
     size_t n_acked;
@@ -68,7 +82,7 @@ struct store_batch {
     size_t n_refused;
     const struct store_state *states;
     size_t n_states;
-    int64_t now_mono_ms; /* when the fresh readings were taken in; 0: now */
+    int64_t now_mono_ms; /* when the fresh records were taken in; 0: now */
 };
 
 /* Also drops the oldest readings if the bound on count would be exceeded
@@ -79,12 +93,13 @@ int store_commit_batch(struct store *s, const struct store_batch *b, int64_t *dr
 typedef void (*store_state_fn)(void *ctx, uint32_t point_id, const char *text);
 int store_each_state(struct store *s, store_state_fn fn, void *ctx);
 
-/* The highest sequence number held per point and kind of record. */
+/* The highest sequence number held per point and kind of the first
+ * reading of a record (what names its topic). */
 typedef void (*store_newest_fn)(void *ctx, uint32_t point_id, int kind, int64_t seq);
 int store_each_newest(struct store *s, store_newest_fn fn, void *ctx);
 
-/* Drops the n oldest readings, sent or not, to make room when the store is
- * full; *dropped says how many went. */
+/* Drops the oldest records, sent or not, holding at least n readings, to
+ * make room when the store is full; *dropped says how many readings went. */
 int store_make_room(struct store *s, int64_t n, int64_t *dropped);
 
 /* Drops readings older than the configured age, counted in time the
@@ -92,20 +107,22 @@ int store_make_room(struct store *s, int64_t n, int64_t *dropped);
  * clock; *dropped says how many. now_mono_ms: clock_mono_ms(). */
 int store_expire(struct store *s, int64_t now_mono_ms, int64_t *dropped);
 
-/* Up to max readings with seq > after_seq that are not set aside, oldest
- * first. */
-int store_claim(struct store *s, int64_t after_seq, struct reading *out, size_t max, size_t *n);
+/* Up to max records with seq > after_seq that are not set aside, oldest
+ * first; their readings go into buf (buf_max of them at most). */
+int store_claim(struct store *s, int64_t after_seq, struct record *out, size_t max,
+                struct reading *buf, size_t buf_max, size_t *n);
 
 struct store_stats store_stats(const struct store *s);
 
-/* The readings set aside, oldest first; reason as in reading_refusal. */
+/* The records set aside, oldest first: point names the first reading's,
+ * n how many readings; reason as in reading_refusal. */
 typedef void (*store_set_aside_fn)(void *ctx, int64_t seq, int64_t ts_ms,
-                                   const struct store_point *point, int reason);
+                                   const struct store_point *point, int n, int reason);
 int store_each_set_aside(struct store *s, store_set_aside_fn fn, void *ctx);
-/* Puts every reading set aside back into the queue; *n says how many. */
+/* Puts every record set aside back into the queue; *n says how many. */
 int store_resend_set_aside(struct store *s, int64_t *n);
 
-/* Wall-clock time of the oldest reading still in the store, or -1. */
+/* Wall-clock time of the oldest record still in the store, or -1. */
 int64_t store_oldest_ts(struct store *s);
 
 #endif

@@ -1,6 +1,7 @@
 /* The store's SQLite file: creating and upgrading its schema, checking it
  * at start, setting a damaged file aside, loading what a restart needs. */
 #include "gateway/clock.h"
+#include "gateway/record_codec.h"
 #include "gateway/store_internal.h"
 
 #include <errno.h>
@@ -13,16 +14,17 @@
 #include <unistd.h>
 
 /* 1: raw readings only. 2: indicators in the same table (kind and its
- * columns) and the indicator state. A version-1 file is upgraded in place. */
-#define SCHEMA_VERSION 2
+ * columns) and the indicator state. 3: records (one row per message, its
+ * readings as bytes: gateway/record_codec.h) instead of a row per reading.
+ * Older files are upgraded in place, unsent readings kept. */
+#define SCHEMA_VERSION 3
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS points("
     "  id INTEGER PRIMARY KEY, device TEXT NOT NULL, point TEXT NOT NULL,"
     "  unit TEXT NOT NULL, UNIQUE(device, point));"
-    "CREATE TABLE IF NOT EXISTS readings("
-    "  seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, point_id INTEGER NOT NULL,"
-    "  value REAL NOT NULL, quality INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS records("
+    "  seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, n INTEGER NOT NULL, body BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS indicator_state(point_id INTEGER PRIMARY KEY, state TEXT NOT "
     "NULL);"
@@ -31,9 +33,7 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS set_aside(seq INTEGER PRIMARY KEY, reason INTEGER NOT NULL,"
     "  at_ms INTEGER NOT NULL);";
 
-/* Added by schema version 2, to a fresh file as to an old one, so that the
- * upgrade runs every time a store is created. NULL for raw readings, which
- * keeps their rows as small as before. */
+/* Added by schema version 2 to a version-1 readings table. */
 static const char *const readings_v2_columns[] = {"kind INTEGER NOT NULL DEFAULT 0",
                                                   "flags INTEGER NOT NULL DEFAULT 0",
                                                   "start_ms INTEGER",
@@ -123,20 +123,26 @@ static int load_points(struct store *s)
 
 static int load_counters(struct store *s)
 {
-    int64_t last_seq_meta = 0, max_seq = 0, marks = 0;
+    int64_t last_seq_meta = 0, max_seq = 0, marks = 0, reserved = 0;
     if (query_int64(s, "SELECT value FROM meta WHERE key = 'last_seq'", &last_seq_meta) ||
-        query_int64(s, "SELECT max(seq) FROM readings", &max_seq) ||
-        query_int64(s, "SELECT count(*) FROM readings", &s->depth) ||
+        query_int64(s, "SELECT value FROM meta WHERE key = 'seq_reserved'", &reserved) ||
+        query_int64(s, "SELECT max(seq) FROM records", &max_seq) ||
+        query_int64(s, "SELECT coalesce(sum(n), 0) FROM records", &s->depth) ||
+        query_int64(s, "SELECT count(*) FROM records", &s->records) ||
         query_int64(s, "SELECT count(*) FROM set_aside", &s->set_aside) ||
         query_int64(s, "SELECT value FROM meta WHERE key = 'dropped_total'", &s->dropped_total) ||
         query_int64(s, "SELECT coalesce(max(run_ms), 0) FROM age_marks", &s->run_base_ms) ||
         query_int64(s, "SELECT count(*) FROM age_marks", &marks))
         return -1;
     s->next_seq = (last_seq_meta > max_seq ? last_seq_meta : max_seq) + 1;
+    if (reserved > s->next_seq)
+        s->next_seq = reserved; /* after a crash: the rest of the block is skipped */
+    s->reserved_seq = s->next_seq;
+    s->first_seq = s->next_seq;
     s->mono_open_ms = clock_mono_ms();
     /* Readings of a store written before age marks existed start ageing now. */
     if (marks == 0 && s->depth > 0)
-        return exec_sql(s, "INSERT INTO age_marks(seq, run_ms) SELECT min(seq), 0 FROM readings");
+        return exec_sql(s, "INSERT INTO age_marks(seq, run_ms) SELECT min(seq), 0 FROM records");
     return 0;
 }
 
@@ -163,12 +169,62 @@ static int prepare_statements(struct store *s)
     return 0;
 }
 
+/* Version 1 and 2 kept a row per reading: each becomes a record of one,
+ * under its own seq. */
+static int move_readings_to_records(struct store *s)
+{
+    const char *sql = "SELECT seq, ts_ms, point_id, value, quality, kind, flags, start_ms, "
+                      "span_from_ms, span_to_ms, samples, excluded, min, max, last FROM readings";
+    sqlite3_stmt *st, *ins;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_fail(s, sql);
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO records(seq, ts_ms, n, body) VALUES(?,?,1,?)", -1,
+                           &ins, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return store_fail(s, "upgrading the store");
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        /* NULL columns read as 0, which is what a raw reading has there. */
+        struct reading r = {.point_id = (uint32_t)sqlite3_column_int64(st, 2),
+                            .value = sqlite3_column_double(st, 3),
+                            .quality = (uint8_t)sqlite3_column_int(st, 4),
+                            .kind = (uint8_t)sqlite3_column_int(st, 5),
+                            .flags = (uint16_t)sqlite3_column_int(st, 6),
+                            .start_ms = sqlite3_column_int64(st, 7),
+                            .span_from_ms = sqlite3_column_int64(st, 8),
+                            .span_to_ms = sqlite3_column_int64(st, 9),
+                            .samples = sqlite3_column_int64(st, 10),
+                            .excluded = sqlite3_column_int64(st, 11),
+                            .min = sqlite3_column_double(st, 12),
+                            .max = sqlite3_column_double(st, 13),
+                            .last = sqlite3_column_double(st, 14)};
+        uint8_t body[RECORD_INDICATOR_BYTES];
+        record_encode(&r, 1, body);
+        sqlite3_bind_int64(ins, 1, sqlite3_column_int64(st, 0));
+        sqlite3_bind_int64(ins, 2, sqlite3_column_int64(st, 1));
+        sqlite3_bind_blob(ins, 3, body, (int)record_encoded_size(&r, 1), SQLITE_TRANSIENT);
+        int done = sqlite3_step(ins);
+        sqlite3_reset(ins);
+        if (done != SQLITE_DONE) {
+            rc = done;
+            break;
+        }
+    }
+    sqlite3_finalize(ins);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, "upgrading the store");
+    return exec_sql(s, "DROP TABLE readings");
+}
+
 /* Brings the tables from the file's schema version to this one's, in one
  * transaction: unsent readings of an older version are kept. */
 static int upgrade_schema(struct store *s)
 {
-    int64_t version = 0;
-    if (query_int64(s, "PRAGMA user_version", &version) != 0)
+    int64_t version = 0, old_table = 0;
+    if (query_int64(s, "PRAGMA user_version", &version) != 0 ||
+        query_int64(s, "SELECT count(*) FROM sqlite_master WHERE name = 'readings'", &old_table))
         return -1;
     if (version > SCHEMA_VERSION) {
         s->last_error = SQLITE_ERROR;
@@ -181,12 +237,15 @@ static int upgrade_schema(struct store *s)
         return 0;
     if (exec_sql(s, "BEGIN IMMEDIATE") != 0)
         return -1;
-    for (size_t i = 0; version < 2 && i < sizeof(readings_v2_columns) / sizeof(char *); i++) {
+    for (size_t i = 0; old_table && version < 2 && i < sizeof(readings_v2_columns) / sizeof(char *);
+         i++) {
         char sql[128];
         snprintf(sql, sizeof(sql), "ALTER TABLE readings ADD COLUMN %s", readings_v2_columns[i]);
         if (exec_sql(s, sql) != 0)
             goto rollback;
     }
+    if (old_table && move_readings_to_records(s) != 0)
+        goto rollback;
     char sql[64];
     snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", SCHEMA_VERSION);
     if (exec_sql(s, sql) != 0 || exec_sql(s, "COMMIT") != 0)
@@ -318,7 +377,7 @@ int store_open(const struct store_config *cfg, struct store **out)
             store_close(s);
             return STORE_ERROR;
         }
-        s->next_seq = sequence_after_damage();
+        s->next_seq = s->reserved_seq = s->first_seq = sequence_after_damage();
     }
     s->opening = false;
     log_msg(LOG_INFO, "store %s: %lld readings waiting to be forwarded, next sequence number %lld",
@@ -327,14 +386,27 @@ int store_open(const struct store_config *cfg, struct store **out)
     return 0;
 }
 
+/* A clean stop gives back the unused rest of the block: the next run
+ * continues without a gap. */
+static void release_seqs(struct store *s)
+{
+    if (!s->db || !s->st[ST_RESERVE] || s->reserved_seq <= s->next_seq)
+        return;
+    sqlite3_bind_int64(s->st[ST_RESERVE], 1, s->next_seq);
+    sqlite3_step(s->st[ST_RESERVE]);
+    sqlite3_reset(s->st[ST_RESERVE]);
+}
+
 void store_close(struct store *s)
 {
     if (!s)
         return;
+    release_seqs(s);
     store_close_database(s);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* the file stays: removing it would race a starting daemon */
     free(s->points);
+    free(s->blob);
     free(s);
 }
 
@@ -435,6 +507,7 @@ int store_keep_file(struct store *s)
             aside[0] = '\0';
     }
     int64_t depth = s->depth, next_seq = s->next_seq, run_ms = store_run_ms(s, clock_mono_ms());
+    int64_t reserved = s->reserved_seq, first = s->first_seq;
     if (rebuild_from_open_copy(s) != 0) {
         /* Without a copy nothing is lost yet: the open file still works. */
         s->next_rebuild_ms = now + REBUILD_RETRY_MS;
@@ -452,8 +525,11 @@ int store_keep_file(struct store *s)
     }
     /* The copy holds the same marks; the run clock goes on where it was. */
     s->run_base_ms = run_ms;
-    if (s->next_seq < next_seq)
-        s->next_seq = next_seq;
+    /* The copy's high-water mark is the reserved block's end: the numbers
+     * go on where the open store was. */
+    s->next_seq = next_seq;
+    s->reserved_seq = reserved;
+    s->first_seq = first;
     log_msg(LOG_ERROR,
             "store %s was %s while the gateway ran: rebuilt from the open copy (%lld readings "
             "kept, next sequence number %lld)%s%s",

@@ -28,6 +28,7 @@ enum statement {
     ST_SET_ASIDE,
     ST_TRIM_SET_ASIDE,
     ST_COUNT_SET_ASIDE,
+    ST_RESERVE,
     ST_COUNT
 };
 
@@ -40,8 +41,13 @@ struct store {
     struct store_config cfg;
     struct store_point *points; /* indexed by id */
     size_t point_slots;
-    int64_t depth;
+    int64_t depth;   /* readings */
+    int64_t records;
     int64_t next_seq;
+    int64_t reserved_seq; /* the file says no seq below this was used */
+    int64_t first_seq;
+    uint8_t *blob; /* a record's bytes on their way into SQLite */
+    size_t blob_cap;
     int64_t dropped_total;
     int64_t set_aside; /* readings the broker refused, kept until resent or bounded out */
     /* Age for max_age is counted on the gateway's own run clock: monotonic

@@ -257,7 +257,7 @@ static void test_good_file_values_and_defaults(void **state)
     assert_int_equal(cfg.mqtt.qos, 1);
     assert_string_equal(cfg.mqtt.topic_prefix, "smartregion");
     assert_string_equal(cfg.mqtt.client_id, "sensor-gateway-gw");
-    assert_int_equal(cfg.store.commit_interval_ms, 250);
+    assert_int_equal(cfg.store.commit_interval_ms, 1000);
     assert_int_equal(cfg.store.max_size_bytes, 1536LL * 1024 * 1024);
     config_free(&cfg);
 }

@@ -91,7 +91,16 @@ static size_t feed_and_commit(struct indicators *ind, struct store *s, struct re
 {
     size_t k = indicators_feed(ind, in, n, out);
     assert_true(k <= indicators_room(ind, n));
-    struct store_batch b = {.fresh = out, .n_fresh = k};
+    static struct record recs[4096];
+    int64_t first = 0;
+    assert_true(k <= 4096);
+    if (k)
+        assert_int_equal(store_take_seqs(s, k, &first), STORE_OK);
+    for (size_t i = 0; i < k; i++) {
+        out[i].seq = first + (int64_t)i;
+        recs[i] = (struct record){.seq = out[i].seq, .r = &out[i], .n = 1};
+    }
+    struct store_batch b = {.fresh = recs, .n_fresh = k};
     b.n_states = indicators_changed_states(ind, &b.states);
     int64_t dropped;
     assert_int_equal(store_commit_batch(s, &b, &dropped), STORE_OK);

@@ -1,0 +1,27 @@
+/* The store's byte form of a record's readings: little-endian fields of
+ * fixed width, so that a store file means the same on arm64, armhf and
+ * x86-64. A raw reading takes 16 bytes; an indicator 80. The seq and the
+ * timestamp, shared by the record's readings, are columns of their own. */
+#ifndef GW_RECORD_CODEC_H
+#define GW_RECORD_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway/reading.h"
+
+#define RECORD_RAW_BYTES 16
+#define RECORD_INDICATOR_BYTES 80
+
+/* Bytes record_encode needs for these readings. */
+size_t record_encoded_size(const struct reading *r, size_t n);
+
+/* Writes n readings into buf (record_encoded_size bytes). */
+void record_encode(const struct reading *r, size_t n, uint8_t *buf);
+
+/* Reads up to max readings from len bytes, giving each seq and ts_ms;
+ * returns how many, or -1 when the bytes are not a whole record. */
+int record_decode(const uint8_t *buf, size_t len, int64_t seq, int64_t ts_ms, struct reading *out,
+                  size_t max);
+
+#endif
