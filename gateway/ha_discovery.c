@@ -97,7 +97,7 @@ static void add_string(json_object *o, const char *key, const char *value)
  * renders None, which Home Assistant shows as unknown. The reading's own
  * fields (quality, ts, seq) arrive as attributes through
  * json_attributes_topic. */
-static const char *value_template(const struct point_config *p, enum ha_stream stream)
+static const char *point_template(const struct point_config *p, enum ha_stream stream)
 {
     if (is_binary(p, stream))
         return "{{ ('ON' if value_json.value else 'OFF') if value_json.quality == 'good' "
@@ -107,6 +107,23 @@ static const char *value_template(const struct point_config *p, enum ha_stream s
     if (p->kind == KIND_COUNTER) /* an uncertain count may miss visitors; still a count */
         return "{{ value_json.count if value_json.quality in ('good', 'uncertain') else None }}";
     return "{{ value_json.avg if value_json.quality == 'good' else None }}";
+}
+
+/* With layout = device a device's points share its topic: the template
+ * picks the point out, and a poll that did not carry it (publish = change)
+ * leaves the state as it was. */
+static void value_template(char *buf, size_t size, const struct gateway_config *cfg,
+                           const struct point_config *p, enum ha_stream stream)
+{
+    if (stream != HA_READINGS || cfg->mqtt.layout != MQTT_LAYOUT_DEVICE) {
+        snprintf(buf, size, "%s", point_template(p, stream));
+        return;
+    }
+    const char *state = is_binary(p, stream) ? "('ON' if v.value else 'OFF')" : "v.value";
+    snprintf(buf, size,
+             "{%% set v = value_json.points['%s'] | default(none) %%}"
+             "{{ this.state if v is none else (%s if v.quality == 'good' else None) }}",
+             p->name, state);
 }
 
 static void entity_name(char *buf, size_t size, const struct point_config *p, enum ha_stream stream)
@@ -153,14 +170,14 @@ static json_object *device_json(const struct gateway_config *cfg, const struct p
 static void add_state(json_object *root, const struct gateway_config *cfg,
                       const struct point_config *p, enum ha_stream stream)
 {
-    char topic[TOPIC_MAX];
-    if (fits(snprintf(topic, sizeof(topic), "%s/%s/%s/%s/%s", cfg->mqtt.topic_prefix, cfg->id,
-                      stream == HA_READINGS ? "readings" : "indicators", p->device_name, p->name),
-             sizeof(topic)) > 0) {
+    char topic[TOPIC_MAX], template[CFG_NAME_MAX + 256];
+    if (topic_format_data(topic, sizeof(topic), cfg->mqtt.topic_prefix, cfg->id, cfg->mqtt.layout,
+                          stream == HA_INDICATOR, p->device_name, p->name) > 0) {
         add_string(root, "state_topic", topic);
         add_string(root, "json_attributes_topic", topic);
     }
-    add_string(root, "value_template", value_template(p, stream));
+    value_template(template, sizeof(template), cfg, p, stream);
+    add_string(root, "value_template", template);
     if (topic_format_status(topic, sizeof(topic), cfg->mqtt.topic_prefix, cfg->id) > 0)
         add_string(root, "availability_topic", topic);
     add_string(root, "payload_available", "online");

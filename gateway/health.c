@@ -94,6 +94,7 @@ char *health_json(const struct gateway_config *cfg, const struct health_inputs *
     }
     add_int(store, "dropped_total", in->store.dropped_total);
     add_int(store, "next_seq", in->store.next_seq);
+    add_int(store, "first_seq", in->store.first_seq);
     json_object_object_add(root, "store", store);
 
     json_object_object_add(root, "readings", counters_json());

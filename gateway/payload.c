@@ -10,12 +10,21 @@ static int fits(int n, size_t size)
     return n >= 0 && (size_t)n < size ? n : -1;
 }
 
+int topic_format_data(char *buf, size_t size, const char *prefix, const char *gateway,
+                      int layout, bool indicator, const char *device, const char *point)
+{
+    if (!indicator && layout == MQTT_LAYOUT_DEVICE)
+        return fits(snprintf(buf, size, "%s/%s/readings/%s", prefix, gateway, device), size);
+    return fits(snprintf(buf, size, "%s/%s/%s/%s/%s", prefix, gateway,
+                         indicator ? "indicators" : "readings", device, point),
+                size);
+}
+
 int topic_format_reading(char *buf, size_t size, const char *prefix, const char *gateway,
                          const struct reading *r, const struct store_point *p)
 {
-    const char *branch = r->kind == READING_RAW ? "readings" : "indicators";
-    return fits(snprintf(buf, size, "%s/%s/%s/%s/%s", prefix, gateway, branch, p->device, p->point),
-                size);
+    return topic_format_data(buf, size, prefix, gateway, MQTT_LAYOUT_POINT,
+                             r->kind != READING_RAW, p->device, p->point);
 }
 
 int topic_format_status(char *buf, size_t size, const char *prefix, const char *gateway)
@@ -162,9 +171,8 @@ int topic_format_record(char *buf, size_t size, const char *prefix, const char *
     const struct store_point *p = store_point(s, rec->r[0].point_id);
     if (!p || !p->device[0])
         return -1;
-    if (!device_layout(layout, rec))
-        return topic_format_reading(buf, size, prefix, gateway, rec->r, p);
-    return fits(snprintf(buf, size, "%s/%s/readings/%s", prefix, gateway, p->device), size);
+    return topic_format_data(buf, size, prefix, gateway, layout, rec->r[0].kind != READING_RAW,
+                             p->device, p->point);
 }
 
 size_t payload_record_max(const struct record *rec)

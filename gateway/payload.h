@@ -6,6 +6,7 @@
 #ifndef GW_PAYLOAD_H
 #define GW_PAYLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "gateway/reading.h"
@@ -18,6 +19,13 @@
  * {prefix}/{gateway}/indicators/{device}/{point} for counts and windows. */
 int topic_format_reading(char *buf, size_t size, const char *prefix, const char *gateway,
                          const struct reading *r, const struct store_point *p);
+/* The one place the data topics are spelled: raw readings on
+ * {prefix}/{gateway}/readings/{device} (layout = device) or
+ * .../readings/{device}/{point} (layout = point); indicators always on
+ * {prefix}/{gateway}/indicators/{device}/{point}. */
+int topic_format_data(char *buf, size_t size, const char *prefix, const char *gateway,
+                      int layout, bool indicator, const char *device, const char *point);
+
 /* {prefix}/{gateway}/status */
 int topic_format_status(char *buf, size_t size, const char *prefix, const char *gateway);
 

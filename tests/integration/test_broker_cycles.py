@@ -94,15 +94,15 @@ def large_backlog(work, broker):
             db.close()
 
     def backlog():
-        return query("SELECT count(*) FROM readings")
+        return query("SELECT coalesce(sum(n), 0) FROM records")
     wait_until(lambda: backlog() >= BACKLOG_MIN, 120, f"a backlog of {BACKLOG_MIN} readings")
-    held, held_last = backlog(), query("SELECT max(seq) FROM readings")
+    held, held_last = backlog(), query("SELECT max(seq) FROM records")
     outage_s = time.monotonic() - started
     broker.start()
     drain_started = time.monotonic()
     # Polling goes on at 6400 readings/s: drained means every reading of
     # the outage has been acknowledged and deleted.
-    wait_until(lambda: query("SELECT min(seq) FROM readings") > held_last, 120,
+    wait_until(lambda: query("SELECT min(seq) FROM records") > held_last, 120,
                "the backlog to drain")
     drain_s = time.monotonic() - drain_started
     gw.stop()

@@ -50,7 +50,8 @@ def flowing(path, since):
     earlier run)."""
     msgs = messages(path)
     topics = {t for t, _ in msgs}
-    fresh = {t for t, p in msgs if "/readings/" in t and wall_s(json.loads(p)["ts"]) >= since}
+    fresh = {f"{t}/{name}" for t, p in msgs if "/readings/" in t
+             and wall_s(json.loads(p)["ts"]) >= since for name in json.loads(p)["points"]}
     wanted = {"smartregion/demo/status", "smartregion/demo/health",
               "smartregion/demo/devices/trail_north/meta", "smartregion/demo/devices/weather/meta"}
     return wanted <= topics and {f"smartregion/demo/readings/{p}" for p in POINTS} <= fresh
@@ -88,7 +89,7 @@ def body(work):
         document = payload if name == "status" else json.loads(payload)
         errors = list(schema_validator(name).iter_errors(document))
         check(not errors, f"{topic} {payload}: {errors[0].message if errors else ''}")
-    readings = sum(1 for t, _ in msgs if "/readings/" in t)
+    readings = sum(len(json.loads(p)["points"]) for t, p in msgs if "/readings/" in t)
     figure(f"scripts/demo.sh: data flowing {flowed_s:.1f}s after start ({readings} readings of "
            f"{len(POINTS)} points, metadata, health, status), all {len(msgs)} messages valid "
            f"against their schemas; Ctrl-C ended it with 'offline' and freed its ports")
