@@ -47,6 +47,7 @@ struct stub_options {
     char parity;
     int stop_bits;
     int max_seconds;
+    int registers; /* holding registers served, at least the model's */
     struct stub_faults faults;
 };
 
@@ -65,6 +66,8 @@ static void usage(const struct stub_model *m, FILE *out)
         "  --pty-link PATH   make PATH a symlink to the gateway's end of the pair\n"
         "  --unit ID         RTU unit id to answer (default 1)\n"
         "  --max-seconds N   exit by itself after N seconds (default: run until SIGTERM)\n"
+        "  --registers N     serve N holding registers (the model's and spare ones reading 0),\n"
+        "                    for load tests: tests/bench reads 20 per device\n"
         "The first line on stdout says where it listens:\n"
         "  LISTENING tcp 127.0.0.1:PORT   or   LISTENING rtu /dev/pts/N\n"
         "SIGUSR1 simulates a power loss.\n"
@@ -121,6 +124,8 @@ static int parse_options(int argc, char **argv, const struct stub_model *m, stru
             o->stop_bits = atoi(val);
         else if (strcmp(opt, "--max-seconds") == 0)
             o->max_seconds = atoi(val);
+        else if (strcmp(opt, "--registers") == 0)
+            o->registers = atoi(val);
         else if (strcmp(opt, "--fault") == 0 && stub_fault_parse(val, &o->faults.fixed) == 0)
             continue;
         else if (strcmp(opt, "--fault-file") == 0)
@@ -578,8 +583,9 @@ int stub_run(int argc, char **argv, const struct stub_model *model)
     sa.sa_handler = on_power_loss;
     sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    modbus_mapping_t *map = modbus_mapping_new(model->nb_bits, model->nb_input_bits,
-                                               model->nb_registers, model->nb_input_registers);
+    int registers = o.registers > model->nb_registers ? o.registers : model->nb_registers;
+    modbus_mapping_t *map = modbus_mapping_new(model->nb_bits, model->nb_input_bits, registers,
+                                               model->nb_input_registers);
     if (!map)
         return 1;
     power_on(model, map); /* the state at switch-on */

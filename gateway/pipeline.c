@@ -20,6 +20,8 @@
 #define CLAIM_MAX 1024
 #define CLAIM_READINGS 65536
 #define EXPIRE_EVERY_MS 10000
+/* One stat() of the store file this often, while awake anyway. */
+#define FILE_CHECK_EVERY_MS 2000
 #define SUMMARY_EVERY_MS 60000
 /* Scheduling jitter stays far below this; an NTP step or a date command
  * does not. */
@@ -474,7 +476,7 @@ static void *pipeline_thread(void *arg)
 {
     struct pipeline *p = arg;
     int64_t now = clock_mono_ms();
-    int64_t next_expire = now, next_summary = now + SUMMARY_EVERY_MS;
+    int64_t next_expire = now, next_summary = now + SUMMARY_EVERY_MS, next_file_check = now;
     int64_t next_health = now + p->cfg->health_interval_ms;
     p->started_ms = now;
     for (;;) {
@@ -487,6 +489,10 @@ static void *pipeline_thread(void *arg)
         if (now >= next_expire) {
             expire_round(p);
             next_expire = now + EXPIRE_EVERY_MS;
+        }
+        if (now >= next_file_check) {
+            store_keep_file(p->store);
+            next_file_check = now + FILE_CHECK_EVERY_MS;
         }
         report_clock_step(p);
         if (now >= next_summary) {

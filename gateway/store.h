@@ -122,6 +122,12 @@ int store_each_set_aside(struct store *s, store_set_aside_fn fn, void *ctx);
 /* Puts every record set aside back into the queue; *n says how many. */
 int store_resend_set_aside(struct store *s, int64_t *n);
 
+/* When the file at the configured path is no longer the one this store
+ * has open (removed or replaced while running), writes the open copy back
+ * and reopens it; every commit checks too, but with the broker keeping up
+ * there may be none for hours. Returns 0 when the file is (again) in place. */
+int store_keep_file(struct store *s);
+
 /* Wall-clock time of the oldest record still in the store, or -1. */
 int64_t store_oldest_ts(struct store *s);
 

@@ -79,11 +79,6 @@ int64_t store_run_ms(const struct store *s, int64_t now_mono_ms);
 int store_lock(struct store *s);
 int store_open_database(struct store *s);
 void store_close_database(struct store *s);
-/* When the file at the configured path is no longer the one this store
- * has open (removed or replaced while running), writes the open copy back
- * to the path and reopens it, so that nothing held is lost and no sequence
- * number is used twice. Returns 0 when the file is (again) in place. */
-int store_keep_file(struct store *s);
 /* Keeps device/point/unit under id, for store_point(). */
 int store_remember_point(struct store *s, uint32_t id, const char *device, const char *point,
                          const char *unit);

@@ -488,8 +488,9 @@ class DemoRig:
                           name=name)
 
 
-def many_points_ini(gateway_id, broker_port, stub_ports, store, devices, points):
-    """devices x points holding registers, every 10 ms, one TCP bus per
+def many_points_ini(gateway_id, broker_port, stub_ports, store, devices, points, interval="10ms",
+                    extra=""):
+    """devices x points holding registers, every interval, one TCP bus per
     device, spread over the given stub ports: the benchmark's load."""
     parts = [f"""[gateway]
 id = {gateway_id}
@@ -502,11 +503,11 @@ reconnect_max = 1s
 [store]
 path = {store}
 max_readings = 10000000
-"""]
+{extra}"""]
     for d in range(devices):
         parts.append(f"[bus b{d}]\ntype = tcp\nhost = 127.0.0.1\n"
                      f"port = {stub_ports[d % len(stub_ports)]}\n"
-                     f"[device d{d}]\nbus = b{d}\nunit_id = 1\ninterval = 10ms\n"
+                     f"[device d{d}]\nbus = b{d}\nunit_id = 1\ninterval = {interval}\n"
                      f"response_timeout = 500ms\nbackoff_max = 1s\n")
         for p in range(points):
             parts.append(f"[point d{d}/p{p}]\nfunction = holding_register\naddress = {p}\n"

@@ -26,9 +26,12 @@ EXPECTED = {  # object id -> (component, device_class, unit, state_class, field)
 }
 
 
-def render(template, payload):
+def render(template, payload, previous="previous"):
+    """As Home Assistant renders a value_template: the message as
+    value_json, the entity's current state as this.state."""
     import jinja2
-    return jinja2.Environment().from_string(template).render(value_json=payload)
+    return jinja2.Environment().from_string(template).render(value_json=payload,
+                                                             this={"state": previous})
 
 
 def configs(sub):
@@ -39,12 +42,19 @@ def configs(sub):
     return found
 
 
-def newest_good_on(sub, topic):
-    """The newest message on topic whose quality is good (a poll that failed
-    on the pty now and then gives a bad one, which is not what is tested)."""
+def fields_of(payload, point):
+    """A point's fields: in a device message (layout = device) its entry
+    under points, otherwise the message itself."""
+    return payload["points"].get(point) if "points" in payload else payload
+
+
+def newest_good_on(sub, topic, point=None):
+    """The newest message on topic whose quality is good for point (a poll
+    that failed on the pty now and then gives a bad one, which is not what
+    is tested)."""
     payloads = [json.loads(p) for t, p in (line.split(" ", 1) for line in sub.lines())
                 if t == topic]
-    good = [p for p in payloads if p["quality"] == "good"]
+    good = [p for p in payloads if (fields_of(p, point) or {}).get("quality") == "good"]
     return good[-1] if good else None
 
 
@@ -59,13 +69,20 @@ def check_entity(object_id, doc, data):
     device = object_id.split("_")[0] if object_id.startswith("weather") else "trail_north"
     check(doc["device"]["identifiers"] == [f"test-gw_{device}"] and doc["device"]["name"] == device,
           f"{object_id}: device {doc['device']}")
-    payload = newest_good_on(data, doc["state_topic"])
+    point = object_id[len(device) + 1:]
+    payload = newest_good_on(data, doc["state_topic"], point)
     check(payload is not None, f"{object_id}: no good message arrived on {doc['state_topic']}")
     state = render(doc["value_template"], payload)
-    check(state == str(payload[field]), f"{object_id}: template gave {state!r} for {payload}")
-    stale = dict(payload, quality="stale")
+    check(state == str(fields_of(payload, point)[field]),
+          f"{object_id}: template gave {state!r} for {payload}")
+    stale = json.loads(json.dumps(payload))
+    fields_of(stale, point)["quality"] = "stale"
     check(render(doc["value_template"], stale) == "None",
           f"{object_id}: a stale value must render None, got {render(doc['value_template'], stale)}")
+    if "points" in payload:  # a poll that did not carry the point leaves the state alone
+        other = dict(payload, points={k: v for k, v in payload["points"].items() if k != point})
+        check(render(doc["value_template"], other, "41") == "41",
+              f"{object_id}: a device message without the point changed the state")
     check(doc["json_attributes_topic"] == doc["state_topic"], f"{object_id}: attributes topic")
     return state
 
@@ -82,7 +99,8 @@ def body(work):
     rig.gw.start()
     wait_until(lambda: len(configs(discovery)) >= len(EXPECTED), 20, "discovery documents")
     # Every entity's state topic must have carried a good message.
-    wait_until(lambda: all(newest_good_on(data, d["state_topic"])
+    wait_until(lambda: all(newest_good_on(data, d["state_topic"],
+                                          d["unique_id"][len(f"test-gw_{d['device']['name']}_"):])
                            for d in configs(discovery).values()),
                20, "a good message on every state topic")
 

@@ -43,7 +43,6 @@ def body(work):
         gw.proc.wait(10)
         firsts.append(first_seq_of_run(gw.log()))
         committed |= set(stored(store, "SELECT seq FROM records"))
-    check(committed, "nothing was ever committed")
 
     gw.start()  # the last start drains what the kills left behind
     gw.wait_connected()
@@ -54,6 +53,7 @@ def body(work):
     time.sleep(0.5 * SLOW)
 
     unique, duplicates = dedupe_by_seq(sub.readings())
+    check(len(unique) > 100 * CYCLES // 30, f"only {len(unique)} readings arrived")
     gaps = check_gaps_only_at_restarts(unique, firsts)
     check(len(set(firsts)) == len(firsts), f"two runs began at the same number: {firsts}")
     records = len({p["seq"] for _, p in unique})

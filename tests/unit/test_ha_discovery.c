@@ -90,7 +90,9 @@ static void test_entities_topics_and_classes(void **state)
     assert_int_equal(ha_discovery_topic(topic, 20, &cfg, in, HA_READINGS), -1);
 
     json_object *doc = document(&cfg, "in", HA_READINGS);
-    assert_string_equal(field(doc, "state_topic"), "smartregion/gw/readings/gate/in");
+    /* layout = device: the device's topic, the point picked by the template */
+    assert_string_equal(field(doc, "state_topic"), "smartregion/gw/readings/gate");
+    assert_non_null(strstr(field(doc, "value_template"), "value_json.points['in']"));
     assert_string_equal(field(doc, "state_class"), "total_increasing");
     assert_string_equal(field(doc, "device_class"), "");
     json_object_put(doc);
