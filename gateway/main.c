@@ -233,8 +233,12 @@ static int run(const char *path, int level_override)
         return EXIT_CONFIG;
     log_set_level(level_override >= 0 ? level_override : gw.cfg.log_level);
 
-    log_msg(LOG_INFO, "sensor-gateway %s starting: gateway %s, %zu buses, %zu devices, %zu points",
-            GW_VERSION, gw.cfg.id, gw.cfg.bus_count, gw.cfg.device_count, gw.cfg.point_count);
+    log_msg(LOG_INFO,
+            "sensor-gateway %s starting: gateway %s, %zu buses, %zu devices, %zu points; one "
+            "message per %s (layout = %s), commit interval %lldms",
+            GW_VERSION, gw.cfg.id, gw.cfg.bus_count, gw.cfg.device_count, gw.cfg.point_count,
+            gw.cfg.mqtt.layout == MQTT_LAYOUT_DEVICE ? "device poll" : "point",
+            mqtt_layout_names[gw.cfg.mqtt.layout], (long long)gw.cfg.store.commit_interval_ms);
     report_risks(&gw.cfg, true);
     if (gateway_start(&gw) != 0) {
         log_msg(LOG_ERROR, "start-up failed; stopping");
