@@ -100,13 +100,7 @@ static int register_points(struct gateway *gw)
     gw->point_ids = calloc(gw->cfg.point_count + 1, sizeof(*gw->point_ids));
     if (!gw->point_ids)
         return -1;
-    for (size_t i = 0; i < gw->cfg.point_count; i++) {
-        const struct point_config *pc = &gw->cfg.points[i];
-        if (store_register_point(gw->store, pc->device_name, pc->name, pc->unit,
-                                 &gw->point_ids[i]) != 0)
-            return -1;
-    }
-    return 0;
+    return store_register_points(gw->store, gw->cfg.points, gw->cfg.point_count, gw->point_ids);
 }
 
 static int start_pollers(struct gateway *gw)

@@ -444,3 +444,16 @@ int store_resend_set_aside(struct store *s, int64_t *n)
     s->set_aside = 0;
     return 0;
 }
+
+int store_register_points(struct store *s, const struct point_config *points, size_t n,
+                          uint32_t *ids)
+{
+    if (run(s, ST_BEGIN) != 0)
+        return STORE_ERROR;
+    for (size_t i = 0; i < n; i++) {
+        if (store_register_point(s, points[i].device_name, points[i].name, points[i].unit,
+                                 &ids[i]) != 0)
+            return roll_back(s);
+    }
+    return run(s, ST_COMMIT) == 0 ? STORE_OK : roll_back(s);
+}

@@ -49,6 +49,10 @@ void store_close(struct store *s);
  * readings of a point removed from the config are still forwarded. */
 int store_register_point(struct store *s, const char *device, const char *point, const char *unit,
                          uint32_t *id);
+/* All of a config's points in one transaction (one sync at start, not one
+ * per point); ids[i] is points[i]'s. */
+int store_register_points(struct store *s, const struct point_config *points, size_t n,
+                          uint32_t *ids);
 const struct store_point *store_point(const struct store *s, uint32_t id);
 /* Every point id is below this. */
 uint32_t store_point_limit(const struct store *s);
