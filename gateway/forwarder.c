@@ -78,9 +78,9 @@ static void delivered(struct inflight_slot *slot)
         fw->probe_acks_left--;
     inflight_release(&fw->inflight, slot);
     bool wake = fw->window_wanted && (fw->inflight.current->outstanding <= fw->inflight.size / 2 ||
-                                      fw->probe_acks_left > 0);
+                                      fw->probe_acks_left > 0 || fw->paho_full);
     if (wake)
-        fw->window_wanted = false;
+        fw->window_wanted = fw->paho_full = false;
     pthread_mutex_unlock(&fw->lock);
     stat_add(&gw_stats.readings_acknowledged, 1);
     if (wake)
@@ -232,8 +232,11 @@ enum fw_publish_result forwarder_publish(struct forwarder *fw, const char *topic
     ro.context = slot;
     int rc = MQTTAsync_sendMessage(fw->client, topic, &msg, &ro);
     if (rc != MQTTASYNC_SUCCESS) {
+        /* paho's own limit (the broker's Receive Maximum): the next
+         * PUBACK makes room, and wakes the pipeline. */
         pthread_mutex_lock(&fw->lock);
         inflight_release(&fw->inflight, slot);
+        fw->window_wanted = fw->paho_full = true;
         pthread_mutex_unlock(&fw->lock);
         return FW_NOT_NOW;
     }

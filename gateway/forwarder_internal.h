@@ -77,6 +77,7 @@ struct forwarder {
      * again. Otherwise a PUBACK wakes nobody; the pipeline collects them
      * when it wakes for its own reasons. */
     bool window_wanted;
+    bool paho_full; /* paho refused a message: any PUBACK wakes the pipeline */
     int brief_connections;
     char connected_uri[CFG_TEXT_MAX];
     int64_t max_packet;    /* the broker's Maximum Packet Size (MQTT 5 CONNACK); 0: none */
