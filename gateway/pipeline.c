@@ -282,8 +282,13 @@ static void expire_round(struct pipeline *p)
  * rather than block the queue. */
 static void drop_orphan(struct pipeline *p, const struct record *rec)
 {
-    log_limited(&p->orphan_log, LOG_ERROR, "store: record %lld has an unknown point id %u",
-                (long long)rec->seq, rec->r[0].point_id);
+    if (rec->n == 0)
+        log_limited(&p->orphan_log, LOG_ERROR, "store: record %lld does not decode: dropped",
+                    (long long)rec->seq);
+    else
+        log_limited(&p->orphan_log, LOG_ERROR,
+                    "store: record %lld has an unknown point id %u: dropped", (long long)rec->seq,
+                    rec->r[0].point_id);
     stat_add(&gw_stats.store_errors, 1);
     if (!wb_ack(&p->wb, rec->seq) && p->ack_count < ACKS_MAX) {
         p->acks[p->ack_count++] = rec->seq;
@@ -294,6 +299,10 @@ static void drop_orphan(struct pipeline *p, const struct record *rec)
 static bool publish_record(struct pipeline *p, const struct record *rec)
 {
     char topic[TOPIC_MAX];
+    if (rec->n == 0) {
+        drop_orphan(p, rec);
+        return true;
+    }
     size_t need = payload_record_max(rec);
     if (need > p->payload_cap) {
         char *bigger = realloc(p->payload, need);

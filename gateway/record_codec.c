@@ -70,34 +70,47 @@ void record_encode(const struct reading *r, size_t n, uint8_t *buf)
     }
 }
 
+/* One reading at p, len bytes left; its size, or 0 when it does not fit. */
+static size_t decode_one(const uint8_t *p, size_t len, int64_t seq, int64_t ts_ms,
+                         struct reading *r)
+{
+    if (len < RECORD_RAW_BYTES || len < reading_size(p[4]))
+        return 0;
+    *r = (struct reading){.seq = seq, .ts_ms = ts_ms};
+    r->point_id =
+        (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    r->kind = p[4];
+    r->quality = p[5];
+    r->flags = (uint16_t)(p[6] | p[7] << 8);
+    r->value = get_f64(p + 8);
+    if (r->kind != READING_RAW) {
+        const uint8_t *q = p + RECORD_RAW_BYTES;
+        r->start_ms = (int64_t)get_u64(q);
+        r->span_from_ms = (int64_t)get_u64(q + 8);
+        r->span_to_ms = (int64_t)get_u64(q + 16);
+        r->samples = (int64_t)get_u64(q + 24);
+        r->excluded = (int64_t)get_u64(q + 32);
+        r->min = get_f64(q + 40);
+        r->max = get_f64(q + 48);
+        r->last = get_f64(q + 56);
+    }
+    return reading_size(r->kind);
+}
+
 int record_decode(const uint8_t *buf, size_t len, int64_t seq, int64_t ts_ms, struct reading *out,
                   size_t max)
 {
     size_t used = 0, n = 0;
     while (used < len && n < max) {
-        const uint8_t *p = buf + used;
-        if (len - used < RECORD_RAW_BYTES || len - used < reading_size(p[4]))
+        size_t size = decode_one(buf + used, len - used, seq, ts_ms, &out[n++]);
+        if (size == 0)
             return -1;
-        struct reading *r = &out[n++];
-        *r = (struct reading){.seq = seq, .ts_ms = ts_ms};
-        r->point_id = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                      (uint32_t)p[3] << 24;
-        r->kind = p[4];
-        r->quality = p[5];
-        r->flags = (uint16_t)(p[6] | p[7] << 8);
-        r->value = get_f64(p + 8);
-        if (r->kind != READING_RAW) {
-            const uint8_t *q = p + RECORD_RAW_BYTES;
-            r->start_ms = (int64_t)get_u64(q);
-            r->span_from_ms = (int64_t)get_u64(q + 8);
-            r->span_to_ms = (int64_t)get_u64(q + 16);
-            r->samples = (int64_t)get_u64(q + 24);
-            r->excluded = (int64_t)get_u64(q + 32);
-            r->min = get_f64(q + 40);
-            r->max = get_f64(q + 48);
-            r->last = get_f64(q + 56);
-        }
-        used += reading_size(r->kind);
+        used += size;
     }
     return used == len ? (int)n : -1;
+}
+
+int record_decode_first(const uint8_t *buf, size_t len, struct reading *out)
+{
+    return buf && decode_one(buf, len, 0, 0, out) > 0 ? 0 : -1;
 }

@@ -24,4 +24,8 @@ void record_encode(const struct reading *r, size_t n, uint8_t *buf);
 int record_decode(const uint8_t *buf, size_t len, int64_t seq, int64_t ts_ms, struct reading *out,
                   size_t max);
 
+/* Only the first reading (which names the record's device or point);
+ * returns 0, or -1 when the bytes do not hold one. */
+int record_decode_first(const uint8_t *buf, size_t len, struct reading *out);
+
 #endif

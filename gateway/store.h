@@ -112,7 +112,8 @@ int store_make_room(struct store *s, int64_t n, int64_t *dropped);
 int store_expire(struct store *s, int64_t now_mono_ms, int64_t *dropped);
 
 /* Up to max records with seq > after_seq that are not set aside, oldest
- * first; their readings go into buf (buf_max of them at most). */
+ * first; their readings go into buf (buf_max of them at most). A row that
+ * does not decode comes back with n = 0 and r = NULL. */
 int store_claim(struct store *s, int64_t after_seq, struct record *out, size_t max,
                 struct reading *buf, size_t buf_max, size_t *n);
 

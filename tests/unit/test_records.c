@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "gateway/log.h"
 #include "gateway/record_codec.h"
 #include "gateway/record_group.h"
@@ -106,6 +108,74 @@ static void test_grouping(void **state)
     assert_int_equal(records_group(in, 6, MQTT_LAYOUT_POINT, store, out, sizes, scratch), 6);
 }
 
+/* A device record in the store: listed when set aside and found as the
+ * newest of its device by its first reading; a row whose bytes do not
+ * decode comes back empty for the pipeline to drop, not stopping the
+ * claims behind it. */
+static void on_set_aside(void *ctx, int64_t seq, int64_t ts_ms, const struct store_point *pt,
+                         int n, int reason)
+{
+    (void)ts_ms;
+    assert_non_null(pt);
+    assert_string_equal(pt->device, "a");
+    assert_int_equal(n, 3);
+    assert_int_equal(reason, 0x87);
+    *(int64_t *)ctx = seq;
+}
+
+static void on_newest(void *ctx, uint32_t point_id, int kind, int64_t seq)
+{
+    assert_int_equal(point_id, ids[0]);
+    assert_int_equal(kind, READING_RAW);
+    *(int64_t *)ctx = seq;
+}
+
+static void test_device_records_in_the_store(void **state)
+{
+    (void)state;
+    struct reading r[3] = {raw(0, 100), raw(1, 100), raw(4, 100)};
+    int64_t seq, dropped, listed = 0, newest = 0;
+    assert_int_equal(store_take_seqs(store, 2, &seq), STORE_OK);
+    struct record recs[2] = {{.seq = seq, .r = r, .n = 3}, {.seq = seq + 1, .r = r, .n = 3}};
+    struct store_batch b = {.fresh = recs, .n_fresh = 2};
+    assert_int_equal(store_commit_batch(store, &b, &dropped), STORE_OK);
+    assert_int_equal(store_stats(store).depth, 6);
+    assert_int_equal(store_each_newest(store, on_newest, &newest), 0);
+    assert_int_equal(newest, seq + 1);
+    struct reading_refusal no = {.seq = seq, .reason = 0x87};
+    struct store_batch refuse = {.refused = &no, .n_refused = 1};
+    assert_int_equal(store_commit_batch(store, &refuse, &dropped), STORE_OK);
+    assert_int_equal(store_each_set_aside(store, on_set_aside, &listed), 0);
+    assert_int_equal(listed, seq);
+
+    /* Damage a row behind the store's back. */
+    char path[96];
+    snprintf(path, sizeof(path), "%s/store.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE records SET body = x'0102' WHERE seq = (SELECT "
+                                      "max(seq) FROM records)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    int64_t bad = seq + 1;
+    assert_int_equal(store_take_seqs(store, 1, &seq), STORE_OK);
+    struct record good = {.seq = seq, .r = r, .n = 2};
+    struct store_batch more = {.fresh = &good, .n_fresh = 1};
+    assert_int_equal(store_commit_batch(store, &more, &dropped), STORE_OK);
+    struct record out[4];
+    struct reading buf[8];
+    size_t n = 0;
+    assert_int_equal(store_claim(store, 0, out, 4, buf, 8, &n), 0);
+    assert_int_equal(n, 2); /* the one set aside is not claimed */
+    assert_int_equal(out[0].seq, bad);
+    assert_int_equal(out[0].n, 0);
+    assert_null(out[0].r);
+    assert_int_equal(out[1].seq, seq);
+    assert_int_equal(out[1].n, 2);
+    assert_int_equal(out[1].r[1].point_id, ids[1]);
+}
+
 static void test_write_behind(void **state)
 {
     (void)state;
@@ -153,6 +223,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec_roundtrip),
         cmocka_unit_test_setup_teardown(test_grouping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_records_in_the_store, setup, teardown),
         cmocka_unit_test(test_write_behind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
