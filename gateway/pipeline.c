@@ -88,9 +88,12 @@ static void note_unsaved(struct pipeline *p)
 }
 
 /* Commits the acknowledgements and refusals and, with records, every
- * record the broker has not acknowledged, with the indicator state. */
+ * record the broker has not acknowledged, with the indicator state. The
+ * state goes only when every record derived with it is among them: not
+ * while derived readings still wait for sequence numbers. */
 static int commit_pending(struct pipeline *p, bool records)
 {
+    bool with_state = records && p->derived_count == 0;
     int64_t dropped = 0;
     size_t n = 0;
     if (records) {
@@ -111,7 +114,7 @@ static int commit_pending(struct pipeline *p, bool records)
                             .refused = p->refusals,
                             .n_refused = p->refusal_count,
                             .now_mono_ms = n ? p->wb.recs[p->wb.head].taken_ms : 0};
-    if (records)
+    if (with_state)
         b.n_states = indicators_changed_states(p->indicators, &b.states);
     int rc = store_commit_batch(p->store, &b, &dropped);
     if (rc != STORE_OK)
@@ -124,6 +127,8 @@ static int commit_pending(struct pipeline *p, bool records)
         if (n && p->commit_recs[n - 1].seq > p->store_hw)
             p->store_hw = p->commit_recs[n - 1].seq;
         wb_all_committed(&p->wb);
+    }
+    if (with_state) {
         indicators_states_saved(p->indicators);
         p->state_due = false;
     }
