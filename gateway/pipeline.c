@@ -38,7 +38,11 @@ struct pipeline {
 
     struct indicators *indicators;
     struct latest_seq latest;
-    uint32_t *key_of; /* point id -> its retained topic's key (latest_seq.h) */
+    /* point id -> its device's key (the lowest id among the device's
+     * points) with layout = device, else the point id: names a raw
+     * record's retained topic (latest_seq.h) and its poll (record_group.h). */
+    uint32_t *key_of;
+    size_t key_count;
     struct reading *polled;  /* taken from the queue, on its way through the indicators */
     struct reading *derived; /* out of the indicator stage, waiting for sequence numbers */
     size_t derived_count;
@@ -222,8 +226,9 @@ static bool memory_full(const struct pipeline *p)
  * numbers and hands them to the write-behind buffer. */
 static void admit_derived(struct pipeline *p, int64_t now)
 {
-    size_t records = records_group(p->derived, p->derived_count, p->cfg->mqtt.layout, p->store,
-                                   p->grouped, p->sizes, p->scratch);
+    bool by_device = p->cfg->mqtt.layout == MQTT_LAYOUT_DEVICE;
+    size_t records = records_group(p->derived, p->derived_count, by_device ? p->key_of : NULL,
+                                   p->key_count, p->grouped, p->sizes, p->scratch);
     int64_t seq;
     if (records == 0) {
         p->derived_count = 0;
@@ -570,6 +575,7 @@ static void pipeline_free(struct pipeline *p)
 static int map_topic_keys(struct pipeline *p)
 {
     uint32_t limit = store_point_limit(p->store);
+    p->key_count = limit;
     p->key_of = calloc(limit ? limit : 1, sizeof(*p->key_of));
     if (!p->key_of)
         return -1;

@@ -1,39 +1,29 @@
 #include "gateway/record_group.h"
 
-#include <string.h>
-
 /* A poll's readings arrive together; only derived ones (occupancy) may
  * come a little later, after another device's. Looking back this many
  * records is enough to find their poll. */
 #define OPEN_RECORDS 16
 
-static const char *device_of(const struct store *s, const struct reading *r)
-{
-    const struct store_point *p = store_point(s, r->point_id);
-    return p && p->device[0] ? p->device : NULL;
-}
-
 /* The record among the last few that this reading belongs to, or -1. */
 static long find_record(const struct reading *in, const uint32_t *first_of, size_t records,
-                        const uint16_t *sizes, const struct reading *r, const struct store *s)
+                        const uint16_t *sizes, const struct reading *r, const uint32_t *device_of,
+                        size_t key_count)
 {
-    const char *device = device_of(s, r);
-    if (!device)
+    if (r->point_id >= key_count)
         return -1;
     size_t from = records > OPEN_RECORDS ? records - OPEN_RECORDS : 0;
     for (size_t k = records; k-- > from;) {
         const struct reading *head = &in[first_of[k]];
-        if (head->kind != READING_RAW || head->ts_ms != r->ts_ms || sizes[k] == UINT16_MAX)
-            continue;
-        const char *other = device_of(s, head);
-        if (other && strcmp(other, device) == 0)
+        if (head->kind == READING_RAW && head->ts_ms == r->ts_ms && sizes[k] < UINT16_MAX &&
+            head->point_id < key_count && device_of[head->point_id] == device_of[r->point_id])
             return (long)k;
     }
     return -1;
 }
 
-size_t records_group(const struct reading *in, size_t n, int layout, const struct store *s,
-                     struct reading *out, uint16_t *sizes, uint32_t *scratch)
+size_t records_group(const struct reading *in, size_t n, const uint32_t *device_of,
+                     size_t key_count, struct reading *out, uint16_t *sizes, uint32_t *scratch)
 {
     /* First pass: the record of every reading, and where each record's
      * first reading is. */
@@ -41,8 +31,8 @@ size_t records_group(const struct reading *in, size_t n, int layout, const struc
     size_t records = 0;
     for (size_t i = 0; i < n; i++) {
         long k = -1;
-        if (layout == MQTT_LAYOUT_DEVICE && in[i].kind == READING_RAW)
-            k = find_record(in, first_of, records, sizes, &in[i], s);
+        if (device_of && in[i].kind == READING_RAW)
+            k = find_record(in, first_of, records, sizes, &in[i], device_of, key_count);
         if (k < 0) {
             k = (long)records++;
             first_of[k] = (uint32_t)i;

@@ -9,12 +9,13 @@
 #include <stdint.h>
 
 #include "gateway/reading.h"
-#include "gateway/store.h"
 
 /* Writes the n readings of in to out, each record's readings together,
  * records in the order their first reading came; sizes[k] is the size of
- * record k. scratch holds 2 n entries. Returns the number of records. */
-size_t records_group(const struct reading *in, size_t n, int layout, const struct store *s,
-                     struct reading *out, uint16_t *sizes, uint32_t *scratch);
+ * record k. device_of[point_id] (key_count entries) names each point's
+ * device; NULL makes every reading a record (layout = point). scratch
+ * holds 2 n entries. Returns the number of records. */
+size_t records_group(const struct reading *in, size_t n, const uint32_t *device_of,
+                     size_t key_count, struct reading *out, uint16_t *sizes, uint32_t *scratch);
 
 #endif

@@ -16,6 +16,7 @@
 #include "gateway/log.h"
 #include "gateway/record_codec.h"
 #include "gateway/record_group.h"
+#include "gateway/store.h"
 #include "gateway/write_behind.h"
 
 static void test_codec_roundtrip(void **state)
@@ -93,8 +94,11 @@ static void test_grouping(void **state)
     in[5].kind = READING_COUNT;
     struct reading out[6];
     uint16_t sizes[6];
-    uint32_t scratch[12];
-    size_t k = records_group(in, 6, MQTT_LAYOUT_DEVICE, store, out, sizes, scratch);
+    uint32_t scratch[12], device_of[64] = {0};
+    assert_true(ids[4] < 64);
+    for (int i = 0; i < 5; i++) /* points 0, 1 and 4 are device a's, 2 and 3 b's */
+        device_of[ids[i]] = i == 2 || i == 3 ? ids[2] : ids[0];
+    size_t k = records_group(in, 6, device_of, 64, out, sizes, scratch);
     assert_int_equal(k, 3);
     assert_int_equal(sizes[0], 3);
     assert_int_equal(sizes[1], 2);
@@ -104,8 +108,8 @@ static void test_grouping(void **state)
     assert_int_equal(out[5].kind, READING_COUNT);
     /* Another timestamp is another poll. */
     in[1].ts_ms = 200;
-    assert_int_equal(records_group(in, 6, MQTT_LAYOUT_DEVICE, store, out, sizes, scratch), 4);
-    assert_int_equal(records_group(in, 6, MQTT_LAYOUT_POINT, store, out, sizes, scratch), 6);
+    assert_int_equal(records_group(in, 6, device_of, 64, out, sizes, scratch), 4);
+    assert_int_equal(records_group(in, 6, NULL, 64, out, sizes, scratch), 6);
 }
 
 /* A device record in the store: listed when set aside and found as the
