@@ -282,12 +282,20 @@ static int start_connect(struct forwarder *fw)
  * steady publishing postpones the ping: up to about three keep-alives. A
  * whole keep-alive without a single PUBACK while messages wait is proof
  * enough; the connection is dropped and the readings stay in the store. */
+/* Called with fw->lock held: from when on the link counts as silent, or
+ * INT64_MAX while nothing waits for an answer. */
+static int64_t silent_from(const struct forwarder *fw)
+{
+    if (fw->state != FW_CONNECTED || fw->inflight.current->outstanding == 0)
+        return INT64_MAX;
+    return fw->last_progress_ms + fw->cfg->mqtt.keepalive_ms + 1;
+}
+
 static void drop_if_silent(struct forwarder *fw, int64_t now_mono_ms)
 {
     int64_t keepalive = fw->cfg->mqtt.keepalive_ms;
     pthread_mutex_lock(&fw->lock);
-    bool silent = fw->state == FW_CONNECTED && fw->inflight.current->outstanding > 0 &&
-                  now_mono_ms - fw->last_progress_ms > keepalive;
+    bool silent = now_mono_ms >= silent_from(fw);
     size_t waiting = fw->inflight.current->outstanding;
     if (silent) {
         inflight_retire(&fw->inflight);
@@ -328,11 +336,7 @@ void forwarder_service(struct forwarder *fw, int64_t now_mono_ms)
 int64_t forwarder_next_service_ms(struct forwarder *fw)
 {
     pthread_mutex_lock(&fw->lock);
-    int64_t next = INT64_MAX;
-    if (fw->state == FW_DISCONNECTED)
-        next = fw->next_attempt_ms;
-    else if (fw->state == FW_CONNECTED && fw->inflight.current->outstanding > 0)
-        next = fw->last_progress_ms + fw->cfg->mqtt.keepalive_ms + 1;
+    int64_t next = fw->state == FW_DISCONNECTED ? fw->next_attempt_ms : silent_from(fw);
     pthread_mutex_unlock(&fw->lock);
     return next;
 }
