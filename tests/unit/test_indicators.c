@@ -16,6 +16,7 @@
 #include "gateway/log.h"
 #include "gateway/point_quality.h"
 #include "gateway/store.h"
+#include "records_of_one.h"
 
 #define T0 1795600800000LL /* 2026-11-25T10:00:00Z */
 #define MIN_MS 60000LL
@@ -91,16 +92,7 @@ static size_t feed_and_commit(struct indicators *ind, struct store *s, struct re
 {
     size_t k = indicators_feed(ind, in, n, out);
     assert_true(k <= indicators_room(ind, n));
-    static struct record recs[4096];
-    int64_t first = 0;
-    assert_true(k <= 4096);
-    if (k)
-        assert_int_equal(store_take_seqs(s, k, &first), STORE_OK);
-    for (size_t i = 0; i < k; i++) {
-        out[i].seq = first + (int64_t)i;
-        recs[i] = (struct record){.seq = out[i].seq, .r = &out[i], .n = 1};
-    }
-    struct store_batch b = {.fresh = recs, .n_fresh = k};
+    struct store_batch b = {.fresh = records_of_one(s, out, k), .n_fresh = k};
     b.n_states = indicators_changed_states(ind, &b.states);
     int64_t dropped;
     assert_int_equal(store_commit_batch(s, &b, &dropped), STORE_OK);

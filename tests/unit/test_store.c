@@ -14,6 +14,7 @@
 #include "gateway/log.h"
 #include "gateway/clock.h"
 #include "gateway/store.h"
+#include "records_of_one.h"
 
 static char dir[64];
 static struct store_config cfg;
@@ -49,26 +50,10 @@ static struct store *open_store(void)
     return s;
 }
 
-/* The readings as records of one reading each (layout = point), under
- * sequence numbers the store gives. */
-static struct record *as_records(struct store *s, struct reading *r, size_t n)
-{
-    static struct record recs[2048];
-    int64_t first = 0;
-    assert_true(n <= 2048);
-    if (n)
-        assert_int_equal(store_take_seqs(s, n, &first), STORE_OK);
-    for (size_t i = 0; i < n; i++) {
-        r[i].seq = first + (int64_t)i;
-        recs[i] = (struct record){.seq = r[i].seq, .r = &r[i], .n = 1};
-    }
-    return recs;
-}
-
 static int append_and_ack(struct store *s, struct reading *fresh, size_t n_fresh,
                           const int64_t *acked, size_t n_acked, int64_t *dropped)
 {
-    struct store_batch b = {.fresh = as_records(s, fresh, n_fresh),
+    struct store_batch b = {.fresh = records_of_one(s, fresh, n_fresh),
                             .n_fresh = n_fresh,
                             .acked = acked,
                             .n_acked = n_acked};
@@ -201,10 +186,10 @@ static void test_age_expiry(void **state)
     int64_t t = clock_mono_ms(), dropped;
     int64_t forty_days_ago = clock_wall_ms() - 40LL * 24 * 3600 * 1000;
     make_readings(r, 10, id, forty_days_ago);
-    struct store_batch old = {.fresh = as_records(s, r, 5), .n_fresh = 5, .now_mono_ms = t};
+    struct store_batch old = {.fresh = records_of_one(s, r, 5), .n_fresh = 5, .now_mono_ms = t};
     assert_int_equal(store_commit_batch(s, &old, &dropped), 0);
     struct store_batch young = {
-        .fresh = as_records(s, r + 5, 5), .n_fresh = 5, .now_mono_ms = t + cfg.max_age_ms - 1000};
+        .fresh = records_of_one(s, r + 5, 5), .n_fresh = 5, .now_mono_ms = t + cfg.max_age_ms - 1000};
     assert_int_equal(store_commit_batch(s, &young, &dropped), 0);
     assert_int_equal(store_expire(s, clock_mono_ms(), &dropped), 0);
     assert_int_equal(dropped, 0); /* 40 days by the wall clock, seconds by the run clock */
@@ -329,7 +314,7 @@ static void test_full_store_changes_nothing_and_recovers(void **state)
     struct record *recs = NULL;
     while (batches < 100) {
         make_readings(r, 500, id, 0);
-        recs = as_records(s, r, 500);
+        recs = records_of_one(s, r, 500);
         struct store_batch b = {.fresh = recs, .n_fresh = 500};
         rc = store_commit_batch(s, &b, &dropped);
         if (rc != STORE_OK)
@@ -444,7 +429,7 @@ static void test_indicators_and_state_roundtrip(void **state)
          .max = 4,
          .last = 3}};
     struct store_state st = {id, "{\"v\":1}"};
-    struct store_batch b = {.fresh = as_records(s, r, 3), .n_fresh = 3, .states = &st, .n_states = 1};
+    struct store_batch b = {.fresh = records_of_one(s, r, 3), .n_fresh = 3, .states = &st, .n_states = 1};
     int64_t dropped;
     assert_int_equal(store_commit_batch(s, &b, &dropped), STORE_OK);
     store_close(s);
@@ -492,7 +477,7 @@ static void test_state_and_newest_survive_restart(void **state)
                            {.point_id = id},
                            {.point_id = id, .kind = READING_WINDOW}};
     struct store_state st[2] = {{id, "first"}, {id, "second"}};
-    struct store_batch b = {.fresh = as_records(s, r, 4), .n_fresh = 4, .states = st, .n_states = 2};
+    struct store_batch b = {.fresh = records_of_one(s, r, 4), .n_fresh = 4, .states = st, .n_states = 2};
     int64_t dropped;
     assert_int_equal(store_commit_batch(s, &b, &dropped), STORE_OK);
     store_close(s);
