@@ -1,0 +1,100 @@
+/* Inside the pipeline: what pipeline.c (the thread's loop, forwarding to
+ * the broker) and pipeline_store.c (taking readings in, the write-behind
+ * commits, acknowledgements) share. Not for use outside these two. */
+#ifndef GW_PIPELINE_INTERNAL_H
+#define GW_PIPELINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "gateway/clock.h"
+#include "gateway/indicators.h"
+#include "gateway/latest_seq.h"
+#include "gateway/log.h"
+#include "gateway/pipeline.h"
+#include "gateway/write_behind.h"
+
+#define BATCH_MAX 16384
+#define ACKS_MAX 65536
+/* Records claimed from the store per query, and their readings. */
+#define CLAIM_MAX 1024
+#define CLAIM_READINGS 65536
+#define EXPIRE_EVERY_MS 10000
+/* One stat() of the store file this often, while awake anyway. */
+#define FILE_CHECK_EVERY_MS 2000
+#define SUMMARY_EVERY_MS 60000
+/* Scheduling jitter stays far below this; an NTP step or a date command
+ * does not. */
+#define CLOCK_STEP_MS 2000
+
+struct pipeline {
+    const struct gateway_config *cfg;
+    struct store *store;
+    struct forwarder *fw;
+    struct ingest_queue *queue;
+    struct stop_signal stop;
+    int64_t grace_deadline_ms;
+    pthread_t thread;
+
+    struct indicators *indicators;
+    struct latest_seq latest;
+    /* point id -> its device's key (the lowest id among the device's
+     * points) with layout = device, else the point id: names a raw
+     * record's retained topic (latest_seq.h) and its poll (record_group.h). */
+    uint32_t *key_of;
+    size_t key_count;
+    struct reading *polled;  /* taken from the queue, on its way through the indicators */
+    struct reading *derived; /* out of the indicator stage, waiting for sequence numbers */
+    size_t derived_count;
+    struct reading *grouped; /* the same, each record's readings together */
+    uint16_t *sizes;
+    uint32_t *scratch;
+    bool derived_indicators; /* derived holds counts or windows */
+
+    /* Write-behind: fresh records wait here for the broker; what is still
+     * unacknowledged at its deadline is committed. */
+    struct write_behind wb;
+    struct record *commit_recs;
+    size_t commit_cap;
+    /* Acknowledgements and refusals of records already in the store: they
+     * ride on the next commit, at the latest one interval after the first. */
+    int64_t *acks;
+    size_t ack_count;
+    struct reading_refusal *refusals;
+    size_t refusal_count;
+    int64_t unsaved_since_ms; /* monotonic; INT64_MAX: nothing unsaved */
+    /* A count or window is published only after the state it leaves
+     * behind is in the store: a crash can then neither count an interval
+     * twice nor lose it. */
+    bool state_due;
+
+    struct record *claimed;
+    struct reading *claimed_readings;
+    int64_t cursor;   /* highest seq handed to the broker on this connection */
+    int64_t store_hw; /* no record in the store has a higher seq */
+    char *payload;
+    size_t payload_cap;
+
+    struct clock_watch wall_watch;
+    int64_t started_ms; /* monotonic, for uptime */
+    struct log_limit store_log, drop_log, full_log, orphan_log;
+};
+
+/* Acknowledgements or refusals wait for a commit from now on. */
+void pipeline_note_unsaved(struct pipeline *p);
+/* PUBACKs and refusals: a record still in memory is settled there; one in
+ * the store waits for the next commit. */
+void pipeline_take_broker_news(struct pipeline *p);
+/* Readings from the queue through the indicator stage into records in the
+ * write-behind buffer. */
+void pipeline_take_new_records(struct pipeline *p, int64_t now);
+/* Whether so much waits in memory that nothing more is taken in. */
+bool pipeline_memory_full(const struct pipeline *p);
+/* One transaction: what is unacknowledged, acknowledgements, refusals,
+ * indicator state; a full store makes room first. */
+void pipeline_commit_round(struct pipeline *p);
+void pipeline_expire_round(struct pipeline *p);
+/* At the end: what could not be committed, counted and logged. */
+void pipeline_report_unsaved(struct pipeline *p);
+
+#endif

@@ -1,0 +1,227 @@
+/* The pipeline's write side: readings taken in and grouped into records
+ * with their sequence numbers, the write-behind commits, and what the
+ * broker acknowledged or refused. The loop and forwarding are pipeline.c. */
+#include "gateway/pipeline_internal.h"
+#include "gateway/record_group.h"
+#include "gateway/stats.h"
+
+#include <stdlib.h>
+
+/* How much a full store gives up at once: enough that the next rounds fit,
+ * not so much that one full moment costs hours of data. */
+#define MAKE_ROOM_MIN 1000
+#define MAKE_ROOM_DEPTH_DIVISOR 20
+
+void pipeline_note_unsaved(struct pipeline *p)
+{
+    if (p->unsaved_since_ms == INT64_MAX)
+        p->unsaved_since_ms = clock_mono_ms();
+}
+
+/* Commits the acknowledgements and refusals and, with records, every
+ * record the broker has not acknowledged, with the indicator state. The
+ * state goes only when every record derived with it is among them: not
+ * while derived readings still wait for sequence numbers. */
+static int commit_pending(struct pipeline *p, bool records)
+{
+    bool with_state = records && p->derived_count == 0;
+    int64_t dropped = 0;
+    size_t n = 0;
+    if (records) {
+        size_t want = wb_pending_count(&p->wb);
+        if (want > p->commit_cap) {
+            struct record *bigger = realloc(p->commit_recs, want * 2 * sizeof(*bigger));
+            if (!bigger)
+                return STORE_ERROR;
+            p->commit_recs = bigger;
+            p->commit_cap = want * 2;
+        }
+        n = wb_pending(&p->wb, p->commit_recs, p->commit_cap);
+    }
+    struct store_batch b = {.fresh = p->commit_recs,
+                            .n_fresh = n,
+                            .acked = p->acks,
+                            .n_acked = p->ack_count,
+                            .refused = p->refusals,
+                            .n_refused = p->refusal_count,
+                            .now_mono_ms = n ? p->wb.recs[p->wb.head].taken_ms : 0};
+    if (with_state)
+        b.n_states = indicators_changed_states(p->indicators, &b.states);
+    int rc = store_commit_batch(p->store, &b, &dropped);
+    if (rc != STORE_OK)
+        return rc;
+    size_t readings = 0;
+    for (size_t i = 0; i < n; i++)
+        readings += p->commit_recs[i].n;
+    stat_add(&gw_stats.readings_stored, readings);
+    if (records) {
+        if (n && p->commit_recs[n - 1].seq > p->store_hw)
+            p->store_hw = p->commit_recs[n - 1].seq;
+        wb_all_committed(&p->wb);
+    }
+    if (with_state) {
+        indicators_states_saved(p->indicators);
+        p->state_due = false;
+    }
+    p->ack_count = p->refusal_count = 0;
+    p->unsaved_since_ms = INT64_MAX;
+    if (dropped > 0) {
+        stat_add(&gw_stats.dropped_store_bound, (uint64_t)dropped);
+        log_limited(&p->drop_log, LOG_WARNING,
+                    "store: full at %lld readings: dropped the %lld oldest unsent readings "
+                    "(%lld dropped in all)",
+                    (long long)p->cfg->store.max_readings, (long long)dropped,
+                    (long long)store_stats(p->store).dropped_total);
+    }
+    return STORE_OK;
+}
+
+/* The disk or max_size is full. Acknowledged records free space, so they
+ * go first; if fresh records still do not fit, the oldest unsent ones make
+ * room (the same policy as max_readings), counted and logged. */
+static int commit_when_full(struct pipeline *p)
+{
+    if (p->ack_count > 0 && commit_pending(p, false) == STORE_OK) {
+        int rc = commit_pending(p, true);
+        if (rc != STORE_FULL)
+            return rc;
+    }
+    int64_t room = store_stats(p->store).depth / MAKE_ROOM_DEPTH_DIVISOR, dropped = 0;
+    if (room < (int64_t)p->wb.live_readings)
+        room = (int64_t)p->wb.live_readings;
+    if (room < MAKE_ROOM_MIN)
+        room = MAKE_ROOM_MIN;
+    if (store_make_room(p->store, room, &dropped) != STORE_OK)
+        return STORE_FULL;
+    stat_add(&gw_stats.dropped_store_full, (uint64_t)dropped);
+    log_limited(&p->full_log, LOG_WARNING,
+                "store: no space left (disk or max_size %lld bytes): dropped the %lld oldest "
+                "readings to keep polling (%lld dropped in all)",
+                (long long)p->cfg->store.max_size_bytes, (long long)dropped,
+                (long long)store_stats(p->store).dropped_total);
+    return commit_pending(p, true);
+}
+
+void pipeline_commit_round(struct pipeline *p)
+{
+    int rc = commit_pending(p, true);
+    if (rc == STORE_FULL)
+        rc = commit_when_full(p);
+    if (rc != STORE_OK) {
+        stat_add(&gw_stats.store_errors, 1);
+        log_limited(&p->store_log, LOG_ERROR,
+                    "store: commit failed; %zu readings held in memory and retried",
+                    p->wb.live_readings + p->derived_count);
+    }
+}
+
+/* PUBACKs and refusals: a record still in memory is settled there (an
+ * acknowledged one is simply forgotten); one in the store waits for the
+ * next commit. */
+void pipeline_take_broker_news(struct pipeline *p)
+{
+    int64_t acks[1024];
+    size_t n;
+    while ((n = forwarder_take_acks(p->fw, acks, 1024)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (wb_ack(&p->wb, acks[i]) || p->ack_count == ACKS_MAX)
+                continue;
+            p->acks[p->ack_count++] = acks[i];
+            pipeline_note_unsaved(p);
+        }
+        if (n < 1024)
+            break;
+    }
+    size_t r = forwarder_take_refusals(p->fw, p->refusals + p->refusal_count,
+                                       ACKS_MAX - p->refusal_count);
+    for (size_t i = 0; i < r; i++)
+        wb_refuse(&p->wb, p->refusals[p->refusal_count + i].seq);
+    p->refusal_count += r;
+    if (r)
+        pipeline_note_unsaved(p);
+}
+
+/* Past this many readings waiting in memory (the store failing for a long
+ * time) nothing more is taken from the queue: it fills and counts what it
+ * drops, as before the write-behind. */
+bool pipeline_memory_full(const struct pipeline *p)
+{
+    return p->wb.live_readings >= (size_t)p->cfg->ingest_capacity;
+}
+
+/* Gives the derived readings, grouped into records, their sequence
+ * numbers and hands them to the write-behind buffer. */
+static void admit_derived(struct pipeline *p, int64_t now)
+{
+    bool by_device = p->cfg->mqtt.layout == MQTT_LAYOUT_DEVICE;
+    size_t records = records_group(p->derived, p->derived_count, by_device ? p->key_of : NULL,
+                                   p->key_count, p->grouped, p->sizes, p->scratch);
+    int64_t seq;
+    if (records == 0) {
+        p->derived_count = 0;
+        return;
+    }
+    if (store_take_seqs(p->store, records, &seq) != STORE_OK)
+        return; /* the disk refuses even that: kept, tried again */
+    size_t at = 0;
+    for (size_t k = 0; k < records; k++) {
+        if (wb_append(&p->wb, seq + (int64_t)k, now, p->grouped + at, p->sizes[k]) != 0) {
+            log_limited(&p->store_log, LOG_ERROR, "pipeline: out of memory; %zu readings lost",
+                        p->derived_count - at);
+            stat_add(&gw_stats.dropped_unsaved, p->derived_count - at);
+            break;
+        }
+        struct record rec = {.seq = seq + (int64_t)k, .r = p->grouped + at, .n = p->sizes[k]};
+        latest_seq_note(&p->latest, &rec);
+        at += p->sizes[k];
+    }
+    if (p->derived_indicators)
+        p->state_due = true;
+    p->derived_count = 0;
+    p->derived_indicators = false;
+}
+
+/* Readings that could not get sequence numbers (the disk refused) are
+ * tried again before anything new is taken. */
+void pipeline_take_new_records(struct pipeline *p, int64_t now)
+{
+    if (p->derived_count == 0 && !pipeline_memory_full(p)) {
+        size_t n = ingest_queue_take(p->queue, p->polled, BATCH_MAX);
+        p->derived_count = indicators_feed(p->indicators, p->polled, n, p->derived);
+        p->derived_count +=
+            indicators_close_due(p->indicators, clock_wall_ms(), p->derived + p->derived_count);
+        for (size_t i = 0; i < p->derived_count && !p->derived_indicators; i++)
+            p->derived_indicators = p->derived[i].kind != READING_RAW;
+    }
+    if (p->derived_count > 0)
+        admit_derived(p, now);
+}
+
+void pipeline_expire_round(struct pipeline *p)
+{
+    int64_t dropped = 0;
+    if (store_stats(p->store).records == 0)
+        return;
+    if (store_expire(p->store, clock_mono_ms(), &dropped) != 0) {
+        stat_add(&gw_stats.store_errors, 1);
+        return;
+    }
+    if (dropped > 0) {
+        stat_add(&gw_stats.dropped_store_bound, (uint64_t)dropped);
+        log_limited(&p->drop_log, LOG_WARNING,
+                    "store: dropped %lld unsent readings older than max_age (%lld dropped in all)",
+                    (long long)dropped, (long long)store_stats(p->store).dropped_total);
+    }
+}
+
+/* Only when the store failed until the end (disk full, I/O error): what is
+ * still in memory cannot be kept, and the operator must hear how much. */
+void pipeline_report_unsaved(struct pipeline *p)
+{
+    size_t lost = p->wb.live_readings + p->derived_count + ingest_queue_length(p->queue);
+    if (lost == 0)
+        return;
+    stat_add(&gw_stats.dropped_unsaved, lost);
+    log_msg(LOG_ERROR, "store: %zu readings could not be committed before shutdown and are lost",
+            lost);
+}
