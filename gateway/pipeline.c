@@ -96,10 +96,8 @@ static void forward_round(struct pipeline *p)
                 return;
             continue;
         }
-        if (p->state_due)
-            return;
         struct wb_record *w = wb_next_unacked(&p->wb, p->cursor);
-        if (!w)
+        if (!w || (p->state_due && w->seq >= p->state_seq))
             return;
         struct record rec = wb_record_view(&p->wb, w);
         if (!publish_record(p, &rec))
@@ -142,16 +140,20 @@ static int64_t earliest(int64_t a, int64_t b)
 }
 
 /* When the next commit is due: the oldest record in memory or the oldest
- * unsaved acknowledgement reaching commit_interval, or at once. */
+ * unsaved acknowledgement reaching commit_interval, held indicators their
+ * linger; at once for state owed or memory full; never before a failed
+ * commit's retry time. */
 static int64_t commit_due(const struct pipeline *p)
 {
-    int64_t interval = p->cfg->store.commit_interval_ms;
+    int64_t interval = p->cfg->store.commit_interval_ms, due = INT64_MAX;
     if (p->state_due || pipeline_memory_full(p))
-        return 0;
-    int64_t due = wb_deadline(&p->wb, interval);
+        due = 0;
+    due = earliest(due, wb_deadline(&p->wb, interval));
     if (p->unsaved_since_ms != INT64_MAX)
         due = earliest(due, p->unsaved_since_ms + interval);
-    return due;
+    if (p->held_count > 0)
+        due = earliest(due, p->held_since_ms + INDICATOR_LINGER_MS);
+    return due > p->commit_retry_ms ? due : p->commit_retry_ms;
 }
 
 /* Stopping: what the broker acknowledges within the grace period never
@@ -236,6 +238,7 @@ static void pipeline_free(struct pipeline *p)
     free(p->key_of);
     free(p->polled);
     free(p->derived);
+    free(p->held);
     free(p->grouped);
     free(p->sizes);
     free(p->scratch);

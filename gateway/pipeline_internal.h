@@ -26,6 +26,8 @@
 /* Scheduling jitter stays far below this; an NTP step or a date command
  * does not. */
 #define CLOCK_STEP_MS 2000
+/* How long counts and windows wait for the others of their boundary. */
+#define INDICATOR_LINGER_MS 5000
 
 struct pipeline {
     const struct gateway_config *cfg;
@@ -49,7 +51,14 @@ struct pipeline {
     struct reading *grouped; /* the same, each record's readings together */
     uint16_t *sizes;
     uint32_t *scratch;
-    bool derived_indicators; /* derived holds counts or windows */
+    /* Counts and windows wait here, without sequence numbers, until the
+     * next commit: the state that produced them is saved in the same
+     * transaction before they are published, and the closes of one
+     * interval boundary (several devices' polls) share that commit. Raw
+     * readings flow on meanwhile. */
+    struct reading *held;
+    size_t held_count, held_cap;
+    int64_t held_since_ms; /* monotonic */
 
     /* Write-behind: fresh records wait here for the broker; what is still
      * unacknowledged at its deadline is committed. */
@@ -63,10 +72,13 @@ struct pipeline {
     struct reading_refusal *refusals;
     size_t refusal_count;
     int64_t unsaved_since_ms; /* monotonic; INT64_MAX: nothing unsaved */
+    int64_t commit_retry_ms;  /* monotonic: after a failed commit, not before */
     /* A count or window is published only after the state it leaves
      * behind is in the store: a crash can then neither count an interval
-     * twice nor lose it. */
+     * twice nor lose it. While state_due, records from state_seq on wait
+     * in memory unpublished (their commit failed and is retried). */
     bool state_due;
+    int64_t state_seq;
 
     struct record *claimed;
     struct reading *claimed_readings;

@@ -12,6 +12,8 @@
 #define MAKE_ROOM_MIN 1000
 #define MAKE_ROOM_DEPTH_DIVISOR 20
 
+static void admit_held(struct pipeline *p, int64_t now);
+
 void pipeline_note_unsaved(struct pipeline *p)
 {
     if (p->unsaved_since_ms == INT64_MAX)
@@ -21,10 +23,10 @@ void pipeline_note_unsaved(struct pipeline *p)
 /* Commits the acknowledgements and refusals and, with records, every
  * record the broker has not acknowledged, with the indicator state. The
  * state goes only when every record derived with it is among them: not
- * while derived readings still wait for sequence numbers. */
+ * while derived readings or held indicators wait for sequence numbers. */
 static int commit_pending(struct pipeline *p, bool records)
 {
-    bool with_state = records && p->derived_count == 0;
+    bool with_state = records && p->derived_count == 0 && p->held_count == 0;
     int64_t dropped = 0;
     size_t n = 0;
     if (records) {
@@ -104,14 +106,17 @@ static int commit_when_full(struct pipeline *p)
 
 void pipeline_commit_round(struct pipeline *p)
 {
+    admit_held(p, clock_mono_ms());
     int rc = commit_pending(p, true);
     if (rc == STORE_FULL)
         rc = commit_when_full(p);
+    /* A failing disk is tried again once per interval, not in a loop. */
+    p->commit_retry_ms = rc == STORE_OK ? 0 : clock_mono_ms() + p->cfg->store.commit_interval_ms;
     if (rc != STORE_OK) {
         stat_add(&gw_stats.store_errors, 1);
         log_limited(&p->store_log, LOG_ERROR,
                     "store: commit failed; %zu readings held in memory and retried",
-                    p->wb.live_readings + p->derived_count);
+                    p->wb.live_readings + p->derived_count + p->held_count);
     }
 }
 
@@ -149,36 +154,58 @@ bool pipeline_memory_full(const struct pipeline *p)
     return p->wb.live_readings >= (size_t)p->cfg->ingest_capacity;
 }
 
-/* Gives the derived readings, grouped into records, their sequence
- * numbers and hands them to the write-behind buffer. */
-static void admit_derived(struct pipeline *p, int64_t now)
+/* Groups n readings into records, gives them sequence numbers and hands
+ * them to the write-behind buffer; false when the disk refuses even the
+ * numbers (the readings are kept by the caller and tried again). */
+static bool admit(struct pipeline *p, const struct reading *in, size_t n, int64_t now)
 {
     bool by_device = p->cfg->mqtt.layout == MQTT_LAYOUT_DEVICE;
-    size_t records = records_group(p->derived, p->derived_count, by_device ? p->key_of : NULL,
-                                   p->key_count, p->grouped, p->sizes, p->scratch);
+    size_t records = records_group(in, n, by_device ? p->key_of : NULL, p->key_count, p->grouped,
+                                   p->sizes, p->scratch);
     int64_t seq;
-    if (records == 0) {
-        p->derived_count = 0;
-        return;
-    }
+    if (records == 0)
+        return true;
     if (store_take_seqs(p->store, records, &seq) != STORE_OK)
-        return; /* the disk refuses even that: kept, tried again */
+        return false;
     size_t at = 0;
     for (size_t k = 0; k < records; k++) {
         if (wb_append(&p->wb, seq + (int64_t)k, now, p->grouped + at, p->sizes[k]) != 0) {
             log_limited(&p->store_log, LOG_ERROR, "pipeline: out of memory; %zu readings lost",
-                        p->derived_count - at);
-            stat_add(&gw_stats.dropped_unsaved, p->derived_count - at);
+                        n - at);
+            stat_add(&gw_stats.dropped_unsaved, n - at);
             break;
         }
         struct record rec = {.seq = seq + (int64_t)k, .r = p->grouped + at, .n = p->sizes[k]};
         latest_seq_note(&p->latest, &rec);
         at += p->sizes[k];
     }
-    if (p->derived_indicators)
-        p->state_due = true;
-    p->derived_count = 0;
-    p->derived_indicators = false;
+    return true;
+}
+
+/* Moves counts and windows out of derived into held; false without memory
+ * (they stay, and so does everything behind them). */
+static bool hold_indicators(struct pipeline *p, int64_t now)
+{
+    size_t raw = 0;
+    for (size_t i = 0; i < p->derived_count; i++) {
+        if (p->derived[i].kind == READING_RAW) {
+            p->derived[raw++] = p->derived[i];
+            continue;
+        }
+        if (p->held_count == p->held_cap) {
+            size_t cap = p->held_cap ? p->held_cap * 2 : 64;
+            struct reading *bigger = realloc(p->held, cap * sizeof(*bigger));
+            if (!bigger)
+                return false;
+            p->held = bigger;
+            p->held_cap = cap;
+        }
+        if (p->held_count == 0)
+            p->held_since_ms = now;
+        p->held[p->held_count++] = p->derived[i];
+    }
+    p->derived_count = raw;
+    return true;
 }
 
 /* Readings that could not get sequence numbers (the disk refused) are
@@ -190,11 +217,26 @@ void pipeline_take_new_records(struct pipeline *p, int64_t now)
         p->derived_count = indicators_feed(p->indicators, p->polled, n, p->derived);
         p->derived_count +=
             indicators_close_due(p->indicators, clock_wall_ms(), p->derived + p->derived_count);
-        for (size_t i = 0; i < p->derived_count && !p->derived_indicators; i++)
-            p->derived_indicators = p->derived[i].kind != READING_RAW;
+        if (!hold_indicators(p, now))
+            return;
     }
-    if (p->derived_count > 0)
-        admit_derived(p, now);
+    if (p->derived_count > 0 && admit(p, p->derived, p->derived_count, now))
+        p->derived_count = 0;
+}
+
+/* Counts and windows get their sequence numbers now, to be committed with
+ * the state that produced them and only then published. */
+static void admit_held(struct pipeline *p, int64_t now)
+{
+    if (p->held_count == 0 || p->derived_count > 0)
+        return;
+    int64_t next = store_stats(p->store).next_seq;
+    if (!admit(p, p->held, p->held_count, now))
+        return;
+    if (!p->state_due)
+        p->state_seq = next;
+    p->state_due = true;
+    p->held_count = 0;
 }
 
 void pipeline_expire_round(struct pipeline *p)
@@ -218,7 +260,7 @@ void pipeline_expire_round(struct pipeline *p)
  * still in memory cannot be kept, and the operator must hear how much. */
 void pipeline_report_unsaved(struct pipeline *p)
 {
-    size_t lost = p->wb.live_readings + p->derived_count + ingest_queue_length(p->queue);
+    size_t lost = p->wb.live_readings + p->derived_count + p->held_count + ingest_queue_length(p->queue);
     if (lost == 0)
         return;
     stat_add(&gw_stats.dropped_unsaved, lost);
