@@ -91,7 +91,6 @@ struct gateway {
     bool queue_ready;
     struct pipeline *pipeline;
     struct poller **pollers;
-    struct stop_signal poll_stop;
     uint32_t *point_ids;
 };
 
@@ -109,8 +108,7 @@ static int start_pollers(struct gateway *gw)
     if (!gw->pollers)
         return -1;
     for (size_t i = 0; i < gw->cfg.bus_count; i++) {
-        if (poller_create(&gw->cfg, (int)i, gw->point_ids, &gw->queue, &gw->poll_stop,
-                          &gw->pollers[i]) != 0 ||
+        if (poller_create(&gw->cfg, (int)i, gw->point_ids, &gw->queue, &gw->pollers[i]) != 0 ||
             poller_start(gw->pollers[i]) != 0)
             return -1;
     }
@@ -119,7 +117,6 @@ static int start_pollers(struct gateway *gw)
 
 static int gateway_start(struct gateway *gw)
 {
-    stop_signal_init(&gw->poll_stop);
     if (stats_devices_init(gw->cfg.device_count) != 0)
         return -1;
     if (store_open(&gw->cfg.store, &gw->store) != 0 || register_points(gw) != 0)
@@ -137,7 +134,8 @@ static int gateway_start(struct gateway *gw)
  * (everything queued is committed), then the broker connection. */
 static void gateway_stop(struct gateway *gw)
 {
-    stop_signal_raise(&gw->poll_stop);
+    for (size_t i = 0; gw->pollers && i < gw->cfg.bus_count; i++)
+        poller_stop(gw->pollers[i]);
     for (size_t i = 0; gw->pollers && i < gw->cfg.bus_count; i++)
         poller_join_and_free(gw->pollers[i]);
     free(gw->pollers);
@@ -154,7 +152,6 @@ static void gateway_stop(struct gateway *gw)
     }
     if (gw->queue_ready)
         ingest_queue_destroy(&gw->queue);
-    stop_signal_destroy(&gw->poll_stop);
     stats_devices_free();
     free(gw->point_ids);
     config_free(&gw->cfg);

@@ -43,7 +43,7 @@ struct poller {
     struct device_state *devices;
     size_t device_count;
     struct ingest_queue *queue;
-    struct stop_signal *stop;
+    struct stop_signal stop;
     pthread_t thread;
     bool started;
     struct reading *batch;
@@ -304,7 +304,7 @@ static void *poller_thread(void *arg)
         for (size_t i = 1; i < p->device_count; i++)
             if (p->devices[i].next_due_ms < next->next_due_ms)
                 next = &p->devices[i];
-        if (stop_signal_wait_until(p->stop, next->next_due_ms))
+        if (stop_signal_wait_until(&p->stop, next->next_due_ms))
             break;
         bool io_ok = poll_device(p, next);
         schedule_next(next, io_ok, clock_mono_ms());
@@ -313,14 +313,14 @@ static void *poller_thread(void *arg)
 }
 
 int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_t *point_ids,
-                  struct ingest_queue *queue, struct stop_signal *stop, struct poller **out)
+                  struct ingest_queue *queue, struct poller **out)
 {
     struct poller *p = calloc(1, sizeof(*p));
     if (!p)
         return -1;
     p->bus = &cfg->buses[bus_index];
     p->queue = queue;
-    p->stop = stop;
+    stop_signal_init(&p->stop);
     for (size_t i = 0; i < cfg->device_count; i++)
         p->device_count += cfg->devices[i].bus_index == bus_index;
     p->devices = calloc(p->device_count + 1, sizeof(*p->devices));
@@ -367,6 +367,12 @@ int poller_device_count(const struct poller *p)
     return (int)p->device_count;
 }
 
+void poller_stop(struct poller *p)
+{
+    if (p)
+        stop_signal_raise(&p->stop);
+}
+
 void poller_join_and_free(struct poller *p)
 {
     if (!p)
@@ -378,5 +384,6 @@ void poller_join_and_free(struct poller *p)
     free(p->devices);
     free(p->batch);
     link_destroy(p->link);
+    stop_signal_destroy(&p->stop);
     free(p);
 }

@@ -16,9 +16,13 @@ struct poller;
 
 /* point_ids maps each config point (by index) to its store id. */
 int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_t *point_ids,
-                  struct ingest_queue *queue, struct stop_signal *stop, struct poller **out);
+                  struct ingest_queue *queue, struct poller **out);
 int poller_start(struct poller *p);
-/* Waits for the thread (after the stop signal is raised) and frees. */
+/* Asks the thread to end after its current poll. Each poller sleeps on a
+ * stop signal of its own: a hundred pollers timing out on one shared
+ * condition variable and its mutex contend for it at every poll. */
+void poller_stop(struct poller *p);
+/* Waits for the thread (after poller_stop) and frees. */
 void poller_join_and_free(struct poller *p);
 int poller_device_count(const struct poller *p);
 
