@@ -61,6 +61,11 @@ size_t ingest_queue_take(struct ingest_queue *q, struct reading *out, size_t max
         q->head = (q->head + 1) % q->capacity;
         q->count--;
     }
+    /* Emptied: start again at the front, so that the ring's memory in use
+     * (its resident pages) is what the largest backlog needed, not all of
+     * it once the head has gone round. */
+    if (q->count == 0)
+        q->head = 0;
     pthread_mutex_unlock(&q->lock);
     return n;
 }

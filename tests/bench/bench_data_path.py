@@ -85,14 +85,22 @@ class Daemon:
         self.proc.wait(60)
 
 
-def syncs_during(pid, seconds):
-    """Sleeps seconds while perf counts the process's fsync and fdatasync
-    calls (kernel tracepoints: nothing is slowed down); returns them."""
-    out = subprocess.run(["perf", "stat", "-x,", "-e",
-                          "syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync", "-p", str(pid),
-                          "--", "sleep", str(seconds)], capture_output=True, text=True).stderr
-    counts = [line.split(",")[0] for line in out.splitlines() if "syscalls:" in line]
-    return sum(int(c) for c in counts if c.isdigit())
+def perf_during(pid, seconds):
+    """Sleeps seconds while perf counts the process's CPU time (task-clock,
+    exact, where /proc's clock ticks undercount a hundred short-running
+    threads) and its fsync and fdatasync calls (kernel tracepoints: nothing
+    is slowed down); returns (CPU seconds, syncs)."""
+    out = subprocess.run(["perf", "stat", "-x,", "-e", "task-clock,syscalls:sys_enter_fsync,"
+                          "syscalls:sys_enter_fdatasync", "-p", str(pid), "--", "sleep",
+                          str(seconds)], capture_output=True, text=True).stderr
+    cpu, syncs = 0.0, 0
+    for line in out.splitlines():
+        fields = line.split(",")
+        if len(fields) > 2 and fields[2] == "task-clock":
+            cpu = float(fields[0]) / 1000  # milliseconds
+        elif len(fields) > 2 and fields[2].startswith("syscalls:") and fields[0].isdigit():
+            syncs += int(fields[0])
+    return cpu, syncs
 
 
 class StampedSubscriber:
@@ -151,7 +159,7 @@ def live(work, broker, devices, interval_ms, seconds, label, quiet=False):
     sub.take()
     c0 = {k: cpu_s(p) for k, p in procs.items()}
     w0, t0 = written_bytes(gw.pid), time.monotonic()
-    syncs = syncs_during(gw.pid, seconds)
+    daemon_cpu, syncs = perf_during(gw.pid, seconds)
     got = sub.take()
     c1 = {k: cpu_s(p) for k, p in procs.items()}
     w1, t1 = written_bytes(gw.pid), time.monotonic()
@@ -167,8 +175,8 @@ def live(work, broker, devices, interval_ms, seconds, label, quiet=False):
     points = max(sum(n for _, n, _ in got), 1)
     span = t1 - t0
     offered = devices * POINTS * 1000 / interval_ms
-    daemon_us = (c1["daemon"] - c0["daemon"]) * 1e6 / points
-    all_us = sum(c1[k] - c0[k] for k in procs) * 1e6 / points
+    daemon_us = daemon_cpu * 1e6 / points
+    all_us = (daemon_cpu + sum(c1[k] - c0[k] for k in procs if k != "daemon")) * 1e6 / points
     ages = [a for _, _, a in got]
     result = {"offered": offered, "delivered": points / span, "daemon_us": daemon_us,
               "all_us": all_us, "broker_us": (c1["broker"] - c0["broker"]) * 1e6 / points,
@@ -279,7 +287,7 @@ def demo(work, broker, seconds=120):
     gw = Daemon(work, ini, "demo")
     time.sleep(3)
     w0, t0 = written_bytes(gw.pid), time.monotonic()
-    syncs = syncs_during(gw.pid, seconds)
+    _, syncs = perf_during(gw.pid, seconds)
     w1, t1 = written_bytes(gw.pid), time.monotonic()
     st = status(gw.pid)
     gw.stop()
