@@ -275,13 +275,11 @@ int store_open_database(struct store *s)
     if (sqlite3_open_v2(s->cfg.path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL))
         return store_fail(s, "opening");
     sqlite3_busy_timeout(s->db, 5000);
-    /* Small pages for a fresh file (an existing one keeps its own): a
-     * commit rewrites every page it touches, and the commits that remain
-     * with the write-behind (indicator state, an outage's records) touch a
-     * few rows each. */
+    /* SQLite's default 4 KiB pages: smaller ones save little per commit
+     * (the SD card writes whole 4 KiB blocks anyway) and hold a backlog's
+     * records with twice the overhead (26 instead of 14 bytes a reading). */
     char pragmas[200];
-    snprintf(pragmas, sizeof(pragmas),
-             "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
+    snprintf(pragmas, sizeof(pragmas), "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
              s->cfg.sync ? "FULL" : "NORMAL");
     int64_t healthy = 0;
     /* quick_check reads every page once: a file cut short by a power loss
