@@ -151,7 +151,7 @@ struct mqtt_config {
     char tls_cert_file[CFG_TEXT_MAX];
     char tls_key_file[CFG_TEXT_MAX];
     bool tls_verify;
-    /* Optional Home Assistant discovery (gateway/ha_discovery.c). */
+    /* Optional Home Assistant discovery (outputs/mqtt/ha_discovery.c). */
     bool ha_discovery;
     char ha_discovery_prefix[CFG_TEXT_MAX];
 };

@@ -1,12 +1,12 @@
-/* sensor-gateway: polls Modbus devices, keeps every reading in SQLite and
- * forwards it over MQTT. The data path, top to bottom:
+/* sensor-gateway: polls Modbus devices, keeps every reading until the
+ * broker has acknowledged it and forwards it over MQTT. The data path:
  *   poller.c   (poll, decode)  ->  ingest_queue.c
- *   pipeline.c (store, forward) ->  store.c, forwarder.c (acknowledge)
+ *   pipeline.c (records, forward, write-behind) ->  outputs/mqtt (acknowledge), store.c
  * This file wires them together and handles the process's life. */
 #include "config/config.h"
 #include "gateway/clock.h"
-#include "gateway/forwarder.h"
-#include "gateway/ha_discovery.h"
+#include "outputs/mqtt/mqtt_output.h"
+#include "outputs/mqtt/ha_discovery.h"
 #include "gateway/ingest_queue.h"
 #include "gateway/log.h"
 #include "gateway/pipeline.h"
@@ -86,7 +86,7 @@ static void wake_queue(void *queue)
 struct gateway {
     struct gateway_config cfg;
     struct store *store;
-    struct forwarder *fw;
+    struct output out; /* ops NULL until created */
     struct ingest_queue queue;
     bool queue_ready;
     struct pipeline *pipeline;
@@ -124,8 +124,8 @@ static int gateway_start(struct gateway *gw)
     if (ingest_queue_init(&gw->queue, (size_t)gw->cfg.ingest_capacity) != 0)
         return -1;
     gw->queue_ready = true;
-    if (forwarder_create(&gw->cfg, wake_queue, &gw->queue, &gw->fw) != 0 ||
-        pipeline_start(&gw->cfg, gw->point_ids, gw->store, gw->fw, &gw->queue, &gw->pipeline) != 0)
+    if (mqtt_output_create(&gw->cfg, gw->store, wake_queue, &gw->queue, &gw->out) != 0 ||
+        pipeline_start(&gw->cfg, gw->point_ids, gw->store, gw->out, &gw->queue, &gw->pipeline) != 0)
         return -1;
     return start_pollers(gw);
 }
@@ -141,9 +141,9 @@ static void gateway_stop(struct gateway *gw)
     free(gw->pollers);
     if (gw->pipeline)
         pipeline_stop(gw->pipeline, SHUTDOWN_GRACE_MS);
-    if (gw->fw) {
-        forwarder_stop(gw->fw, 1000);
-        forwarder_destroy(gw->fw);
+    if (gw->out.ops) {
+        gw->out.ops->stop(gw->out.self, 1000);
+        gw->out.ops->destroy(gw->out.self);
     }
     if (gw->store) {
         struct store_stats s = store_stats(gw->store);

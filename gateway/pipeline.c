@@ -1,8 +1,6 @@
 /* The pipeline's thread: its loop and deadlines, forwarding records to
  * the broker (the store's first, then those in memory), start and stop.
  * Taking readings in and committing them is pipeline_store.c. */
-#include "gateway/announce.h"
-#include "gateway/payload.h"
 #include "gateway/pipeline_internal.h"
 #include "gateway/stats.h"
 
@@ -39,31 +37,12 @@ static void drop_orphan(struct pipeline *p, const struct record *rec)
 
 static bool publish_record(struct pipeline *p, const struct record *rec)
 {
-    char topic[TOPIC_MAX];
-    if (rec->n == 0) {
+    enum output_result r = OUTPUT_UNWRITABLE;
+    if (rec->n > 0)
+        r = p->out.ops->publish(p->out.self, rec, latest_seq_is_newest(&p->latest, rec));
+    if (r == OUTPUT_UNWRITABLE)
         drop_orphan(p, rec);
-        return true;
-    }
-    size_t need = payload_record_max(rec);
-    if (need > p->payload_cap) {
-        char *bigger = realloc(p->payload, need);
-        if (!bigger)
-            return false;
-        p->payload = bigger;
-        p->payload_cap = need;
-    }
-    const struct mqtt_config *m = &p->cfg->mqtt;
-    int len = -1;
-    if (topic_format_record(topic, sizeof(topic), m->topic_prefix, p->cfg->id, m->layout, rec,
-                            p->store) > 0)
-        len = payload_format_record(p->payload, p->payload_cap, p->cfg->id, m->layout, rec,
-                                    p->store);
-    if (len < 0) {
-        drop_orphan(p, rec);
-        return true;
-    }
-    return forwarder_publish(p->fw, topic, p->payload, len, rec->seq,
-                             latest_seq_is_newest(&p->latest, rec)) != FW_NOT_NOW;
+    return r != OUTPUT_NOT_NOW;
 }
 
 /* The store's records first (they are older), then those in memory. */
@@ -90,7 +69,7 @@ static bool forward_from_store(struct pipeline *p, size_t window)
 static void forward_round(struct pipeline *p)
 {
     size_t window;
-    while ((window = forwarder_window(p->fw)) > 0) {
+    while ((window = p->out.ops->window(p->out.self)) > 0) {
         if (p->cursor < p->store_hw && store_stats(p->store).records > 0) {
             if (!forward_from_store(p, window))
                 return;
@@ -131,7 +110,7 @@ static void publish_health(struct pipeline *p, int64_t now_mono)
     in.store.depth += (int64_t)p->wb.live_readings;
     if (in.oldest_unsent_ts_ms < 0 && p->wb.head < p->wb.count)
         in.oldest_unsent_ts_ms = p->wb.readings[p->wb.recs[p->wb.head].first].ts_ms;
-    announce_health(p->cfg, p->fw, &in);
+    p->out.ops->announce_health(p->out.self, &in);
 }
 
 static int64_t earliest(int64_t a, int64_t b)
@@ -162,7 +141,7 @@ static bool stop_round(struct pipeline *p, int64_t now)
 {
     bool drained = ingest_queue_length(p->queue) == 0 && p->derived_count == 0;
     bool grace_over = now >= p->grace_deadline_ms;
-    if (!(drained && forwarder_in_flight(p->fw) == 0) && !grace_over) {
+    if (!(drained && p->out.ops->in_flight(p->out.self) == 0) && !grace_over) {
         forward_round(p);
         ingest_queue_wait(p->queue, now + 20);
         return false;
@@ -205,15 +184,15 @@ static void *pipeline_thread(void *arg)
                 break;
             continue;
         }
-        forwarder_service(p->fw, now);
-        if (forwarder_take_resend(p->fw)) { /* a fresh connection */
+        p->out.ops->service(p->out.self, now);
+        if (p->out.ops->take_resend(p->out.self)) { /* a fresh connection */
             /* What the broker refused on the last connection is set aside
              * before the oldest is claimed again. */
             pipeline_take_broker_news(p);
             if (p->refusal_count)
                 pipeline_commit_round(p);
             p->cursor = 0;
-            announce_on_connect(p->cfg, p->fw);
+            p->out.ops->announce_devices(p->out.self);
             next_health = now;
         }
         if (now >= next_health) {
@@ -222,7 +201,7 @@ static void *pipeline_thread(void *arg)
         }
         forward_round(p);
         int64_t wake = earliest(commit_due(p), earliest(next_health, next_summary));
-        wake = earliest(wake, forwarder_next_service_ms(p->fw));
+        wake = earliest(wake, p->out.ops->next_service_ms(p->out.self));
         if (store_stats(p->store).records > 0)
             wake = earliest(wake, next_expire);
         ingest_queue_wait(p->queue, wake);
@@ -247,7 +226,6 @@ static void pipeline_free(struct pipeline *p)
     free(p->claimed_readings);
     free(p->acks);
     free(p->refusals);
-    free(p->payload);
     stop_signal_destroy(&p->stop);
     free(p);
 }
@@ -278,12 +256,12 @@ static int map_topic_keys(struct pipeline *p)
 }
 
 int pipeline_start(const struct gateway_config *cfg, const uint32_t *point_ids, struct store *store,
-                   struct forwarder *fw, struct ingest_queue *queue, struct pipeline **out)
+                   struct output out_to, struct ingest_queue *queue, struct pipeline **out)
 {
     struct pipeline *p = calloc(1, sizeof(*p));
     if (!p)
         return -1;
-    *p = (struct pipeline){.cfg = cfg, .store = store, .fw = fw, .queue = queue};
+    *p = (struct pipeline){.cfg = cfg, .store = store, .out = out_to, .queue = queue};
     p->store_log.interval_ms = p->drop_log.interval_ms = p->full_log.interval_ms = 30000;
     p->orphan_log.interval_ms = 30000;
     p->unsaved_since_ms = INT64_MAX;

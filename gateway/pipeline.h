@@ -1,17 +1,17 @@
-/* The thread between the pollers and the broker. Each round it
- *   1. passes what the pollers queued through the indicator stage
- *      (indicators) and commits the result, together with what the broker
- *      acknowledged and the indicators' state, in one SQLite transaction
- *      (store),
- *   2. keeps the broker connection up (forwarder_service),
- *   3. publishes the oldest readings not yet in flight (forward);
- * acknowledgements come back through the forwarder and leave the store in
- * the next commit. */
+/* The thread between the pollers and the output. Each round it
+ *   1. takes what the pollers queued through the indicator stage into
+ *      records, each with its seq, held in memory (write-behind),
+ *   2. keeps the output's connection up,
+ *   3. publishes the oldest records not yet in flight, the store's first,
+ *   4. commits, when due, what the output has not acknowledged, with the
+ *      indicators' state and the deletions of acknowledged stored records.
+ * It knows records, sequence numbers and acknowledgements; the output
+ * (outputs/output.h) knows topics, payloads and the client library. */
 #ifndef GW_PIPELINE_H
 #define GW_PIPELINE_H
 
 #include "config/config.h"
-#include "gateway/forwarder.h"
+#include "outputs/output.h"
 #include "gateway/ingest_queue.h"
 #include "gateway/store.h"
 
@@ -19,7 +19,7 @@ struct pipeline;
 
 /* point_ids[i] is the store's id of cfg->points[i]. */
 int pipeline_start(const struct gateway_config *cfg, const uint32_t *point_ids, struct store *store,
-                   struct forwarder *fw, struct ingest_queue *queue, struct pipeline **out);
+                   struct output out_to, struct ingest_queue *queue, struct pipeline **out);
 /* Commits everything still queued, waits up to grace_ms for the broker to
  * acknowledge what is in flight, and joins the thread. Publishes nothing new
  * once called: whatever is unacknowledged stays in the store for next time. */

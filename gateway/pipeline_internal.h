@@ -32,7 +32,7 @@
 struct pipeline {
     const struct gateway_config *cfg;
     struct store *store;
-    struct forwarder *fw;
+    struct output out; /* where records go: outputs/output.h */
     struct ingest_queue *queue;
     struct stop_signal stop;
     int64_t grace_deadline_ms;
@@ -84,8 +84,6 @@ struct pipeline {
     struct reading *claimed_readings;
     int64_t cursor;   /* highest seq handed to the broker on this connection */
     int64_t store_hw; /* no record in the store has a higher seq */
-    char *payload;
-    size_t payload_cap;
 
     struct clock_watch wall_watch;
     int64_t started_ms; /* monotonic, for uptime */

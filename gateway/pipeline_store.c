@@ -127,7 +127,7 @@ void pipeline_take_broker_news(struct pipeline *p)
 {
     int64_t acks[1024];
     size_t n;
-    while ((n = forwarder_take_acks(p->fw, acks, 1024)) > 0) {
+    while ((n = p->out.ops->take_acks(p->out.self, acks, 1024)) > 0) {
         for (size_t i = 0; i < n; i++) {
             if (wb_ack(&p->wb, acks[i]) || p->ack_count == ACKS_MAX)
                 continue;
@@ -137,7 +137,7 @@ void pipeline_take_broker_news(struct pipeline *p)
         if (n < 1024)
             break;
     }
-    size_t r = forwarder_take_refusals(p->fw, p->refusals + p->refusal_count,
+    size_t r = p->out.ops->take_refusals(p->out.self, p->refusals + p->refusal_count,
                                        ACKS_MAX - p->refusal_count);
     for (size_t i = 0; i < r; i++)
         wb_refuse(&p->wb, p->refusals[p->refusal_count + i].seq);

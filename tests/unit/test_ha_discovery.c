@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "gateway/ha_discovery.h"
+#include "outputs/mqtt/ha_discovery.h"
 
 #define HEAD                                                                                       \
     "[gateway]\nid = gw\n[mqtt]\nuri = tcp://127.0.0.1:1883\nha_discovery = yes\n[store]\npath = " \

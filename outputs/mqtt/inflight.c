@@ -1,4 +1,4 @@
-#include "gateway/inflight.h"
+#include "outputs/mqtt/inflight.h"
 
 #include <stdio.h>
 #include <stdlib.h>

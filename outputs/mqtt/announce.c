@@ -1,6 +1,6 @@
-#include "gateway/announce.h"
-#include "gateway/ha_discovery.h"
-#include "gateway/payload.h"
+#include "outputs/mqtt/announce.h"
+#include "outputs/mqtt/ha_discovery.h"
+#include "outputs/mqtt/payload.h"
 
 #include <stdlib.h>
 

@@ -8,10 +8,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "gateway/forwarder.h"
-#include "gateway/inflight.h"
+#include "outputs/mqtt/forwarder.h"
+#include "outputs/mqtt/inflight.h"
 #include "gateway/log.h"
-#include "gateway/payload.h"
+#include "outputs/mqtt/payload.h"
 
 enum link_state { FW_DISCONNECTED, FW_CONNECTING, FW_CONNECTED };
 

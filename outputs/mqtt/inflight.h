@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway/payload.h"
+#include "outputs/mqtt/payload.h"
 
 struct inflight_pool;
 

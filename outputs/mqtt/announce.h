@@ -6,7 +6,7 @@
 #define GW_ANNOUNCE_H
 
 #include "config/config.h"
-#include "gateway/forwarder.h"
+#include "outputs/mqtt/forwarder.h"
 #include "gateway/health.h"
 
 void announce_health(const struct gateway_config *cfg, struct forwarder *fw,

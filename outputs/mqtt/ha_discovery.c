@@ -1,6 +1,6 @@
-#include "gateway/ha_discovery.h"
+#include "outputs/mqtt/ha_discovery.h"
 #include "drivers/point_types.h"
-#include "gateway/payload.h"
+#include "outputs/mqtt/payload.h"
 #include "version.h"
 
 #include <json-c/json.h>

@@ -1,4 +1,4 @@
-#include "gateway/payload.h"
+#include "outputs/mqtt/payload.h"
 #include "gateway/clock.h"
 
 #include <math.h>

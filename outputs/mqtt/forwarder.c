@@ -2,7 +2,7 @@
  * PUBACKs and refusals handed to the pipeline, the in-flight window. The
  * connection's life is forwarder_link.c. */
 #include "gateway/clock.h"
-#include "gateway/forwarder_internal.h"
+#include "outputs/mqtt/forwarder_internal.h"
 #include "gateway/stats.h"
 
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * back-off, noticing a lost or silent link and what it probably means, the
  * status messages, stopping. The messages are forwarder.c. */
 #include "gateway/clock.h"
-#include "gateway/forwarder_internal.h"
+#include "outputs/mqtt/forwarder_internal.h"
 #include "gateway/stats.h"
 
 #include <stdio.h>
