@@ -5,9 +5,8 @@
 
 static size_t index_of(const struct latest_seq *l, uint32_t point_id, int kind)
 {
-    uint32_t key = kind == READING_RAW && l->key_of && point_id < l->key_count
-                       ? l->key_of[point_id]
-                       : point_id;
+    uint32_t key = kind == READING_RAW && l->key_of && point_id < l->key_count ? l->key_of[point_id]
+                                                                               : point_id;
     return (size_t)key * READING_KINDS + (size_t)kind;
 }
 
@@ -35,8 +34,7 @@ static void note_one(void *ctx, uint32_t point_id, int kind, int64_t seq)
         *s = seq;
 }
 
-int latest_seq_load(struct latest_seq *l, struct store *s, const uint32_t *key_of,
-                    size_t key_count)
+int latest_seq_load(struct latest_seq *l, struct store *s, const uint32_t *key_of, size_t key_count)
 {
     memset(l, 0, sizeof(*l));
     l->key_of = key_of;

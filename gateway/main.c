@@ -187,7 +187,10 @@ static void print_set_aside(void *ctx, int64_t seq, int64_t ts_ms, const struct 
     char ts[32];
     clock_format_utc(ts_ms, ts, sizeof(ts));
     printf("%lld %s %s/%s reason 0x%02x\n", (long long)seq, ts, pt ? pt->device : "?",
-           n > 1 ? "*" : pt ? pt->point : "?", reason);
+           n > 1 ? "*"
+           : pt  ? pt->point
+                 : "?",
+           reason);
 }
 
 /* The operator's view of what the broker refused: run with the daemon

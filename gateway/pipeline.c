@@ -7,15 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-
-
-
-
-
-
-
-
 /* A record that cannot be written out: cannot happen for records this
  * code made; a hand-edited store could hold one. Counted and let go
  * rather than block the queue. */
@@ -84,7 +75,6 @@ static void forward_round(struct pipeline *p)
         p->cursor = rec.seq;
     }
 }
-
 
 static void report_clock_step(struct pipeline *p)
 {

@@ -138,7 +138,7 @@ void pipeline_take_broker_news(struct pipeline *p)
             break;
     }
     size_t r = p->out.ops->take_refusals(p->out.self, p->refusals + p->refusal_count,
-                                       ACKS_MAX - p->refusal_count);
+                                         ACKS_MAX - p->refusal_count);
     for (size_t i = 0; i < r; i++)
         wb_refuse(&p->wb, p->refusals[p->refusal_count + i].seq);
     p->refusal_count += r;
@@ -260,7 +260,8 @@ void pipeline_expire_round(struct pipeline *p)
  * still in memory cannot be kept, and the operator must hear how much. */
 void pipeline_report_unsaved(struct pipeline *p)
 {
-    size_t lost = p->wb.live_readings + p->derived_count + p->held_count + ingest_queue_length(p->queue);
+    size_t lost =
+        p->wb.live_readings + p->derived_count + p->held_count + ingest_queue_length(p->queue);
     if (lost == 0)
         return;
     stat_add(&gw_stats.dropped_unsaved, lost);

@@ -125,8 +125,7 @@ static int set_meta(struct store *s, const char *key, int64_t value)
     return run(s, ST_SET_META);
 }
 
-static int insert_records(struct store *s, const struct record *fresh, size_t n,
-                          int64_t *readings)
+static int insert_records(struct store *s, const struct record *fresh, size_t n, int64_t *readings)
 {
     sqlite3_stmt *st = s->st[ST_INSERT];
     for (size_t i = 0; i < n; i++) {

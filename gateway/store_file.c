@@ -482,8 +482,7 @@ static int rebuild_from_open_copy(struct store *s)
     }
     store_close_database(s);
     if (rename(tmp, s->cfg.path) != 0) {
-        snprintf(s->last_message, sizeof(s->last_message), "renaming %s: %s", tmp,
-                 strerror(errno));
+        snprintf(s->last_message, sizeof(s->last_message), "renaming %s: %s", tmp, strerror(errno));
         return -1;
     }
     return 0;

@@ -41,7 +41,7 @@ struct store {
     struct store_config cfg;
     struct store_point *points; /* indexed by id */
     size_t point_slots;
-    int64_t depth;   /* readings */
+    int64_t depth; /* readings */
     int64_t records;
     int64_t next_seq;
     int64_t reserved_seq; /* the file says no seq below this was used */
@@ -60,7 +60,7 @@ struct store {
     ino_t file_ino;
     int lock_fd;
     int64_t next_rebuild_ms; /* monotonic: no rebuild attempt before */
-    int last_error; /* SQLite result code of the last failure */
+    int last_error;          /* SQLite result code of the last failure */
     char last_message[300];
     bool opening; /* store_open reports failures itself, once */
     /* A full disk fails every commit until space returns: one line per

@@ -19,10 +19,10 @@
 
 /* What became of a record handed to publish. */
 enum output_result {
-    OUTPUT_SENT,        /* on its way; its acknowledgement (or refusal) will be reported */
-    OUTPUT_NOT_NOW,     /* not connected, window full: try later */
-    OUTPUT_SET_ASIDE,   /* refused at once (too large, a held topic): reported as refused */
-    OUTPUT_UNWRITABLE,  /* cannot be written at all (a point the store no longer names) */
+    OUTPUT_SENT,       /* on its way; its acknowledgement (or refusal) will be reported */
+    OUTPUT_NOT_NOW,    /* not connected, window full: try later */
+    OUTPUT_SET_ASIDE,  /* refused at once (too large, a held topic): reported as refused */
+    OUTPUT_UNWRITABLE, /* cannot be written at all (a point the store no longer names) */
 };
 
 struct output_ops {

@@ -49,8 +49,8 @@ static enum output_result publish(void *self, const struct record *rec, bool new
     int len = -1;
     if (topic_format_record(topic, sizeof(topic), m->topic_prefix, o->cfg->id, m->layout, rec,
                             o->store) > 0)
-        len = payload_format_record(o->payload, o->payload_cap, o->cfg->id, m->layout, rec,
-                                    o->store);
+        len =
+            payload_format_record(o->payload, o->payload_cap, o->cfg->id, m->layout, rec, o->store);
     if (len < 0)
         return OUTPUT_UNWRITABLE;
     switch (forwarder_publish(o->fw, topic, o->payload, len, rec->seq, newest)) {

@@ -10,8 +10,8 @@ static int fits(int n, size_t size)
     return n >= 0 && (size_t)n < size ? n : -1;
 }
 
-int topic_format_data(char *buf, size_t size, const char *prefix, const char *gateway,
-                      int layout, bool indicator, const char *device, const char *point)
+int topic_format_data(char *buf, size_t size, const char *prefix, const char *gateway, int layout,
+                      bool indicator, const char *device, const char *point)
 {
     if (!indicator && layout == MQTT_LAYOUT_DEVICE)
         return fits(snprintf(buf, size, "%s/%s/readings/%s", prefix, gateway, device), size);
@@ -23,8 +23,8 @@ int topic_format_data(char *buf, size_t size, const char *prefix, const char *ga
 int topic_format_reading(char *buf, size_t size, const char *prefix, const char *gateway,
                          const struct reading *r, const struct store_point *p)
 {
-    return topic_format_data(buf, size, prefix, gateway, MQTT_LAYOUT_POINT,
-                             r->kind != READING_RAW, p->device, p->point);
+    return topic_format_data(buf, size, prefix, gateway, MQTT_LAYOUT_POINT, r->kind != READING_RAW,
+                             p->device, p->point);
 }
 
 int topic_format_status(char *buf, size_t size, const char *prefix, const char *gateway)
@@ -89,12 +89,9 @@ static void format_events(char *buf, size_t size, uint16_t flags)
     static const struct {
         uint16_t flag;
         const char *name;
-    } events[] = {{FLAG_COUNT_BASELINE, "baseline"},
-                  {FLAG_COUNT_WRAP, "wrap"},
-                  {FLAG_COUNT_RESET, "reset"},
-                  {FLAG_COUNT_DROP, "drop"},
-                  {FLAG_COUNT_JUMP, "jump"},
-                  {FLAG_CLOCK_BACK, "clock_back"}};
+    } events[] = {{FLAG_COUNT_BASELINE, "baseline"}, {FLAG_COUNT_WRAP, "wrap"},
+                  {FLAG_COUNT_RESET, "reset"},       {FLAG_COUNT_DROP, "drop"},
+                  {FLAG_COUNT_JUMP, "jump"},         {FLAG_CLOCK_BACK, "clock_back"}};
     size_t used = (size_t)snprintf(buf, size, "[");
     for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
         if (flags & events[i].flag)
@@ -165,8 +162,8 @@ static bool device_layout(int layout, const struct record *rec)
     return layout == MQTT_LAYOUT_DEVICE && rec->r[0].kind == READING_RAW;
 }
 
-int topic_format_record(char *buf, size_t size, const char *prefix, const char *gateway,
-                        int layout, const struct record *rec, const struct store *s)
+int topic_format_record(char *buf, size_t size, const char *prefix, const char *gateway, int layout,
+                        const struct record *rec, const struct store *s)
 {
     const struct store_point *p = store_point(s, rec->r[0].point_id);
     if (!p || !p->device[0])
@@ -201,8 +198,8 @@ static int format_device(char *buf, size_t size, const char *gateway, const stru
         format_number(value, sizeof(value),
                       r->quality != QUALITY_BAD && r->quality != QUALITY_NO_DATA, r->value);
         used += snprintf(buf + used, size - (size_t)used,
-                         "%s\"%s\":{\"value\":%s,\"unit\":\"%s\",\"quality\":\"%s\"}",
-                         i ? "," : "", p->point, value, p->unit, quality_name(r->quality));
+                         "%s\"%s\":{\"value\":%s,\"unit\":\"%s\",\"quality\":\"%s\"}", i ? "," : "",
+                         p->point, value, p->unit, quality_name(r->quality));
     }
     if (fits(used, size) < 0)
         return -1;

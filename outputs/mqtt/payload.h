@@ -23,8 +23,8 @@ int topic_format_reading(char *buf, size_t size, const char *prefix, const char 
  * {prefix}/{gateway}/readings/{device} (layout = device) or
  * .../readings/{device}/{point} (layout = point); indicators always on
  * {prefix}/{gateway}/indicators/{device}/{point}. */
-int topic_format_data(char *buf, size_t size, const char *prefix, const char *gateway,
-                      int layout, bool indicator, const char *device, const char *point);
+int topic_format_data(char *buf, size_t size, const char *prefix, const char *gateway, int layout,
+                      bool indicator, const char *device, const char *point);
 
 /* {prefix}/{gateway}/status */
 int topic_format_status(char *buf, size_t size, const char *prefix, const char *gateway);
@@ -42,8 +42,8 @@ int payload_format_reading(char *buf, size_t size, const char *gateway, const st
 /* A record's topic: with layout = device a poll's readings go to
  * {prefix}/{gateway}/readings/{device}; otherwise (and for indicators,
  * always) as topic_format_reading for its one reading. */
-int topic_format_record(char *buf, size_t size, const char *prefix, const char *gateway,
-                        int layout, const struct record *rec, const struct store *s);
+int topic_format_record(char *buf, size_t size, const char *prefix, const char *gateway, int layout,
+                        const struct record *rec, const struct store *s);
 /* A record's payload: one reading's as above, or a device poll's,
  * {"seq","ts","gateway","device","clock_synced","points":{name:{"value",
  * "unit","quality"}}}. Returns the length, or -1 if it did not fit or a

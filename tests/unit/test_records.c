@@ -25,8 +25,16 @@ static void test_codec_roundtrip(void **state)
     struct reading in[3] = {
         {.point_id = 7, .value = -11.7, .quality = QUALITY_GOOD, .flags = FLAG_CLOCK_UNSYNCED},
         {.point_id = 70000, .value = NAN, .quality = QUALITY_BAD},
-        {.point_id = 9, .kind = READING_WINDOW, .value = 21.25, .start_ms = 1000, .samples = 12,
-         .excluded = 1, .min = -3.5, .max = 40, .last = 20, .flags = FLAG_CLOCK_BACK},
+        {.point_id = 9,
+         .kind = READING_WINDOW,
+         .value = 21.25,
+         .start_ms = 1000,
+         .samples = 12,
+         .excluded = 1,
+         .min = -3.5,
+         .max = 40,
+         .last = 20,
+         .flags = FLAG_CLOCK_BACK},
     };
     size_t size = record_encoded_size(in, 3);
     assert_int_equal(size, 2 * RECORD_RAW_BYTES + RECORD_INDICATOR_BYTES);
@@ -58,8 +66,10 @@ static int setup(void **state)
     (void)state;
     strcpy(dir, "/tmp/test-records-XXXXXX");
     assert_non_null(mkdtemp(dir));
-    struct store_config cfg = {.max_readings = 1000, .max_age_ms = 3600000,
-                               .max_size_bytes = 1 << 30, .commit_interval_ms = 1000};
+    struct store_config cfg = {.max_readings = 1000,
+                               .max_age_ms = 3600000,
+                               .max_size_bytes = 1 << 30,
+                               .commit_interval_ms = 1000};
     snprintf(cfg.path, sizeof(cfg.path), "%s/store.db", dir);
     log_set_level(LOG_ERROR);
     assert_int_equal(store_open(&cfg, &store), 0);
@@ -89,8 +99,8 @@ static struct reading raw(int point, int64_t ts)
 static void test_grouping(void **state)
 {
     (void)state;
-    struct reading in[6] = {raw(0, 100), raw(1, 100), raw(2, 100), raw(3, 100), raw(4, 100),
-                            raw(0, 100)};
+    struct reading in[6] = {raw(0, 100), raw(1, 100), raw(2, 100),
+                            raw(3, 100), raw(4, 100), raw(0, 100)};
     in[5].kind = READING_COUNT;
     struct reading out[6];
     uint16_t sizes[6];
@@ -116,8 +126,8 @@ static void test_grouping(void **state)
  * newest of its device by its first reading; a row whose bytes do not
  * decode comes back empty for the pipeline to drop, not stopping the
  * claims behind it. */
-static void on_set_aside(void *ctx, int64_t seq, int64_t ts_ms, const struct store_point *pt,
-                         int n, int reason)
+static void on_set_aside(void *ctx, int64_t seq, int64_t ts_ms, const struct store_point *pt, int n,
+                         int reason)
 {
     (void)ts_ms;
     assert_non_null(pt);
@@ -157,8 +167,9 @@ static void test_device_records_in_the_store(void **state)
     snprintf(path, sizeof(path), "%s/store.db", dir);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "UPDATE records SET body = x'0102' WHERE seq = (SELECT "
-                                      "max(seq) FROM records)",
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE records SET body = x'0102' WHERE seq = (SELECT "
+                                  "max(seq) FROM records)",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);

@@ -188,8 +188,9 @@ static void test_age_expiry(void **state)
     make_readings(r, 10, id, forty_days_ago);
     struct store_batch old = {.fresh = records_of_one(s, r, 5), .n_fresh = 5, .now_mono_ms = t};
     assert_int_equal(store_commit_batch(s, &old, &dropped), 0);
-    struct store_batch young = {
-        .fresh = records_of_one(s, r + 5, 5), .n_fresh = 5, .now_mono_ms = t + cfg.max_age_ms - 1000};
+    struct store_batch young = {.fresh = records_of_one(s, r + 5, 5),
+                                .n_fresh = 5,
+                                .now_mono_ms = t + cfg.max_age_ms - 1000};
     assert_int_equal(store_commit_batch(s, &young, &dropped), 0);
     assert_int_equal(store_expire(s, clock_mono_ms(), &dropped), 0);
     assert_int_equal(dropped, 0); /* 40 days by the wall clock, seconds by the run clock */
@@ -429,7 +430,8 @@ static void test_indicators_and_state_roundtrip(void **state)
          .max = 4,
          .last = 3}};
     struct store_state st = {id, "{\"v\":1}"};
-    struct store_batch b = {.fresh = records_of_one(s, r, 3), .n_fresh = 3, .states = &st, .n_states = 1};
+    struct store_batch b = {
+        .fresh = records_of_one(s, r, 3), .n_fresh = 3, .states = &st, .n_states = 1};
     int64_t dropped;
     assert_int_equal(store_commit_batch(s, &b, &dropped), STORE_OK);
     store_close(s);
@@ -477,7 +479,8 @@ static void test_state_and_newest_survive_restart(void **state)
                            {.point_id = id},
                            {.point_id = id, .kind = READING_WINDOW}};
     struct store_state st[2] = {{id, "first"}, {id, "second"}};
-    struct store_batch b = {.fresh = records_of_one(s, r, 4), .n_fresh = 4, .states = st, .n_states = 2};
+    struct store_batch b = {
+        .fresh = records_of_one(s, r, 4), .n_fresh = 4, .states = st, .n_states = 2};
     int64_t dropped;
     assert_int_equal(store_commit_batch(s, &b, &dropped), STORE_OK);
     store_close(s);
