@@ -30,8 +30,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from harness import (BUILD, SOURCE, Broker, Stub, Workdir, many_points_ini,  # noqa: E402
-                     wait_until)
+from harness import (BUILD, SOURCE, Broker, Stub, Workdir, demo_stubs,  # noqa: E402
+                     many_points_ini, wait_until)
 
 POINTS = 20
 CLK = os.sysconf("SC_CLK_TCK")
@@ -275,9 +275,7 @@ def idle(work, broker, seconds):
 
 
 def demo(work, broker, seconds=120):
-    counter = Stub(work, "visitor-counter-stub", ["--tcp", "0"])
-    env = Stub(work, "env-sensor-stub", ["--rtu-pty", "--unit", "3", "--parity", "E", "--baud",
-                                         "19200"])
+    counter, env = demo_stubs(work)
     with open(os.path.join(SOURCE, "config", "examples", "demo.ini")) as f:
         ini = f.read()
     ini = ini.replace("127.0.0.1:18830", f"127.0.0.1:{broker.port}")

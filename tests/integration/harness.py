@@ -316,6 +316,16 @@ class Stub:
         return m is not None
 
 
+def demo_stubs(work):
+    """The demo's two devices, started: the visitor counter on Modbus TCP
+    and the environmental sensor on RTU (unit 3, 19200 8E1) over a
+    pseudo-terminal. Returns (counter, env)."""
+    counter = Stub(work, "visitor-counter-stub", ["--tcp", "0"])
+    env = Stub(work, "env-sensor-stub", ["--rtu-pty", "--unit", "3", "--parity", "E",
+                                         "--baud", "19200"])
+    return counter, env
+
+
 class Subscriber:
     """mosquitto_sub with a persistent session (QoS 1, clean session off):
     messages published while it is away are kept for it by the broker."""

@@ -4,7 +4,7 @@ afterwards, each sequence number at least once, duplicates identical, no
 gaps, values exactly as the stubs' sequences predict."""
 import time
 
-from harness import (figure, run_test, SLOW, Broker, Gateway, Stub, Subscriber, Workdir, check, check_gap_free,
+from harness import (demo_stubs, figure, run_test, SLOW, Broker, Gateway, Subscriber, Workdir, check, check_gap_free,
                      check_sequences, dedupe_by_seq, demo_ini, wait_until)
 
 OUTAGE_S = 6
@@ -13,9 +13,7 @@ OUTAGE_S = 6
 def body(work):
     broker = Broker(work)
     broker.start()
-    counter = Stub(work, "visitor-counter-stub", ["--tcp", "0"])
-    env = Stub(work, "env-sensor-stub", ["--rtu-pty", "--unit", "3", "--parity", "E",
-                                         "--baud", "19200"])
+    counter, env = demo_stubs(work)
     sub = Subscriber(work, broker, "smartregion/test-gw/readings/#", "outage-subscriber")
     gw = Gateway(work, demo_ini(broker.port, counter.address.split(":")[1], env.address,
                                 work.file("store.db"), interval_ms=100))

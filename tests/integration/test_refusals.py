@@ -22,7 +22,7 @@ import subprocess
 import threading
 import time
 
-from harness import (figure, BUILD, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
+from harness import (demo_stubs, figure, BUILD, SLOW, Broker, Gateway, Subscriber, check, check_gap_free,
                      dedupe_by_seq, demo_ini, free_port, run_test, wait_until)
 
 ACL_DENY = """topic readwrite smartregion/test-gw/status
@@ -188,9 +188,7 @@ def failover(work, counter, env):
 
 
 def body(work):
-    counter = Stub(work, "visitor-counter-stub", ["--tcp", "0"])
-    env = Stub(work, "env-sensor-stub", ["--rtu-pty", "--unit", "3", "--parity", "E",
-                                         "--baud", "19200"])
+    counter, env = demo_stubs(work)
     failover(work, counter, env)
     dropping_broker(work, counter, env)
     packet_limit(work, counter, env)

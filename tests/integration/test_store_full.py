@@ -14,14 +14,12 @@ import sqlite3
 import subprocess
 import time
 
-from harness import (iso_ms, figure, SLOW, Broker, Gateway, Stub, Subscriber, check, dedupe_by_seq,
+from harness import (demo_stubs, iso_ms, figure, SLOW, Broker, Gateway, Subscriber, check, dedupe_by_seq,
                      demo_ini, integrity, run_test, shutdown_counters, wait_until)
 
 
 def started_devices(work):
-    counter = Stub(work, "visitor-counter-stub", ["--tcp", "0"])
-    env = Stub(work, "env-sensor-stub", ["--rtu-pty", "--unit", "3", "--parity", "E",
-                                         "--baud", "19200"])
+    counter, env = demo_stubs(work)
     return counter.address.split(":")[1], env.address
 
 

@@ -13,7 +13,7 @@
 import os
 import time
 
-from harness import (figure, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
+from harness import (demo_stubs, figure, SLOW, Broker, Gateway, Subscriber, check, check_gap_free,
                      dedupe_by_seq, demo_ini, run_test, shutdown_counters, wait_until)
 
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
@@ -109,9 +109,7 @@ def stale_clock(work, counter, env):
 
 
 def body(work):
-    counter = Stub(work, "visitor-counter-stub", ["--tcp", "0"])
-    env = Stub(work, "env-sensor-stub", ["--rtu-pty", "--unit", "3", "--parity", "E",
-                                         "--baud", "19200"])
+    counter, env = demo_stubs(work)
     one_store(work, counter, env)
     stale_clock(work, counter, env)
 
