@@ -170,6 +170,9 @@ struct gateway_config {
     char id[CFG_NAME_MAX + 1];
     int log_level; /* enum log_level */
     int64_t health_interval_ms;
+    /* Where health is also written, broker or not (a technician's view,
+     * meant for a tmpfs such as /run); empty: nowhere. */
+    char status_file[CFG_TEXT_MAX];
     int ingest_capacity;
     struct mqtt_config mqtt;
     struct store_config store;

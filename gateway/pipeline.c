@@ -2,7 +2,9 @@
  * the broker (the store's first, then those in memory), start and stop.
  * Taking readings in and committing them is pipeline_store.c. */
 #include "gateway/pipeline_internal.h"
+#include "gateway/health.h"
 #include "gateway/stats.h"
+#include "gateway/status_file.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +91,21 @@ static void report_clock_step(struct pipeline *p)
             (double)step / 1000.0, now);
 }
 
-/* Health counts what waits in memory for its commit deadline as held. */
+static void write_status_file(struct pipeline *p, const struct health_inputs *in)
+{
+    if (!p->cfg->status_file[0])
+        return;
+    char why[300];
+    char *json = health_json(p->cfg, in);
+    if (!json || status_file_write(p->cfg->status_file, json, why, sizeof(why)) != 0)
+        log_limited(&p->status_log, LOG_WARNING, "status file %s: cannot be written: %s",
+                    p->cfg->status_file, json ? why : "out of memory");
+    free(json);
+}
+
+/* Health counts what waits in memory for its commit deadline as held, and
+ * a store whose records are all acknowledged (their deletion waits for the
+ * next commit) as empty. */
 static void publish_health(struct pipeline *p, int64_t now_mono)
 {
     struct health_inputs in = {.now_wall_ms = clock_wall_ms(),
@@ -97,10 +113,15 @@ static void publish_health(struct pipeline *p, int64_t now_mono)
                                .clock_synced = clock_is_synchronised(),
                                .store = store_stats(p->store),
                                .oldest_unsent_ts_ms = store_oldest_ts(p->store)};
+    if (in.store.records <= (int64_t)p->ack_count) {
+        in.store.records = in.store.depth = 0;
+        in.oldest_unsent_ts_ms = -1;
+    }
     in.store.depth += (int64_t)p->wb.live_readings;
     if (in.oldest_unsent_ts_ms < 0 && p->wb.head < p->wb.count)
         in.oldest_unsent_ts_ms = p->wb.readings[p->wb.recs[p->wb.head].first].ts_ms;
     p->out.ops->announce_health(p->out.self, &in);
+    write_status_file(p, &in);
 }
 
 static int64_t earliest(int64_t a, int64_t b)
@@ -109,9 +130,9 @@ static int64_t earliest(int64_t a, int64_t b)
 }
 
 /* When the next commit is due: the oldest record in memory or the oldest
- * unsaved acknowledgement reaching commit_interval, held indicators their
- * linger; at once for state owed or memory full; never before a failed
- * commit's retry time. */
+ * refusal reaching commit_interval, acknowledgements ACK_SAVE_MS, held
+ * indicators their linger; at once for state owed, many acknowledgements
+ * or memory full; never before a failed commit's retry time. */
 static int64_t commit_due(const struct pipeline *p)
 {
     int64_t interval = p->cfg->store.commit_interval_ms, due = INT64_MAX;
@@ -120,6 +141,10 @@ static int64_t commit_due(const struct pipeline *p)
     due = earliest(due, wb_deadline(&p->wb, interval));
     if (p->unsaved_since_ms != INT64_MAX)
         due = earliest(due, p->unsaved_since_ms + interval);
+    if (p->ack_count >= ACK_SAVE_COUNT)
+        due = 0;
+    else if (p->ack_count > 0)
+        due = earliest(due, p->acks_since_ms + ACK_SAVE_MS);
     if (p->held_count > 0)
         due = earliest(due, p->held_since_ms + INDICATOR_LINGER_MS);
     return due > p->commit_retry_ms ? due : p->commit_retry_ms;
@@ -176,10 +201,11 @@ static void *pipeline_thread(void *arg)
         }
         p->out.ops->service(p->out.self, now);
         if (p->out.ops->take_resend(p->out.self)) { /* a fresh connection */
-            /* What the broker refused on the last connection is set aside
-             * before the oldest is claimed again. */
+            /* What the broker refused on the last connection is set aside,
+             * and what it acknowledged deleted, before the oldest is
+             * claimed again. */
             pipeline_take_broker_news(p);
-            if (p->refusal_count)
+            if (p->refusal_count || p->ack_count)
                 pipeline_commit_round(p);
             p->cursor = 0;
             p->out.ops->announce_devices(p->out.self);
@@ -253,8 +279,8 @@ int pipeline_start(const struct gateway_config *cfg, const uint32_t *point_ids, 
         return -1;
     *p = (struct pipeline){.cfg = cfg, .store = store, .out = out_to, .queue = queue};
     p->store_log.interval_ms = p->drop_log.interval_ms = p->full_log.interval_ms = 30000;
-    p->orphan_log.interval_ms = 30000;
-    p->unsaved_since_ms = INT64_MAX;
+    p->orphan_log.interval_ms = p->status_log.interval_ms = 30000;
+    p->unsaved_since_ms = p->acks_since_ms = INT64_MAX;
     p->store_hw = store_stats(store).next_seq - 1;
     wb_init(&p->wb);
     stop_signal_init(&p->stop);

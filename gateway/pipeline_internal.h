@@ -22,10 +22,16 @@
 #define EXPIRE_EVERY_MS 10000
 /* One stat() of the store file this often, while awake anyway. */
 #define FILE_CHECK_EVERY_MS 2000
-#define SUMMARY_EVERY_MS 60000
+#define SUMMARY_EVERY_MS 900000
 /* Scheduling jitter stays far below this; an NTP step or a date command
  * does not. */
 #define CLOCK_STEP_MS 2000
+/* Acknowledgements of stored records ride on the next commit that happens
+ * anyway (the next interval's counts): deleting them has no deadline, and
+ * a commit of its own would double what a small fleet writes. At most this
+ * long, or this many, or before the connection is replayed. */
+#define ACK_SAVE_MS 120000
+#define ACK_SAVE_COUNT (ACKS_MAX / 2)
 /* How long counts and windows wait for the others of their boundary. */
 #define INDICATOR_LINGER_MS 5000
 
@@ -66,12 +72,14 @@ struct pipeline {
     struct record *commit_recs;
     size_t commit_cap;
     /* Acknowledgements and refusals of records already in the store: they
-     * ride on the next commit, at the latest one interval after the first. */
+     * ride on the next commit; a refusal at the latest one interval after
+     * the first, an acknowledgement after ACK_SAVE_MS. */
     int64_t *acks;
     size_t ack_count;
+    int64_t acks_since_ms; /* monotonic; INT64_MAX: none waiting */
     struct reading_refusal *refusals;
     size_t refusal_count;
-    int64_t unsaved_since_ms; /* monotonic; INT64_MAX: nothing unsaved */
+    int64_t unsaved_since_ms; /* monotonic, refusals; INT64_MAX: none waiting */
     int64_t commit_retry_ms;  /* monotonic: after a failed commit, not before */
     /* A count or window is published only after the state it leaves
      * behind is in the store: a crash can then neither count an interval
@@ -87,10 +95,10 @@ struct pipeline {
 
     struct clock_watch wall_watch;
     int64_t started_ms; /* monotonic, for uptime */
-    struct log_limit store_log, drop_log, full_log, orphan_log;
+    struct log_limit store_log, drop_log, full_log, orphan_log, status_log;
 };
 
-/* Acknowledgements or refusals wait for a commit from now on. */
+/* Refusals wait for a commit from now on. */
 void pipeline_note_unsaved(struct pipeline *p);
 /* PUBACKs and refusals: a record still in memory is settled there; one in
  * the store waits for the next commit. */

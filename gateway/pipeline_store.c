@@ -66,7 +66,7 @@ static int commit_pending(struct pipeline *p, bool records)
         p->state_due = false;
     }
     p->ack_count = p->refusal_count = 0;
-    p->unsaved_since_ms = INT64_MAX;
+    p->unsaved_since_ms = p->acks_since_ms = INT64_MAX;
     if (dropped > 0) {
         stat_add(&gw_stats.dropped_store_bound, (uint64_t)dropped);
         log_limited(&p->drop_log, LOG_WARNING,
@@ -131,8 +131,9 @@ void pipeline_take_broker_news(struct pipeline *p)
         for (size_t i = 0; i < n; i++) {
             if (wb_ack(&p->wb, acks[i]) || p->ack_count == ACKS_MAX)
                 continue;
+            if (p->ack_count == 0)
+                p->acks_since_ms = clock_mono_ms();
             p->acks[p->ack_count++] = acks[i];
-            pipeline_note_unsaved(p);
         }
         if (n < 1024)
             break;
@@ -241,10 +242,13 @@ static void admit_held(struct pipeline *p, int64_t now)
 
 void pipeline_expire_round(struct pipeline *p)
 {
-    int64_t dropped = 0;
+    int64_t dropped = 0, now = clock_mono_ms();
     if (store_stats(p->store).records == 0)
         return;
-    if (store_expire(p->store, clock_mono_ms(), &dropped) != 0) {
+    /* An acknowledged record must go as delivered, not count as expired. */
+    if (p->ack_count > 0 && store_expiry_due(p->store, now) && commit_pending(p, false) != STORE_OK)
+        return;
+    if (store_expire(p->store, now, &dropped) != 0) {
         stat_add(&gw_stats.store_errors, 1);
         return;
     }

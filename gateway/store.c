@@ -21,6 +21,16 @@
 /* Deletes that report the readings they removed (a record holds n). */
 #define RETURNING_N " RETURNING n"
 
+#define MARK_SPACING_DIVISOR 100
+
+/* A mark (seq, run_ms) says the records from seq up to the next mark were
+ * taken in at run_ms: everything below the first mark young enough (?1:
+ * the oldest run time kept) is too old. No mark at all (an old store):
+ * nothing is; no young mark: everything below ?2 (the next seq) is. */
+#define EXPIRED_BELOW                                                                              \
+    "coalesce((SELECT min(seq) FROM age_marks WHERE run_ms >= ?1), (SELECT CASE WHEN count(*) > "  \
+    "0 THEN ?2 ELSE 0 END FROM age_marks))"
+
 const char *const store_statement_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -33,13 +43,10 @@ const char *const store_statement_sql[ST_COUNT] = {
                        "sum(n) OVER (ORDER BY seq) AS c FROM (SELECT seq, n FROM records ORDER BY "
                        "seq LIMIT ?1)) WHERE c >= ?1 ORDER BY seq LIMIT 1), (SELECT max(seq) FROM "
                        "(SELECT seq FROM records ORDER BY seq LIMIT ?1)))" RETURNING_N,
-    /* A mark (seq, run_ms) says the records from seq up to the next mark
-     * were taken in at run_ms: everything below the first mark young
-     * enough is too old. No mark at all (an old store): nothing is. */
-    [ST_EXPIRE] = "DELETE FROM records WHERE seq IN (SELECT seq FROM records WHERE seq < "
-                  "coalesce((SELECT min(seq) FROM age_marks WHERE run_ms >= ?1), "
-                  "(SELECT CASE WHEN count(*) > 0 THEN ?2 ELSE 0 END FROM age_marks)) "
-                  "ORDER BY seq LIMIT ?3)" RETURNING_N,
+    [ST_EXPIRE] =
+        "DELETE FROM records WHERE seq IN (SELECT seq FROM records WHERE seq < " EXPIRED_BELOW
+        " ORDER BY seq LIMIT ?3)" RETURNING_N,
+    [ST_EXPIRY_DUE] = "SELECT EXISTS(SELECT 1 FROM records WHERE seq < " EXPIRED_BELOW ")",
     [ST_CLAIM] = "SELECT seq, ts_ms, n, body FROM records WHERE seq > ? AND seq NOT IN (SELECT "
                  "seq FROM set_aside) ORDER BY seq LIMIT ?",
     [ST_SET_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
@@ -188,12 +195,22 @@ static int set_aside(struct store *s, const struct reading_refusal *refused, siz
     return 0;
 }
 
-static int mark_age(struct store *s, int64_t first_seq, int64_t now_mono_ms)
+/* A mark per commit would cost a page written per commit (at the demo's
+ * pace half of what it writes in a day). Records without a mark of their
+ * own age with the newest mark before them, so they expire early by at
+ * most the spacing: max_age / MARK_SPACING_DIVISOR, 1 % of it. */
+static int mark_age(struct store *s, int64_t first_seq, int64_t now_mono_ms, int64_t *marked)
 {
+    int64_t run_ms = store_run_ms(s, now_mono_ms ? now_mono_ms : clock_mono_ms());
+    if (s->last_mark_run_ms >= 0 &&
+        run_ms - s->last_mark_run_ms < s->cfg.max_age_ms / MARK_SPACING_DIVISOR)
+        return 0;
     sqlite3_bind_int64(s->st[ST_MARK_AGE], 1, first_seq);
-    sqlite3_bind_int64(s->st[ST_MARK_AGE], 2,
-                       store_run_ms(s, now_mono_ms ? now_mono_ms : clock_mono_ms()));
-    return run(s, ST_MARK_AGE);
+    sqlite3_bind_int64(s->st[ST_MARK_AGE], 2, run_ms);
+    if (run(s, ST_MARK_AGE) != 0)
+        return -1;
+    *marked = run_ms;
+    return 0;
 }
 
 /* Undoes the open transaction and returns the failure of what went wrong.
@@ -238,7 +255,7 @@ int store_commit_batch(struct store *s, const struct store_batch *b, int64_t *dr
     if (run(s, ST_BEGIN) != 0)
         return s->last_error == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
     int64_t gone = 0, gone_records = 0, excess = 0, excess_records = 0, added = 0, aside = 0;
-    int64_t fresh_readings = 0;
+    int64_t fresh_readings = 0, marked = -1;
     for (size_t i = 0; i < b->n_fresh; i++)
         fresh_readings += b->fresh[i].n;
     if (delete_acked(s, b->acked, b->n_acked, &gone, &gone_records) != 0)
@@ -250,7 +267,7 @@ int store_commit_batch(struct store *s, const struct store_batch *b, int64_t *dr
         set_aside(s, b->refused, b->n_refused, &aside) != 0 ||
         save_states(s, b->states, b->n_states) != 0)
         goto rollback;
-    if (b->n_fresh && mark_age(s, b->fresh[0].seq, b->now_mono_ms) != 0)
+    if (b->n_fresh && mark_age(s, b->fresh[0].seq, b->now_mono_ms, &marked) != 0)
         goto rollback;
     if (excess && set_meta(s, "dropped_total", s->dropped_total + excess) != 0)
         goto rollback;
@@ -260,6 +277,8 @@ int store_commit_batch(struct store *s, const struct store_batch *b, int64_t *dr
     s->records += (int64_t)b->n_fresh - gone_records - excess_records;
     s->dropped_total += excess;
     s->set_aside += aside;
+    if (marked >= 0)
+        s->last_mark_run_ms = marked;
     *dropped = excess;
     return 0;
 rollback:
@@ -310,6 +329,16 @@ static int count_set_aside(struct store *s)
         s->set_aside = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : store_fail(s, "counting readings set aside");
+}
+
+bool store_expiry_due(struct store *s, int64_t now_mono_ms)
+{
+    sqlite3_stmt *st = s->st[ST_EXPIRY_DUE];
+    sqlite3_bind_int64(st, 1, store_run_ms(s, now_mono_ms) - s->cfg.max_age_ms);
+    sqlite3_bind_int64(st, 2, s->next_seq);
+    bool due = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+    sqlite3_reset(st);
+    return due;
 }
 
 /* The periodic tidy-up rides on the same transaction: one sync at most. */

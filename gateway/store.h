@@ -10,6 +10,7 @@
 #ifndef GW_STORE_H
 #define GW_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -110,6 +111,8 @@ int store_make_room(struct store *s, int64_t n, int64_t *dropped);
  * gateway ran (monotonic, continued across restarts), never by the wall
  * clock; *dropped says how many. now_mono_ms: clock_mono_ms(). */
 int store_expire(struct store *s, int64_t now_mono_ms, int64_t *dropped);
+/* Whether store_expire would drop anything now (a read, no transaction). */
+bool store_expiry_due(struct store *s, int64_t now_mono_ms);
 
 /* Up to max records with seq > after_seq that are not set aside, oldest
  * first; their readings go into buf (buf_max of them at most). A row that

@@ -19,6 +19,7 @@ enum statement {
     ST_DELETE_ACKED,
     ST_DROP_OLDEST,
     ST_EXPIRE,
+    ST_EXPIRY_DUE,
     ST_CLAIM,
     ST_SET_META,
     ST_OLDEST,
@@ -54,6 +55,9 @@ struct store {
      * time while it runs, continued across restarts from the newest age
      * mark, never the wall clock (which a Pi without RTC steps by weeks). */
     int64_t run_base_ms, mono_open_ms;
+    /* Run time of the newest age mark. Marks are written sparsely (see
+     * mark_age in store.c), so a commit adds no page for them. */
+    int64_t last_mark_run_ms;
     /* The file this store opened, to notice one removed or replaced while
      * the daemon runs; and the lock that keeps a second daemon out. */
     dev_t file_dev;

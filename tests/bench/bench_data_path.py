@@ -24,14 +24,13 @@ import json
 import math
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 from harness import (BUILD, SOURCE, Broker, Stub, Workdir, demo_stubs,  # noqa: E402
-                     many_points_ini, wait_until)
+                     many_points_ini, status, stored_readings, wait_until)
 
 POINTS = 20
 CLK = os.sysconf("SC_CLK_TCK")
@@ -166,7 +165,7 @@ def live(work, broker, devices, interval_ms, seconds, label, quiet=False):
     st = status(gw.pid)
     gw.stop()
     fsyncs = syncs / (t1 - t0)
-    held = sqlite3.connect(store).execute("SELECT count(*) FROM records").fetchone()[0]
+    held = stored_readings(store)
     for s in stubs:
         s.proc.terminate()
         s.proc.wait(5)
@@ -192,7 +191,7 @@ def live(work, broker, devices, interval_ms, seconds, label, quiet=False):
               f"age p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms; "
               f"RSS {result['rss']:.1f} MiB, {result['threads']} threads; "
               f"{fsyncs:.2f} fsync/s; {result['bytes']:.2f} bytes written/point; "
-              f"{held} records left in the store", flush=True)
+              f"{held} readings left in the store", flush=True)
     return result
 
 
@@ -219,19 +218,16 @@ def ceiling(work, broker, seconds):
 def backlog(work, broker, target=1_000_000):
     devices, interval = 100, 10
     stubs, ports = fleet(work, devices)
-    store = work.file("backlog.db")
+    store, status_path = work.file("backlog.db"), work.file("backlog-status.json")
     ini = many_points_ini("bench", broker.port, ports, store, devices, POINTS,
-                          interval=f"{interval}ms", extra="max_size = 4GB\n")
+                          interval=f"{interval}ms", extra="max_size = 4GB\n",
+                          status_file=status_path)
     broker.stop()
     gw = Daemon(work, ini, "backlog-fill")
     time.sleep(1)
 
     def held():
-        try:
-            db = sqlite3.connect(store, timeout=10)
-            return db.execute("SELECT coalesce(sum(n), 0) FROM records").fetchone()[0]
-        except sqlite3.Error:
-            return 0
+        return (status(status_path) or {"store": {"depth": 0}})["store"]["depth"]
     started = time.monotonic()
     wait_until(lambda: held() >= target, 300, f"{target} readings held")
     fill_s = time.monotonic() - started
@@ -239,7 +235,7 @@ def backlog(work, broker, target=1_000_000):
     for s in stubs:
         s.proc.terminate()
         s.proc.wait(5)
-    total = held()
+    total = stored_readings(store)
     size = os.path.getsize(store)
     broker.start()
     sub = StampedSubscriber(work, broker, "backlog-sub")
@@ -304,12 +300,14 @@ def main():
     try:
         broker = Broker(work)
         broker.start()
-        live(work, broker, 20, 100, seconds, "live-20")
-        live(work, broker, 100, 100, seconds, "live-100")
-        ceiling(work, broker, max(seconds / 2, 6))
-        idle(work, broker, seconds)
-        demo(work, broker)
-        backlog(work, broker)
+        parts = {"live-20": lambda: live(work, broker, 20, 100, seconds, "live-20"),
+                 "live-100": lambda: live(work, broker, 100, 100, seconds, "live-100"),
+                 "ceiling": lambda: ceiling(work, broker, max(seconds / 2, 6)),
+                 "idle": lambda: idle(work, broker, seconds),
+                 "demo": lambda: demo(work, broker),
+                 "backlog": lambda: backlog(work, broker)}
+        for name in sys.argv[2:] or parts:
+            parts[name]()
     finally:
         work.cleanup()
 

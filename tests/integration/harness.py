@@ -499,13 +499,15 @@ class DemoRig:
 
 
 def many_points_ini(gateway_id, broker_port, stub_ports, store, devices, points, interval="10ms",
-                    extra=""):
+                    extra="", status_file=None):
     """devices x points holding registers, every interval, one TCP bus per
-    device, spread over the given stub ports: the benchmark's load."""
+    device, spread over the given stub ports: the benchmark's load. With
+    status_file, health goes there every second (read it with status())."""
+    status = f"status_file = {status_file}\nhealth_interval = 1s\n" if status_file else ""
     parts = [f"""[gateway]
 id = {gateway_id}
 ingest_capacity = 262144
-[mqtt]
+{status}[mqtt]
 uri = tcp://127.0.0.1:{broker_port}
 max_inflight = 1024
 reconnect_min = 200ms
@@ -610,6 +612,29 @@ def shutdown_counters(log):
     lines = [line for line in log.splitlines() if "dropped queue-full=" in line]
     check(lines, "the gateway logged no summary line")
     return {k: int(v) for k, v in re.findall(r"([a-z-]+)=(\d+)", lines[-1])}
+
+
+def status(path):
+    """The gateway's health from its status file ([gateway] status_file),
+    or None before the first is written. The store itself is held open
+    exclusively while the gateway runs: this is how to look inside."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+def stored_readings(store):
+    """Readings in the store of a stopped gateway (a running one holds the
+    file exclusively). The connection is closed at once: left open, it
+    would keep the next gateway from opening the store."""
+    import sqlite3
+    db = sqlite3.connect(store, timeout=10)
+    try:
+        return db.execute("SELECT coalesce(sum(n), 0) FROM records").fetchone()[0]
+    finally:
+        db.close()
 
 
 def integrity(store):

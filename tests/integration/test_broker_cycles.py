@@ -12,12 +12,11 @@ back the backlog drains completely, oldest first, nothing lost.
 GW_BROKER_CYCLES overrides the number of cycles (a long mode)."""
 import os
 import random
-import sqlite3
 import time
 
 from harness import (figure, DemoRig, many_points_ini, SLOW, Gateway, Stub, Subscriber, check,
                      check_gap_free, check_sequences, dedupe_by_seq, run_test, shutdown_counters,
-                     wait_until)
+                     status, stored_readings, wait_until)
 
 CYCLES = int(os.environ.get("GW_BROKER_CYCLES", "20"))
 BACKLOG_MIN = 40000
@@ -71,43 +70,39 @@ def _newest_ts(sub):
 
 def large_backlog(work, broker):
     stubs = [Stub(work, "visitor-counter-stub", ["--tcp", "0"]) for _ in range(2)]
-    store = work.file("backlog.db")
+    store, status_path = work.file("backlog.db"), work.file("backlog-status.json")
     sub = Subscriber(work, broker, "smartregion/backlog-gw/readings/#", "backlog-sub")
     gw = Gateway(work, many_points_ini("backlog-gw", broker.port,
                                        [s.address.split(":")[1] for s in stubs], store,
-                                       devices=4, points=16), name="backlog")
+                                       devices=4, points=16, status_file=status_path),
+                 name="backlog")
     gw.start()
     gw.wait_connected()
     broker.stop()
     started = time.monotonic()
 
-    def query(sql):
-        db = sqlite3.connect(store, timeout=10)
-        try:
-            return db.execute(sql).fetchone()[0] or 0
-        finally:
-            db.close()
-
     def backlog():
-        return query("SELECT coalesce(sum(n), 0) FROM records")
+        return (status(status_path) or {"store": {"depth": 0}})["store"]["depth"]
     wait_until(lambda: backlog() >= BACKLOG_MIN, 120, f"a backlog of {BACKLOG_MIN} readings")
-    held, held_last = backlog(), query("SELECT max(seq) FROM records")
+    st = status(status_path)
+    held, held_last = st["store"]["depth"], st["store"]["next_seq"] - 1
     outage_s = time.monotonic() - started
     broker.start()
     drain_started = time.monotonic()
-    # Polling goes on at 6400 readings/s: drained means every reading of
-    # the outage has been acknowledged and deleted.
-    # Counted, not min(seq): with the broker up, new records are acknowledged
-    # before their commit deadline and never written, so the store may empty.
-    wait_until(lambda: query(f"SELECT count(*) FROM records WHERE seq <= {held_last}") == 0,
-               120, "the backlog to drain")
+
+    # Polling goes on at 6400 readings/s: drained means every record of
+    # the outage has reached the subscriber.
+    def delivered_up_to():
+        seqs = {p["seq"] for _, p in sub.messages() if p["seq"] <= held_last}
+        return len(seqs)
+    wait_until(lambda: delivered_up_to() == held_last, 120, "the backlog to drain")
     drain_s = time.monotonic() - drain_started
     gw.stop()
     for s in stubs:
         s.proc.terminate()
         s.proc.wait(5)
     counters = shutdown_counters(gw.log())
-    left = backlog()
+    left = stored_readings(store)
     # stored: readings committed to the store (the outage's); the rest
     # were acknowledged before their commit deadline and never written.
     wait_until(lambda: len(dedupe_by_seq(sub.readings())[0]) >= counters["stored"] - left, 60,

@@ -5,11 +5,11 @@ certificate from a throw-away CA made here with openssl) for the gateway.
 With a wrong password the gateway must keep polling into its store and log
 the refusal; after the operator fixes the password and restarts it, the whole
 backlog must arrive over TLS, gap-free and exact."""
-import sqlite3
 import subprocess
 import time
 
 from harness import (figure, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
+                     stored_readings,
                      check_sequences, dedupe_by_seq, demo_ini, free_port, run_test, wait_until)
 
 
@@ -60,7 +60,7 @@ def body(work):
     time.sleep(3 * SLOW)
     gw.stop()
     log = gw.log()
-    held = sqlite3.connect(store).execute("SELECT coalesce(sum(n), 0) FROM records").fetchone()[0]
+    held = stored_readings(store)
     check("cannot connect to the broker" in log, f"refusal not logged:\n{log[-2000:]}")
     check(held >= 60, f"only {held} readings kept while the broker refused the gateway")
     check(not sub.readings(), "readings arrived although the password was wrong")

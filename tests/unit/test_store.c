@@ -209,6 +209,54 @@ static void test_age_expiry(void **state)
     store_close(s);
 }
 
+/* Age marks are written at most every max_age/100 of run time: a commit
+ * in between ages with the mark before it (expires up to 1 % early), and
+ * store_expiry_due tells, without writing, when anything would go. */
+static void test_sparse_age_marks(void **state)
+{
+    (void)state;
+    struct store *s = open_store();
+    uint32_t id;
+    assert_int_equal(store_register_point(s, "d", "p", "", &id), 0);
+    struct reading r[15];
+    int64_t t = clock_mono_ms(), spacing = cfg.max_age_ms / 100, dropped;
+    make_readings(r, 15, id, clock_wall_ms());
+    for (int i = 0; i < 3; i++) {
+        int64_t at[] = {t, t + spacing / 2, t + spacing * 2};
+        struct store_batch b = {
+            .fresh = records_of_one(s, r + 5 * i, 5), .n_fresh = 5, .now_mono_ms = at[i]};
+        assert_int_equal(store_commit_batch(s, &b, &dropped), 0);
+    }
+    assert_false(store_expiry_due(s, t + cfg.max_age_ms - 1000));
+    assert_true(store_expiry_due(s, t + cfg.max_age_ms + 1));
+    assert_int_equal(store_expire(s, t + cfg.max_age_ms + 1, &dropped), 0);
+    assert_int_equal(dropped, 10); /* the first two commits shared a mark */
+    assert_false(store_expiry_due(s, t + cfg.max_age_ms + spacing));
+    assert_true(store_expiry_due(s, t + cfg.max_age_ms + spacing * 2 + 1));
+    store_close(s);
+}
+
+/* A clean stop saves the run clock: after a restart, readings taken in
+ * since the newest mark do not start ageing from it again. */
+static void test_run_clock_saved_on_close(void **state)
+{
+    (void)state;
+    struct store *s = open_store();
+    uint32_t id;
+    assert_int_equal(store_register_point(s, "d", "p", "", &id), 0);
+    struct reading r[5];
+    int64_t t = clock_mono_ms(), dropped;
+    make_readings(r, 5, id, clock_wall_ms());
+    struct store_batch b = {.fresh = records_of_one(s, r, 5), .n_fresh = 5, .now_mono_ms = t};
+    assert_int_equal(store_commit_batch(s, &b, &dropped), 0);
+    usleep(300 * 1000);
+    store_close(s);
+    s = open_store();
+    /* 300 ms ran before the restart: the readings are that much older. */
+    assert_true(store_expiry_due(s, clock_mono_ms() + cfg.max_age_ms - 200));
+    store_close(s);
+}
+
 /* A refused reading is kept, no longer claimed, counted, listed, and
  * claimed again after an operator's resend. */
 static void count_set_aside(void *ctx, int64_t seq, int64_t ts_ms, const struct store_point *pt,
@@ -531,6 +579,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bound_drops_oldest_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_age_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sparse_age_marks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_clock_saved_on_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_aside_and_resend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_open_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_file_is_rebuilt, setup, teardown),
