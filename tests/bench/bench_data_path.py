@@ -22,6 +22,7 @@ Usage: tests/bench/run.sh [SECONDS]   (SECONDS per live window, default 15)
 """
 import json
 import math
+import re
 import os
 import signal
 import subprocess
@@ -30,7 +31,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 from harness import (BUILD, SOURCE, Broker, Stub, Workdir, demo_stubs,  # noqa: E402
-                     many_points_ini, status, stored_readings, wait_until)
+                     many_points_ini, stored_readings, wait_until)
+from harness import status as read_status_file  # noqa: E402
 
 POINTS = 20
 CLK = os.sysconf("SC_CLK_TCK")
@@ -227,7 +229,7 @@ def backlog(work, broker, target=1_000_000):
     time.sleep(1)
 
     def held():
-        return (status(status_path) or {"store": {"depth": 0}})["store"]["depth"]
+        return (read_status_file(status_path) or {"store": {"depth": 0}})["store"]["depth"]
     started = time.monotonic()
     wait_until(lambda: held() >= target, 300, f"{target} readings held")
     fill_s = time.monotonic() - started
@@ -270,6 +272,37 @@ def idle(work, broker, seconds):
           f"MiB", flush=True)
 
 
+# strace -yy lines: pwrite64(5</path/demo.db-wal>, "..."..., 1024, 19968) = 1024
+WRITE_CALL = re.compile(r"\b(pwrite64|write|writev)\(\d+<([^>]*)>, .*\) = (\d+)$")
+PWRITE_OFFSET = re.compile(r", (\d+)\) = \d+$")
+
+
+def file_writes(trace_path):
+    """From an strace of write calls and syncs: bytes the daemon wrote to
+    files, and the 4 KiB blocks those writes touched, counted anew after
+    every sync: what a flash card has to program at least. (The kernel's
+    write_bytes counts dirtied page-cache folios, which on a recent kernel
+    can be far larger than what was written.)"""
+    written, blocks, touched = 0, 0, set()
+    with open(trace_path) as f:
+        for line in f:
+            if "fdatasync(" in line or "fsync(" in line:
+                blocks += len(touched)
+                touched = set()
+                continue
+            m = WRITE_CALL.search(line.rstrip())
+            if not m or not m.group(2).startswith("/") or m.group(2).startswith("/dev/"):
+                continue  # sockets, pipes, terminals
+            call, path, done = m.group(1), m.group(2), int(m.group(3))
+            written += done
+            if call == "pwrite64":
+                start = int(PWRITE_OFFSET.search(line.rstrip()).group(1))
+                touched.update((path, b) for b in range(start // 4096, (start + done - 1) // 4096 + 1))
+            else:
+                blocks += (int(done) + 4095) // 4096  # the log: appended, unsynced
+    return written, blocks + len(touched)
+
+
 def demo(work, broker, seconds=120):
     counter, env = demo_stubs(work)
     with open(os.path.join(SOURCE, "config", "examples", "demo.ini")) as f:
@@ -280,17 +313,27 @@ def demo(work, broker, seconds=120):
     ini = ini.replace("/tmp/sensor-gateway-demo/store.db", work.file("demo.db"))
     gw = Daemon(work, ini, "demo")
     time.sleep(3)
+    trace = work.file("demo.strace")
+    # Sockets are left out by fd type: strace -yy names them.
+    strace = subprocess.Popen(["strace", "-f", "-qq", "-yy", "-e", "trace=pwrite64,write,writev,"
+                               "fdatasync,fsync", "-o", trace, "-p", str(gw.pid)])
     w0, t0 = written_bytes(gw.pid), time.monotonic()
     _, syncs = perf_during(gw.pid, seconds)
     w1, t1 = written_bytes(gw.pid), time.monotonic()
+    strace.terminate()
+    strace.wait(10)
+    data, blocks = file_writes(trace)
     st = status(gw.pid)
     gw.stop()
     for s in (counter, env):
         s.proc.terminate()
         s.proc.wait(5)
     per_day = (w1 - w0) / (t1 - t0) * 86400
+    day = 86400 / (t1 - t0)
     print(f"demo: config/examples/demo.ini for {t1 - t0:.0f} s: {w1 - w0} bytes written to "
-          f"storage = {per_day / 1e6:.1f} MB a day; {syncs / (t1 - t0):.3f} fsync/s; RSS "
+          f"storage (write_bytes) = {per_day / 1e6:.1f} MB a day; {data} bytes written to files "
+          f"in {blocks} 4 KiB blocks = {data * day / 1e6:.1f} MB, {blocks * 4096 * day / 1e6:.1f} "
+          f"MB in blocks a day; {syncs / (t1 - t0):.3f} fsync/s; RSS "
           f"{int(st['VmRSS'].split()[0]) / 1024:.1f} MiB", flush=True)
 
 

@@ -8,9 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/install-deps.sh --test
-command -v perf >/dev/null || {
+command -v perf >/dev/null && command -v strace >/dev/null || {
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get install -y -qq --no-install-recommends linux-perf >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends linux-perf strace >/dev/null
 }
 scripts/build.sh >/dev/null
 echo "# commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, $(date -u +%F)"
