@@ -13,6 +13,7 @@
 #include "gateway/poller.h"
 #include "gateway/stats.h"
 #include "gateway/store.h"
+#include "gateway/watchdog.h"
 #include "version.h"
 
 #include <getopt.h>
@@ -22,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
 
 #define EXIT_CONFIG 2
 #define SHUTDOWN_GRACE_MS 3000
@@ -165,14 +168,27 @@ static void stop_signals(sigset_t *set)
     sigaddset(set, SIGHUP);
 }
 
-static int wait_for_stop_signal(void)
+/* Waits for SIGTERM or SIGINT; meanwhile keeps systemd's watchdog fed
+ * while the pipeline makes progress. */
+static int wait_for_stop_signal(const struct pipeline *pipeline)
 {
     sigset_t set;
     stop_signals(&set);
+    struct watchdog dog;
+    watchdog_init(&dog);
+    int64_t period = watchdog_period_ms(&dog);
     for (;;) {
         int sig = 0;
-        if (sigwait(&set, &sig) != 0)
-            return -1;
+        if (period < 0) {
+            if (sigwait(&set, &sig) != 0)
+                return -1;
+        } else {
+            struct timespec wait = {.tv_sec = period / 1000, .tv_nsec = period % 1000 * 1000000};
+            sig = sigtimedwait(&set, NULL, &wait);
+            watchdog_check(&dog, pipeline_busy_ms(pipeline, clock_mono_ms()));
+            if (sig < 0)
+                continue; /* the period passed (EAGAIN) or a signal outside the set */
+        }
         if (sig != SIGHUP)
             return sig;
         log_msg(LOG_WARNING, "SIGHUP: configuration reload is not supported; restart the "
@@ -234,13 +250,16 @@ static int run(const char *path, int level_override)
             gw.cfg.mqtt.layout == MQTT_LAYOUT_DEVICE ? "device poll" : "point",
             mqtt_layout_names[gw.cfg.mqtt.layout], (long long)gw.cfg.store.commit_interval_ms);
     report_risks(&gw.cfg, true);
+    if (geteuid() == 0)
+        log_msg(LOG_WARNING, "running as root: a fault in the daemon or a library would own the "
+                             "whole box; run it as its own user (the package's unit does)");
     if (gateway_start(&gw) != 0) {
         log_msg(LOG_ERROR, "start-up failed; stopping");
         gateway_stop(&gw);
         return EXIT_FAILURE;
     }
     sd_notify(0, "READY=1");
-    int sig = wait_for_stop_signal();
+    int sig = wait_for_stop_signal(gw.pipeline);
     sd_notify(0, "STOPPING=1");
     log_msg(LOG_INFO, "%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     gateway_stop(&gw);

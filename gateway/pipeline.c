@@ -124,6 +124,12 @@ static void publish_health(struct pipeline *p, int64_t now_mono)
     write_status_file(p, &in);
 }
 
+int64_t pipeline_busy_ms(const struct pipeline *p, int64_t now_mono_ms)
+{
+    int64_t since = atomic_load(&p->round_started_ms);
+    return since ? now_mono_ms - since : 0;
+}
+
 static int64_t earliest(int64_t a, int64_t b)
 {
     return a < b ? a : b;
@@ -177,6 +183,7 @@ static void *pipeline_thread(void *arg)
     for (;;) {
         bool stopping = stop_signal_raised(&p->stop);
         now = clock_mono_ms();
+        atomic_store(&p->round_started_ms, now);
         pipeline_take_broker_news(p);
         pipeline_take_new_records(p, now);
         if (now >= commit_due(p))
@@ -220,6 +227,7 @@ static void *pipeline_thread(void *arg)
         wake = earliest(wake, p->out.ops->next_service_ms(p->out.self));
         if (store_stats(p->store).records > 0)
             wake = earliest(wake, next_expire);
+        atomic_store(&p->round_started_ms, 0);
         ingest_queue_wait(p->queue, wake);
     }
     return NULL;

@@ -24,5 +24,10 @@ int pipeline_start(const struct gateway_config *cfg, const uint32_t *point_ids, 
  * acknowledge what is in flight, and joins the thread. Publishes nothing new
  * once called: whatever is unacknowledged stays in the store for next time. */
 void pipeline_stop(struct pipeline *p, int64_t grace_ms);
+/* How long the pipeline has been inside one round (a commit, a publish, a
+ * store call), monotonic milliseconds; 0 while it waits for work. A round
+ * takes milliseconds: one that lasts seconds means a stuck disk or thread
+ * (the watchdog stops vouching for the daemon then). Any thread may ask. */
+int64_t pipeline_busy_ms(const struct pipeline *p, int64_t now_mono_ms);
 
 #endif

@@ -5,6 +5,7 @@
 #define GW_PIPELINE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "gateway/clock.h"
@@ -94,7 +95,8 @@ struct pipeline {
     int64_t store_hw; /* no record in the store has a higher seq */
 
     struct clock_watch wall_watch;
-    int64_t started_ms; /* monotonic, for uptime */
+    int64_t started_ms;               /* monotonic, for uptime */
+    _Atomic int64_t round_started_ms; /* monotonic; 0 while waiting (pipeline_busy_ms) */
     struct log_limit store_log, drop_log, full_log, orphan_log, status_log;
 };
 

@@ -48,7 +48,9 @@ static const char *const readings_v2_columns[] = {"kind INTEGER NOT NULL DEFAULT
 int store_fail(struct store *s, const char *what)
 {
     s->last_error = sqlite3_errcode(s->db);
-    snprintf(s->last_message, sizeof(s->last_message), "%s: %s", what, sqlite3_errmsg(s->db));
+    /* What failed can be a whole SQL text: its start is enough to tell. */
+    snprintf(s->last_message, sizeof(s->last_message), "%.96s: %.190s", what,
+             sqlite3_errmsg(s->db));
     if (!s->opening)
         log_limited(&s->error_log, LOG_ERROR, "store %s: %s", s->cfg.path, s->last_message);
     return s->last_error == SQLITE_FULL ? STORE_FULL : STORE_ERROR;

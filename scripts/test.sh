@@ -19,6 +19,13 @@ scripts/build.sh
 (cd build && ctest --output-on-failure)
 show_figures "as built" build
 
+echo "== the packagers' build types compile clean (warnings as errors) =="
+for type in Release MinSizeRel; do
+  cmake -S . -B "build-$type" -DCMAKE_BUILD_TYPE=$type -DGW_WERROR=ON >/dev/null
+  cmake --build "build-$type" -j "$(nproc)" --target sensor-gateway >/dev/null
+  echo "$type: ok"
+done
+
 echo "== the same suite under AddressSanitizer + UndefinedBehaviorSanitizer =="
 scripts/build.sh --sanitize
 (cd build-asan &&
