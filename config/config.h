@@ -136,6 +136,7 @@ struct mqtt_config {
     char client_id[CFG_TEXT_MAX];
     char username[CFG_TEXT_MAX];
     char password[CFG_TEXT_MAX];
+    char password_file[CFG_TEXT_MAX]; /* as written; resolved by config_check_mqtt */
     char topic_prefix[CFG_TEXT_MAX];
     int qos;
     /* MQTT 5 by default: only it lets the broker say that it refused a
@@ -236,7 +237,9 @@ struct section_check {
     void *ctx;
 };
 void config_check_point(const struct section_check *c, struct point_config *p);
-void config_check_mqtt(const struct section_check *c, const struct mqtt_config *m);
+/* Also reads password_file into password and resolves a relative
+ * tls_key_file (config/credentials.h). */
+void config_check_mqtt(const struct section_check *c, struct mqtt_config *m);
 
 /* Index of the point's device, or -1. */
 int config_find_device(const struct gateway_config *cfg, const char *name);

@@ -32,6 +32,7 @@ static const struct key_spec mqtt_keys[] = {
     {"client_id", K_PLAIN, FIELD(struct mqtt_config, client_id), 0, 0, NULL, false},
     {"username", K_TEXT, FIELD(struct mqtt_config, username), 0, 0, NULL, false},
     {"password", K_TEXT, FIELD(struct mqtt_config, password), 0, 0, NULL, false},
+    {"password_file", K_TEXT, FIELD(struct mqtt_config, password_file), 0, 0, NULL, false},
     {"topic_prefix", K_PREFIX, FIELD(struct mqtt_config, topic_prefix), 0, 0, NULL, false},
     {"qos", K_INT, FIELD(struct mqtt_config, qos), 0, 2, NULL, false},
     {"protocol", K_CHOICE, FIELD(struct mqtt_config, protocol), 0, 0, mqtt_protocol_names, false},

@@ -1,6 +1,7 @@
 /* Checks that need more than one section: references, register overlaps,
  * settings that only make sense together. */
 #include "config/config.h"
+#include "config/credentials.h"
 #include "drivers/counter.h"
 
 #include <stdarg.h>
@@ -261,12 +262,13 @@ static void validate_device_points(struct gateway_config *cfg, struct config_err
 
 #define POINT_ERROR(p, key, ...) point_error(c, p, key, __VA_ARGS__)
 
-static void point_error(const struct section_check *c, const struct point_config *p, const char *key,
-                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void point_error(const struct section_check *c, const struct point_config *p,
+                        const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Names the line of the key when the file set it, else the section's. */
-static void point_error(const struct section_check *c, const struct point_config *p, const char *key,
-                        const char *fmt, ...)
+static void point_error(const struct section_check *c, const struct point_config *p,
+                        const char *key, const char *fmt, ...)
 {
     char msg[300];
     va_list ap;
@@ -446,13 +448,39 @@ static void mqtt_error(const struct section_check *c, int line, const char *key,
     config_error_add(c->errors, "%s:%d: [mqtt] %s: %s", c->path, line, key, msg);
 }
 
-void config_check_mqtt(const struct section_check *c, const struct mqtt_config *m)
+/* The secrets kept in files of their own, found and read now: a missing
+ * file is a configuration error on its line, not a failed connect later. */
+static void resolve_secrets(const struct section_check *c, struct mqtt_config *m)
 {
+    char path[CFG_TEXT_MAX], why[400];
+    if (m->tls_key_file[0] && credential_path(c->path, m->tls_key_file, path, sizeof(path)) == 0)
+        snprintf(m->tls_key_file, sizeof(m->tls_key_file), "%s", path);
+    if (!m->password_file[0])
+        return;
+    int line = c->line_of(c->ctx, "password_file");
+    if (m->password[0]) {
+        mqtt_error(c, line, "password_file", "password is set too; keep one of them");
+        return;
+    }
+    if (credential_path(c->path, m->password_file, path, sizeof(path)) != 0) {
+        mqtt_error(c, line, "password_file", "'%s': the path is too long", m->password_file);
+        return;
+    }
+    if (credential_read(path, m->password, sizeof(m->password), why, sizeof(why)) != 0) {
+        mqtt_error(c, line, "password_file", "%s", why);
+        return;
+    }
+    snprintf(m->password_file, sizeof(m->password_file), "%s", path);
+}
+
+void config_check_mqtt(const struct section_check *c, struct mqtt_config *m)
+{
+    resolve_secrets(c, m);
     if (m->reconnect_min_ms > m->reconnect_max_ms) {
         int line = c->line_of(c->ctx, "reconnect_min");
         mqtt_error(c, line ? line : c->line_of(c->ctx, "reconnect_max"), "reconnect_min",
-                   "%lld ms is longer than reconnect_max (%lld ms)",
-                   (long long)m->reconnect_min_ms, (long long)m->reconnect_max_ms);
+                   "%lld ms is longer than reconnect_max (%lld ms)", (long long)m->reconnect_min_ms,
+                   (long long)m->reconnect_max_ms);
     }
     /* A TLS file that cannot be read fails only at connect time, with
      * paho's "TCP/TLS connect failure": say it here, on its line. */
@@ -463,8 +491,8 @@ void config_check_mqtt(const struct section_check *c, const struct mqtt_config *
                  {"tls_key_file", m->tls_key_file}};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
         if (files[i].path[0] && access(files[i].path, R_OK) != 0)
-            mqtt_error(c, c->line_of(c->ctx, files[i].key), files[i].key,
-                       "'%s' cannot be read: %s", files[i].path, strerror(errno));
+            mqtt_error(c, c->line_of(c->ctx, files[i].key), files[i].key, "'%s' cannot be read: %s",
+                       files[i].path, strerror(errno));
 }
 
 void config_risks(const struct gateway_config *cfg, struct config_errors *warnings)
@@ -472,16 +500,22 @@ void config_risks(const struct gateway_config *cfg, struct config_errors *warnin
     const struct mqtt_config *m = &cfg->mqtt;
     bool plain = false, tls = false;
     for (int i = 0; i < m->uri_count; i++) {
-        bool is_tls = strncmp(m->uris[i], "ssl://", 6) == 0 || strncmp(m->uris[i], "mqtts://", 8) == 0;
+        bool is_tls =
+            strncmp(m->uris[i], "ssl://", 6) == 0 || strncmp(m->uris[i], "mqtts://", 8) == 0;
         tls = tls || is_tls;
         plain = plain || !is_tls;
     }
-    struct stat st;
-    if (m->password[0] && stat(cfg->source_path, &st) == 0 && (st.st_mode & S_IROTH))
+    const char *secret = m->password_file[0] ? m->password_file : cfg->source_path;
+    if (m->password[0] && credential_readable_by_others(secret))
         config_error_add(warnings,
                          "%s: holds the MQTT password and every user of this machine can read "
                          "it: chmod 640 (owner root, group of the service user)",
-                         cfg->source_path);
+                         secret);
+    if (m->tls_key_file[0] && credential_readable_by_others(m->tls_key_file))
+        config_error_add(warnings,
+                         "%s: [mqtt] tls_key_file: every user of this machine can read the "
+                         "private key: chmod 640",
+                         m->tls_key_file);
     if (m->password[0] && plain)
         config_error_add(warnings,
                          "%s: [mqtt] password: sent unencrypted to a tcp:// or mqtt:// broker; "

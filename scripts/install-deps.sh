@@ -16,6 +16,8 @@ PACKAGES=(
 )
 if [ "${1:-}" = "--test" ]; then
   PACKAGES+=(faketime clang libclang-rt-dev valgrind python3-jsonschema python3-jinja2 sqlite3 mbpoll)
+  # The .deb: man pages, shared-library dependencies, its checks, the unit's.
+  PACKAGES+=(scdoc dpkg-dev lintian file adduser systemd)
 fi
 
 missing=()

@@ -387,6 +387,67 @@ static void test_risks_are_named(void **state)
     assert_int_equal(risks_of(HEAD BUS DEV PT, 0644), 0);
 }
 
+static void write_secret(const char *file, const char *text, mode_t mode)
+{
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(chmod(file, mode), 0);
+}
+
+#define WITH_PASSWORD_FILE(name)                                                                   \
+    "[gateway]\nid = gw\n[mqtt]\nuri = ssl://h:8883\npassword_file = " name                        \
+    "\n[store]\npath = /tmp/x.db\n" BUS DEV PT
+
+/* password_file: next to the INI file, or in systemd's credentials
+ * directory first; its first line is the password; a file readable by
+ * everyone is a risk named; a missing one, or a password set as well, is
+ * an error on the key's line. */
+static void test_password_file(void **state)
+{
+    (void)state;
+    struct gateway_config cfg;
+    write_secret("/tmp/gw-test-secret", "s3cret\n", 0640);
+    assert_int_equal(load_ok(WITH_PASSWORD_FILE("gw-test-secret"), &cfg), 0);
+    assert_string_equal(cfg.mqtt.password, "s3cret");
+    assert_string_equal(cfg.mqtt.password_file, "/tmp/gw-test-secret");
+    config_free(&cfg);
+    assert_int_equal(risks_of(WITH_PASSWORD_FILE("/tmp/gw-test-secret"), 0640), 0);
+    assert_int_equal(chmod("/tmp/gw-test-secret", 0644), 0);
+    assert_int_equal(risks_of(WITH_PASSWORD_FILE("/tmp/gw-test-secret"), 0640), 1);
+
+    char dir[] = "/tmp/gw-test-creds-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char in_dir[64];
+    snprintf(in_dir, sizeof(in_dir), "%s/gw-test-secret", dir);
+    write_secret(in_dir, "from-systemd", 0400);
+    setenv("CREDENTIALS_DIRECTORY", dir, 1);
+    assert_int_equal(load_ok(WITH_PASSWORD_FILE("gw-test-secret"), &cfg), 0);
+    assert_string_equal(cfg.mqtt.password, "from-systemd");
+    config_free(&cfg);
+    unsetenv("CREDENTIALS_DIRECTORY");
+    unlink(in_dir);
+    rmdir(dir);
+    unlink("/tmp/gw-test-secret");
+
+    struct config_errors errors = load_broken(WITH_PASSWORD_FILE("gw-test-secret"));
+    assert_non_null(strstr(errors.lines[0], ":5: [mqtt] password_file: "));
+    assert_non_null(strstr(errors.lines[0], "cannot be read: No such file or directory"));
+    config_errors_free(&errors);
+    write_secret("/tmp/gw-test-secret", "s3cret\n", 0600);
+    errors =
+        load_broken("[gateway]\nid = gw\n[mqtt]\nuri = ssl://h:8883\npassword = x\n"
+                    "password_file = /tmp/gw-test-secret\n[store]\npath = /tmp/x.db\n" BUS DEV PT);
+    assert_non_null(strstr(errors.lines[0], ":6: [mqtt] password_file: password is set too"));
+    config_errors_free(&errors);
+    write_secret("/tmp/gw-test-secret", "\n", 0600);
+    errors = load_broken(WITH_PASSWORD_FILE("/tmp/gw-test-secret"));
+    assert_non_null(strstr(errors.lines[0], "is empty"));
+    config_errors_free(&errors);
+    unlink("/tmp/gw-test-secret");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_every_profile_loads),
         cmocka_unit_test(test_profile_overrides),
         cmocka_unit_test(test_risks_are_named),
+        cmocka_unit_test(test_password_file),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
