@@ -26,6 +26,11 @@ for type in Release MinSizeRel; do
   echo "$type: ok"
 done
 
+echo "== the .deb: lintian, install, unit verified and scored, purge =="
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO tests/packaging/test_deb.sh
+
 echo "== the same suite under AddressSanitizer + UndefinedBehaviorSanitizer =="
 scripts/build.sh --sanitize
 (cd build-asan &&
