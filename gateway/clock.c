@@ -21,6 +21,13 @@ int64_t clock_mono_ms(void)
     return read_ms(CLOCK_MONOTONIC);
 }
 
+int64_t clock_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* 2020-01-01T00:00:00Z: a clock before this was never set, whatever the
  * kernel's flag says. */
 #define PLAUSIBLE_WALL_MS 1577836800000LL

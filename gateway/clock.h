@@ -10,6 +10,7 @@
 
 int64_t clock_wall_ms(void);
 int64_t clock_mono_ms(void);
+int64_t clock_mono_us(void); /* for timing a request */
 /* "2026-11-25T10:15:00.123Z" */
 void clock_format_utc(int64_t wall_ms, char *buf, size_t size);
 

@@ -5,6 +5,7 @@
  * This file wires them together and handles the process's life. */
 #include "config/config.h"
 #include "gateway/clock.h"
+#include "gateway/commands.h"
 #include "outputs/mqtt/mqtt_output.h"
 #include "outputs/mqtt/ha_discovery.h"
 #include "gateway/ingest_queue.h"
@@ -34,6 +35,9 @@ static void usage(FILE *out)
     fprintf(out, "usage: sensor-gateway --config FILE [--log-level LEVEL]\n"
                  "       sensor-gateway --check-config FILE\n"
                  "       sensor-gateway --config FILE --list-set-aside | --resend-set-aside\n"
+                 "       sensor-gateway status --config FILE\n"
+                 "       sensor-gateway probe --config FILE DEVICE\n"
+                 "       sensor-gateway scan --config FILE BUS [--units FIRST-LAST]\n"
                  "\n"
                  "Polls Modbus TCP/RTU devices, buffers every reading in SQLite and forwards\n"
                  "it over MQTT (QoS 1 by default). See README.md and docs/.\n"
@@ -45,6 +49,11 @@ static void usage(FILE *out)
                  "                           store, and exit (the daemon must be stopped)\n"
                  "      --resend-set-aside   queue them to be sent again at the next start\n"
                  "  -V, --version            print the version and exit\n"
+                 "\n"
+                 "A technician's commands, with the daemon's file (it may be running):\n"
+                 "  status   the daemon's health from its status_file, broker or not\n"
+                 "  probe    poll one device once: registers, values, quality, timings\n"
+                 "  scan     which unit ids answer on a bus (default 1-247)\n"
                  "  -h, --help               print this help and exit\n"
                  "\n"
                  "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure,\n"
@@ -267,6 +276,34 @@ static int run(const char *path, int level_override)
     return EXIT_SUCCESS;
 }
 
+/* `sensor-gateway status|probe|scan --config FILE [ARG] [--units A-B]`. */
+static int technician_command(int argc, char **argv)
+{
+    const char *config = NULL, *arg = NULL;
+    int first = 1, last = 247;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc)
+            config = argv[++i];
+        else if (strcmp(argv[i], "--units") == 0 && i + 1 < argc &&
+                 sscanf(argv[i + 1], "%d-%d", &first, &last) == 2)
+            i++;
+        else if (argv[i][0] != '-' && !arg)
+            arg = argv[i];
+        else
+            config = NULL, i = argc; /* anything else: usage */
+    }
+    bool needs_arg = strcmp(argv[0], "status") != 0;
+    if (!config || needs_arg != (arg != NULL)) {
+        usage(stderr);
+        return EXIT_CONFIG;
+    }
+    if (strcmp(argv[0], "status") == 0)
+        return command_status(config);
+    if (strcmp(argv[0], "probe") == 0)
+        return command_probe(config, arg);
+    return command_scan(config, arg, first, last);
+}
+
 int main(int argc, char **argv)
 {
     /* First of all: a stop request that arrives while the file is loaded or
@@ -276,6 +313,10 @@ int main(int argc, char **argv)
     stop_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    if (argc > 1 && (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "probe") == 0 ||
+                     strcmp(argv[1], "scan") == 0))
+        return technician_command(argc - 1, argv + 1);
 
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
                                             {"check-config", required_argument, NULL, 'k'},

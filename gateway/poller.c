@@ -48,6 +48,7 @@ struct poller {
     bool started;
     struct reading *batch;
     size_t batch_cap;
+    const struct poll_trace *trace; /* only while a probe polls */
     uint16_t regs[READ_PLAN_MAX_BITS];
 };
 
@@ -240,10 +241,17 @@ static bool poll_device(struct poller *p, struct device_state *d)
         const struct read_request *rq = &d->plan.requests[i];
         enum link_result res = connected;
         if (connected == LINK_OK) {
+            int64_t began = p->trace ? clock_mono_us() : 0;
             res = link_read(p->link, d->cfg->unit_id, rq->function, rq->address, rq->count,
                             d->cfg->response_timeout_ms, p->regs, why, sizeof(why));
+            if (p->trace)
+                p->trace->request(p->trace->ctx, rq->function, rq->address, rq->count, p->regs, res,
+                                  why, clock_mono_us() - began);
             if (pause > 0)
                 sleep_ms(pause);
+        } else if (p->trace) {
+            p->trace->request(p->trace->ctx, rq->function, rq->address, rq->count, p->regs, res,
+                              why, 0);
         }
         if (res == LINK_OK) {
             n += decode_request(p, d, rq, poll_ts, flags, p->batch + n);
@@ -349,6 +357,20 @@ fail:
     log_msg(LOG_ERROR, "bus %s: cannot set up the poller (out of memory or bad serial settings)",
             p->bus->name);
     poller_join_and_free(p);
+    return -1;
+}
+
+int poller_poll_once(struct poller *p, const char *device, const struct poll_trace *trace)
+{
+    for (size_t i = 0; i < p->device_count; i++) {
+        struct device_state *d = &p->devices[i];
+        if (strcmp(d->cfg->name, device) != 0)
+            continue;
+        p->trace = trace;
+        poll_device(p, d);
+        p->trace = NULL;
+        return 0;
+    }
     return -1;
 }
 

@@ -1,0 +1,80 @@
+/* `sensor-gateway status`: what the health message says, read from the
+ * file the daemon keeps, for a technician without a broker. */
+#include "config/config.h"
+#include "gateway/commands.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define EXIT_CONFIG 2
+
+static json_object *field(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    return json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static const char *text(json_object *o, const char *key)
+{
+    json_object *v = field(o, key);
+    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "-";
+}
+
+static long long number(json_object *o, const char *key)
+{
+    return (long long)json_object_get_int64(field(o, key));
+}
+
+static void print_devices(json_object *devices)
+{
+    printf("%-20s %10s %8s  %-24s %s\n", "device", "polls ok", "failed", "last good poll",
+           "last error");
+    json_object_object_foreach(devices, name, d)
+    {
+        printf("%-20s %10lld %8lld  %-24s %s\n", name, number(d, "polls_ok"),
+               number(d, "polls_failed"), text(d, "last_ok"), text(d, "last_error"));
+    }
+}
+
+int command_status(const char *config_path)
+{
+    struct gateway_config cfg;
+    struct config_errors errors = {0};
+    if (config_load(config_path, &cfg, &errors) != 0) {
+        for (size_t i = 0; i < errors.count; i++)
+            fprintf(stderr, "%s\n", errors.lines[i]);
+        config_errors_free(&errors);
+        return EXIT_CONFIG;
+    }
+    int rc = EXIT_FAILURE;
+    struct stat st;
+    json_object *h = NULL;
+    if (!cfg.status_file[0]) {
+        fprintf(stderr, "%s: [gateway] status_file is not set: the daemon keeps no status file\n",
+                config_path);
+    } else if (stat(cfg.status_file, &st) != 0 || !(h = json_object_from_file(cfg.status_file))) {
+        fprintf(stderr, "%s: no status yet (is the daemon running?)\n", cfg.status_file);
+    } else {
+        long long age = (long long)(time(NULL) - st.st_mtime);
+        json_object *store = field(h, "store"), *broker = field(h, "broker");
+        printf("gateway %s, version %s, up %llds; status written %llds ago%s\n", text(h, "gateway"),
+               text(h, "version"), number(h, "uptime_s"), age,
+               age * 1000 > 3 * cfg.health_interval_ms ? " (STALE: is the daemon running?)" : "");
+        printf("store: %lld readings waiting (oldest: %s s), %lld dropped in all, next seq %lld\n",
+               number(store, "depth"),
+               field(store, "oldest_unsent_age_s")
+                   ? json_object_get_string(field(store, "oldest_unsent_age_s"))
+                   : "-",
+               number(store, "dropped_total"), number(store, "next_seq"));
+        printf("broker: %lld connects, %lld connection losses\n", number(broker, "connects"),
+               number(broker, "reconnects"));
+        print_devices(field(h, "devices"));
+        json_object_put(h);
+        rc = EXIT_SUCCESS;
+    }
+    config_free(&cfg);
+    return rc;
+}
