@@ -31,6 +31,7 @@ struct bus_config {
     int stop_bits;
     int64_t pause_between_requests_ms;
     int line;
+    bool broken; /* its section had errors: the checks across sections skip it */
 };
 
 struct device_config {
@@ -47,6 +48,7 @@ struct device_config {
     int64_t pause_between_requests_ms; /* after each request to this device */
     int64_t pause_after_connect_ms;    /* before the first request on a fresh connection */
     int line;
+    bool broken; /* its section had errors: the checks across sections skip it */
 
     /* A built-in profile (drivers/profiles/NAME.ini) gives the points and
      * the quirks; keys of the device's own section win. */
@@ -85,6 +87,7 @@ struct point_config {
     double offset;
     char unit[CFG_UNIT_MAX];
     int line;
+    bool broken; /* its section had errors: the checks across sections skip it */
     const char *file; /* NULL: the INI file; else the profile the point came from */
 
     /* A point with a source reads no registers: its value is the source
@@ -237,6 +240,10 @@ struct section_check {
     void *ctx;
 };
 void config_check_point(const struct section_check *c, struct point_config *p);
+/* What the file needs of this machine: the store's and status file's
+ * directories writable, serial devices present and usable. */
+void config_check_host(const struct gateway_config *cfg, struct config_errors *e);
+
 /* Also reads password_file into password and resolves a relative
  * tls_key_file (config/credentials.h). */
 void config_check_mqtt(const struct section_check *c, struct mqtt_config *m);

@@ -138,6 +138,16 @@ static void check_source_point(struct loader *ld)
     }
 }
 
+static void mark_broken(struct loader *ld)
+{
+    if (ld->kind == SEC_BUS)
+        ld->cfg->buses[ld->index].broken = true;
+    else if (ld->kind == SEC_DEVICE)
+        ld->cfg->devices[ld->index].broken = true;
+    else if (ld->kind == SEC_POINT)
+        ld->cfg->points[ld->index].broken = true;
+}
+
 static void finish_section(struct loader *ld)
 {
     if (ld->skip)
@@ -166,6 +176,10 @@ static void finish_section(struct loader *ld)
         struct section_check c = {ld->path, ld->errors, key_line, ld};
         config_check_point(&c, &ld->cfg->points[ld->index]);
     }
+    /* The checks across sections would only repeat its mistakes in other
+     * words (a function that did not parse makes a wrong type, too). */
+    if (ld->errors->count != ld->errors_at_section_start)
+        mark_broken(ld);
 }
 
 static bool section_exists(struct loader *ld, int kind, const char *a, const char *b)
@@ -570,10 +584,9 @@ int config_load(const char *path, struct gateway_config *cfg, struct config_erro
     for (int i = 0; i < 3; i++)
         if (!seen[i])
             config_error_add(errors, "%s: [%s]: missing section", path, needed[i]);
-    if (errors->count == before)
-        read_profiles(&ld);
-    if (errors->count == before)
-        config_validate(cfg, errors);
+    /* Every stage runs, so that one run reports every mistake of a file. */
+    read_profiles(&ld);
+    config_validate(cfg, errors);
     if (errors->count != before) {
         config_free(cfg);
         return -1;

@@ -28,6 +28,8 @@ static void validate_buses(struct gateway_config *cfg, struct config_errors *e)
     const char *path = cfg->source_path;
     for (size_t i = 0; i < cfg->bus_count; i++) {
         const struct bus_config *b = &cfg->buses[i];
+        if (b->broken)
+            continue;
         if (b->kind == BUS_TCP && b->host[0] == '\0')
             config_error_add(e, "%s:%d: [bus %s] host: missing (a tcp bus needs a host)", path,
                              b->line, b->name);
@@ -138,7 +140,7 @@ static void validate_overlaps(struct gateway_config *cfg, struct config_errors *
     size_t n = 0;
     for (size_t i = 0; i < cfg->point_count; i++)
         if (cfg->points[i].device_index >= 0 && cfg->points[i].source[0] == '\0' &&
-            cfg->points[i].kind != KIND_OCCUPANCY)
+            cfg->points[i].kind != KIND_OCCUPANCY && !cfg->points[i].broken)
             sorted[n++] = &cfg->points[i];
     qsort(sorted, n, sizeof(*sorted), by_device_function_address);
     for (size_t i = 1; i < n; i++) {
@@ -222,6 +224,8 @@ static void validate_points(struct gateway_config *cfg, struct config_errors *e)
                              p->device_name, p->name, p->device_name);
             continue;
         }
+        if (p->broken)
+            continue;
         if (p->source[0] || p->decimals_from[0] || p->kind == KIND_OCCUPANCY) {
             resolve_sibling_points(cfg, p, e);
             if (p->source[0] || p->kind == KIND_OCCUPANCY)
@@ -390,7 +394,8 @@ static void validate_occupancy_links(struct gateway_config *cfg, struct config_e
 {
     for (size_t i = 0; i < cfg->point_count; i++) {
         const struct point_config *p = &cfg->points[i];
-        if (p->kind != KIND_OCCUPANCY || p->occupancy_in_index < 0 || p->occupancy_out_index < 0)
+        if (p->kind != KIND_OCCUPANCY || p->broken || p->occupancy_in_index < 0 ||
+            p->occupancy_out_index < 0)
             continue;
         const char *path = p->file ? p->file : cfg->source_path;
         if (p->occupancy_in_index == p->occupancy_out_index)
@@ -495,6 +500,26 @@ void config_check_mqtt(const struct section_check *c, struct mqtt_config *m)
                        files[i].path, strerror(errno));
 }
 
+/* The most common field mistake (docs/devices): the register number from
+ * a manual's table (40001 = the first holding register) written where the
+ * address on the wire belongs. Valid, so only a warning. */
+static void warn_manual_address(const struct gateway_config *cfg, const struct point_config *p,
+                                struct config_errors *warnings)
+{
+    int base = p->function == FN_HOLDING_REGISTER ? 40001
+               : p->function == FN_INPUT_REGISTER ? 30001
+                                                  : 0;
+    if (!base || p->broken || p->source[0] || p->kind == KIND_OCCUPANCY || p->address < base ||
+        p->address > base + 9998)
+        return;
+    config_error_add(warnings,
+                     "%s:%d: [point %s/%s] address: %d looks like a register number from a "
+                     "manual's table (%dxxxx); the address on the wire is counted from 0, here "
+                     "most likely %d",
+                     p->file ? p->file : cfg->source_path, p->line, p->device_name, p->name,
+                     p->address, base / 10000, p->address - base);
+}
+
 void config_risks(const struct gateway_config *cfg, struct config_errors *warnings)
 {
     const struct mqtt_config *m = &cfg->mqtt;
@@ -521,6 +546,8 @@ void config_risks(const struct gateway_config *cfg, struct config_errors *warnin
                          "%s: [mqtt] password: sent unencrypted to a tcp:// or mqtt:// broker; "
                          "use ssl:// (TLS)",
                          cfg->source_path);
+    for (size_t i = 0; i < cfg->point_count; i++)
+        warn_manual_address(cfg, &cfg->points[i], warnings);
     if (tls && !m->tls_verify)
         config_error_add(warnings,
                          "%s: [mqtt] tls_verify = false: the broker's certificate is not checked, "

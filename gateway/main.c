@@ -43,7 +43,10 @@ static void usage(FILE *out)
                  "it over MQTT (QoS 1 by default). See README.md and docs/.\n"
                  "\n"
                  "  -c, --config FILE        run with this INI file\n"
-                 "      --check-config FILE  validate the INI file and exit (0 ok, 2 errors)\n"
+                 "      --check-config FILE  validate the INI file and what it needs of this\n"
+                 "                           machine (store directory, serial ports), and exit:\n"
+                 "                           0 ok, 1 the machine is not ready, 2 file errors\n"
+                 "      --offline            with --check-config: the file only\n"
                  "  -l, --log-level LEVEL    error, warning, info or debug (overrides the file)\n"
                  "      --list-set-aside     list the readings the broker refused, kept in the\n"
                  "                           store, and exit (the daemon must be stopped)\n"
@@ -76,11 +79,15 @@ static int load_config(const char *path, struct gateway_config *cfg)
     return -1;
 }
 
-/* Risks of a valid file: printed by --check-config, logged at start. */
-static void report_risks(const struct gateway_config *cfg, bool to_log)
+/* Risks of a valid file, and what it needs of this machine that is not
+ * there (unless offline): printed by --check-config, logged at start (a
+ * serial adapter plugged in later is fine: its bus retries). */
+static void report_risks(const struct gateway_config *cfg, bool to_log, bool offline)
 {
     struct config_errors warnings = {0};
     config_risks(cfg, &warnings);
+    if (!offline && to_log)
+        config_check_host(cfg, &warnings);
     for (size_t i = 0; i < warnings.count; i++) {
         if (to_log)
             log_msg(LOG_WARNING, "config: %s", warnings.lines[i]);
@@ -88,6 +95,22 @@ static void report_risks(const struct gateway_config *cfg, bool to_log)
             fprintf(stderr, "warning: %s\n", warnings.lines[i]);
     }
     config_errors_free(&warnings);
+}
+
+/* --check-config: what the file needs of this machine, as errors (exit 1:
+ * the file is right, the machine is not ready for it). */
+static int check_host(const struct gateway_config *cfg)
+{
+    struct config_errors problems = {0};
+    config_check_host(cfg, &problems);
+    for (size_t i = 0; i < problems.count; i++)
+        fprintf(stderr, "%s\n", problems.lines[i]);
+    if (problems.count)
+        fprintf(stderr, "%s: valid, but %zu problem%s on this machine (--offline skips these)\n",
+                cfg->source_path, problems.count, problems.count == 1 ? "" : "s");
+    int rc = problems.count ? EXIT_FAILURE : EXIT_SUCCESS;
+    config_errors_free(&problems);
+    return rc;
 }
 
 static void wake_queue(void *queue)
@@ -258,7 +281,7 @@ static int run(const char *path, int level_override)
             GW_VERSION, gw.cfg.id, gw.cfg.bus_count, gw.cfg.device_count, gw.cfg.point_count,
             gw.cfg.mqtt.layout == MQTT_LAYOUT_DEVICE ? "device poll" : "point",
             mqtt_layout_names[gw.cfg.mqtt.layout], (long long)gw.cfg.store.commit_interval_ms);
-    report_risks(&gw.cfg, true);
+    report_risks(&gw.cfg, true, false);
     if (geteuid() == 0)
         log_msg(LOG_WARNING, "running as root: a fault in the daemon or a library would own the "
                              "whole box; run it as its own user (the package's unit does)");
@@ -320,6 +343,7 @@ int main(int argc, char **argv)
 
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
                                             {"check-config", required_argument, NULL, 'k'},
+                                            {"offline", no_argument, NULL, 'O'},
                                             {"log-level", required_argument, NULL, 'l'},
                                             {"list-set-aside", no_argument, NULL, 'L'},
                                             {"resend-set-aside", no_argument, NULL, 'R'},
@@ -328,6 +352,7 @@ int main(int argc, char **argv)
                                             {NULL, 0, NULL, 0}};
     const char *config = NULL, *check = NULL;
     int level = -1, set_aside = 0;
+    bool offline = false;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:l:Vh", options, NULL)) != -1) {
         switch (opt) {
@@ -345,6 +370,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "--log-level: '%s' is not error, warning, info or debug\n", optarg);
                 return EXIT_CONFIG;
             }
+            break;
+        case 'O':
+            offline = true;
             break;
         case 'L':
         case 'R':
@@ -369,11 +397,13 @@ int main(int argc, char **argv)
         struct gateway_config cfg;
         if (load_config(check, &cfg) != 0)
             return EXIT_CONFIG;
-        report_risks(&cfg, false);
-        printf("%s: OK (%zu buses, %zu devices, %zu points)\n", check, cfg.bus_count,
-               cfg.device_count, cfg.point_count);
+        report_risks(&cfg, false, offline);
+        int rc = offline ? EXIT_SUCCESS : check_host(&cfg);
+        if (rc == EXIT_SUCCESS)
+            printf("%s: OK (%zu buses, %zu devices, %zu points)%s\n", check, cfg.bus_count,
+                   cfg.device_count, cfg.point_count, offline ? "; this machine not checked" : "");
         config_free(&cfg);
-        return EXIT_SUCCESS;
+        return rc;
     }
     if (set_aside)
         return set_aside_command(config, set_aside == 'R');

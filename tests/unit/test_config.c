@@ -217,6 +217,35 @@ static void test_every_problem_is_reported(void **state)
     config_errors_free(&errors);
 }
 
+/* Mistakes of every stage (values, profile names, references, overlaps)
+ * come in one run, and a section's own mistake is not repeated by the
+ * checks across sections. */
+static void test_one_run_reports_every_stage(void **state)
+{
+    (void)state;
+    struct config_errors errors = load_broken(
+        HEAD BUS DEV "[device e]\nbus = nobus\nunit_id = 1\ninterval = 1s\n"
+                     "[device f]\nbus = b\nunit_id = 1\ninterval = 1s\nprofile = nosuch\n"
+                     "[point d/p]\nfunction = holding_register\naddress = 0\ntype = uint32\n"
+                     "[point d/q]\nfunction = holding_register\naddress = 1\ntype = uint16\n"
+                     "[point d/r]\nfunction = register\naddress = 5\ntype = int16\n"
+                     "[point g/s]\nfunction = holding_register\naddress = 0\ntype = uint16\n"
+                     "[point e/t]\nfunction = holding_register\naddress = 0\ntype = uint16\n");
+    const char *expected[] = {"function: 'register' is not one of", "no profile 'nosuch'",
+                              "no [bus nobus]", "no [device g]", "overlaps point p"};
+    for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
+        bool found = false;
+        for (size_t j = 0; j < errors.count; j++)
+            found = found || strstr(errors.lines[j], expected[i]) != NULL;
+        if (!found)
+            fail_msg("no error saying '%s' among %zu", expected[i], errors.count);
+    }
+    for (size_t j = 0; j < errors.count; j++)
+        if (strstr(errors.lines[j], "[point d/r] type"))
+            fail_msg("a broken section's mistake repeated: %s", errors.lines[j]);
+    config_errors_free(&errors);
+}
+
 static void test_good_file_values_and_defaults(void **state)
 {
     (void)state;
@@ -453,6 +482,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_broken_catalogue),
         cmocka_unit_test(test_every_problem_is_reported),
+        cmocka_unit_test(test_one_run_reports_every_stage),
         cmocka_unit_test(test_good_file_values_and_defaults),
         cmocka_unit_test(test_shipped_examples_load),
         cmocka_unit_test(test_every_profile_loads),
