@@ -58,6 +58,7 @@ static void test_codec_roundtrip(void **state)
 }
 
 static struct store *store;
+static struct store_config cfg;
 static uint32_t ids[5];
 static char dir[64];
 
@@ -66,10 +67,10 @@ static int setup(void **state)
     (void)state;
     strcpy(dir, "/tmp/test-records-XXXXXX");
     assert_non_null(mkdtemp(dir));
-    struct store_config cfg = {.max_readings = 1000,
-                               .max_age_ms = 3600000,
-                               .max_size_bytes = 1 << 30,
-                               .commit_interval_ms = 1000};
+    cfg = (struct store_config){.max_readings = 1000,
+                                .max_age_ms = 3600000,
+                                .max_size_bytes = 1 << 30,
+                                .commit_interval_ms = 1000};
     snprintf(cfg.path, sizeof(cfg.path), "%s/store.db", dir);
     log_set_level(LOG_ERROR);
     assert_int_equal(store_open(&cfg, &store), 0);
@@ -162,7 +163,9 @@ static void test_device_records_in_the_store(void **state)
     assert_int_equal(store_each_set_aside(store, on_set_aside, &listed), 0);
     assert_int_equal(listed, seq);
 
-    /* Damage a row behind the store's back. */
+    /* Damage a row behind the store's back (the store holds its file
+     * exclusively while open). */
+    store_close(store);
     char path[96];
     snprintf(path, sizeof(path), "%s/store.db", dir);
     sqlite3 *db;
@@ -173,6 +176,7 @@ static void test_device_records_in_the_store(void **state)
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
+    assert_int_equal(store_open(&cfg, &store), 0);
     int64_t bad = seq + 1;
     assert_int_equal(store_take_seqs(store, 1, &seq), STORE_OK);
     struct record good = {.seq = seq, .r = r, .n = 2};
