@@ -63,12 +63,13 @@ int command_status(const char *config_path)
         printf("gateway %s, version %s, up %llds; status written %llds ago%s\n", text(h, "gateway"),
                text(h, "version"), number(h, "uptime_s"), age,
                age * 1000 > 3 * cfg.health_interval_ms ? " (STALE: is the daemon running?)" : "");
-        printf("store: %lld readings waiting (oldest: %s s), %lld dropped in all, next seq %lld\n",
-               number(store, "depth"),
-               field(store, "oldest_unsent_age_s")
-                   ? json_object_get_string(field(store, "oldest_unsent_age_s"))
-                   : "-",
-               number(store, "dropped_total"), number(store, "next_seq"));
+        char oldest[48] = "";
+        if (field(store, "oldest_unsent_age_s"))
+            snprintf(oldest, sizeof(oldest), ", the oldest %llds old",
+                     number(store, "oldest_unsent_age_s"));
+        printf("store: %lld readings waiting%s, %lld dropped in all, next seq %lld\n",
+               number(store, "depth"), oldest, number(store, "dropped_total"),
+               number(store, "next_seq"));
         printf("broker: %lld connects, %lld connection losses\n", number(broker, "connects"),
                number(broker, "reconnects"));
         print_devices(field(h, "devices"));
