@@ -367,8 +367,12 @@ class Subscriber:
 
 
 def gateway_argv(ini):
+    """The daemon's command line: GW_TEST_WRAPPER (valgrind, qemu-user) in
+    front of it, GW_GATEWAY_BINARY for a daemon built elsewhere (a cross
+    build; the stubs stay this machine's)."""
     wrapper = os.environ.get("GW_TEST_WRAPPER", "").split()
-    return wrapper + [os.path.join(BUILD, "sensor-gateway"), "--config", ini]
+    binary = os.environ.get("GW_GATEWAY_BINARY", os.path.join(BUILD, "sensor-gateway"))
+    return wrapper + [binary, "--config", ini]
 
 
 class Gateway:
