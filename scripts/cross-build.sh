@@ -39,6 +39,8 @@ if [ ! -f "$sysroot/.complete" ]; then
   mapfile -t pkgs < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
     --no-breaks --no-replaces --no-enhances "${dev[@]/%/:$arch}" 2>/dev/null |
     grep -E "^[a-z0-9].*:$arch\$" | sort -u)
+  # Owned by _apt for the download (apt warns about root-owned targets).
+  chown _apt "$sysroot/debs" 2>/dev/null || true
   (cd "$sysroot/debs" && apt-get download "${pkgs[@]}" >/dev/null)
   for deb in "$sysroot"/debs/*.deb; do dpkg-deb -x "$deb" "$sysroot"; done
   touch "$sysroot/.complete"
@@ -61,4 +63,7 @@ GW_BUILD_DIR=$PWD/build GW_GATEWAY_BINARY=$PWD/build-$arch/sensor-gateway \
   python3 tests/integration/test_pipeline.py
 
 (cd "build-$arch" && cpack -G DEB >/dev/null)
-ls "build-$arch"/sensor-gateway_*_"$arch".deb
+deb=$(ls "build-$arch"/sensor-gateway_*_"$arch".deb)
+echo "FIGURE cross $arch: unit tests and the pipeline test passed under $qemu;" \
+  "$(basename "$deb"), $(stat -c %s "$deb") bytes"
+echo "$deb"

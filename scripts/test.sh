@@ -31,6 +31,11 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 $SUDO tests/packaging/test_deb.sh
 
+echo "== cross-built for the Raspberry Pi: arm64 and armhf, tested under qemu-user =="
+for arch in arm64 armhf; do
+  scripts/cross-build.sh "$arch"
+done
+
 echo "== the same suite under AddressSanitizer + UndefinedBehaviorSanitizer =="
 scripts/build.sh --sanitize
 (cd build-asan &&
