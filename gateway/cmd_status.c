@@ -1,6 +1,7 @@
 /* `sensor-gateway status`: what the health message says, read from the
  * file the daemon keeps, for a technician without a broker. */
 #include "config/config.h"
+#include "gateway/cmd_common.h"
 #include "gateway/commands.h"
 
 #include <json-c/json.h>
@@ -8,8 +9,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
-
-#define EXIT_CONFIG 2
 
 static json_object *field(json_object *o, const char *key)
 {
@@ -42,13 +41,8 @@ static void print_devices(json_object *devices)
 int command_status(const char *config_path)
 {
     struct gateway_config cfg;
-    struct config_errors errors = {0};
-    if (config_load(config_path, &cfg, &errors) != 0) {
-        for (size_t i = 0; i < errors.count; i++)
-            fprintf(stderr, "%s\n", errors.lines[i]);
-        config_errors_free(&errors);
+    if (command_load_config(config_path, &cfg) != 0)
         return EXIT_CONFIG;
-    }
     int rc = EXIT_FAILURE;
     struct stat st;
     json_object *h = NULL;

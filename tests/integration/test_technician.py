@@ -5,12 +5,15 @@
   match the stubs' sequences, quality, and exit 0; a device that does not
   answer gives exit 1 and says why; an unknown one exit 2;
 - `scan BUS --units 1-5` on the RS-485 line: only the stub's unit 3 answers
-  (with an exception for register 0, which counts as an answer)."""
+  (with an exception for register 0, which counts as an answer), and no
+  built-in profile fits it (it is the demo's own sensor); on a second line
+  a Keller pressure transmitter stub at unit 4 is found and named as
+  profile keller-s30."""
 import os
 import re
 import subprocess
 
-from harness import (figure, BUILD, DemoRig, check, expected_value, run_test, wait_until)
+from harness import (figure, BUILD, DemoRig, Stub, check, expected_value, run_test, wait_until)
 
 EXE = os.path.join(BUILD, "sensor-gateway")
 
@@ -29,9 +32,12 @@ def probe_values(out):
 def body(work):
     status_path = work.file("status.json")
     rig = DemoRig(work, "technician", interval_ms=200)
+    keller = Stub(work, "keller-s30-stub", ["--rtu-pty", "--unit", "4"])
     ini = open(rig.gw.ini).read().replace(
         "[gateway]\nid = test-gw\n",
         f"[gateway]\nid = test-gw\nstatus_file = {status_path}\nhealth_interval = 1s\n")
+    ini += (f"[bus line2]\ntype = rtu\ndevice = {keller.address}\nbaud = 9600\nparity = none\n"
+            "[device depth]\nbus = line2\nunit_id = 4\ninterval = 1s\nprofile = keller-s30\n")
     with open(rig.gw.ini, "w") as f:
         f.write(ini)
     rig.broker.stop()  # the technician has no uplink
@@ -70,8 +76,16 @@ def body(work):
 
     rc, out, err = command("scan", "--config", rig.gw.ini, "rs485", "--units", "1-5")
     check(rc == 0, f"scan exited {rc}: {err}")
-    answered = re.findall(r"^unit (\d+): answers", out, re.M)
+    answered = re.findall(r"^unit (\d+): answers (?:\(|with)", out, re.M)
     check(answered == ["3"], f"scan found units {answered}, the line has only unit 3:\n{out}")
+    check("unit 3: no built-in profile's registers all answer" in out,
+          f"a profile was guessed for the demo's own sensor:\n{out}")
+    rc, out, err = command("scan", "--config", rig.gw.ini, "line2", "--units", "1-5")
+    check(rc == 0 and re.findall(r"^unit (\d+): answers (?:\(|with)", out, re.M) == ["4"],
+          f"scan line2: exit {rc}:\n{out}{err}")
+    guess = re.search(r"^unit 4: answers every register of profile (.*)$", out, re.M)
+    check(guess and "keller-s30" in guess.group(1).split(", "),
+          f"scan did not name the Keller profile for unit 4:\n{out}")
 
     rig.counter.proc.terminate()
     rig.counter.proc.wait(5)
@@ -79,7 +93,8 @@ def body(work):
     check(rc == 1 and "FAILED" in out, f"probe of a silent device: exit {rc}:\n{out}{err}")
     figure(f"status (broker away, {depth} readings waiting): "
            f"{status_out.splitlines()[0]!r}; probe weather: {weather_out.splitlines()[1]!r}; "
-           f"scan rs485 1-5: units {answered}; a silent device: exit 1")
+           f"scan rs485 1-5: units {answered}; scan line2: unit 4 fits {guess.group(1)}; a "
+           f"silent device: exit 1")
 
 
 if __name__ == "__main__":
