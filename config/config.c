@@ -68,6 +68,14 @@ void config_free(struct gateway_config *cfg)
     cfg->bus_count = cfg->device_count = cfg->point_count = 0;
 }
 
+int config_find_bus(const struct gateway_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->bus_count; i++)
+        if (strcmp(cfg->buses[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
 int config_find_device(const struct gateway_config *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->device_count; i++)

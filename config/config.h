@@ -248,7 +248,8 @@ void config_check_host(const struct gateway_config *cfg, struct config_errors *e
  * tls_key_file (config/credentials.h). */
 void config_check_mqtt(const struct section_check *c, struct mqtt_config *m);
 
-/* Index of the point's device, or -1. */
+/* Index of the named device or bus, or -1. */
 int config_find_device(const struct gateway_config *cfg, const char *name);
+int config_find_bus(const struct gateway_config *cfg, const char *name);
 
 #endif

@@ -15,14 +15,6 @@
 
 #define MODBUS_ADDRESS_SPACE 65536
 
-static int find_bus(const struct gateway_config *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->bus_count; i++)
-        if (strcmp(cfg->buses[i].name, name) == 0)
-            return (int)i;
-    return -1;
-}
-
 static void validate_buses(struct gateway_config *cfg, struct config_errors *e)
 {
     const char *path = cfg->source_path;
@@ -89,7 +81,7 @@ static void validate_devices(struct gateway_config *cfg, struct config_errors *e
     const char *path = cfg->source_path;
     for (size_t i = 0; i < cfg->device_count; i++) {
         struct device_config *d = &cfg->devices[i];
-        d->bus_index = find_bus(cfg, d->bus_name);
+        d->bus_index = config_find_bus(cfg, d->bus_name);
         if (d->bus_index < 0) {
             config_error_add(e, "%s:%d: [device %s] bus: no [bus %s] in this file", path, d->line,
                              d->name, d->bus_name);

@@ -16,14 +16,6 @@
 
 #define SCAN_TIMEOUT_MS 200
 
-static int find_bus(const struct gateway_config *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->bus_count; i++)
-        if (strcmp(cfg->buses[i].name, name) == 0)
-            return (int)i;
-    return -1;
-}
-
 /* The bus's own section, as the daemon's file would have it. */
 static void write_bus(FILE *f, const struct bus_config *b)
 {
@@ -128,7 +120,7 @@ int command_scan(const char *config_path, const char *bus, int first, int last)
     if (command_load_config(config_path, &cfg) != 0)
         return EXIT_CONFIG;
     log_set_level(LOG_ERROR);
-    int index = find_bus(&cfg, bus);
+    int index = config_find_bus(&cfg, bus);
     int rc = EXIT_CONFIG;
     if (index < 0)
         fprintf(stderr, "%s: no bus '%s' in this file\n", config_path, bus);

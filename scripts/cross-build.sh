@@ -12,8 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 arch=${1:-}
 case "$arch" in
-  arm64) triplet=aarch64-linux-gnu ;;
-  armhf) triplet=arm-linux-gnueabihf ;;
+  arm64) triplet=aarch64-linux-gnu qemu=qemu-aarch64 ;;
+  armhf) triplet=arm-linux-gnueabihf qemu=qemu-arm ;;
   *) echo "usage: $0 arm64|armhf" >&2; exit 2 ;;
 esac
 scripts/install-deps.sh --test >/dev/null
@@ -48,7 +48,8 @@ fi
 
 export PKG_CONFIG_SYSROOT_DIR=$sysroot
 export PKG_CONFIG_LIBDIR=$sysroot/usr/lib/$triplet/pkgconfig:$sysroot/usr/share/pkgconfig
-cmake --no-warn-unused-cli -S . -B "build-$arch" -DCMAKE_TOOLCHAIN_FILE="cmake/toolchain-$arch.cmake" \
+cmake --no-warn-unused-cli -S . -B "build-$arch" \
+  -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-debian-cross.cmake -DGW_DEB_ARCH="$arch" \
   -DCMAKE_SYSROOT="$sysroot" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGW_WERROR=ON >/dev/null
 cmake --build "build-$arch" -j "$(nproc)" >/dev/null
 echo "build-$arch: $(file -b "build-$arch/sensor-gateway" | cut -d, -f1-2)"
@@ -56,7 +57,6 @@ echo "build-$arch: $(file -b "build-$arch/sensor-gateway" | cut -d, -f1-2)"
 
 # The end-to-end pipeline test with the foreign daemon under qemu-user,
 # against this machine's broker and stubs.
-qemu=$(sed -n 's/^set(CMAKE_CROSSCOMPILING_EMULATOR \(.*\))$/\1/p' "cmake/toolchain-$arch.cmake")
 scripts/build.sh >/dev/null
 GW_BUILD_DIR=$PWD/build GW_GATEWAY_BINARY=$PWD/build-$arch/sensor-gateway \
   GW_TEST_WRAPPER="$qemu -L $sysroot" GW_TEST_SLOWDOWN=4 \
