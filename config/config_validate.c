@@ -417,8 +417,26 @@ static void validate_occupancy_links(struct gateway_config *cfg, struct config_e
     }
 }
 
+/* A zone this system's tz database has: a typo must not silently become
+ * UTC (glibc's answer to an unknown TZ). */
+static void validate_timezone(const struct gateway_config *cfg, struct config_errors *e)
+{
+    const char *tz = cfg->timezone;
+    if (!tz[0])
+        return;
+    char path[CFG_NAME_MAX + 32];
+    snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
+    bool plain = tz[0] != '/' && !strstr(tz, "..");
+    if (!plain || access(path, R_OK) != 0)
+        config_error_add(e,
+                         "%s: [gateway] timezone: '%s' is not a time zone of this system (an "
+                         "IANA name such as Europe/Berlin, from /usr/share/zoneinfo)",
+                         cfg->source_path, tz);
+}
+
 void config_validate(struct gateway_config *cfg, struct config_errors *e)
 {
+    validate_timezone(cfg, e);
     struct mqtt_config *m = &cfg->mqtt;
     if (m->client_id[0] == '\0')
         snprintf(m->client_id, sizeof(m->client_id), "sensor-gateway-%s", cfg->id);

@@ -43,12 +43,6 @@ uint64_t counter_increase(const struct counter_limits *lim, uint64_t before, uin
     return 0;
 }
 
-int64_t interval_start(int64_t ts, int64_t interval_ms)
-{
-    int64_t r = ts % interval_ms;
-    return ts - (r < 0 ? r + interval_ms : r);
-}
-
 static void emit(struct count_state *st, struct reading *out)
 {
     bool doubtful = st->flags & (FLAG_COUNT_DROP | FLAG_COUNT_JUMP);
@@ -73,7 +67,7 @@ static void open_interval(struct count_state *st, int64_t interval_ms, int64_t t
         st->start_ms = st->sent_end_ms;
         st->flags = FLAG_CLOCK_BACK;
     }
-    st->end_ms = st->start_ms + interval_ms;
+    st->end_ms = interval_end(st->start_ms, interval_ms);
     st->from_ms = from;
     st->to_ms = ts;
     st->count = 0;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "drivers/intervals.h"
 #include "gateway/reading.h"
 
 struct counter_limits {
@@ -55,8 +56,5 @@ bool count_feed(struct count_state *st, const struct counter_limits *lim, int64_
 bool count_close_due(struct count_state *st, int64_t now_ms, int64_t grace_ms,
                      struct reading *closed);
 
-/* The interval of length interval_ms that holds ts, aligned to the epoch
- * (and so to the quarter hour in every time zone that matters here). */
-int64_t interval_start(int64_t ts, int64_t interval_ms);
 
 #endif

@@ -33,8 +33,10 @@ bool window_feed(struct window_state *st, int64_t window_ms, int64_t ts, double 
         int64_t start = interval_start(ts, window_ms);
         if (start < st->sent_end_ms)
             start = st->sent_end_ms;
-        *st = (struct window_state){
-            .open = true, .start_ms = start, .end_ms = start + window_ms, .sent_end_ms = st->sent_end_ms};
+        *st = (struct window_state){.open = true,
+                                    .start_ms = start,
+                                    .end_ms = interval_end(start, window_ms),
+                                    .sent_end_ms = st->sent_end_ms};
     }
     if (!quality_is_usable(quality)) {
         st->excluded++;

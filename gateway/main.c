@@ -113,6 +113,25 @@ static int check_host(const struct gateway_config *cfg)
     return rc;
 }
 
+/* Local days (counts of an hour or more, the occupancy reset) follow
+ * [gateway] timezone, set for the whole process before any thread starts,
+ * whatever zone the system was left at; said once at start. */
+static void apply_timezone(const struct gateway_config *cfg)
+{
+    if (cfg->timezone[0])
+        setenv("TZ", cfg->timezone, 1);
+    tzset();
+    time_t now = time(NULL);
+    struct tm local;
+    localtime_r(&now, &local);
+    long offset = local.tm_gmtoff / 60;
+    log_msg(LOG_INFO,
+            "time zone %s (now %s, UTC%c%02ld:%02ld): counts of an hour or more and the "
+            "occupancy reset follow its local days",
+            cfg->timezone[0] ? cfg->timezone : "of the system", local.tm_zone,
+            offset < 0 ? '-' : '+', labs(offset) / 60, labs(offset) % 60);
+}
+
 static void wake_queue(void *queue)
 {
     ingest_queue_wake(queue);
@@ -282,6 +301,7 @@ static int run(const char *path, int level_override)
             gw.cfg.mqtt.layout == MQTT_LAYOUT_DEVICE ? "device poll" : "point",
             mqtt_layout_names[gw.cfg.mqtt.layout], (long long)gw.cfg.store.commit_interval_ms);
     report_risks(&gw.cfg, true, false);
+    apply_timezone(&gw.cfg);
     if (geteuid() == 0)
         log_msg(LOG_WARNING, "running as root: a fault in the daemon or a library would own the "
                              "whole box; run it as its own user (the package's unit does)");

@@ -12,7 +12,7 @@ PACKAGES=(
   libmodbus-dev libpaho-mqtt-dev libsqlite3-dev libinih-dev libsystemd-dev libjson-c-dev
   libcmocka-dev
   mosquitto mosquitto-clients openssl
-  python3
+  python3 tzdata
 )
 if [ "${1:-}" = "--test" ]; then
   PACKAGES+=(faketime clang libclang-rt-dev valgrind python3-jsonschema python3-jinja2 sqlite3 mbpoll)

@@ -53,6 +53,10 @@ static const struct broken_case {
      "%s:7: [sensor x]: unknown section (expected [gateway], [mqtt], [store], [bus NAME], "
      "[device NAME] or [point DEVICE/NAME])"},
     {HEAD BUS DEV PT "colour = red\n", "%s:18: [point d/p] colour: unknown key"},
+    {"[gateway]\nid = gw\ntimezone = Europe/Berln\n[mqtt]\nuri = tcp://127.0.0.1:1883\n[store]\n"
+     "path = /tmp/x.db\n" BUS DEV PT,
+     "%s: [gateway] timezone: 'Europe/Berln' is not a time zone of this system (an IANA name "
+     "such as Europe/Berlin, from /usr/share/zoneinfo)"},
     {HEAD BUS DEV "[point d/p]\nfunction = holding_register\naddress = 0\ntype = int17\n",
      "%s:17: [point d/p] type: 'int17' is not one of: bool, int16, uint16, int32, uint32, "
      "int64, uint64, float32, float64"},

@@ -8,6 +8,9 @@
 
 #include "drivers/counter.h"
 
+#include <stdlib.h>
+#include <time.h>
+
 #define MIN_MS (60 * 1000LL)
 #define QUARTER (15 * MIN_MS)
 /* 2026-11-25T10:00:00Z */
@@ -210,12 +213,53 @@ static void test_clock_set_back_never_resends_an_interval(void **state)
     assert_int_equal(st.count, 3);
 }
 
+#define HOUR (3600 * 1000LL)
+
+/* Local days in Europe/Berlin across both summer-time changes of 2026
+ * (29 March: 23 hours; 25 October: 25 hours). */
+static void test_local_days_across_summer_time(void **state)
+{
+    (void)state;
+    setenv("TZ", "Europe/Berlin", 1);
+    tzset();
+    const struct {
+        int64_t inside, start, end;
+        int hours;
+    } days[] = {{1774778400000LL, 1774738800000LL, 1774821600000LL, 23},  /* 2026-03-29 */
+                {1792929600000LL, 1792879200000LL, 1792969200000LL, 25}}; /* 2026-10-25 */
+    for (int i = 0; i < 2; i++) {
+        assert_true(interval_start(days[i].inside, 24 * HOUR) == days[i].start);
+        assert_true(interval_end(days[i].start, 24 * HOUR) == days[i].end);
+        /* Hours counted from local midnight: 23 or 25 of them, each one
+         * real hour, the last ending at the next local midnight. */
+        int n = 0;
+        for (int64_t t = days[i].start; t < days[i].end; t = interval_end(t, HOUR), n++) {
+            assert_true(interval_start(t + 1, HOUR) == t);
+            assert_true(interval_end(t, HOUR) - t == HOUR);
+        }
+        assert_int_equal(n, days[i].hours);
+        /* Six-hour blocks: the day's last one is cut at midnight. */
+        assert_true(interval_end(days[i].start + 18 * HOUR, 6 * HOUR) ==
+                    (days[i].hours == 25 ? days[i].start + 24 * HOUR : days[i].end));
+    }
+    /* The repeated hour of 25 October (02:00-03:00 twice) is two intervals. */
+    assert_true(interval_start(1792888200000LL, HOUR) == 1792886400000LL);
+    /* Under an hour: aligned to the epoch as before. */
+    assert_true(interval_start(1792888200000LL + 7 * 60000, 15 * 60000) == 1792888200000LL);
+    setenv("TZ", "UTC", 1);
+    tzset();
+    assert_true(interval_start(1774778400000LL, 24 * HOUR) == 1774742400000LL); /* UTC midnight */
+    unsetenv("TZ");
+    tzset();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_increase_cases),
         cmocka_unit_test(test_interval_alignment),
+        cmocka_unit_test(test_local_days_across_summer_time),
         cmocka_unit_test(test_baseline_then_counts),
         cmocka_unit_test(test_wrap_and_reset_in_one_interval),
         cmocka_unit_test(test_drop_is_flagged_and_rebased),

@@ -1,0 +1,90 @@
+"""Local days: with `[gateway] timezone = Europe/Berlin`, a daily count is a
+German day and an hourly one a German hour, whatever zone this machine is
+set to (the test machine runs in UTC, as many Raspberry Pi images do).
+
+libfaketime (the only fake: a test cannot set this machine's clock) puts
+the daemon's wall clock at 23:59:40 German winter time on 28 March 2026,
+the eve of the 23-hour day. The daily count that closes at the German
+midnight must cover 2026-03-27T23:00Z..2026-03-28T23:00Z, the hourly one
+22:00Z..23:00Z; the next day's count opens at 23:00Z. The lengths of the
+23- and 25-hour days themselves are unit-tested (test_counter.c)."""
+import calendar
+import os
+import time
+
+from harness import (figure, SLOW, Broker, Gateway, Stub, Subscriber, check, run_test,
+                     wait_until)
+
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+MIDNIGHT_BERLIN = calendar.timegm((2026, 3, 28, 23, 0, 0))  # 00:00 CET, 29 March
+
+
+def body(work):
+    check(os.path.exists(LIBFAKETIME), f"{LIBFAKETIME} missing (apt-get install faketime)")
+    broker = Broker(work)
+    broker.start()
+    counter = Stub(work, "visitor-counter-stub", ["--tcp", "0"])
+    sub = Subscriber(work, broker, "smartregion/local-gw/indicators/#", "local-sub")
+    ini = f"""[gateway]
+id = local-gw
+timezone = Europe/Berlin
+[mqtt]
+uri = tcp://127.0.0.1:{broker.port}
+[store]
+path = {work.file("store.db")}
+commit_interval = 100ms
+[bus gate]
+type = tcp
+host = 127.0.0.1
+port = {counter.address.split(":")[1]}
+[device gate]
+bus = gate
+unit_id = 1
+interval = 200ms
+[point gate/per_day]
+kind = counter
+count_interval = 1d
+function = holding_register
+address = 0
+type = uint16
+[point gate/per_hour]
+kind = counter
+count_interval = 1h
+function = holding_register
+address = 1
+type = uint16
+"""
+    offset_file = work.file("faketime")
+    lead_s = 20 * SLOW
+    with open(offset_file, "w") as f:
+        f.write(f"{MIDNIGHT_BERLIN - lead_s - time.time():+.0f}\n")
+    preload = os.environ.get("LD_PRELOAD", "")
+    gw = Gateway(work, ini, env={"LD_PRELOAD": f"{preload} {LIBFAKETIME}".strip(),
+                                 "FAKETIME_TIMESTAMP_FILE": offset_file, "FAKETIME_NO_CACHE": "1",
+                                 "FAKETIME_DONT_FAKE_MONOTONIC": "1", "TZ": "UTC",
+                                 "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+                                 ":verify_asan_link_order=0"})
+    gw.start()
+    gw.wait_connected()
+    check("time zone Europe/Berlin (now CET, UTC+01:00)" in gw.log(),
+          f"the zone was not taken or not logged:\n{gw.log()[-1500:]}")
+
+    def counts():
+        return {p["point"]: p for _, p in sub.messages("/indicators/") if p["type"] == "count"}
+    wait_until(lambda: len(counts()) == 2, 40 + lead_s, "the day's and the hour's counts")
+    gw.stop()
+    got = counts()
+    day, hour = got["per_day"], got["per_hour"]
+    check((day["interval_start"], day["interval_end"]) ==
+          ("2026-03-27T23:00:00.000Z", "2026-03-28T23:00:00.000Z"),
+          f"the daily count is not the German day 28 March: {day}")
+    check((hour["interval_start"], hour["interval_end"]) ==
+          ("2026-03-28T22:00:00.000Z", "2026-03-28T23:00:00.000Z"),
+          f"the hourly count is not 23:00-24:00 German time: {hour}")
+    figure(f"timezone Europe/Berlin on a UTC machine: the day 28 March counted "
+           f"{day['interval_start']}..{day['interval_end']} ({day['count']} visitors since the "
+           f"start), the hour {hour['interval_start']}..{hour['interval_end']}")
+
+
+if __name__ == "__main__":
+    run_test("local-days", body)
