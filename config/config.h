@@ -58,6 +58,15 @@ struct device_config {
      * bus must match them. */
     int serial_baud, serial_parity, serial_stop_bits;
     uint32_t keys_set; /* bit i: device key i was in the device's section */
+
+    /* Where it stands, for the dashboard (device metadata, Home Assistant's
+     * area); latitude/longitude NAN when not given. */
+    char site[CFG_TEXT_MAX];
+    char site_description[CFG_TEXT_MAX];
+    double latitude, longitude;
+    char direction_in[CFG_TEXT_MAX]; /* a counter's "in", in words */
+    /* For its profile's points and its points without their own: 0 = none. */
+    int64_t count_interval_ms, window_ms;
 };
 
 /* What a point measures, for the dashboard: a measurement (temperature,

@@ -130,6 +130,14 @@ static const struct key_spec device_keys[] = {
     {"backoff_max", K_DURATION, FIELD(struct device_config, backoff_max_ms), 100, DAY_MS, NULL,
      false},
     {"profile", K_NAME, FIELD(struct device_config, profile), 0, 0, NULL, false},
+    {"site", K_PLAIN, FIELD(struct device_config, site), 0, 0, NULL, false},
+    {"site_description", K_PLAIN, FIELD(struct device_config, site_description), 0, 0, NULL, false},
+    {"latitude", K_REAL, FIELD(struct device_config, latitude), 0, 0, NULL, false},
+    {"longitude", K_REAL, FIELD(struct device_config, longitude), 0, 0, NULL, false},
+    {"direction_in", K_PLAIN, FIELD(struct device_config, direction_in), 0, 0, NULL, false},
+    {"count_interval", K_DURATION, FIELD(struct device_config, count_interval_ms), 1000, DAY_MS,
+     NULL, false},
+    {"window", K_DURATION, FIELD(struct device_config, window_ms), 1000, DAY_MS, NULL, false},
     DEVICE_QUIRK_KEYS,
 };
 

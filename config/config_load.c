@@ -369,6 +369,7 @@ static void start_section(struct loader *ld, const char *section)
         strcpy(d->name, device);
         d->response_timeout_ms = 1000, d->backoff_max_ms = 60 * 1000, d->max_registers = 125,
         d->max_gap = 8, d->line = ld->section_line, d->bus_index = -1, d->serial_parity = -1;
+        d->latitude = d->longitude = NAN;
         ld->table = &device_key_table;
         break;
     }

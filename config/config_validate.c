@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <math.h>
 #include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -76,6 +77,46 @@ static void check_serial_ports(struct gateway_config *cfg, struct config_errors 
         }
 }
 
+static bool divides_day(int64_t ms);
+
+static void check_site(const struct gateway_config *cfg, const struct device_config *d,
+                       struct config_errors *e)
+{
+    const char *path = cfg->source_path;
+    if (isnan(d->latitude) != isnan(d->longitude))
+        config_error_add(e, "%s:%d: [device %s] %s: give latitude and longitude together", path,
+                         d->line, d->name, isnan(d->latitude) ? "latitude" : "longitude");
+    if (!isnan(d->latitude) && fabs(d->latitude) > 90)
+        config_error_add(e, "%s:%d: [device %s] latitude: %g is not between -90 and 90", path,
+                         d->line, d->name, d->latitude);
+    if (!isnan(d->longitude) && fabs(d->longitude) > 180)
+        config_error_add(e, "%s:%d: [device %s] longitude: %g is not between -180 and 180", path,
+                         d->line, d->name, d->longitude);
+    if (d->count_interval_ms && !divides_day(d->count_interval_ms))
+        config_error_add(e, "%s:%d: [device %s] count_interval: must divide a day evenly", path,
+                         d->line, d->name);
+    if (d->window_ms && !divides_day(d->window_ms))
+        config_error_add(e, "%s:%d: [device %s] window: must divide a day evenly", path, d->line,
+                         d->name);
+}
+
+/* A device's count_interval and window: for its profile's points (which
+ * the file cannot reach one by one) and its points that set none; a
+ * point's own key in the file wins. Counters without either: 15 minutes. */
+static void apply_device_intervals(const struct gateway_config *cfg, struct point_config *p)
+{
+    const struct device_config *d = &cfg->devices[p->device_index];
+    bool from_profile = p->file != NULL;
+    if (p->kind == KIND_COUNTER) {
+        if (d->count_interval_ms && (from_profile || !p->count_interval_ms))
+            p->count_interval_ms = d->count_interval_ms;
+        if (!p->count_interval_ms)
+            p->count_interval_ms = 15 * 60 * 1000;
+    } else if (p->kind == KIND_MEASUREMENT && d->window_ms && (from_profile || !p->window_ms)) {
+        p->window_ms = d->window_ms;
+    }
+}
+
 static void validate_devices(struct gateway_config *cfg, struct config_errors *e)
 {
     const char *path = cfg->source_path;
@@ -100,6 +141,7 @@ static void validate_devices(struct gateway_config *cfg, struct config_errors *e
                              "(0 to 247, or 255)",
                              path, d->line, d->name, d->unit_id);
         check_profile_serial(cfg, d, b, e);
+        check_site(cfg, d, e);
         for (size_t j = 0; j < i; j++) {
             const struct device_config *o = &cfg->devices[j];
             if (b->kind == BUS_RTU && o->bus_index == d->bus_index && o->unit_id == d->unit_id)
@@ -218,6 +260,7 @@ static void validate_points(struct gateway_config *cfg, struct config_errors *e)
         }
         if (p->broken)
             continue;
+        apply_device_intervals(cfg, p);
         if (p->source[0] || p->decimals_from[0] || p->kind == KIND_OCCUPANCY) {
             resolve_sibling_points(cfg, p, e);
             if (p->source[0] || p->kind == KIND_OCCUPANCY)
@@ -298,9 +341,7 @@ static void validate_counter(const struct section_check *c, struct point_config 
         POINT_ERROR(p, "scale", "a counter counts events: leave scale and offset out");
     if (p->window_ms)
         POINT_ERROR(p, "window", "only a measurement has windows; a counter has count_interval");
-    if (p->count_interval_ms == 0)
-        p->count_interval_ms = 15 * 60 * 1000;
-    if (!divides_day(p->count_interval_ms))
+    if (p->count_interval_ms && !divides_day(p->count_interval_ms))
         POINT_ERROR(p, "count_interval", "must divide a day evenly (e.g. 1m, 5m, 15m, 1h)");
     if (bits == 0)
         return;

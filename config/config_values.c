@@ -245,8 +245,11 @@ bool text_is_utf8(const char *text)
 {
     const unsigned char *s = (const unsigned char *)text;
     while (*s) {
-        int extra = *s < 0x80 ? 0 : (*s & 0xE0) == 0xC0 ? 1 : (*s & 0xF0) == 0xE0 ? 2
-                                   : (*s & 0xF8) == 0xF0 ? 3 : -1;
+        int extra = *s < 0x80             ? 0
+                    : (*s & 0xE0) == 0xC0 ? 1
+                    : (*s & 0xF0) == 0xE0 ? 2
+                    : (*s & 0xF8) == 0xF0 ? 3
+                                          : -1;
         if (extra < 0 || (extra == 1 && *s < 0xC2))
             return false;
         for (s++; extra > 0; extra--, s++)

@@ -161,6 +161,29 @@ static json_object *point_json(const struct point_config *pc)
     return p;
 }
 
+/* Where the device stands, as the operator described it; NULL when the
+ * file says nothing about it. */
+static json_object *site_json(const struct device_config *dc)
+{
+    bool located = !isnan(dc->latitude);
+    if (!dc->site[0] && !dc->site_description[0] && !located && !dc->direction_in[0])
+        return NULL;
+    json_object *s = json_object_new_object();
+    const struct {
+        const char *key, *value;
+    } texts[] = {{"name", dc->site},
+                 {"description", dc->site_description},
+                 {"direction_in", dc->direction_in}};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        if (texts[i].value[0])
+            add_string(s, texts[i].key, texts[i].value);
+    if (located) {
+        add_number(s, "latitude", dc->latitude);
+        add_number(s, "longitude", dc->longitude);
+    }
+    return s;
+}
+
 char *device_meta_json(const struct gateway_config *cfg, int device_index)
 {
     const struct device_config *dc = &cfg->devices[device_index];
@@ -176,6 +199,9 @@ char *device_meta_json(const struct gateway_config *cfg, int device_index)
         add_string(root, "profile", dc->profile);
         add_string(root, "model", dc->model);
     }
+    json_object *site = site_json(dc);
+    if (site)
+        json_object_object_add(root, "site", site);
     json_object *points = json_object_new_array();
     for (size_t i = 0; i < cfg->point_count; i++) {
         if (cfg->points[i].device_index == device_index)

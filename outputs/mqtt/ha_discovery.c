@@ -164,6 +164,8 @@ static json_object *device_json(const struct gateway_config *cfg, const struct p
     const struct device_config *dc = &cfg->devices[p->device_index];
     add_string(d, "model", dc->model[0] ? dc->model : "Modbus device");
     add_string(d, "sw_version", GW_VERSION);
+    if (dc->site[0]) /* Home Assistant files the device under this area */
+        add_string(d, "suggested_area", dc->site);
     return d;
 }
 

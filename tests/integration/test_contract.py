@@ -18,6 +18,12 @@ def body(work):
     rig = DemoRig(work, "contract", interval_ms=200)
     ini = open(rig.gw.ini).read().replace("id = test-gw", "id = test-gw\nhealth_interval = 1s")
     ini = ini.replace("unit = visitors", "unit = visitors\nkind = counter")
+    # Where the counter stands, and intervals given once per device.
+    ini = ini.replace("response_timeout = 500ms\n", "response_timeout = 500ms\n"
+                      "site = Nordpfad trailhead\nsite_description = car park, east gate\n"
+                      "latitude = 50.4969\nlongitude = 9.9354\ndirection_in = into the forest\n"
+                      "count_interval = 1m\n", 1)
+    ini = ini.replace("[device weather]\n", "[device weather]\nwindow = 10m\n")
     with open(rig.gw.ini, "w") as f:
         f.write(ini)
     everything = Subscriber(work, rig.broker, "smartregion/test-gw/#", "contract-all")
@@ -30,15 +36,20 @@ def body(work):
     trail = metas["smartregion/test-gw/devices/trail_north/meta"]
     check(trail["transport"] == "modbus-tcp" and trail["unit_id"] == 1 and
           trail["interval_ms"] == 200, f"trail_north metadata {trail}")
-    check([(p["name"], p["kind"], p["data_type"], p["unit"]) for p in trail["points"]] ==
-          [("visitors_in", "counter", "uint16", "visitors"),
-           ("visitors_out", "counter", "uint16", "visitors")], f"trail_north points {trail}")
+    check([(p["name"], p["kind"], p["data_type"], p["unit"], p["count_interval_ms"])
+           for p in trail["points"]] ==
+          [("visitors_in", "counter", "uint16", "visitors", 60000),
+           ("visitors_out", "counter", "uint16", "visitors", 60000)], f"trail_north points {trail}")
+    check(trail["site"] == {"name": "Nordpfad trailhead", "description": "car park, east gate",
+                            "latitude": 50.4969, "longitude": 9.9354,
+                            "direction_in": "into the forest"}, f"trail_north site {trail}")
     weather = metas["smartregion/test-gw/devices/weather/meta"]
     by_name = {p["name"]: p for p in weather["points"]}
     check(weather["transport"] == "modbus-rtu" and by_name["temperature"]["scale"] == 0.1 and
           by_name["illuminance"]["word_order"] == "CDAB" and
           by_name["pressure"]["data_type"] == "float32" and
-          by_name["temperature"]["kind"] == "measurement", f"weather metadata {weather}")
+          by_name["temperature"]["kind"] == "measurement" and "site" not in weather and
+          all(p["window_ms"] == 600000 for p in weather["points"]), f"weather metadata {weather}")
 
     healths = [json.loads(p) for _, p in messages(everything, "/health")]
     uptimes = [h["uptime_s"] for h in healths]

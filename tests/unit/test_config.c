@@ -355,6 +355,47 @@ static void test_every_profile_loads(void **state)
 }
 
 /* The device section wins over the profile; so does a point section. */
+/* A device's count_interval reaches its profile's counters; a point of the
+ * file keeps its own; counters without either count per 15 minutes. The
+ * site is kept as given; half a position is an error. */
+static void test_device_intervals_and_site(void **state)
+{
+    (void)state;
+    struct gateway_config cfg;
+    assert_int_equal(
+        load_ok(HEAD "[bus b]\ntype = tcp\nhost = 127.0.0.1\n"
+                     "[device gate]\nbus = b\nunit_id = 1\ninterval = 1s\nprofile = "
+                     "break-beam-counter\ncount_interval = 1h\nsite = Museum\nlatitude = 50.5\n"
+                     "longitude = 9.9\n"
+                     "[device own]\nbus = b\nunit_id = 2\ninterval = 1s\ncount_interval = 1h\n"
+                     "[point own/in]\nkind = counter\nfunction = holding_register\naddress = 0\n"
+                     "type = uint16\ncount_interval = 5m\n"
+                     "[point own/out]\nkind = counter\nfunction = holding_register\n"
+                     "address = 1\ntype = uint16\n"
+                     "[device plain]\nbus = b\nunit_id = 3\ninterval = 1s\n"
+                     "[point plain/in]\nkind = counter\nfunction = holding_register\n"
+                     "address = 0\ntype = uint16\n",
+                &cfg),
+        0);
+    for (size_t i = 0; i < cfg.point_count; i++) {
+        const struct point_config *p = &cfg.points[i];
+        if (p->kind != KIND_COUNTER)
+            continue;
+        int64_t want = strcmp(p->device_name, "plain") == 0                               ? 900000
+                       : strcmp(p->device_name, "own") == 0 && strcmp(p->name, "in") == 0 ? 300000
+                                                                                          : 3600000;
+        if (p->count_interval_ms != want)
+            fail_msg("%s/%s: count_interval %lld, expected %lld", p->device_name, p->name,
+                     (long long)p->count_interval_ms, (long long)want);
+    }
+    assert_string_equal(cfg.devices[0].site, "Museum");
+    assert_true(cfg.devices[0].latitude == 50.5 && cfg.devices[0].longitude == 9.9);
+    config_free(&cfg);
+    struct config_errors errors = load_broken(HEAD BUS DEV "latitude = 50.5\n" PT);
+    assert_non_null(strstr(errors.lines[0], "give latitude and longitude together"));
+    config_errors_free(&errors);
+}
+
 static void test_profile_overrides(void **state)
 {
     (void)state;
@@ -491,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_shipped_examples_load),
         cmocka_unit_test(test_every_profile_loads),
         cmocka_unit_test(test_profile_overrides),
+        cmocka_unit_test(test_device_intervals_and_site),
         cmocka_unit_test(test_risks_are_named),
         cmocka_unit_test(test_password_file),
     };
