@@ -30,5 +30,8 @@ fi
 echo "installing: ${missing[*]}"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-$SUDO apt-get update -qq
+# A mirror caught mid-sync fails one index (seen: bookworm-security's
+# armhf list); the others are fine, and so is installing from them.
+$SUDO apt-get update -qq ||
+  echo "install-deps: apt-get update reported errors; going on with the package lists it has" >&2
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
