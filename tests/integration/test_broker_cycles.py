@@ -117,7 +117,8 @@ def large_backlog(work, broker):
           f"readings were dropped: {counters}")
     figure(f"large backlog: broker away {outage_s:.1f}s while 64 points were polled every "
           f"10 ms: {held} readings held in the store; drained in {drain_s:.1f}s after the "
-          f"broker came back ({held / drain_s:.0f} readings/s while polling went on); {len(seqs)} delivered, seq 1..{len(seqs)} gap-free, {left} "
+          f"broker came back ({held / drain_s:.0f} readings/s while polling went on); {len(unique)} "
+          f"readings in {len(seqs)} records delivered, seq 1..{len(seqs)} gap-free, {left} "
           f"polled at the end kept for the next start; lost: 0; {duplicates} duplicates")
 
 
