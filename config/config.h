@@ -128,6 +128,11 @@ struct point_config {
     int64_t count_interval_ms;
     int64_t counter_max_step;
     int64_t counter_reset_max;
+    bool day_total; /* also a total per local day (default on) */
+    /* A point of the same device that counts its power-ons: a change
+     * tells a restart from a wrap without guessing. */
+    char power_on_counter[CFG_NAME_MAX + 1];
+    int power_on_index; /* into gateway_config.points, or -1 */
 
     /* Occupancy: the device's counter points for the way in and out, and
      * the local time of day it returns to zero. */

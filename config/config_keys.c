@@ -175,6 +175,8 @@ static const struct key_spec point_keys[] = {
      false},
     {"counter_reset_max", K_INT, FIELD(struct point_config, counter_reset_max), 0, INT64_MAX, NULL,
      false},
+    {"day_total", K_BOOL, FIELD(struct point_config, day_total), 0, 0, NULL, false},
+    {"power_on_counter", K_NAME, FIELD(struct point_config, power_on_counter), 0, 0, NULL, false},
     {"source", K_NAME, FIELD(struct point_config, source), 0, 0, NULL, false},
     {"decimals_from", K_NAME, FIELD(struct point_config, decimals_from), 0, 0, NULL, false},
     {"occupancy_in", K_NAME, FIELD(struct point_config, occupancy_in), 0, 0, NULL, false},

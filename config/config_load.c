@@ -213,7 +213,8 @@ static struct point_config *add_point(struct loader *ld, const char *device, con
     p->scale = 1.0, p->line = ld->section_line, p->device_index = -1;
     p->file = ld->profile ? ld->profile->path : NULL;
     p->source_index = p->decimals_index = -1;
-    p->occupancy_in_index = p->occupancy_out_index = -1;
+    p->occupancy_in_index = p->occupancy_out_index = p->power_on_index = -1;
+    p->day_total = true;
     p->occupancy_reset_minute = 4 * 60; /* 04:00, before anything opens */
     p->valid_min = -INFINITY, p->valid_max = INFINITY;
     p->publish_max_interval_ms = 15 * 60 * 1000;

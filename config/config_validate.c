@@ -231,6 +231,17 @@ static void resolve_sibling_points(struct gateway_config *cfg, struct point_conf
                              path, p->line, p->device_name, p->name,
                              i ? "occupancy_out" : "occupancy_in", ends[i], p->device_name);
     }
+    if (p->power_on_counter[0]) {
+        p->power_on_index = find_point(cfg, p->device_index, p->power_on_counter);
+        const struct point_config *c =
+            p->power_on_index >= 0 ? &cfg->points[p->power_on_index] : NULL;
+        if (!c || c == p || c->kind != KIND_MEASUREMENT || !is_integer_type(c->type))
+            config_error_add(e,
+                             "%s:%d: [point %s/%s] power_on_counter: '%s' is not an integer "
+                             "measurement point of device %s",
+                             path, p->line, p->device_name, p->name, p->power_on_counter,
+                             p->device_name);
+    }
     if (p->decimals_from[0]) {
         p->decimals_index = find_point(cfg, p->device_index, p->decimals_from);
         const struct point_config *d =
@@ -261,7 +272,8 @@ static void validate_points(struct gateway_config *cfg, struct config_errors *e)
         if (p->broken)
             continue;
         apply_device_intervals(cfg, p);
-        if (p->source[0] || p->decimals_from[0] || p->kind == KIND_OCCUPANCY) {
+        if (p->source[0] || p->decimals_from[0] || p->power_on_counter[0] ||
+            p->kind == KIND_OCCUPANCY) {
             resolve_sibling_points(cfg, p, e);
             if (p->source[0] || p->kind == KIND_OCCUPANCY)
                 continue; /* no registers of its own */
@@ -366,6 +378,7 @@ static void validate_measurement(const struct section_check *c, struct point_con
     const char *counter_key = p->count_interval_ms        ? "count_interval"
                               : p->counter_max_step       ? "counter_max_step"
                               : p->counter_reset_max >= 0 ? "counter_reset_max"
+                              : p->power_on_counter[0]    ? "power_on_counter"
                                                           : NULL;
     if (counter_key)
         POINT_ERROR(p, counter_key, "needs kind = counter");

@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#define INTERVAL_DAY_MS (86400LL * 1000) /* a local day: 23, 24 or 25 hours */
+
 int64_t interval_start(int64_t ts_ms, int64_t interval_ms);
 /* The end of the interval that starts at start_ms (or that start_ms lies
  * in, after the clock went back). */

@@ -1,36 +1,51 @@
 #include "drivers/window.h"
 #include "drivers/counter.h"
 
-static void emit(struct window_state *st, struct reading *out)
+static size_t emit(struct window_state *st, struct reading *out)
 {
-    bool empty = st->samples == 0;
-    *out = (struct reading){.kind = READING_WINDOW,
-                            .ts_ms = st->end_ms,
-                            .start_ms = st->start_ms,
-                            .value = empty ? 0 : st->sum / (double)st->samples,
-                            .min = st->min,
-                            .max = st->max,
-                            .last = st->last,
-                            .samples = st->samples,
-                            .excluded = st->excluded,
-                            .flags = st->flags,
-                            .quality = empty ? QUALITY_NO_DATA : QUALITY_GOOD};
+    if (st->samples == 0) {
+        *out = indicator_no_data(READING_WINDOW, st->start_ms, st->end_ms);
+        out->excluded = st->excluded;
+        out->flags = st->flags;
+    } else {
+        *out = (struct reading){.kind = READING_WINDOW,
+                                .ts_ms = st->end_ms,
+                                .start_ms = st->start_ms,
+                                .value = st->sum / (double)st->samples,
+                                .min = st->min,
+                                .max = st->max,
+                                .last = st->last,
+                                .samples = st->samples,
+                                .excluded = st->excluded,
+                                .flags = st->flags,
+                                .quality = QUALITY_GOOD};
+    }
     st->open = false;
     st->sent_end_ms = st->end_ms;
+    return 1;
 }
 
-bool window_feed(struct window_state *st, int64_t window_ms, int64_t ts, double value, int quality,
-                 struct reading *closed)
+/* Windows from the last one sent up to `until`, in which no reading came. */
+static size_t emit_gap(struct window_state *st, int64_t until, struct reading *out)
 {
-    bool emitted = false;
+    if (st->sent_end_ms <= 0 || until <= st->sent_end_ms)
+        return 0;
+    *out = indicator_no_data(READING_WINDOW, st->sent_end_ms, until);
+    st->sent_end_ms = until;
+    return 1;
+}
+
+size_t window_feed(struct window_state *st, int64_t window_ms, int64_t ts, double value,
+                   int quality, struct reading *out)
+{
+    size_t k = 0;
     /* As for counts: a window once sent is never sent again; after the
      * clock went back, samples go to the window after the last one sent. */
-    if (st->open && ts >= st->end_ms) {
-        emit(st, closed);
-        emitted = true;
-    }
+    if (st->open && ts >= st->end_ms)
+        k += emit(st, out);
     if (!st->open) {
         int64_t start = interval_start(ts, window_ms);
+        k += emit_gap(st, start, out + k);
         if (start < st->sent_end_ms)
             start = st->sent_end_ms;
         *st = (struct window_state){.open = true,
@@ -40,7 +55,7 @@ bool window_feed(struct window_state *st, int64_t window_ms, int64_t ts, double 
     }
     if (!quality_is_usable(quality)) {
         st->excluded++;
-        return emitted;
+        return k;
     }
     if (st->samples == 0 || value < st->min)
         st->min = value;
@@ -49,14 +64,16 @@ bool window_feed(struct window_state *st, int64_t window_ms, int64_t ts, double 
     st->sum += value;
     st->last = value;
     st->samples++;
-    return emitted;
+    return k;
 }
 
-bool window_close_due(struct window_state *st, int64_t now_ms, int64_t grace_ms,
-                      struct reading *closed)
+size_t window_close_due(struct window_state *st, int64_t window_ms, int64_t now_ms,
+                        int64_t grace_ms, struct reading *out)
 {
-    if (!st->open || now_ms < st->end_ms + grace_ms)
-        return false;
-    emit(st, closed);
-    return true;
+    size_t k = 0;
+    if (st->open && now_ms >= st->end_ms + grace_ms)
+        k += emit(st, out);
+    if (!st->open)
+        k += emit_gap(st, interval_start(now_ms - grace_ms, window_ms), out + k);
+    return k;
 }

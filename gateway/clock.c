@@ -56,6 +56,14 @@ void clock_format_utc(int64_t wall_ms, char *buf, size_t size)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(wall_ms % 1000));
 }
 
+void clock_format_local_date(int64_t wall_ms, char *buf, size_t size)
+{
+    time_t secs = (time_t)(wall_ms / 1000);
+    struct tm tm;
+    localtime_r(&secs, &tm);
+    snprintf(buf, size, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
 struct timespec clock_mono_deadline(int64_t mono_ms)
 {
     struct timespec ts = {.tv_sec = mono_ms / 1000, .tv_nsec = (mono_ms % 1000) * 1000000};

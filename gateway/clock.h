@@ -13,6 +13,8 @@ int64_t clock_mono_ms(void);
 int64_t clock_mono_us(void); /* for timing a request */
 /* "2026-11-25T10:15:00.123Z" */
 void clock_format_utc(int64_t wall_ms, char *buf, size_t size);
+/* "2026-03-29": the date in the process's time zone ([gateway] timezone). */
+void clock_format_local_date(int64_t wall_ms, char *buf, size_t size);
 
 /* Whether the kernel considers the wall clock synchronised (NTP, chrony,
  * systemd-timesyncd); a Pi without a real-time clock starts unsynchronised

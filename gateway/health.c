@@ -77,6 +77,7 @@ static json_object *devices_json(const struct gateway_config *cfg)
 char *health_json(const struct gateway_config *cfg, const struct health_inputs *in)
 {
     json_object *root = json_object_new_object();
+    add_int(root, "schema_version", GW_SCHEMA_VERSION);
     add_time_or_null(root, "ts", in->now_wall_ms);
     add_string(root, "gateway", cfg->id);
     add_string(root, "version", GW_VERSION);
@@ -140,8 +141,12 @@ static json_object *point_json(const struct point_config *pc)
         add_number(p, "deadband", pc->deadband);
         add_int(p, "publish_max_interval_ms", pc->publish_max_interval_ms);
     }
-    if (pc->kind == KIND_COUNTER)
+    if (pc->kind == KIND_COUNTER) {
         add_int(p, "count_interval_ms", pc->count_interval_ms);
+        json_object_object_add(p, "day_total", json_object_new_boolean(pc->day_total));
+        if (pc->power_on_counter[0])
+            add_string(p, "power_on_counter", pc->power_on_counter);
+    }
     if (pc->kind == KIND_OCCUPANCY) {
         add_string(p, "occupancy_in", pc->occupancy_in);
         add_string(p, "occupancy_out", pc->occupancy_out);
@@ -189,6 +194,7 @@ char *device_meta_json(const struct gateway_config *cfg, int device_index)
     const struct device_config *dc = &cfg->devices[device_index];
     const struct bus_config *bus = &cfg->buses[dc->bus_index];
     json_object *root = json_object_new_object();
+    add_int(root, "schema_version", GW_SCHEMA_VERSION);
     add_string(root, "gateway", cfg->id);
     add_string(root, "device", dc->name);
     add_string(root, "bus", bus->name);

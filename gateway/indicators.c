@@ -19,6 +19,12 @@ struct point_indicator {
     uint32_t id;
     struct counter_limits limits;
     struct count_state count;
+    struct count_state day; /* the same counter per local day */
+    /* The device's power-on count at the last reading (has_power_on). */
+    bool has_power_on;
+    uint64_t power_on;
+    int64_t poll_ms; /* the device's poll interval: polls expected */
+    size_t emits_max; /* records one reading of this point can complete */
     struct window_state window;
     /* A counter that feeds an occupancy point: which one, +1 in, -1 out. */
     int occupancy, occupancy_sign;
@@ -65,40 +71,20 @@ static void add_int(json_object *o, const char *key, int64_t v)
     json_object_object_add(o, key, json_object_new_int64(v));
 }
 
-static char *state_to_text(const struct point_indicator *p)
+static json_object *count_to_json(const struct count_state *c)
 {
     json_object *o = json_object_new_object();
-    add_int(o, "version", STATE_VERSION);
-    if (p->pc->kind == KIND_COUNTER) {
-        const struct count_state *c = &p->count;
-        json_object_object_add(o, "has_last", json_object_new_boolean(c->has_last));
-        json_object_object_add(o, "last", json_object_new_uint64(c->last));
-        add_int(o, "last_ts", c->last_ts);
-        json_object_object_add(o, "open", json_object_new_boolean(c->open));
-        add_int(o, "start", c->start_ms), add_int(o, "end", c->end_ms);
-        add_int(o, "from", c->from_ms), add_int(o, "to", c->to_ms);
-        json_object_object_add(o, "count", json_object_new_uint64(c->count));
-        add_int(o, "flags", c->flags);
-        add_int(o, "sent_end", c->sent_end_ms);
-    } else {
-        if (p->pc->kind == KIND_OCCUPANCY) {
-            add_int(o, "level", p->occ.level);
-            add_int(o, "level_ts", p->occ.known ? p->occ.last_ts : -1);
-        }
-        const struct window_state *w = &p->window;
-        json_object_object_add(o, "open", json_object_new_boolean(w->open));
-        add_int(o, "start", w->start_ms), add_int(o, "end", w->end_ms);
-        add_int(o, "samples", w->samples), add_int(o, "excluded", w->excluded);
-        json_object_object_add(o, "sum", json_object_new_double(w->sum));
-        json_object_object_add(o, "min", json_object_new_double(w->min));
-        json_object_object_add(o, "max", json_object_new_double(w->max));
-        json_object_object_add(o, "last", json_object_new_double(w->last));
-        add_int(o, "flags", w->flags);
-        add_int(o, "sent_end", w->sent_end_ms);
-    }
-    char *text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    return text;
+    json_object_object_add(o, "has_last", json_object_new_boolean(c->has_last));
+    json_object_object_add(o, "last", json_object_new_uint64(c->last));
+    add_int(o, "last_ts", c->last_ts);
+    json_object_object_add(o, "open", json_object_new_boolean(c->open));
+    add_int(o, "start", c->start_ms), add_int(o, "end", c->end_ms);
+    add_int(o, "from", c->from_ms), add_int(o, "to", c->to_ms);
+    json_object_object_add(o, "count", json_object_new_uint64(c->count));
+    add_int(o, "polls", c->polls);
+    add_int(o, "flags", c->flags);
+    add_int(o, "sent_end", c->sent_end_ms);
+    return o;
 }
 
 /* NULL when absent; json-c's getters read NULL as 0 / false. */
@@ -109,56 +95,132 @@ static json_object *field(json_object *o, const char *key)
     return v;
 }
 
-static void load_state(void *ctx, uint32_t id, const char *text)
+static struct count_state count_from_json(json_object *o)
 {
-    struct indicators *ind = ctx;
-    struct point_indicator *p = find(ind, id);
-    if (!p || !has_state(p))
-        return; /* a point removed from the config, or no longer aggregated */
+    return (struct count_state){.has_last = json_object_get_boolean(field(o, "has_last")),
+                                .last = json_object_get_uint64(field(o, "last")),
+                                .last_ts = json_object_get_int64(field(o, "last_ts")),
+                                .open = json_object_get_boolean(field(o, "open")),
+                                .start_ms = json_object_get_int64(field(o, "start")),
+                                .end_ms = json_object_get_int64(field(o, "end")),
+                                .from_ms = json_object_get_int64(field(o, "from")),
+                                .to_ms = json_object_get_int64(field(o, "to")),
+                                .count = json_object_get_uint64(field(o, "count")),
+                                .polls = json_object_get_int64(field(o, "polls")),
+                                .flags = (uint16_t)json_object_get_int64(field(o, "flags")),
+                                .sent_end_ms = json_object_get_int64(field(o, "sent_end"))};
+}
+
+static json_object *window_to_json(const struct window_state *w, json_object *o)
+{
+    json_object_object_add(o, "open", json_object_new_boolean(w->open));
+    add_int(o, "start", w->start_ms), add_int(o, "end", w->end_ms);
+    add_int(o, "samples", w->samples), add_int(o, "excluded", w->excluded);
+    json_object_object_add(o, "sum", json_object_new_double(w->sum));
+    json_object_object_add(o, "min", json_object_new_double(w->min));
+    json_object_object_add(o, "max", json_object_new_double(w->max));
+    json_object_object_add(o, "last", json_object_new_double(w->last));
+    add_int(o, "flags", w->flags);
+    add_int(o, "sent_end", w->sent_end_ms);
+    return o;
+}
+
+static struct window_state window_from_json(json_object *o)
+{
+    return (struct window_state){.open = json_object_get_boolean(field(o, "open")),
+                                 .start_ms = json_object_get_int64(field(o, "start")),
+                                 .end_ms = json_object_get_int64(field(o, "end")),
+                                 .samples = json_object_get_int64(field(o, "samples")),
+                                 .excluded = json_object_get_int64(field(o, "excluded")),
+                                 .sum = json_object_get_double(field(o, "sum")),
+                                 .min = json_object_get_double(field(o, "min")),
+                                 .max = json_object_get_double(field(o, "max")),
+                                 .last = json_object_get_double(field(o, "last")),
+                                 .flags = (uint16_t)json_object_get_int64(field(o, "flags")),
+                                 .sent_end_ms = json_object_get_int64(field(o, "sent_end"))};
+}
+
+/* The one writer of a point's saved state; state_from_text is its reader.
+ * A counter's state is its interval's fields at the top level (as version
+ * 1 always had them), its day under "day" and its power-on count. */
+static char *state_to_text(const struct point_indicator *p)
+{
+    json_object *o;
+    if (p->pc->kind == KIND_COUNTER) {
+        o = count_to_json(&p->count);
+        json_object_object_add(o, "day", count_to_json(&p->day));
+        if (p->has_power_on)
+            json_object_object_add(o, "power_on", json_object_new_uint64(p->power_on));
+    } else {
+        o = window_to_json(&p->window, json_object_new_object());
+        if (p->pc->kind == KIND_OCCUPANCY) {
+            add_int(o, "level", p->occ.level);
+            add_int(o, "level_ts", p->occ.known ? p->occ.last_ts : -1);
+        }
+    }
+    add_int(o, "version", STATE_VERSION);
+    char *text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return text;
+}
+
+/* Fields added since version 1 (polls, day, power_on) read as absent from
+ * an older state: the day then counts on from the interval's last reading. */
+static bool state_from_text(struct point_indicator *p, const char *text)
+{
     json_object *o = json_tokener_parse(text);
     if (!o || json_object_get_int64(field(o, "version")) != STATE_VERSION) {
-        log_msg(LOG_WARNING, "indicators %s/%s: saved state unreadable, starting afresh",
-                p->pc->device_name, p->pc->name);
         json_object_put(o);
-        return;
+        return false;
     }
     bool is_count = field(o, "has_last") != NULL;
     if (p->pc->kind == KIND_COUNTER && is_count) {
-        p->count =
-            (struct count_state){.has_last = json_object_get_boolean(field(o, "has_last")),
-                                 .last = json_object_get_uint64(field(o, "last")),
-                                 .last_ts = json_object_get_int64(field(o, "last_ts")),
-                                 .open = json_object_get_boolean(field(o, "open")),
-                                 .start_ms = json_object_get_int64(field(o, "start")),
-                                 .end_ms = json_object_get_int64(field(o, "end")),
-                                 .from_ms = json_object_get_int64(field(o, "from")),
-                                 .to_ms = json_object_get_int64(field(o, "to")),
-                                 .count = json_object_get_uint64(field(o, "count")),
-                                 .flags = (uint16_t)json_object_get_int64(field(o, "flags")),
-                                 .sent_end_ms = json_object_get_int64(field(o, "sent_end"))};
+        p->count = count_from_json(o);
+        json_object *day = field(o, "day");
+        if (day) {
+            p->day = count_from_json(day);
+        } else {
+            p->day = (struct count_state){
+                .has_last = p->count.has_last, .last = p->count.last, .last_ts = p->count.last_ts};
+        }
+        p->has_power_on = field(o, "power_on") != NULL;
+        p->power_on = json_object_get_uint64(field(o, "power_on"));
     } else if (p->pc->kind != KIND_COUNTER && !is_count) {
         int64_t level_ts = json_object_get_int64(field(o, "level_ts"));
         if (p->pc->kind == KIND_OCCUPANCY && field(o, "level") && level_ts >= 0)
             p->occ = (struct occupancy_state){.level = json_object_get_int64(field(o, "level")),
                                               .last_ts = level_ts,
                                               .known = true};
-        p->window =
-            (struct window_state){.open = json_object_get_boolean(field(o, "open")),
-                                  .start_ms = json_object_get_int64(field(o, "start")),
-                                  .end_ms = json_object_get_int64(field(o, "end")),
-                                  .samples = json_object_get_int64(field(o, "samples")),
-                                  .excluded = json_object_get_int64(field(o, "excluded")),
-                                  .sum = json_object_get_double(field(o, "sum")),
-                                  .min = json_object_get_double(field(o, "min")),
-                                  .max = json_object_get_double(field(o, "max")),
-                                  .last = json_object_get_double(field(o, "last")),
-                                  .flags = (uint16_t)json_object_get_int64(field(o, "flags")),
-                                  .sent_end_ms = json_object_get_int64(field(o, "sent_end"))};
+        p->window = window_from_json(o);
     }
     json_object_put(o);
+    return true;
+}
+
+static void load_state(void *ctx, uint32_t id, const char *text)
+{
+    struct indicators *ind = ctx;
+    struct point_indicator *p = find(ind, id);
+    if (!p || !has_state(p))
+        return; /* a point removed from the config, or no longer aggregated */
+    if (!state_from_text(p, text))
+        log_msg(LOG_WARNING, "indicators %s/%s: saved state unreadable, starting afresh",
+                p->pc->device_name, p->pc->name);
 }
 
 /* --- setup --- */
+
+/* What one reading of the point can complete in indicators_feed: itself,
+ * its interval and day (or window), and the occupancy reading it finishes,
+ * which does the same. */
+static size_t emits_max(const struct point_indicator *p)
+{
+    const size_t occupancy = 1 + WINDOW_EMITS_MAX;
+    if (p->pc->kind == KIND_COUNTER)
+        return 1 + 2 * COUNT_EMITS_MAX + (p->occupancy >= 0 ? occupancy : 0);
+    return 1 + (p->pc->window_ms > 0 ? WINDOW_EMITS_MAX : 0);
+}
+
 
 int indicators_create(const struct gateway_config *cfg, const uint32_t *point_ids,
                       struct store *store, struct indicators **out)
@@ -191,6 +253,7 @@ int indicators_create(const struct gateway_config *cfg, const uint32_t *point_id
             p->limits.max_step = (uint64_t)pc->counter_max_step;
             p->limits.reset_max = (uint64_t)pc->counter_reset_max;
         }
+        p->poll_ms = cfg->devices[pc->device_index].interval_ms;
         ind->by_id[point_ids[i]] = (int)i;
         p->occupancy = -1;
     }
@@ -203,6 +266,8 @@ int indicators_create(const struct gateway_config *cfg, const uint32_t *point_id
         ind->points[pc->occupancy_out_index].occupancy = (int)i;
         ind->points[pc->occupancy_out_index].occupancy_sign = -1;
     }
+    for (size_t i = 0; i < cfg->point_count; i++)
+        ind->points[i].emits_max = emits_max(&ind->points[i]);
     if (store_each_state(store, load_state, ind) != 0) {
         indicators_free(ind);
         return -1;
@@ -233,12 +298,14 @@ void indicators_free(struct indicators *ind)
 
 size_t indicators_room(const struct indicators *ind, size_t n)
 {
-    /* indicators_feed: a reading passes itself, closes at most one interval
-     * or window, and may complete an occupancy reading that does the same
-     * (4 per reading); the end of the batch completes at most one
-     * occupancy reading per point (2 per point). indicators_close_due:
-     * at most one per point. */
-    return 4 * n + 3 * ind->point_count;
+    /* indicators_feed: emits_max per reading; the end of the batch
+     * completes at most one occupancy reading per point. close_due: a
+     * counter's interval and day, or a window, per point. */
+    size_t per_reading = 1;
+    for (size_t i = 0; i < ind->point_count; i++)
+        if (ind->points[i].emits_max > per_reading)
+            per_reading = ind->points[i].emits_max;
+    return per_reading * n + (1 + WINDOW_EMITS_MAX + 2 * COUNT_EMITS_MAX) * ind->point_count;
 }
 /* --- the data path --- */
 
@@ -258,13 +325,32 @@ static bool should_publish(struct point_indicator *p, const struct reading *r)
     return true;
 }
 
-static void stamp(struct reading *out, const struct point_indicator *p)
+/* The polls the device's interval makes in [start, end): what a
+ * consumer needs to tell zero visitors from missing data. */
+static int64_t polls_expected(const struct point_indicator *p, const struct reading *r)
 {
-    out->point_id = p->id;
+    int64_t span = r->ts_ms - r->start_ms;
+    if (p->poll_ms <= 0 || span <= 0)
+        return 0;
+    int64_t n = (span + p->poll_ms / 2) / p->poll_ms;
+    return n > 0 ? n : 1;
+}
+
+/* Names the point in records the stage completed; kind overrides the
+ * kind the state machine wrote (a day's count is a count). */
+static size_t stamp(const struct point_indicator *p, struct reading *out, size_t n, int kind)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i].point_id = p->id;
+        out[i].kind = (uint8_t)kind;
+        out[i].expected = polls_expected(p, &out[i]);
+    }
+    return n;
 }
 
 static size_t pass_reading(struct indicators *ind, struct point_indicator *p,
-                           const struct reading *r, struct reading *out);
+                           const struct reading *r, const struct reading *poll, size_t poll_n,
+                           struct reading *out);
 
 /* The occupancy reading of the poll collected so far, through the same
  * path as a polled reading (windows, publish mode). */
@@ -282,7 +368,7 @@ static size_t flush_occupancy(struct indicators *ind, struct point_indicator *o,
                         .point_id = o->id,
                         .flags = o->pending_flags,
                         .quality = QUALITY_GOOD};
-    return pass_reading(ind, o, &r, out);
+    return pass_reading(ind, o, &r, NULL, 0, out);
 }
 
 /* A counter's increment goes to the occupancy point it feeds; a reading at
@@ -303,42 +389,81 @@ static size_t feed_occupancy(struct indicators *ind, const struct point_indicato
     return k;
 }
 
-/* Feeds one reading to the point's counter or window; writes what that
- * completes (a closed interval or window, an occupancy reading) to out and
- * returns how many. */
-static size_t derive(struct indicators *ind, struct point_indicator *p, const struct reading *r,
-                     struct reading *out)
+/* What the device's power-on counter, read in the same poll as r (the
+ * poll's readings are next to each other and share its time), says
+ * about the time since the counter's last reading. */
+static enum restart_hint restart_hint(struct indicators *ind, struct point_indicator *p,
+                                      const struct reading *r, const struct reading *poll,
+                                      size_t poll_n)
+{
+    int index = p->pc->power_on_index;
+    if (index < 0)
+        return RESTART_UNKNOWN;
+    uint32_t id = ind->points[index].id;
+    for (size_t i = 0; i < poll_n; i++) {
+        const struct reading *c = &poll[i];
+        if (c->point_id != id || c->ts_ms != r->ts_ms || !quality_is_usable(c->quality))
+            continue;
+        uint64_t now = (uint64_t)c->value;
+        bool known = p->has_power_on;
+        bool changed = known && now != p->power_on;
+        p->has_power_on = true;
+        p->power_on = now;
+        return !known ? RESTART_UNKNOWN : changed ? RESTART_SEEN : RESTART_NONE;
+    }
+    return RESTART_UNKNOWN;
+}
+
+static size_t derive_count(struct indicators *ind, struct point_indicator *p,
+                           const struct reading *r, enum restart_hint restart, struct reading *out)
 {
     const struct point_config *pc = p->pc;
     uint16_t unsynced = r->flags & FLAG_CLOCK_UNSYNCED;
-    bool closed = false;
+    uint64_t added = 0;
+    size_t k = stamp(p, out,
+                     count_feed(&p->count, &p->limits, pc->count_interval_ms, r->ts_ms,
+                                (uint64_t)r->value, restart, out, &added),
+                     READING_COUNT);
+    p->count.flags |= unsynced;
+    if (pc->day_total) {
+        k += stamp(p, out + k,
+                   count_feed(&p->day, &p->limits, INTERVAL_DAY_MS, r->ts_ms, (uint64_t)r->value, restart,
+                              out + k, NULL),
+                   READING_DAY);
+        p->day.flags |= unsynced;
+    }
+    p->dirty = true;
+    return k + feed_occupancy(ind, p, r, added, out + k);
+}
+
+/* Feeds one reading to the point's counter or window; writes what that
+ * completes (closed intervals, days or windows, intervals with no data, an
+ * occupancy reading) to out and returns how many. poll: the readings r
+ * came with, for a counter's power-on count. */
+static size_t derive(struct indicators *ind, struct point_indicator *p, const struct reading *r,
+                     const struct reading *poll, size_t poll_n, struct reading *out)
+{
+    const struct point_config *pc = p->pc;
     if (pc->kind == KIND_COUNTER) {
         if (!quality_is_usable(r->quality) || !(r->value >= 0))
             return 0;
-        uint64_t added = 0;
-        closed = count_feed(&p->count, &p->limits, pc->count_interval_ms, r->ts_ms,
-                            (uint64_t)r->value, out, &added);
-        p->count.flags |= unsynced;
-        p->dirty = true;
-        if (closed)
-            stamp(out, p);
-        return closed + feed_occupancy(ind, p, r, added, out + closed);
-    } else if (pc->window_ms > 0) {
-        closed = window_feed(&p->window, pc->window_ms, r->ts_ms, r->value, r->quality, out);
-        p->window.flags |= unsynced;
-    } else {
-        return 0;
+        return derive_count(ind, p, r, restart_hint(ind, p, r, poll, poll_n), out);
     }
+    if (pc->window_ms <= 0)
+        return 0;
+    size_t k = stamp(p, out,
+                     window_feed(&p->window, pc->window_ms, r->ts_ms, r->value, r->quality, out),
+                     READING_WINDOW);
+    p->window.flags |= r->flags & FLAG_CLOCK_UNSYNCED;
     p->dirty = true;
-    if (closed)
-        stamp(out, p);
-    return closed;
+    return k;
 }
 
 static size_t pass_reading(struct indicators *ind, struct point_indicator *p,
-                           const struct reading *r, struct reading *out)
+                           const struct reading *r, const struct reading *poll, size_t poll_n,
+                           struct reading *out)
 {
-    size_t k = derive(ind, p, r, out);
+    size_t k = derive(ind, p, r, poll, poll_n, out);
     if (should_publish(p, r))
         out[k++] = *r;
     return k;
@@ -351,7 +476,7 @@ size_t indicators_feed(struct indicators *ind, const struct reading *in, size_t 
     for (size_t i = 0; i < n; i++) {
         struct point_indicator *p = find(ind, in[i].point_id);
         if (p)
-            k += pass_reading(ind, p, &in[i], &out[k]);
+            k += pass_reading(ind, p, &in[i], in, n, &out[k]);
         else
             out[k++] = in[i];
     }
@@ -364,15 +489,26 @@ size_t indicators_feed(struct indicators *ind, const struct reading *in, size_t 
 size_t indicators_close_due(struct indicators *ind, int64_t now_wall_ms, struct reading *out)
 {
     size_t k = 0;
+    int64_t grace = ind->grace_ms;
     for (size_t i = 0; i < ind->point_count; i++) {
         struct point_indicator *p = &ind->points[i];
-        bool closed = p->pc->kind == KIND_COUNTER
-                          ? count_close_due(&p->count, now_wall_ms, ind->grace_ms, &out[k])
-                          : window_close_due(&p->window, now_wall_ms, ind->grace_ms, &out[k]);
-        if (closed) {
-            stamp(&out[k++], p);
-            p->dirty = true;
+        const struct point_config *pc = p->pc;
+        size_t before = k;
+        if (pc->kind == KIND_COUNTER) {
+            k += stamp(p, out + k,
+                       count_close_due(&p->count, pc->count_interval_ms, now_wall_ms, grace,
+                                       out + k),
+                       READING_COUNT);
+            if (pc->day_total)
+                k += stamp(p, out + k, count_close_due(&p->day, INTERVAL_DAY_MS, now_wall_ms, grace, out + k),
+                           READING_DAY);
+        } else if (pc->window_ms > 0) {
+            k += stamp(p, out + k,
+                       window_close_due(&p->window, pc->window_ms, now_wall_ms, grace, out + k),
+                       READING_WINDOW);
         }
+        if (k > before)
+            p->dirty = true;
     }
     return k;
 }

@@ -27,8 +27,9 @@ enum reading_kind {
     READING_RAW = 0,    /* as polled */
     READING_COUNT = 1,  /* a counter's increase over an interval */
     READING_WINDOW = 2, /* a measurement's aggregates over a window */
+    READING_DAY = 3,    /* a counter's increase over a local day */
 };
-#define READING_KINDS 3
+#define READING_KINDS 4
 
 enum reading_flag {
     FLAG_CLOCK_UNSYNCED = 1 << 0, /* the kernel did not call the wall clock synchronised */
@@ -42,6 +43,10 @@ enum reading_flag {
      * then is in this interval, the one after the last sent, never in an
      * interval sent a second time. */
     FLAG_CLOCK_BACK = 1 << 6,
+    /* The count starts from a reading before the previous interval: it
+     * holds visitors of intervals sent with no data (a device or gateway
+     * outage), caught up at the first poll after it. */
+    FLAG_COUNT_CATCH_UP = 1 << 7,
 };
 
 struct reading {
@@ -52,11 +57,14 @@ struct reading {
     uint8_t quality;   /* enum reading_quality */
     uint8_t kind;      /* enum reading_kind */
     uint16_t flags;    /* enum reading_flag */
-    /* Indicators only. */
+    /* Indicators only. An interval in which no poll succeeded is sent with
+     * quality QUALITY_NO_DATA, value NAN and samples 0. */
     int64_t start_ms;                 /* start of the interval or window, inclusive */
     int64_t span_from_ms, span_to_ms; /* count: the readings the increase lies between */
-    int64_t samples, excluded;        /* window: readings used, readings left out */
-    double min, max, last;            /* window */
+    int64_t samples;  /* polls whose reading went into the figure */
+    int64_t excluded; /* window: readings left out for their quality */
+    int64_t expected; /* polls the device's interval makes in it; 0: not known */
+    double min, max, last; /* window */
 };
 
 /* What the store keeps and the broker receives as one message under one

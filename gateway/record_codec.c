@@ -1,5 +1,6 @@
 #include "gateway/record_codec.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static uint8_t *put_u64(uint8_t *p, uint64_t v)
@@ -46,7 +47,7 @@ size_t record_encoded_size(const struct reading *r, size_t n)
 }
 
 /* point_id 4, kind 1, quality 1, flags 2, value 8; indicators add five
- * integers and three numbers. */
+ * integers, three numbers and the polls expected. */
 void record_encode(const struct reading *r, size_t n, uint8_t *buf)
 {
     uint8_t *p = buf;
@@ -67,14 +68,25 @@ void record_encode(const struct reading *r, size_t n, uint8_t *buf)
         p = put_f64(p, r[i].min);
         p = put_f64(p, r[i].max);
         p = put_f64(p, r[i].last);
+        p = put_u64(p, (uint64_t)r[i].expected);
     }
+}
+
+/* An indicator is always a record of its own, so a body of the old size
+ * is an old indicator. */
+static bool is_v1_indicator(const uint8_t *p, size_t len)
+{
+    return p[4] != READING_RAW && len == RECORD_INDICATOR_V1_BYTES;
 }
 
 /* One reading at p, len bytes left; its size, or 0 when it does not fit. */
 static size_t decode_one(const uint8_t *p, size_t len, int64_t seq, int64_t ts_ms,
                          struct reading *r)
 {
-    if (len < RECORD_RAW_BYTES || len < reading_size(p[4]))
+    if (len < RECORD_RAW_BYTES)
+        return 0;
+    bool v1 = is_v1_indicator(p, len);
+    if (!v1 && len < reading_size(p[4]))
         return 0;
     *r = (struct reading){.seq = seq, .ts_ms = ts_ms};
     r->point_id =
@@ -93,6 +105,9 @@ static size_t decode_one(const uint8_t *p, size_t len, int64_t seq, int64_t ts_m
         r->min = get_f64(q + 40);
         r->max = get_f64(q + 48);
         r->last = get_f64(q + 56);
+        if (v1)
+            return RECORD_INDICATOR_V1_BYTES;
+        r->expected = (int64_t)get_u64(q + 64);
     }
     return reading_size(r->kind);
 }

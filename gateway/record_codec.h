@@ -1,7 +1,9 @@
 /* The store's byte form of a record's readings: little-endian fields of
  * fixed width, so that a store file means the same on arm64, armhf and
- * x86-64. A raw reading takes 16 bytes; an indicator 80. The seq and the
- * timestamp, shared by the record's readings, are columns of their own. */
+ * x86-64. A raw reading takes 16 bytes; an indicator 88 (80 before it
+ * carried the polls expected: such records, left in a store by an older
+ * version, still decode, with expected 0). The seq and the timestamp,
+ * shared by the record's readings, are columns of their own. */
 #ifndef GW_RECORD_CODEC_H
 #define GW_RECORD_CODEC_H
 
@@ -11,7 +13,8 @@
 #include "gateway/reading.h"
 
 #define RECORD_RAW_BYTES 16
-#define RECORD_INDICATOR_BYTES 80
+#define RECORD_INDICATOR_BYTES 88
+#define RECORD_INDICATOR_V1_BYTES 80
 
 /* Bytes record_encode needs for these readings. */
 size_t record_encoded_size(const struct reading *r, size_t n);

@@ -174,7 +174,8 @@ static void add_state(json_object *root, const struct gateway_config *cfg,
 {
     char topic[TOPIC_MAX], template[CFG_NAME_MAX + 256];
     if (topic_format_data(topic, sizeof(topic), cfg->mqtt.topic_prefix, cfg->id, cfg->mqtt.layout,
-                          stream == HA_INDICATOR, p->device_name, p->name) > 0) {
+                          stream == HA_INDICATOR ? READING_COUNT : READING_RAW, p->device_name,
+                          p->name) > 0) {
         add_string(root, "state_topic", topic);
         add_string(root, "json_attributes_topic", topic);
     }

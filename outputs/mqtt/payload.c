@@ -1,9 +1,11 @@
 #include "outputs/mqtt/payload.h"
 #include "gateway/clock.h"
+#include "version.h"
 
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 static int fits(int n, size_t size)
 {
@@ -11,20 +13,21 @@ static int fits(int n, size_t size)
 }
 
 int topic_format_data(char *buf, size_t size, const char *prefix, const char *gateway, int layout,
-                      bool indicator, const char *device, const char *point)
+                      int kind, const char *device, const char *point)
 {
-    if (!indicator && layout == MQTT_LAYOUT_DEVICE)
+    if (kind == READING_RAW && layout == MQTT_LAYOUT_DEVICE)
         return fits(snprintf(buf, size, "%s/%s/readings/%s", prefix, gateway, device), size);
-    return fits(snprintf(buf, size, "%s/%s/%s/%s/%s", prefix, gateway,
-                         indicator ? "indicators" : "readings", device, point),
+    return fits(snprintf(buf, size, "%s/%s/%s/%s/%s%s", prefix, gateway,
+                         kind == READING_RAW ? "readings" : "indicators", device, point,
+                         kind == READING_DAY ? "/day" : ""),
                 size);
 }
 
 int topic_format_reading(char *buf, size_t size, const char *prefix, const char *gateway,
                          const struct reading *r, const struct store_point *p)
 {
-    return topic_format_data(buf, size, prefix, gateway, MQTT_LAYOUT_POINT, r->kind != READING_RAW,
-                             p->device, p->point);
+    return topic_format_data(buf, size, prefix, gateway, MQTT_LAYOUT_POINT, r->kind, p->device,
+                             p->point);
 }
 
 int topic_format_status(char *buf, size_t size, const char *prefix, const char *gateway)
@@ -75,10 +78,10 @@ static int format_raw(char *buf, size_t size, const char *gateway, const struct 
     bool has_value = r->quality != QUALITY_BAD && r->quality != QUALITY_NO_DATA;
     format_number(value, sizeof(value), has_value, r->value);
     return fits(snprintf(buf, size,
-                         "{\"seq\":%lld,\"ts\":\"%s\",\"gateway\":\"%s\",\"device\":\"%s\","
-                         "\"point\":\"%s\",\"value\":%s,\"unit\":\"%s\",\"quality\":\"%s\","
-                         "\"clock_synced\":%s}",
-                         (long long)r->seq, ts, gateway, p->device, p->point, value, p->unit,
+                         "{\"schema_version\":%d,\"seq\":%lld,\"ts\":\"%s\",\"gateway\":\"%s\","
+                         "\"device\":\"%s\",\"point\":\"%s\",\"value\":%s,\"unit\":\"%s\","
+                         "\"quality\":\"%s\",\"clock_synced\":%s}",
+                         GW_SCHEMA_VERSION, (long long)r->seq, ts, gateway, p->device, p->point, value, p->unit,
                          quality_name(r->quality), clock_synced(r)),
                 size);
 }
@@ -91,7 +94,8 @@ static void format_events(char *buf, size_t size, uint16_t flags)
         const char *name;
     } events[] = {{FLAG_COUNT_BASELINE, "baseline"}, {FLAG_COUNT_WRAP, "wrap"},
                   {FLAG_COUNT_RESET, "reset"},       {FLAG_COUNT_DROP, "drop"},
-                  {FLAG_COUNT_JUMP, "jump"},         {FLAG_CLOCK_BACK, "clock_back"}};
+                  {FLAG_COUNT_JUMP, "jump"},         {FLAG_CLOCK_BACK, "clock_back"},
+                  {FLAG_COUNT_CATCH_UP, "catch_up"}};
     size_t used = (size_t)snprintf(buf, size, "[");
     for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
         if (flags & events[i].flag)
@@ -100,31 +104,81 @@ static void format_events(char *buf, size_t size, uint16_t flags)
     snprintf(buf + used, size - used, "]");
 }
 
+/* "polls_expected":96,"polls_ok":90,"covered_s":5400,"completeness":0.938:
+ * each poll that went into the figure stands for one poll interval of
+ * the interval. Records of a version before these fields: nulls. */
+static void format_completeness(char *buf, size_t size, const struct reading *r)
+{
+    if (r->expected <= 0) {
+        snprintf(buf, size,
+                 "\"polls_expected\":null,\"polls_ok\":%lld,\"covered_s\":null,"
+                 "\"completeness\":null",
+                 (long long)r->samples);
+        return;
+    }
+    double share = r->samples >= r->expected ? 1.0 : (double)r->samples / (double)r->expected;
+    double covered_s = share * (double)(r->ts_ms - r->start_ms) / 1000.0;
+    snprintf(buf, size,
+             "\"polls_expected\":%lld,\"polls_ok\":%lld,\"covered_s\":%.0f,"
+             "\"completeness\":%.3g",
+             (long long)r->expected, (long long)r->samples, covered_s, share);
+}
+
+/* The interval's head, shared by every indicator. */
+static int format_head(char *buf, size_t size, const char *type, const char *gateway,
+                       const struct reading *r, const struct store_point *p)
+{
+    char start[40], end[40];
+    clock_format_utc(r->start_ms, start, sizeof(start));
+    clock_format_utc(r->ts_ms, end, sizeof(end));
+    return snprintf(buf, size,
+                    "{\"schema_version\":%d,\"seq\":%lld,\"type\":\"%s\",\"gateway\":\"%s\","
+                    "\"device\":\"%s\",\"point\":\"%s\",\"interval_start\":\"%s\","
+                    "\"interval_end\":\"%s\",\"unit\":\"%s\",",
+                    GW_SCHEMA_VERSION, (long long)r->seq, type, gateway, p->device, p->point,
+                    start, end, p->unit);
+}
+
+/* A count per interval or per local day; with no data, count, from and
+ * to are null. */
 static int format_count(char *buf, size_t size, const char *gateway, const struct reading *r,
                         const struct store_point *p)
 {
-    char start[40], end[40], from[40], to[40], events[80];
-    clock_format_utc(r->start_ms, start, sizeof(start));
-    clock_format_utc(r->ts_ms, end, sizeof(end));
-    clock_format_utc(r->span_from_ms, from, sizeof(from));
-    clock_format_utc(r->span_to_ms, to, sizeof(to));
+    bool day = r->kind == READING_DAY;
+    int used = format_head(buf, size, day ? "day_total" : "count", gateway, r, p);
+    if (fits(used, size) < 0)
+        return -1;
+    char count[40] = "null", from[42] = "null", to[42] = "null", events[120], done[160],
+         date[40] = "";
+    if (r->quality != QUALITY_NO_DATA) {
+        snprintf(count, sizeof(count), "%.0f", r->value);
+        from[0] = to[0] = '"';
+        clock_format_utc(r->span_from_ms, from + 1, sizeof(from) - 2);
+        clock_format_utc(r->span_to_ms, to + 1, sizeof(to) - 2);
+        strcat(from, "\""), strcat(to, "\"");
+    }
+    if (day) { /* the local day it is the total of, for the dashboard's axis */
+        char local[16];
+        clock_format_local_date(r->start_ms, local, sizeof(local));
+        snprintf(date, sizeof(date), "\"day\":\"%s\",", local);
+    }
     format_events(events, sizeof(events), r->flags);
-    return fits(snprintf(buf, size,
-                         "{\"seq\":%lld,\"type\":\"count\",\"gateway\":\"%s\",\"device\":\"%s\","
-                         "\"point\":\"%s\",\"interval_start\":\"%s\",\"interval_end\":\"%s\","
-                         "\"count\":%.0f,\"unit\":\"%s\",\"from\":\"%s\",\"to\":\"%s\","
-                         "\"events\":%s,\"quality\":\"%s\",\"clock_synced\":%s}",
-                         (long long)r->seq, gateway, p->device, p->point, start, end, r->value,
-                         p->unit, from, to, events, quality_name(r->quality), clock_synced(r)),
-                size);
+    format_completeness(done, sizeof(done), r);
+    used += snprintf(buf + used, size - (size_t)used,
+                     "%s\"count\":%s,\"from\":%s,\"to\":%s,\"events\":%s,%s,"
+                     "\"quality\":\"%s\",\"clock_synced\":%s}",
+                     date, count, from, to, events, done, quality_name(r->quality),
+                     clock_synced(r));
+    return fits(used, size);
 }
 
 static int format_window(char *buf, size_t size, const char *gateway, const struct reading *r,
                          const struct store_point *p)
 {
-    char start[40], end[40], avg[40], min[40], max[40], last[40];
-    clock_format_utc(r->start_ms, start, sizeof(start));
-    clock_format_utc(r->ts_ms, end, sizeof(end));
+    int used = format_head(buf, size, "window", gateway, r, p);
+    if (fits(used, size) < 0)
+        return -1;
+    char avg[40], min[40], max[40], last[40], done[160];
     bool any = r->samples > 0;
     format_number(avg, sizeof(avg), any, r->value);
     if (any && isfinite(r->value)) /* a mean has no exact form worth 17 digits */
@@ -132,16 +186,13 @@ static int format_window(char *buf, size_t size, const char *gateway, const stru
     format_number(min, sizeof(min), any, r->min);
     format_number(max, sizeof(max), any, r->max);
     format_number(last, sizeof(last), any, r->last);
-    return fits(snprintf(buf, size,
-                         "{\"seq\":%lld,\"type\":\"window\",\"gateway\":\"%s\",\"device\":\"%s\","
-                         "\"point\":\"%s\",\"interval_start\":\"%s\",\"interval_end\":\"%s\","
-                         "\"unit\":\"%s\",\"avg\":%s,\"min\":%s,\"max\":%s,\"last\":%s,"
-                         "\"samples\":%lld,\"excluded\":%lld,\"quality\":\"%s\","
-                         "\"clock_synced\":%s}",
-                         (long long)r->seq, gateway, p->device, p->point, start, end, p->unit, avg,
-                         min, max, last, (long long)r->samples, (long long)r->excluded,
-                         quality_name(r->quality), clock_synced(r)),
-                size);
+    format_completeness(done, sizeof(done), r);
+    used += snprintf(buf + used, size - (size_t)used,
+                     "\"avg\":%s,\"min\":%s,\"max\":%s,\"last\":%s,\"samples\":%lld,"
+                     "\"excluded\":%lld,%s,\"quality\":\"%s\",\"clock_synced\":%s}",
+                     avg, min, max, last, (long long)r->samples, (long long)r->excluded, done,
+                     quality_name(r->quality), clock_synced(r));
+    return fits(used, size);
 }
 
 int payload_format_reading(char *buf, size_t size, const char *gateway, const struct reading *r,
@@ -149,6 +200,7 @@ int payload_format_reading(char *buf, size_t size, const char *gateway, const st
 {
     switch (r->kind) {
     case READING_COUNT:
+    case READING_DAY:
         return format_count(buf, size, gateway, r, p);
     case READING_WINDOW:
         return format_window(buf, size, gateway, r, p);
@@ -168,8 +220,8 @@ int topic_format_record(char *buf, size_t size, const char *prefix, const char *
     const struct store_point *p = store_point(s, rec->r[0].point_id);
     if (!p || !p->device[0])
         return -1;
-    return topic_format_data(buf, size, prefix, gateway, layout, rec->r[0].kind != READING_RAW,
-                             p->device, p->point);
+    return topic_format_data(buf, size, prefix, gateway, layout, rec->r[0].kind, p->device,
+                             p->point);
 }
 
 size_t payload_record_max(const struct record *rec)
@@ -186,9 +238,9 @@ static int format_device(char *buf, size_t size, const char *gateway, const stru
     char ts[40];
     clock_format_utc(rec->r[0].ts_ms, ts, sizeof(ts));
     int used = snprintf(buf, size,
-                        "{\"seq\":%lld,\"ts\":\"%s\",\"gateway\":\"%s\",\"device\":\"%s\","
-                        "\"clock_synced\":%s,\"points\":{",
-                        (long long)rec->seq, ts, gateway, first->device, clock_synced(rec->r));
+                        "{\"schema_version\":%d,\"seq\":%lld,\"ts\":\"%s\",\"gateway\":\"%s\","
+                        "\"device\":\"%s\",\"clock_synced\":%s,\"points\":{",
+                        GW_SCHEMA_VERSION, (long long)rec->seq, ts, gateway, first->device, clock_synced(rec->r));
     for (uint16_t i = 0; i < rec->n && fits(used, size) >= 0; i++) {
         const struct reading *r = &rec->r[i];
         const struct store_point *p = store_point(s, r->point_id);

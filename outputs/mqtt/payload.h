@@ -13,18 +13,21 @@
 #include "gateway/store.h"
 
 #define PAYLOAD_MAX 1024
+
 #define TOPIC_MAX 320
 
 /* {prefix}/{gateway}/readings/{device}/{point} for raw readings,
- * {prefix}/{gateway}/indicators/{device}/{point} for counts and windows. */
+ * {prefix}/{gateway}/indicators/{device}/{point} for counts and windows,
+ * .../indicators/{device}/{point}/day for a counter's day totals. */
 int topic_format_reading(char *buf, size_t size, const char *prefix, const char *gateway,
                          const struct reading *r, const struct store_point *p);
 /* The one place the data topics are spelled: raw readings on
  * {prefix}/{gateway}/readings/{device} (layout = device) or
  * .../readings/{device}/{point} (layout = point); indicators always on
- * {prefix}/{gateway}/indicators/{device}/{point}. */
+ * {prefix}/{gateway}/indicators/{device}/{point}[/day]. kind: enum
+ * reading_kind. */
 int topic_format_data(char *buf, size_t size, const char *prefix, const char *gateway, int layout,
-                      bool indicator, const char *device, const char *point);
+                      int kind, const char *device, const char *point);
 
 /* {prefix}/{gateway}/status */
 int topic_format_status(char *buf, size_t size, const char *prefix, const char *gateway);

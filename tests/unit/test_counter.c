@@ -8,6 +8,7 @@
 
 #include "drivers/counter.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -37,35 +38,35 @@ static void test_increase_cases(void **state)
     (void)state;
     struct counter_limits l = lim16();
     uint16_t flag;
-    assert_int_equal(counter_increase(&l, 100, 107, &flag), 7);
+    assert_int_equal(counter_increase(&l, 100, 107, RESTART_UNKNOWN, &flag), 7);
     assert_int_equal(flag, 0);
-    assert_int_equal(counter_increase(&l, 100, 100, &flag), 0);
+    assert_int_equal(counter_increase(&l, 100, 100, RESTART_UNKNOWN, &flag), 0);
     assert_int_equal(flag, 0);
     /* 65530 -> 4: over the top, 6 + 4 = 10 */
-    assert_int_equal(counter_increase(&l, 65530, 4, &flag), 10);
+    assert_int_equal(counter_increase(&l, 65530, 4, RESTART_UNKNOWN, &flag), 10);
     assert_int_equal(flag, FLAG_COUNT_WRAP);
     /* 40000 -> 50: too far round to be a wrap, small: a restart, 50 since */
-    assert_int_equal(counter_increase(&l, 40000, 50, &flag), 50);
+    assert_int_equal(counter_increase(&l, 40000, 50, RESTART_UNKNOWN, &flag), 50);
     assert_int_equal(flag, FLAG_COUNT_RESET);
     /* 10000 -> 9000: neither */
-    assert_int_equal(counter_increase(&l, 10000, 9000, &flag), 0);
+    assert_int_equal(counter_increase(&l, 10000, 9000, RESTART_UNKNOWN, &flag), 0);
     assert_int_equal(flag, FLAG_COUNT_DROP);
     /* 100 -> 30000: more than a quarter of the range at once */
-    assert_int_equal(counter_increase(&l, 100, 30000, &flag), 0);
+    assert_int_equal(counter_increase(&l, 100, 30000, RESTART_UNKNOWN, &flag), 0);
     assert_int_equal(flag, FLAG_COUNT_JUMP);
     /* thresholds are the point's: a tighter max_step makes the wrap a reset */
     struct counter_limits tight = {.bits = 16, .max_step = 5, .reset_max = 100};
-    assert_int_equal(counter_increase(&tight, 65530, 4, &flag), 4);
+    assert_int_equal(counter_increase(&tight, 65530, 4, RESTART_UNKNOWN, &flag), 4);
     assert_int_equal(flag, FLAG_COUNT_RESET);
     /* 32-bit: wraps at 2^32, not at 2^16 */
     struct counter_limits l32 = counter_limits_default(32);
-    assert_int_equal(counter_increase(&l32, 4294967290UL, 3, &flag), 9);
+    assert_int_equal(counter_increase(&l32, 4294967290UL, 3, RESTART_UNKNOWN, &flag), 9);
     assert_int_equal(flag, FLAG_COUNT_WRAP);
-    assert_int_equal(counter_increase(&l32, 65530, 70000, &flag), 4470);
+    assert_int_equal(counter_increase(&l32, 65530, 70000, RESTART_UNKNOWN, &flag), 4470);
     assert_int_equal(flag, 0);
     /* 64-bit: the arithmetic itself wraps */
     struct counter_limits l64 = counter_limits_default(64);
-    assert_true(counter_increase(&l64, UINT64_MAX - 1, 2, &flag) == 4);
+    assert_true(counter_increase(&l64, UINT64_MAX - 1, 2, RESTART_UNKNOWN, &flag) == 4);
     assert_int_equal(flag, FLAG_COUNT_WRAP);
 }
 
@@ -84,8 +85,8 @@ static size_t feed_all(struct count_state *st, const struct counter_limits *l, i
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        k += count_feed(st, l, interval, T0 + pairs[i][0] * 1000, (uint64_t)pairs[i][1], &out[k],
-                        NULL);
+        k += count_feed(st, l, interval, T0 + pairs[i][0] * 1000, (uint64_t)pairs[i][1],
+                        RESTART_UNKNOWN, &out[k], NULL);
     return k;
 }
 
@@ -142,30 +143,143 @@ static void test_drop_is_flagged_and_rebased(void **state)
     assert_int_equal(out[0].quality, QUALITY_UNCERTAIN);
 }
 
-/* The device was silent from 10:07 to 12:03: the visitors in between are
- * attributed to the interval of the next reading, which says so. */
-static void test_gap_is_attributed_with_its_span(void **state)
+/* The device was silent from 10:07 to 12:03. The intervals the wall
+ * clock passes meanwhile go out with no data (as one record when several
+ * are due at once); the visitors in between are in the interval of the
+ * next reading, which is marked as catching up. */
+static void test_silence_sends_no_data_then_catches_up(void **state)
 {
     (void)state;
     struct counter_limits l = lim16();
     struct count_state st = {0};
     const int64_t pairs[][2] = {{0, 100}, {420, 110}};
-    struct reading out[3];
+    struct reading out[6];
     size_t k = feed_all(&st, &l, QUARTER, pairs, 2, out);
     assert_int_equal(k, 0);
     /* the wall clock passes 10:15 + grace: the interval is closed alone */
-    assert_false(count_close_due(&st, T0 + QUARTER + 1000, 2000, &out[0]));
-    assert_true(count_close_due(&st, T0 + QUARTER + 2000, 2000, &out[0]));
-    assert_true(out[0].value == 10);
-    assert_false(count_close_due(&st, T0 + 10 * QUARTER, 2000, &out[1]));
+    assert_int_equal(count_close_due(&st, QUARTER, T0 + QUARTER + 1000, 2000, &out[0]), 0);
+    assert_int_equal(count_close_due(&st, QUARTER, T0 + QUARTER + 2000, 2000, &out[0]), 1);
+    assert_true(out[0].value == 10 && out[0].samples == 2);
+    /* 10:30 + grace: [10:15, 10:30) had no reading */
+    assert_int_equal(count_close_due(&st, QUARTER, T0 + 2 * QUARTER + 1000, 2000, &out[1]), 0);
+    assert_int_equal(count_close_due(&st, QUARTER, T0 + 2 * QUARTER + 2000, 2000, &out[1]), 1);
+    assert_int_equal(out[1].quality, QUALITY_NO_DATA);
+    assert_true(isnan(out[1].value) && out[1].samples == 0);
+    assert_true(out[1].start_ms == T0 + QUARTER && out[1].ts_ms == T0 + 2 * QUARTER);
+    /* the gateway was busy until 11:50: 10:30 to 11:45 in one record */
+    assert_int_equal(count_close_due(&st, QUARTER, T0 + 7 * QUARTER + 300000, 2000, &out[2]), 1);
+    assert_true(out[2].start_ms == T0 + 2 * QUARTER && out[2].ts_ms == T0 + 7 * QUARTER);
+    /* 12:03: first [11:45, 12:00) with no data, then counting goes on */
     const int64_t later[][2] = {{2 * 3600 + 180, 410}, {2 * 3600 + 900, 415}};
-    k = feed_all(&st, &l, QUARTER, later, 2, &out[1]);
-    assert_int_equal(k, 1);
-    assert_true(out[1].start_ms == T0 + 8 * QUARTER); /* 12:00 */
-    assert_true(out[1].value == 300);
-    assert_true(out[1].span_from_ms == T0 + 420000); /* 10:07, before the interval */
-    assert_true(out[1].span_to_ms == T0 + (2 * 3600 + 180) * 1000LL);
+    k = feed_all(&st, &l, QUARTER, later, 2, &out[3]);
+    assert_int_equal(k, 2);
+    assert_int_equal(out[3].quality, QUALITY_NO_DATA);
+    assert_true(out[3].start_ms == T0 + 7 * QUARTER && out[3].ts_ms == T0 + 8 * QUARTER);
+    assert_true(out[4].start_ms == T0 + 8 * QUARTER); /* 12:00 */
+    assert_true(out[4].value == 300 && out[4].samples == 1);
+    assert_true(out[4].span_from_ms == T0 + 420000); /* 10:07, before the interval */
+    assert_true(out[4].span_to_ms == T0 + (2 * 3600 + 180) * 1000LL);
+    assert_int_equal(out[4].flags, FLAG_COUNT_CATCH_UP);
+    /* nothing is sent twice, nothing before the first interval */
+    assert_int_equal(count_close_due(&st, QUARTER, T0 + 9 * QUARTER - 1, 2000, &out[5]), 0);
+    struct count_state fresh = {0};
+    assert_int_equal(count_close_due(&fresh, QUARTER, T0, 2000, &out[5]), 0);
+}
+
+/* An ordinary interval counts from the last reading of the one before:
+ * not a catch-up, even with a long poll interval inside one interval. */
+static void test_counts_from_previous_interval_are_not_catch_up(void **state)
+{
+    (void)state;
+    struct counter_limits l = lim16();
+    struct count_state st = {0};
+    const int64_t pairs[][2] = {{0, 1}, {840, 2}, {960, 3}, {1800, 4}};
+    struct reading out[2];
+    assert_int_equal(feed_all(&st, &l, QUARTER, pairs, 4, out), 2);
     assert_int_equal(out[1].flags, 0);
+    assert_true(out[1].span_from_ms == T0 + 840000 && out[1].samples == 1);
+}
+
+/* The power-on counter decides what a fall means (docs/mqtt-contract.md,
+ * "Wrap or power loss"). */
+static void test_power_on_counter_decides_reset_or_wrap(void **state)
+{
+    (void)state;
+    struct counter_limits l = lim16();
+    uint16_t flag;
+    /* Power lost at 60000, 10 visitors since: by the values a wrap of
+     * 5546; the power-on counter says restart. */
+    assert_int_equal(counter_increase(&l, 60000, 10, RESTART_UNKNOWN, &flag), 5546);
+    assert_int_equal(flag, FLAG_COUNT_WRAP);
+    assert_int_equal(counter_increase(&l, 60000, 10, RESTART_SEEN, &flag), 10);
+    assert_int_equal(flag, FLAG_COUNT_RESET);
+    /* 2000 visitors between the restart and the next poll, more than
+     * counter_reset_max: by the values a doubtful fall (lost) */
+    assert_int_equal(counter_increase(&l, 5000, 2000, RESTART_UNKNOWN, &flag), 0);
+    assert_int_equal(flag, FLAG_COUNT_DROP);
+    assert_int_equal(counter_increase(&l, 5000, 2000, RESTART_SEEN, &flag), 2000);
+    assert_int_equal(flag, FLAG_COUNT_RESET);
+    /* ... or above the value before: by the values an increase of 1900 */
+    assert_int_equal(counter_increase(&l, 100, 2000, RESTART_UNKNOWN, &flag), 1900);
+    assert_int_equal(flag, 0);
+    assert_int_equal(counter_increase(&l, 100, 2000, RESTART_SEEN, &flag), 2000);
+    assert_int_equal(flag, FLAG_COUNT_RESET);
+    /* No restart: a fall to a small value is never a reset */
+    assert_int_equal(counter_increase(&l, 40000, 50, RESTART_NONE, &flag), 0);
+    assert_int_equal(flag, FLAG_COUNT_DROP);
+    assert_int_equal(counter_increase(&l, 65530, 4, RESTART_NONE, &flag), 10);
+    assert_int_equal(flag, FLAG_COUNT_WRAP);
+    assert_int_equal(counter_increase(&l, 100, 30000, RESTART_NONE, &flag), 0);
+    assert_int_equal(flag, FLAG_COUNT_JUMP);
+}
+
+/* A local day's count is the same machine with a day for interval: the
+ * intervals of a day add up to the day. */
+static void test_day_is_the_sum_of_its_intervals(void **state)
+{
+    (void)state;
+    setenv("TZ", "UTC", 1);
+    tzset();
+    struct counter_limits l = lim16();
+    struct count_state quarter = {0}, day = {0};
+    struct reading q[200], d[4];
+    size_t nq = 0, nd = 0;
+    uint64_t counter = 65000;
+    /* 10:00 to the next day's 02:00, a poll every 5 min, 7 visitors each,
+     * a wrap on the way and a silent hour from 20:00 to 21:00 */
+    for (int64_t t = 0; t <= 16 * 3600; t += 300) {
+        counter = (counter + 7) & 0xffff;
+        if (t >= 10 * 3600 && t < 11 * 3600)
+            continue;
+        int64_t ts = T0 + t * 1000;
+        nq += count_feed(&quarter, &l, QUARTER, ts, counter, RESTART_UNKNOWN, &q[nq], NULL);
+        nd += count_feed(&day, &l, 24 * 3600 * 1000LL, ts, counter, RESTART_UNKNOWN, &d[nd],
+                         NULL);
+    }
+    assert_int_equal(nd, 1);
+    int64_t midnight = T0 + 14 * 3600 * 1000LL;
+    assert_true(d[0].start_ms == midnight - 24 * 3600 * 1000LL && d[0].ts_ms == midnight);
+    double sum = 0;
+    int no_data = 0;
+    for (size_t i = 0; i < nq; i++) {
+        if (q[i].ts_ms > midnight)
+            continue;
+        if (q[i].quality != QUALITY_NO_DATA) {
+            sum += q[i].value;
+            continue;
+        }
+        /* 20:00-21:00: the four quarters with no data in one record, sent
+         * when the 21:00 reading came (no close_due in between here) */
+        no_data++;
+        assert_true(q[i].start_ms == T0 + 10 * 3600 * 1000LL);
+        assert_true(q[i].ts_ms == T0 + 11 * 3600 * 1000LL);
+    }
+    assert_true(d[0].value == sum);
+    assert_int_equal(no_data, 1);
+    assert_true(d[0].samples == 14 * 12 - 12);
+    assert_true(d[0].flags & FLAG_COUNT_WRAP);
+    unsetenv("TZ");
+    tzset();
 }
 
 /* A restart carries the state (the store keeps it): no new baseline. */
@@ -201,7 +315,7 @@ static void test_clock_set_back_never_resends_an_interval(void **state)
     assert_true(st.start_ms == T0 + QUARTER); /* still open: the set-back reading counts here */
     assert_int_equal(st.count, 4);
     assert_true(st.flags & FLAG_CLOCK_BACK);
-    assert_true(count_close_due(&st, T0 + 2 * QUARTER + 5000, 2000, &out[1]));
+    assert_int_equal(count_close_due(&st, QUARTER, T0 + 2 * QUARTER + 5000, 2000, &out[1]), 1);
     assert_true(out[1].start_ms == T0 + QUARTER && out[1].value == 4);
     /* Still four hours behind: the next interval starts where the last sent
      * one ended, not back at T0 - 4h. */
@@ -263,7 +377,10 @@ int main(void)
         cmocka_unit_test(test_baseline_then_counts),
         cmocka_unit_test(test_wrap_and_reset_in_one_interval),
         cmocka_unit_test(test_drop_is_flagged_and_rebased),
-        cmocka_unit_test(test_gap_is_attributed_with_its_span),
+        cmocka_unit_test(test_silence_sends_no_data_then_catches_up),
+        cmocka_unit_test(test_counts_from_previous_interval_are_not_catch_up),
+        cmocka_unit_test(test_power_on_counter_decides_reset_or_wrap),
+        cmocka_unit_test(test_day_is_the_sum_of_its_intervals),
         cmocka_unit_test(test_restart_keeps_counting),
         cmocka_unit_test(test_clock_set_back_never_resends_an_interval),
     };
