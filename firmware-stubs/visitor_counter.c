@@ -6,7 +6,9 @@
  *   status = 1 (counting)                register 2
  *   power_on_count                       register 3 (1 at start, +1 per power loss)
  * A power loss (SIGUSR1 or --power-loss-after N reads) restarts k at 0 with
- * both counters at 0, as the real device forgets its count. */
+ * both counters at 0, as the real device forgets its count, or at
+ * --counted-at-restart N: visitors the device counted after it came back
+ * and before the gateway's next poll (a reboot the gateway did not see). */
 #include "firmware-stubs/stub_server.h"
 
 #include <stdlib.h>
@@ -17,7 +19,7 @@
 #define REG_STATUS 2
 #define REG_POWER_ON_COUNT 3
 
-static long start_in, start_out, power_loss_after;
+static long start_in, start_out, power_loss_after, counted_at_restart;
 static long reads, reads_total;
 static int power_ons;
 
@@ -33,6 +35,8 @@ static int parse_option(const char *name, const char *value)
         start_out = v;
     else if (strcmp(name, "power-loss-after") == 0)
         power_loss_after = v;
+    else if (strcmp(name, "counted-at-restart") == 0 && v <= 65535)
+        counted_at_restart = v;
     else
         return -1;
     return 0;
@@ -41,9 +45,10 @@ static int parse_option(const char *name, const char *value)
 static void power_on(modbus_mapping_t *map)
 {
     /* The first switch-on uses the configured start values; a later power
-     * loss brings the counters back to 0. */
+     * loss brings the counters back to 0, plus what was counted before the
+     * next poll. */
     if (power_ons > 0)
-        start_in = start_out = 0;
+        start_in = start_out = counted_at_restart;
     power_ons++;
     reads = 0;
     map->tab_registers[REG_STATUS] = 1;
@@ -71,7 +76,8 @@ int main(int argc, char **argv)
         .name = "visitor-counter",
         .options_help = "  --start-in N           in counter at switch-on (default 0)\n"
                         "  --start-out N          out counter at switch-on (default 0)\n"
-                        "  --power-loss-after N   lose power once, before the N-th read\n",
+                        "  --power-loss-after N   lose power once, before the N-th read\n"
+                        "  --counted-at-restart N the counters after a power loss (default 0)\n",
         .nb_registers = 16,
         .option = parse_option,
         .on_request = on_request,

@@ -117,9 +117,10 @@ static void format_completeness(char *buf, size_t size, const struct reading *r)
         return;
     }
     double share = r->samples >= r->expected ? 1.0 : (double)r->samples / (double)r->expected;
-    double covered_s = share * (double)(r->ts_ms - r->start_ms) / 1000.0;
+    /* tenths of a second: enough for a 1-s interval, exact for a day */
+    double covered_s = round(share * (double)(r->ts_ms - r->start_ms) / 100.0) / 10.0;
     snprintf(buf, size,
-             "\"polls_expected\":%lld,\"polls_ok\":%lld,\"covered_s\":%.0f,"
+             "\"polls_expected\":%lld,\"polls_ok\":%lld,\"covered_s\":%.15g,"
              "\"completeness\":%.3g",
              (long long)r->expected, (long long)r->samples, covered_s, share);
 }

@@ -6,9 +6,13 @@ libfaketime (the only fake: a test cannot set this machine's clock) puts
 the daemon's wall clock at 23:59:40 German winter time on 28 March 2026,
 the eve of the 23-hour day. The daily count that closes at the German
 midnight must cover 2026-03-27T23:00Z..2026-03-28T23:00Z, the hourly one
-22:00Z..23:00Z; the next day's count opens at 23:00Z. The lengths of the
-23- and 25-hour days themselves are unit-tested (test_counter.c)."""
+22:00Z..23:00Z; the next day's count opens at 23:00Z. The hourly point's
+day total (day_total, on by default) covers the same German day, is dated
+2026-03-28 and equals its hourly count (counting began this hour); the
+daily point has day_total = no, as its count already is one. The lengths
+of the 23- and 25-hour days themselves are unit-tested (test_counter.c)."""
 import calendar
+import json
 import os
 import time
 
@@ -44,6 +48,7 @@ interval = 200ms
 [point gate/per_day]
 kind = counter
 count_interval = 1d
+day_total = no
 function = holding_register
 address = 0
 type = uint16
@@ -69,11 +74,21 @@ type = uint16
     check("time zone Europe/Berlin (now CET, UTC+01:00)" in gw.log(),
           f"the zone was not taken or not logged:\n{gw.log()[-1500:]}")
 
-    def counts():
-        return {p["point"]: p for _, p in sub.messages("/indicators/") if p["type"] == "count"}
-    wait_until(lambda: len(counts()) == 2, 40 + lead_s, "the day's and the hour's counts")
+    def counts(kind="count"):
+        return {p["point"]: p for _, p in sub.messages("/indicators/") if p["type"] == kind}
+    wait_until(lambda: len(counts()) == 2 and counts("day_total"), 40 + lead_s,
+               "the day's and the hour's counts, and the day total")
     gw.stop()
     got = counts()
+    totals = counts("day_total")
+    check(list(totals) == ["per_hour"], f"day totals of {list(totals)}, expected per_hour only")
+    total = totals["per_hour"]
+    check((total["interval_start"], total["interval_end"], total["day"]) ==
+          ("2026-03-27T23:00:00.000Z", "2026-03-28T23:00:00.000Z", "2026-03-28"),
+          f"the day total is not the German day 28 March: {total}")
+    check(total["count"] == got["per_hour"]["count"] and total["polls_expected"] == 86400 * 5 and
+          0 < total["completeness"] < 0.01,
+          f"the day total {total} does not match the hour {got['per_hour']}")
     day, hour = got["per_day"], got["per_hour"]
     check((day["interval_start"], day["interval_end"]) ==
           ("2026-03-27T23:00:00.000Z", "2026-03-28T23:00:00.000Z"),
@@ -84,6 +99,7 @@ type = uint16
     figure(f"timezone Europe/Berlin on a UTC machine: the day 28 March counted "
            f"{day['interval_start']}..{day['interval_end']} ({day['count']} visitors since the "
            f"start), the hour {hour['interval_start']}..{hour['interval_end']}")
+    figure(f"example day total: {json.dumps(total)}")
 
 
 if __name__ == "__main__":

@@ -171,6 +171,12 @@ static const struct broken_case {
     {HEAD BUS DEV PT "kind = counter\n[point d/inside]\nkind = occupancy\noccupancy_in = p\n"
                      "occupancy_out = p\noccupancy_reset = 25:00\n",
      "%s:23: [point d/inside] occupancy_reset: '25:00' is not a time of day like 04:00"},
+    {HEAD BUS DEV PT "kind = counter\npower_on_counter = nope\n",
+     "%s:14: [point d/p] power_on_counter: 'nope' is not an integer measurement point of device d"},
+    {HEAD BUS DEV PT "kind = counter\npower_on_counter = p\n",
+     "%s:14: [point d/p] power_on_counter: 'p' is not an integer measurement point of device d"},
+    {HEAD BUS DEV PT "power_on_counter = p\n",
+     "%s:18: [point d/p] power_on_counter: needs kind = counter"},
     {HEAD BUS DEV PT "occupancy_in = p\n",
      "%s:18: [point d/p] occupancy_in: needs kind = occupancy"},
     {HEAD BUS DEV PT "kind = counter\n[point d/q]\nfunction = holding_register\naddress = 1\n"
