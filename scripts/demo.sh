@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The demo: a local mosquitto on 127.0.0.1:18830, the visitor-counter stub over
 # Modbus TCP (127.0.0.1:15020), the environmental stub over Modbus RTU on a
-# pseudo-terminal, the gateway with config/examples/demo.ini, and a subscriber
-# printing the indicator messages as they arrive. Ctrl-C stops everything this
-# script started.
+# pseudo-terminal, the gateway with config/examples/demo.ini, a subscriber
+# printing the messages as they arrive, and the reference dashboard consumer
+# (examples/dashboard-consumer) writing its daily report and chart every 10 s.
+# Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -48,8 +49,12 @@ done
 
 setsid mosquitto_sub -h 127.0.0.1 -p 18830 -v -t 'smartregion/#' &
 pids+=($!)
+setsid /usr/bin/python3 examples/dashboard-consumer/consumer.py run --port 18830 \
+  --db "$RUN/dashboard.db" --report-dir "$RUN/report" --report-every 10 >"$RUN/consumer.log" 2>&1 &
+pids+=($!)
 sleep 0.3
-echo "demo: gateway log in $RUN/gateway.log; messages below (Ctrl-C to stop)"
+echo "demo: gateway log in $RUN/gateway.log; dashboard report (every 10 s, counts each minute)"
+echo "demo: in $RUN/report/report.md and report.png; messages below (Ctrl-C to stop)"
 build/sensor-gateway --config config/examples/demo.ini 2>"$RUN/gateway.log" &
 pids+=($!)
 wait "${pids[-1]}"

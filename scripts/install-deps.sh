@@ -13,6 +13,8 @@ PACKAGES=(
   libcmocka-dev
   mosquitto mosquitto-clients openssl
   python3 tzdata
+  # the reference dashboard consumer the demo starts (examples/dashboard-consumer)
+  python3-paho-mqtt python3-matplotlib
 )
 if [ "${1:-}" = "--test" ]; then
   PACKAGES+=(faketime clang libclang-rt-dev valgrind python3-jsonschema python3-jinja2 sqlite3 mbpoll)

@@ -403,6 +403,38 @@ class Gateway:
         return read_log(self.proc)
 
 
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+
+class FakeClock:
+    """The daemon's wall clock moved by libfaketime (Debian's faketime,
+    LD_PRELOAD): the one fake here, as a test cannot set this machine's
+    clock. The monotonic clock stays real. set_offset(s) moves it s seconds
+    from the real clock, set_wall(t) puts it at UNIX time t now; a gateway
+    started with env() follows, restarts included."""
+
+    def __init__(self, work):
+        check(os.path.exists(LIBFAKETIME), f"{LIBFAKETIME} missing (apt-get install faketime)")
+        self.file = work.file("faketime")
+        self.set_offset(0)
+
+    def set_offset(self, seconds):
+        with open(self.file, "w") as f:
+            f.write(f"{seconds:+.0f}\n")
+
+    def set_wall(self, unix_s):
+        self.set_offset(unix_s - time.time())
+
+    def env(self, **more):
+        preload = os.environ.get("LD_PRELOAD", "")
+        return dict({"LD_PRELOAD": f"{preload} {LIBFAKETIME}".strip(),
+                     "FAKETIME_TIMESTAMP_FILE": self.file, "FAKETIME_NO_CACHE": "1",
+                     "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                     # libfaketime must come after the sanitizer runtime.
+                     "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+                     ":verify_asan_link_order=0"}, **more)
+
+
 def demo_ini(broker_port, counter_port, env_tty, store, interval_ms=200, extra="", uris=None,
              store_extra="", mqtt_extra=""):
     uris = uris or f"tcp://127.0.0.1:{broker_port}"

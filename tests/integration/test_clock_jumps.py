@@ -9,38 +9,26 @@ sequence numbers are unaffected.
 The system clock of this machine cannot be changed by a test, so libfaketime
 (Debian package faketime, LD_PRELOAD) moves the daemon's wall clock and
 leaves its monotonic clock alone. This is the one fake in the suite."""
-import os
 import re
 import time
 
-from harness import (iso_ms, figure, SLOW, Broker, Gateway, Stub, Subscriber, check, check_gap_free,
+from harness import (iso_ms, figure, SLOW, Broker, FakeClock, Gateway, Stub, Subscriber, check, check_gap_free,
                      check_sequences, dedupe_by_seq, demo_ini, run_test, wait_until)
 
-LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 PHASE_S = 3
 OFFSETS_S = [0, 7200, -7200, 0]  # relative to the real clock, phase by phase
 
 
 
 def body(work):
-    check(os.path.exists(LIBFAKETIME), f"{LIBFAKETIME} missing (apt-get install faketime)")
-    offset_file = work.file("faketime")
-    with open(offset_file, "w") as f:
-        f.write("+0\n")
+    clock = FakeClock(work)
     broker = Broker(work)
     broker.start()
     counter = Stub(work, "visitor-counter-stub", ["--tcp", "0"])
     env = Stub(work, "env-sensor-stub", ["--rtu-pty", "--unit", "3"])
     sub = Subscriber(work, broker, "smartregion/test-gw/readings/#", "clock-sub")
-    preload = os.environ.get("LD_PRELOAD", "")
     gw = Gateway(work, demo_ini(broker.port, counter.address.split(":")[1], env.address,
-                                work.file("store.db"), interval_ms=100),
-                 env={"LD_PRELOAD": f"{preload} {LIBFAKETIME}".strip(),
-                      "FAKETIME_TIMESTAMP_FILE": offset_file, "FAKETIME_NO_CACHE": "1",
-                      "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-                      # libfaketime must come after the sanitizer runtime.
-                      "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
-                      ":verify_asan_link_order=0"})
+                                work.file("store.db"), interval_ms=100), env=clock.env())
     started = time.time() * 1000
     gw.start()
     gw.wait_connected()
@@ -48,8 +36,7 @@ def body(work):
 
     phases = []
     for offset in OFFSETS_S:
-        with open(offset_file, "w") as f:
-            f.write(f"{offset:+d}\n")
+        clock.set_offset(offset)
         start = time.time() * 1000
         time.sleep(PHASE_S * SLOW)
         phases.append((offset, start, time.time() * 1000))

@@ -89,10 +89,16 @@ def body(work):
         document = payload if name == "status" else json.loads(payload)
         errors = list(schema_validator(name).iter_errors(document))
         check(not errors, f"{topic} {payload}: {errors[0].message if errors else ''}")
+    # The reference consumer beside it wrote its report when Ctrl-C stopped it.
+    report = "/tmp/sensor-gateway-demo/report"
+    check(os.path.getmtime(os.path.join(report, "report.md")) >= since and
+          open(os.path.join(report, "report.png"), "rb").read(8) == b"\x89PNG\r\n\x1a\n",
+          f"the dashboard consumer wrote no fresh report in {report}")
     readings = sum(len(json.loads(p)["points"]) for t, p in msgs if "/readings/" in t)
     figure(f"scripts/demo.sh: data flowing {flowed_s:.1f}s after start ({readings} readings of "
            f"{len(POINTS)} points, metadata, health, status), all {len(msgs)} messages valid "
-           f"against their schemas; Ctrl-C ended it with 'offline' and freed its ports")
+           f"against their schemas; the dashboard consumer's report written; Ctrl-C ended it "
+           f"with 'offline' and freed its ports")
 
 
 if __name__ == "__main__":
