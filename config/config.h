@@ -17,11 +17,9 @@
 #define CFG_UNIT_MAX 32
 #define CFG_MAX_URIS 8
 
-enum bus_kind { BUS_TCP, BUS_RTU };
-
 struct bus_config {
     char name[CFG_NAME_MAX + 1];
-    int kind; /* enum bus_kind */
+    int kind; /* index into bus_kinds[] (drivers/bus_kind.h) */
     char host[CFG_TEXT_MAX];
     int port;
     char device[CFG_TEXT_MAX];

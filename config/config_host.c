@@ -3,6 +3,7 @@
  * a missing directory or serial adapter is found before the service
  * starts, not when it fails. */
 #include "config/config.h"
+#include "drivers/bus_kind.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -29,7 +30,7 @@ void config_check_host(const struct gateway_config *cfg, struct config_errors *e
         check_directory_of(cfg->status_file, "[gateway] status_file", cfg->source_path, e);
     for (size_t i = 0; i < cfg->bus_count; i++) {
         const struct bus_config *b = &cfg->buses[i];
-        if (b->kind == BUS_RTU && access(b->device, R_OK | W_OK) != 0)
+        if (bus_kind(b->kind)->addressing == BUS_SERIAL && access(b->device, R_OK | W_OK) != 0)
             config_error_add(e, "%s:%d: [bus %s] device: %s %s", cfg->source_path, b->line, b->name,
                              b->device,
                              errno == ENOENT ? "does not exist (is the adapter plugged in?)"

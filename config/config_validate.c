@@ -2,6 +2,7 @@
  * settings that only make sense together. */
 #include "config/config.h"
 #include "config/credentials.h"
+#include "drivers/bus_kind.h"
 #include "drivers/counter.h"
 
 #include <stdarg.h>
@@ -23,20 +24,22 @@ static void validate_buses(struct gateway_config *cfg, struct config_errors *e)
         const struct bus_config *b = &cfg->buses[i];
         if (b->broken)
             continue;
-        if (b->kind == BUS_TCP && b->host[0] == '\0')
-            config_error_add(e, "%s:%d: [bus %s] host: missing (a tcp bus needs a host)", path,
-                             b->line, b->name);
-        if (b->kind == BUS_TCP && b->device[0] != '\0')
+        const struct bus_kind *k = bus_kind(b->kind);
+        bool network = k->addressing == BUS_NETWORK;
+        if (network && b->host[0] == '\0')
+            config_error_add(e, "%s:%d: [bus %s] host: missing (a %s bus needs a host)", path,
+                             b->line, b->name, k->name);
+        if (network && b->device[0] != '\0')
             config_error_add(e, "%s:%d: [bus %s] device: only an rtu bus has a serial device", path,
                              b->line, b->name);
-        if (b->kind == BUS_RTU && b->device[0] == '\0')
+        if (!network && b->device[0] == '\0')
             config_error_add(e,
-                             "%s:%d: [bus %s] device: missing (an rtu bus needs a serial "
+                             "%s:%d: [bus %s] device: missing (an %s bus needs a serial "
                              "device, e.g. /dev/ttyUSB0)",
+                             path, b->line, b->name, k->name);
+        if (!network && b->host[0] != '\0')
+            config_error_add(e, "%s:%d: [bus %s] host: only a tcp or rtu-over-tcp bus has a host",
                              path, b->line, b->name);
-        if (b->kind == BUS_RTU && b->host[0] != '\0')
-            config_error_add(e, "%s:%d: [bus %s] host: only a tcp bus has a host", path, b->line,
-                             b->name);
     }
 }
 
@@ -45,8 +48,8 @@ static void validate_buses(struct gateway_config *cfg, struct config_errors *e)
 static void check_profile_serial(const struct gateway_config *cfg, const struct device_config *d,
                                  const struct bus_config *b, struct config_errors *e)
 {
-    if (b->kind != BUS_RTU)
-        return;
+    if (bus_kind(b->kind)->addressing != BUS_SERIAL)
+        return; /* a converter's line settings are the converter's */
     bool baud_ok = d->serial_baud == 0 || d->serial_baud == b->baud;
     bool parity_ok = d->serial_parity < 0 || d->serial_parity == b->parity;
     bool stop_ok = d->serial_stop_bits == 0 || d->serial_stop_bits == b->stop_bits;
@@ -69,7 +72,8 @@ static void check_serial_ports(struct gateway_config *cfg, struct config_errors 
     for (size_t i = 0; i < cfg->bus_count; i++)
         for (size_t j = 0; j < i; j++) {
             const struct bus_config *a = &cfg->buses[j], *b = &cfg->buses[i];
-            if (a->kind == BUS_RTU && b->kind == BUS_RTU && strcmp(a->device, b->device) == 0)
+            if (bus_kind(a->kind)->addressing == BUS_SERIAL &&
+                bus_kind(b->kind)->addressing == BUS_SERIAL && strcmp(a->device, b->device) == 0)
                 config_error_add(e,
                                  "%s:%d: [bus %s] device: %s is already bus %s (line %d); one "
                                  "serial line is one bus: put its devices under one [bus]",
@@ -129,13 +133,14 @@ static void validate_devices(struct gateway_config *cfg, struct config_errors *e
             continue;
         }
         const struct bus_config *b = &cfg->buses[d->bus_index];
-        if (b->kind == BUS_RTU && (d->unit_id < 1 || d->unit_id > 247))
+        bool rtu = bus_kind(b->kind)->framing == FRAMING_RTU;
+        if (rtu && (d->unit_id < 1 || d->unit_id > 247))
             config_error_add(e,
-                             "%s:%d: [device %s] unit_id: %d is out of range for an rtu bus "
+                             "%s:%d: [device %s] unit_id: %d is out of range for an %s bus "
                              "(1 to 247; 0 is broadcast)",
-                             path, d->line, d->name, d->unit_id);
+                             path, d->line, d->name, d->unit_id, bus_kind(b->kind)->name);
         /* libmodbus refuses these on TCP (modbus_set_slave fails). */
-        if (b->kind == BUS_TCP && d->unit_id >= 248 && d->unit_id <= 254)
+        if (!rtu && d->unit_id >= 248 && d->unit_id <= 254)
             config_error_add(e,
                              "%s:%d: [device %s] unit_id: %d cannot be used on a tcp bus "
                              "(0 to 247, or 255)",
@@ -144,7 +149,7 @@ static void validate_devices(struct gateway_config *cfg, struct config_errors *e
         check_site(cfg, d, e);
         for (size_t j = 0; j < i; j++) {
             const struct device_config *o = &cfg->devices[j];
-            if (b->kind == BUS_RTU && o->bus_index == d->bus_index && o->unit_id == d->unit_id)
+            if (rtu && o->bus_index == d->bus_index && o->unit_id == d->unit_id)
                 config_error_add(e,
                                  "%s:%d: [device %s] unit_id: %d is already used by device %s "
                                  "(line %d) on bus %s",

@@ -1,6 +1,6 @@
-#define _XOPEN_SOURCE 700 /* posix_openpt and friends */
 #include "firmware-stubs/stub_server.h"
 #include "firmware-stubs/stub_faults.h"
+#include "firmware-stubs/stub_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,26 +36,13 @@ static void on_power_loss(int sig)
     power_loss_requested = 1;
 }
 
-struct stub_options {
-    int tcp_port; /* -1: not TCP */
-    const char *bind;
-    const char *rtu_device;
-    int rtu_pty;
-    const char *pty_link;
-    int unit;
-    int baud;
-    char parity;
-    int stop_bits;
-    int max_seconds;
-    int registers; /* holding registers served, at least the model's */
-    struct stub_faults faults;
-};
 
 static void usage(const struct stub_model *m, FILE *out)
 {
     fprintf(
         out,
-        "usage: %s-stub (--tcp PORT [--bind ADDR] | --rtu DEVICE | --rtu-pty [--pty-link PATH])\n"
+        "usage: %s-stub (--tcp PORT | --rtu-over-tcp PORT [--bind ADDR] | --rtu DEVICE |\n"
+        "                --rtu-pty [--pty-link PATH])\n"
         "       [--unit ID] [--baud N] [--parity N|E|O] [--stop-bits 1|2] [--max-seconds N]\n"
         "       [model options]\n"
         "\n"
@@ -63,13 +50,16 @@ static void usage(const struct stub_model *m, FILE *out)
         "  --tcp PORT        serve Modbus TCP (0 picks a free port); --bind defaults to 127.0.0.1\n"
         "  --rtu DEVICE      serve Modbus RTU on a serial device\n"
         "  --rtu-pty         create a pseudo-terminal pair and serve RTU on it\n"
+        "  --rtu-over-tcp PORT  serve RTU frames on TCP, as a serial-to-Ethernet converter in\n"
+        "                    transparent mode with this device on its line (0: a free port)\n"
         "  --pty-link PATH   make PATH a symlink to the gateway's end of the pair\n"
         "  --unit ID         RTU unit id to answer (default 1)\n"
         "  --max-seconds N   exit by itself after N seconds (default: run until SIGTERM)\n"
         "  --registers N     serve N holding registers (the model's and spare ones reading 0),\n"
         "                    for load tests: tests/bench reads 20 per device\n"
         "The first line on stdout says where it listens:\n"
-        "  LISTENING tcp 127.0.0.1:PORT   or   LISTENING rtu /dev/pts/N\n"
+        "  LISTENING tcp 127.0.0.1:PORT,   LISTENING rtu /dev/pts/N   or\n"
+        "  LISTENING rtu-over-tcp 127.0.0.1:PORT\n"
         "SIGUSR1 simulates a power loss.\n"
         "\nFaults (docs/firmware-stubs.md):\n"
         "  --fault MODE        none, silent, illegal-address, busy, garbage, bad-crc, slow, "
@@ -86,6 +76,7 @@ static void usage(const struct stub_model *m, FILE *out)
 static int parse_options(int argc, char **argv, const struct stub_model *m, struct stub_options *o)
 {
     *o = (struct stub_options){.tcp_port = -1,
+                               .rtu_tcp_port = -1,
                                .bind = "127.0.0.1",
                                .unit = 1,
                                .baud = 9600,
@@ -113,6 +104,8 @@ static int parse_options(int argc, char **argv, const struct stub_model *m, stru
             o->bind = val;
         else if (strcmp(opt, "--rtu") == 0)
             o->rtu_device = val;
+        else if (strcmp(opt, "--rtu-over-tcp") == 0)
+            o->rtu_tcp_port = atoi(val);
         else if (strcmp(opt, "--pty-link") == 0)
             o->pty_link = val;
         else if (strcmp(opt, "--unit") == 0)
@@ -140,7 +133,7 @@ static int parse_options(int argc, char **argv, const struct stub_model *m, stru
             return -1;
         }
     }
-    int modes = (o->tcp_port >= 0) + (o->rtu_device != NULL) + o->rtu_pty;
+    int modes = (o->tcp_port >= 0) + (o->rtu_device != NULL) + o->rtu_pty + (o->rtu_tcp_port >= 0);
     if (modes != 1) {
         usage(m, stderr);
         return -1;
@@ -148,7 +141,7 @@ static int parse_options(int argc, char **argv, const struct stub_model *m, stru
     return 0;
 }
 
-static void handle_request(modbus_t *ctx, modbus_mapping_t *map, const struct stub_model *m,
+void handle_request(modbus_t *ctx, modbus_mapping_t *map, const struct stub_model *m,
                            const uint8_t *req, int len)
 {
     int hl = modbus_get_header_length(ctx);
@@ -162,7 +155,7 @@ static void handle_request(modbus_t *ctx, modbus_mapping_t *map, const struct st
         modbus_reply(ctx, req, len, map);
 }
 
-static int time_is_up(const struct stub_options *o, time_t started)
+int time_is_up(const struct stub_options *o, time_t started)
 {
     return stop_requested || (o->max_seconds > 0 && time(NULL) - started >= o->max_seconds);
 }
@@ -175,7 +168,7 @@ static void power_on(const struct stub_model *m, modbus_mapping_t *map)
         m->on_power_loss(map);
 }
 
-static void check_power_loss(const struct stub_model *m, modbus_mapping_t *map)
+void check_power_loss(const struct stub_model *m, modbus_mapping_t *map)
 {
     if (power_loss_requested) {
         power_loss_requested = 0;
@@ -326,253 +319,6 @@ static int serve_tcp(const struct stub_model *m, const struct stub_options *o,
     return 0;
 }
 
-/* Creates a pty pair; returns the master fd and the slave's path. The stub
- * keeps the slave open itself, so that the master does not see a hang-up
- * each time the gateway closes and reopens its end. */
-static int open_pty(const struct stub_options *o, char *slave_path, size_t size, int *keep_fd)
-{
-    int master = posix_openpt(O_RDWR | O_NOCTTY);
-    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0)
-        return -1;
-    snprintf(slave_path, size, "%s", ptsname(master));
-    *keep_fd = open(slave_path, O_RDWR | O_NOCTTY);
-    struct termios tio;
-    if (*keep_fd < 0 || tcgetattr(*keep_fd, &tio) != 0)
-        return -1;
-    cfmakeraw(&tio);
-    tcsetattr(*keep_fd, TCSANOW, &tio);
-    if (o->pty_link) {
-        unlink(o->pty_link);
-        if (symlink(slave_path, o->pty_link) != 0)
-            return -1;
-    }
-    return master;
-}
-
-/* Reads one frame: bytes until the line has been silent for RTU_SILENCE_US.
- * Returns its length, 0 if nothing arrived within 200 ms, -1 on error.
- *
- * Frames are delimited here rather than by modbus_receive(): libmodbus 3.1
- * expects the reply of the unit a request was for and swallows the next
- * frame as that reply, so a request for an absent unit desynchronises it.
- * A device on a shared line must stay in step whatever the others do. */
-#define RTU_SILENCE_US 20000
-static int read_rtu_frame(int fd, uint8_t *buf, int cap, int idle_ms)
-{
-    int len = 0;
-    for (;;) {
-        fd_set fds;
-        FD_ZERO(&fds);
-        FD_SET(fd, &fds);
-        struct timeval tv = {0, len ? RTU_SILENCE_US : idle_ms * 1000};
-        int ready = select(fd + 1, &fds, NULL, NULL, &tv);
-        if (ready < 0)
-            return errno == EINTR ? len : -1;
-        if (ready == 0)
-            return len;
-        ssize_t n = read(fd, buf + len, (size_t)(cap - len));
-        if (n <= 0)
-            return n == 0 || errno == EINTR || errno == EAGAIN ? len : -1;
-        len += (int)n;
-        if (len == cap)
-            return len; /* longer than any Modbus frame: garbage, dropped below */
-    }
-}
-
-/* The unit a well-formed frame is for, or -1 (short, too long, bad CRC). */
-static int rtu_frame_unit(const uint8_t *frame, int len)
-{
-    if (len < 4 || len >= MODBUS_RTU_MAX_ADU_LENGTH)
-        return -1;
-    uint16_t crc = (uint16_t)(frame[len - 2] | (frame[len - 1] << 8));
-    return crc == stub_rtu_crc(frame, len - 2) ? frame[0] : -1;
-}
-
-/* The length of the request that starts at p if it is one (function codes
- * 1-6 have fixed lengths, 15 and 16 carry a byte count), or -1. */
-static int rtu_request_length(const uint8_t *p, int avail)
-{
-    if (avail < 8)
-        return -1;
-    if (p[1] >= 1 && p[1] <= 6)
-        return 8;
-    if ((p[1] == 15 || p[1] == 16) && 9 + p[6] <= avail)
-        return 9 + p[6];
-    return -1;
-}
-
-/* Splits what arrived without a silence into frames. On a busy shared
- * line another unit's exchange can end just before this unit's request,
- * closer than the silence read_rtu_frame waits for; a real device's UART
- * would still see the gap, so the stub looks for well-formed requests in
- * the run of bytes. Calls answer(frame, len) for each frame found. */
-static void for_each_rtu_frame(uint8_t *buf, int len,
-                               void (*answer)(void *ctx, uint8_t *frame, int len), void *ctx)
-{
-    if (rtu_frame_unit(buf, len) >= 0 || len <= 8) {
-        answer(ctx, buf, len);
-        return;
-    }
-    int off = 0;
-    while (off < len) {
-        int n = rtu_request_length(buf + off, len - off);
-        if (n > 0 && n <= len - off && rtu_frame_unit(buf + off, n) >= 0) {
-            answer(ctx, buf + off, n);
-            off += n;
-        } else {
-            off++;
-        }
-    }
-}
-
-/* A slow device answers later while the line goes on: the late reply is
- * kept here and written when due, between other units' transactions. */
-struct late_reply {
-    uint8_t frame[MODBUS_RTU_MAX_ADU_LENGTH];
-    int len;
-    int64_t due_ms;
-};
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int send_late_reply(int fd, struct late_reply *late)
-{
-    if (late->len == 0)
-        return 200;
-    int64_t wait = late->due_ms - now_ms();
-    if (wait > 0)
-        return wait < 200 ? (int)wait : 200;
-    if (write(fd, late->frame, (size_t)late->len) < 0)
-        perror("late reply");
-    late->len = 0;
-    return 200;
-}
-
-static void rtu_answer_faulty(modbus_t *ctx, int fd, modbus_mapping_t *map,
-                              const struct stub_model *m, const struct stub_options *o,
-                              const uint8_t *req, int len, struct late_reply *late)
-{
-    enum stub_fault mode = stub_fault_now(&o->faults);
-    uint8_t reply[MODBUS_RTU_MAX_ADU_LENGTH];
-    int n = 0;
-    switch (mode) {
-    case FAULT_NONE:
-        handle_request(ctx, map, m, req, len);
-        return;
-    case FAULT_SILENT:
-    case FAULT_RESET: /* no connection to reset on a serial line */
-        return;
-    case FAULT_ILLEGAL_ADDRESS:
-        modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
-        return;
-    case FAULT_BUSY:
-        modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY);
-        return;
-    case FAULT_GARBAGE:
-        stub_garbage(reply, 7);
-        n = 7;
-        break;
-    case FAULT_BAD_CRC:
-    case FAULT_SLOW:
-        (void)m->on_request(map, req[1], (req[2] << 8) | req[3], (req[4] << 8) | req[5]);
-        n = stub_rtu_read_reply(map, req, len, reply, (int)sizeof(reply));
-        if (mode == FAULT_BAD_CRC && n > 0)
-            reply[n - 1] ^= 0x5a;
-        if (mode == FAULT_SLOW && n > 0) {
-            memcpy(late->frame, reply, (size_t)n);
-            late->len = n;
-            late->due_ms = now_ms() + o->faults.slow_ms;
-            return;
-        }
-        break;
-    default:
-        return;
-    }
-    if (n > 0 && write(fd, reply, (size_t)n) < 0)
-        perror("faulty reply");
-}
-
-struct rtu_unit {
-    modbus_t *ctx;
-    int fd;
-    modbus_mapping_t *map;
-    const struct stub_model *m;
-    const struct stub_options *o;
-    struct late_reply late;
-    int faulty; /* the unit id that misbehaves */
-};
-
-/* Frames for other units, broadcasts and frames with a bad CRC get no
- * answer, as on a real line. */
-static void rtu_answer(void *ctx, uint8_t *frame, int len)
-{
-    struct rtu_unit *u = ctx;
-    int unit = rtu_frame_unit(frame, len);
-    if (unit == u->faulty)
-        rtu_answer_faulty(u->ctx, u->fd, u->map, u->m, u->o, frame, len, &u->late);
-    else if (unit == u->o->unit)
-        handle_request(u->ctx, u->map, u->m, frame, len);
-}
-
-static int serve_rtu(const struct stub_model *m, const struct stub_options *o,
-                     modbus_mapping_t *map)
-{
-    char path[256];
-    int keep_fd = -1, fd = -1;
-    modbus_t *ctx;
-    if (o->rtu_pty) {
-        fd = open_pty(o, path, sizeof(path), &keep_fd);
-        if (fd < 0) {
-            fprintf(stderr, "%s-stub: cannot create a pseudo-terminal: %s\n", m->name,
-                    strerror(errno));
-            return 1;
-        }
-        /* libmodbus only writes replies to the descriptor; it need not open
-         * the master itself. */
-        ctx = modbus_new_rtu(path, o->baud, o->parity, 8, o->stop_bits);
-        modbus_set_socket(ctx, fd);
-    } else {
-        snprintf(path, sizeof(path), "%s", o->rtu_device);
-        ctx = modbus_new_rtu(path, o->baud, o->parity, 8, o->stop_bits);
-        if (!ctx || modbus_connect(ctx) != 0) {
-            fprintf(stderr, "%s-stub: cannot open %s: %s\n", m->name, path, modbus_strerror(errno));
-            return 1;
-        }
-        fd = modbus_get_socket(ctx);
-    }
-    modbus_set_slave(ctx, o->unit);
-    printf("LISTENING rtu %s\n", path);
-    fflush(stdout);
-
-    uint8_t frame[MODBUS_RTU_MAX_ADU_LENGTH + 1];
-    struct rtu_unit unit = {
-        ctx, fd, map, m, o, {.len = 0}, o->faults.unit >= 0 ? o->faults.unit : o->unit};
-    time_t started = time(NULL);
-    while (!time_is_up(o, started)) {
-        check_power_loss(m, map);
-        int idle_ms = send_late_reply(fd, &unit.late);
-        int len = read_rtu_frame(fd, frame, (int)sizeof(frame), idle_ms);
-        if (len < 0)
-            break;
-        for_each_rtu_frame(frame, len, rtu_answer, &unit);
-    }
-    if (o->rtu_pty) {
-        close(fd);
-        close(keep_fd);
-        if (o->pty_link)
-            unlink(o->pty_link);
-    } else {
-        modbus_close(ctx);
-    }
-    modbus_free(ctx);
-    return 0;
-}
-
 int stub_run(int argc, char **argv, const struct stub_model *model)
 {
     struct stub_options o;
@@ -590,7 +336,9 @@ int stub_run(int argc, char **argv, const struct stub_model *model)
     if (!map)
         return 1;
     power_on(model, map); /* the state at switch-on */
-    int rc = o.tcp_port >= 0 ? serve_tcp(model, &o, map) : serve_rtu(model, &o, map);
+    int rc = o.tcp_port >= 0       ? serve_tcp(model, &o, map)
+             : o.rtu_tcp_port >= 0 ? serve_rtu_over_tcp(model, &o, map)
+                                   : serve_rtu(model, &o, map);
     modbus_mapping_free(map);
     return rc;
 }

@@ -3,6 +3,7 @@
  * 0 with a short timeout; an exception reply counts as an answer too (the
  * device is there, register 0 is not). */
 #include "config/config.h"
+#include "drivers/bus_kind.h"
 #include "drivers/modbus_link.h"
 #include "drivers/point_types.h"
 #include "gateway/cmd_common.h"
@@ -20,7 +21,7 @@
 static void write_bus(FILE *f, const struct bus_config *b)
 {
     fprintf(f, "[bus %s]\ntype = %s\n", b->name, bus_kind_names[b->kind]);
-    if (b->kind == BUS_TCP)
+    if (bus_kind(b->kind)->addressing == BUS_NETWORK)
         fprintf(f, "host = %s\nport = %d\n", b->host, b->port);
     else
         fprintf(f, "device = %s\nbaud = %d\nparity = %s\ndata_bits = %d\nstop_bits = %d\n",

@@ -1,4 +1,5 @@
 #include "gateway/health.h"
+#include "drivers/bus_kind.h"
 #include "drivers/point_types.h"
 #include "gateway/clock.h"
 #include "gateway/stats.h"
@@ -198,7 +199,7 @@ char *device_meta_json(const struct gateway_config *cfg, int device_index)
     add_string(root, "gateway", cfg->id);
     add_string(root, "device", dc->name);
     add_string(root, "bus", bus->name);
-    add_string(root, "transport", bus->kind == BUS_TCP ? "modbus-tcp" : "modbus-rtu");
+    add_string(root, "transport", bus_kind(bus->kind)->transport);
     add_int(root, "unit_id", dc->unit_id);
     add_int(root, "interval_ms", dc->interval_ms);
     if (dc->profile[0]) {

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Reference consumer of the gateway's MQTT contract (docs/mqtt-contract.md,
 "Building a dashboard"): what a county's ingest service has to do to get the
 visitor figures right, in about three hundred lines of Python.

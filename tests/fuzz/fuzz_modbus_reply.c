@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "drivers/decode.h"
+#include "drivers/bus_kind.h"
 #include "drivers/modbus_link.h"
 
 #define UNIT 1
@@ -74,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (n && write(sv[1], reply, n) != (ssize_t)n)
         abort();
     shutdown(sv[1], SHUT_WR);
-    struct bus_config bus = {.kind = tcp ? BUS_TCP : BUS_RTU,
+    struct bus_config bus = {.kind = bus_kind_find(tcp ? "tcp" : "rtu"),
                              .port = 502,
                              .baud = 19200,
                              .data_bits = 8,

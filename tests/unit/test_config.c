@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "drivers/bus_kind.h"
 
 /* Lines 1-6, 7-9, 10-13 and 14-17 of every broken file below. */
 #define HEAD "[gateway]\nid = gw\n[mqtt]\nuri = tcp://127.0.0.1:1883\n[store]\npath = /tmp/x.db\n"
@@ -276,7 +277,7 @@ static void test_good_file_values_and_defaults(void **state)
     assert_int_equal(rc, 0);
     unlink(path);
     assert_int_equal(cfg.bus_count, 2);
-    assert_int_equal(cfg.buses[1].kind, BUS_RTU);
+    assert_int_equal(cfg.buses[1].kind, bus_kind_find("rtu"));
     assert_int_equal(cfg.buses[1].baud, 19200);
     assert_int_equal(cfg.buses[1].parity, 1);
     assert_int_equal(cfg.buses[1].stop_bits, 2);

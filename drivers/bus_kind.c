@@ -1,0 +1,21 @@
+#include "drivers/bus_kind.h"
+
+#include <string.h>
+
+/* RTU over TCP: what the cheap serial-to-Ethernet converters speak in
+ * their transparent mode. The RS-485 line's settings live in the
+ * converter; the gateway sends RTU frames, CRC and all, over the socket. */
+const struct bus_kind bus_kinds[] = {
+    {"tcp", "modbus-tcp", BUS_NETWORK, FRAMING_MBAP},
+    {"rtu", "modbus-rtu", BUS_SERIAL, FRAMING_RTU},
+    {"rtu-over-tcp", "modbus-rtu-over-tcp", BUS_NETWORK, FRAMING_RTU},
+};
+const int bus_kind_count = sizeof(bus_kinds) / sizeof(bus_kinds[0]);
+
+int bus_kind_find(const char *name)
+{
+    for (int i = 0; i < bus_kind_count; i++)
+        if (strcmp(bus_kinds[i].name, name) == 0)
+            return i;
+    return -1;
+}
