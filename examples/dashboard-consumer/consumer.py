@@ -192,27 +192,32 @@ def write_report(store, out_dir, tz):
 
 
 def draw_chart(rows, hours, path):
+    """Visitors in per local hour of the newest day (an hour with no count
+    has no bar: missing, not zero) and per day, one colour per site."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (per_hour, per_day) = plt.subplots(2, 1, figsize=(9, 7))
-    for site, by_hour in sorted(hours.items()):
-        xs = sorted(by_hour)
-        per_hour.bar([h.strftime("%H:%M") for h in xs], [by_hour[h] for h in xs], label=site)
-    per_hour.set_title("Visitors in per hour, newest day (local time)")
-    if hours:
-        per_hour.legend(loc="upper left", fontsize="small")
-    days = sorted({r[3] for r in rows})
-    sites = sorted({r[0] for r in rows if r[2].endswith("_in")})
+    fig, (per_hour, per_day) = plt.subplots(2, 1, figsize=(10, 7))
+    sites = sorted(set(hours) | {r[0] for r in rows if r[2].endswith("_in")})
     width = 0.8 / max(1, len(sites))
+    for i, site in enumerate(sites):
+        by_hour = {h.hour: v for h, v in hours.get(site, {}).items()}
+        per_hour.bar([h + i * width for h in by_hour], list(by_hour.values()), width, label=site)
+    day = next((h.date().isoformat() for s in hours.values() for h in s), "")
+    per_hour.set_xticks(range(24), [f"{h:02d}" for h in range(24)])
+    per_hour.set_xlim(-0.6, 23.6)
+    per_hour.set_title(f"Visitors in per hour, {day} (local time)")
+    days = sorted({r[3] for r in rows})[-14:]
     for i, site in enumerate(sites):
         values = [sum(r[4] or 0 for r in rows if r[0] == site and r[3] == d and r[2].endswith("_in"))
                   for d in days]
         per_day.bar([k + i * width for k in range(len(days))], values, width, label=site)
     per_day.set_xticks([k + 0.4 - width / 2 for k in range(len(days))], days)
-    per_day.set_title("Visitors in per day")
-    if sites:
-        per_day.legend(loc="upper left", fontsize="small")
+    per_day.set_xlim(-0.6, max(len(days), 7) - 0.4)  # a bar stays a bar with few days
+    per_day.set_title("Visitors in per day (the last 14)")
+    for ax in (per_hour, per_day):
+        if sites:
+            ax.legend(loc="upper left", fontsize="small")
     fig.tight_layout()
     fig.savefig(path + ".tmp.png")
     plt.close(fig)
