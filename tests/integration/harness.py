@@ -176,7 +176,10 @@ class Broker:
                 f.write("user root\n")
             f.write(f"listener {self.port} 127.0.0.1\n{settings}"
                     f"persistence true\npersistence_location {work.path}/\n"
-                    "max_queued_messages 0\nmax_inflight_messages 0\n")
+                    "max_queued_messages 0\nmax_inflight_messages 0\n"
+                    # the defaults, and subscriptions: a Subscriber waits for its own
+                    "log_type error\nlog_type warning\nlog_type notice\n"
+                    "log_type information\nlog_type subscribe\n")
         self.proc = None
 
     def start(self):
@@ -190,12 +193,12 @@ class Broker:
         except OSError:
             return False
 
-    def wait_connected(self, timeout=15):
-        wait_until(lambda: "mqtt: connected" in self.log(), timeout, "the gateway to connect")
-
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(10)
+
+    def log(self):
+        return read_log(self.proc) if self.proc else ""
 
 
 class RtuLine:
@@ -336,9 +339,13 @@ class Subscriber:
                 "-c", "-i", client_id, "-v", "-t", topic]
         if credentials:
             argv += ["-u", credentials[0], "-P", credentials[1]]
+        # Subscribed when the broker logs it ("<client id> <qos> <topic>"):
+        # a message published before that would not be queued for it.
+        line = f" {client_id} 1 {topic}\n"
+        before = broker.log().count(line)
         self.proc = work.start(argv, f"{client_id}.out")
         work.subscribers.append(self)
-        time.sleep(0.3)
+        wait_until(lambda: broker.log().count(line) > before, 10, f"{client_id} to subscribe")
 
     def lines(self):
         # Only finished lines: mosquitto_sub may be halfway through writing
