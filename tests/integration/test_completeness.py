@@ -14,8 +14,8 @@ The dashboard must be able to tell those seconds from quiet ones:
 import json
 import time
 
-from harness import (SLOW, Broker, Gateway, Stub, Subscriber, check, figure, iso_ms, run_test,
-                     wait_until)
+from harness import (SLOW, Broker, Gateway, Stub, Subscriber, check, counter_point, device, figure,
+                     head, iso_ms, run_test, tcp_bus, wait_until)
 
 SILENT_S = 3.5 * SLOW
 
@@ -27,36 +27,12 @@ def body(work):
     open(fault, "w").close()
     counter = Stub(work, "visitor-counter-stub", ["--tcp", "0", "--fault-file", fault])
     sub = Subscriber(work, broker, "smartregion/test-gw/#", "completeness-sub")
-    gw = Gateway(work, f"""[gateway]
-id = test-gw
-[mqtt]
-uri = tcp://127.0.0.1:{broker.port}
-[store]
-path = {work.file("store.db")}
-commit_interval = 100ms
-[bus gate]
-type = tcp
-host = 127.0.0.1
-port = {counter.address.split(":")[1]}
-[device gate]
-bus = gate
-unit_id = 1
-interval = 100ms
-response_timeout = 200ms
-backoff_max = 500ms
-[point gate/visitors_in]
-function = holding_register
-address = 0
-type = uint16
-kind = counter
-count_interval = 1s
-[point gate/status]
-function = holding_register
-address = 2
-type = uint16
-window = 1s
-publish = none
-""")
+    gw = Gateway(work, head(broker.port, work.file("store.db")) +
+                 tcp_bus("gate", counter.address.split(":")[1]) +
+                 device("gate", "gate", extra="response_timeout = 200ms\nbackoff_max = 500ms\n") +
+                 counter_point("gate", "visitors_in", 0, "count_interval = 1s\n") +
+                 "[point gate/status]\nfunction = holding_register\naddress = 2\ntype = uint16\n"
+                 "window = 1s\npublish = none\n")
     gw.start()
 
     def indicators(kind):

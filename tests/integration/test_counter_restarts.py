@@ -15,7 +15,8 @@ exactly; without, the test checks the documented wrong guesses, so that the
 table in the contract stays true."""
 import json
 
-from harness import Broker, Gateway, Stub, Subscriber, check, figure, run_test, wait_until
+from harness import (Broker, Gateway, Stub, Subscriber, check, counter_point, device, figure, head,
+                     run_test, tcp_bus, wait_until)
 
 LOSS_AFTER = 12  # reads: the 12th read (index 12) is the first after power-on
 CASES = {  # name: (start_in, counted_at_restart)
@@ -24,38 +25,13 @@ CASES = {  # name: (start_in, counted_at_restart)
 }
 
 
-def ini(broker_port, ports):
-    text = f"""[gateway]
-id = test-gw
-[mqtt]
-uri = tcp://127.0.0.1:{broker_port}
-[store]
-path = {{store}}
-commit_interval = 100ms
-"""
-    for name, port in ports.items():
-        text += f"""[bus {name}]
-type = tcp
-host = 127.0.0.1
-port = {port}
-"""
+def ini(broker_port, store, ports):
+    text = head(broker_port, store) + "".join(tcp_bus(n, p) for n, p in ports.items())
     for case in CASES:
-        text += f"""[device {case}_known]
-bus = {case}_known
-profile = break-beam-counter
-interval = 100ms
-count_interval = 1s
-[device {case}_guessed]
-bus = {case}_guessed
-unit_id = 1
-interval = 100ms
-[point {case}_guessed/visitors_in]
-function = holding_register
-address = 0
-type = uint16
-kind = counter
-count_interval = 1s
-"""
+        text += device(f"{case}_known", f"{case}_known",
+                       extra="profile = break-beam-counter\ncount_interval = 1s\n")
+        text += device(f"{case}_guessed", f"{case}_guessed")
+        text += counter_point(f"{case}_guessed", "visitors_in", 0, "count_interval = 1s\n")
     return text
 
 
@@ -77,8 +53,8 @@ def body(work):
                                            "--power-loss-after", str(LOSS_AFTER),
                                            "--counted-at-restart", str(counted)])
     sub = Subscriber(work, broker, "smartregion/test-gw/#", "restarts-sub")
-    text = ini(broker.port, {n: s.address.split(":")[1] for n, s in stubs.items()})
-    gw = Gateway(work, text.replace("{store}", work.file("store.db")))
+    gw = Gateway(work, ini(broker.port, work.file("store.db"),
+                           {n: s.address.split(":")[1] for n, s in stubs.items()}))
     gw.start()
 
     def raws(device):

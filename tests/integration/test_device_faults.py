@@ -6,29 +6,14 @@ ones are backed off and logged, rate-limited; the daemon stops cleanly."""
 import time
 
 from harness import (figure, run_test, SLOW, Broker, Gateway, Stub, Subscriber, Workdir, check, check_sequences,
-                     dedupe_by_seq, free_port)
+                     dedupe_by_seq, free_port, head, rtu_bus, tcp_bus)
 
 RUN_S = 6
 INTERVAL_MS = 100
 
 
 def ini(broker_port, tty, dead_port, store):
-    return f"""[gateway]
-id = test-gw
-[mqtt]
-uri = tcp://127.0.0.1:{broker_port}
-[store]
-path = {store}
-commit_interval = 100ms
-[bus rs485]
-type = rtu
-device = {tty}
-baud = 19200
-parity = even
-[bus nowhere]
-type = tcp
-host = 127.0.0.1
-port = {dead_port}
+    return head(broker_port, store) + rtu_bus("rs485", tty) + tcp_bus("nowhere", dead_port) + f"""\
 [device weather]
 bus = rs485
 unit_id = 3

@@ -15,7 +15,7 @@ import calendar
 import json
 import time
 
-from harness import (figure, SLOW, Broker, FakeClock, Gateway, Stub, Subscriber, check, run_test,
+from harness import (counter_point, device, figure, head, tcp_bus, SLOW, Broker, FakeClock, Gateway, Stub, Subscriber, check, run_test,
                      wait_until)
 
 MIDNIGHT_BERLIN = calendar.timegm((2026, 3, 28, 23, 0, 0))  # 00:00 CET, 29 March
@@ -27,36 +27,12 @@ def body(work):
     broker.start()
     counter = Stub(work, "visitor-counter-stub", ["--tcp", "0"])
     sub = Subscriber(work, broker, "smartregion/local-gw/indicators/#", "local-sub")
-    ini = f"""[gateway]
-id = local-gw
-timezone = Europe/Berlin
-[mqtt]
-uri = tcp://127.0.0.1:{broker.port}
-[store]
-path = {work.file("store.db")}
-commit_interval = 100ms
-[bus gate]
-type = tcp
-host = 127.0.0.1
-port = {counter.address.split(":")[1]}
-[device gate]
-bus = gate
-unit_id = 1
-interval = 200ms
-[point gate/per_day]
-kind = counter
-count_interval = 1d
-day_total = no
-function = holding_register
-address = 0
-type = uint16
-[point gate/per_hour]
-kind = counter
-count_interval = 1h
-function = holding_register
-address = 1
-type = uint16
-"""
+    ini = (head(broker.port, work.file("store.db"), gateway="local-gw",
+                gateway_extra="timezone = Europe/Berlin\n") +
+           tcp_bus("gate", counter.address.split(":")[1]) +
+           device("gate", "gate", interval="200ms") +
+           counter_point("gate", "per_day", 0, "count_interval = 1d\nday_total = no\n") +
+           counter_point("gate", "per_hour", 1, "count_interval = 1h\n"))
     lead_s = 20 * SLOW
     clock.set_wall(MIDNIGHT_BERLIN - lead_s)
     gw = Gateway(work, ini, env=clock.env(TZ="UTC"))

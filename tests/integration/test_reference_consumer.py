@@ -17,8 +17,8 @@ import signal
 import sys
 import time
 
-from harness import (SLOW, SOURCE, Broker, FakeClock, Gateway, Stub, Subscriber, check, figure,
-                     iso_ms, run_test, wait_until)
+from harness import (SLOW, SOURCE, Broker, FakeClock, Gateway, Stub, Subscriber, check,
+                     counter_point, device, figure, head, run_test, tcp_bus, wait_until)
 
 MIDNIGHT = calendar.timegm((2026, 6, 15, 22, 0, 0))  # 00:00 CEST, 16 June 2026
 CONSUMER = os.path.join(SOURCE, "examples", "dashboard-consumer", "consumer.py")
@@ -50,42 +50,13 @@ class Consumer:
 
 
 def gateway_ini(work, broker, counter):
-    return f"""[gateway]
-id = test-gw
-timezone = Europe/Berlin
-[mqtt]
-uri = tcp://127.0.0.1:{broker.port}
-reconnect_min = 200ms
-reconnect_max = 1s
-[store]
-path = {work.file("store.db")}
-commit_interval = 100ms
-[bus gate]
-type = tcp
-host = 127.0.0.1
-port = {counter.address.split(":")[1]}
-[device trail_north]
-bus = gate
-unit_id = 1
-interval = 200ms
-count_interval = 10s
-site = Nordpfad trailhead
-latitude = 50.4969
-longitude = 9.9354
-direction_in = into the forest
-[point trail_north/visitors_in]
-function = holding_register
-address = 0
-type = uint16
-kind = counter
-unit = visitors
-[point trail_north/visitors_out]
-function = holding_register
-address = 1
-type = uint16
-kind = counter
-unit = visitors
-"""
+    site = ("count_interval = 10s\nsite = Nordpfad trailhead\nlatitude = 50.4969\n"
+            "longitude = 9.9354\ndirection_in = into the forest\n")
+    return (head(broker.port, work.file("store.db"), gateway_extra="timezone = Europe/Berlin\n") +
+            tcp_bus("gate", counter.address.split(":")[1]) +
+            device("trail_north", "gate", interval="200ms", extra=site) +
+            counter_point("trail_north", "visitors_in", 0) +
+            counter_point("trail_north", "visitors_out", 1))
 
 
 def stub_visitors(raw, since_ts, until_ts):

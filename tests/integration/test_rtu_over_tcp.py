@@ -10,33 +10,8 @@ missing or repeated, and the device metadata must name the transport."""
 import time
 
 from harness import (SLOW, Broker, Gateway, Stub, Subscriber, check, check_sequences,
-                     dedupe_by_seq, figure, run_test, wait_until)
-
-POINTS = """[point weather/temperature]
-function = input_register
-address = 0
-type = int16
-scale = 0.1
-unit = °C
-[point weather/humidity]
-function = input_register
-address = 1
-type = uint16
-scale = 0.1
-unit = %RH
-[point weather/pressure]
-function = input_register
-address = 2
-type = float32
-unit = hPa
-[point weather/illuminance]
-function = input_register
-address = 4
-type = uint32
-word_order = CDAB
-unit = lx
-"""
-
+                     dedupe_by_seq, device, env_sensor_points, figure, head, run_test, tcp_bus,
+                     wait_until)
 
 def body(work):
     broker = Broker(work)
@@ -45,26 +20,13 @@ def body(work):
     open(fault, "w").close()
     converter = Stub(work, "env-sensor-stub",
                      ["--rtu-over-tcp", "0", "--unit", "3", "--fault-file", fault])
-    host, port = converter.address.split(":")
+    port = converter.address.split(":")[1]
     sub = Subscriber(work, broker, "smartregion/test-gw/#", "rtu-tcp-sub")
-    gw = Gateway(work, f"""[gateway]
-id = test-gw
-[mqtt]
-uri = tcp://127.0.0.1:{broker.port}
-[store]
-path = {work.file("store.db")}
-commit_interval = 100ms
-[bus converter]
-type = rtu-over-tcp
-host = {host}
-port = {port}
-[device weather]
-bus = converter
-unit_id = 3
-interval = 100ms
-response_timeout = 300ms
-backoff_max = 500ms
-""" + POINTS)
+    gw = Gateway(work, head(broker.port, work.file("store.db")) +
+                 tcp_bus("converter", port, kind="rtu-over-tcp") +
+                 device("weather", "converter", unit_id=3,
+                        extra="response_timeout = 300ms\nbackoff_max = 500ms\n") +
+                 env_sensor_points("weather"))
     gw.start()
 
     def readings():

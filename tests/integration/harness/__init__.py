@@ -1,0 +1,18 @@
+"""The integration tests' harness, split by job:
+
+- core: paths, GW_TEST_SLOWDOWN, check(), wait_until(), the work directory
+- processes: mosquitto, the firmware stubs, the subscriber, the gateway,
+  libfaketime's clock
+- ini: the gateway's INI files
+- models: the stubs' documented values
+- checks: schemas, sequences, counters, status file, store
+- runner: run_test() and figure()
+
+Tests import what they need from here: `from harness import Broker, check`.
+"""
+from .checks import *  # noqa: F401,F403
+from .core import *  # noqa: F401,F403
+from .ini import *  # noqa: F401,F403
+from .models import *  # noqa: F401,F403
+from .processes import *  # noqa: F401,F403
+from .runner import *  # noqa: F401,F403
