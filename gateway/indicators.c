@@ -348,14 +348,33 @@ static size_t stamp(const struct point_indicator *p, struct reading *out, size_t
     return n;
 }
 
-static size_t pass_reading(struct indicators *ind, struct point_indicator *p,
-                           const struct reading *r, const struct reading *poll, size_t poll_n,
-                           struct reading *out);
+/* The stage is built bottom-up, without a cycle: a measurement (or an
+ * occupancy reading) passes its window and publish mode; a counter passes
+ * its counts, feeds its occupancy point (which may complete that point's
+ * previous reading, a measurement), and its publish mode. */
+
+/* A measurement's reading, or an occupancy point's: its window, then the
+ * reading itself if its publish mode sends it. */
+static size_t pass_measurement(struct point_indicator *p, const struct reading *r,
+                               struct reading *out)
+{
+    const struct point_config *pc = p->pc;
+    size_t k = 0;
+    if (pc->window_ms > 0) {
+        k = stamp(p, out,
+                  window_feed(&p->window, pc->window_ms, r->ts_ms, r->value, r->quality, out),
+                  READING_WINDOW);
+        p->window.flags |= r->flags & FLAG_CLOCK_UNSYNCED;
+        p->dirty = true;
+    }
+    if (should_publish(p, r))
+        out[k++] = *r;
+    return k;
+}
 
 /* The occupancy reading of the poll collected so far, through the same
- * path as a polled reading (windows, publish mode). */
-static size_t flush_occupancy(struct indicators *ind, struct point_indicator *o,
-                              struct reading *out)
+ * path as a polled measurement (windows, publish mode). */
+static size_t flush_occupancy(struct point_indicator *o, struct reading *out)
 {
     if (!o->pending)
         return 0;
@@ -368,7 +387,7 @@ static size_t flush_occupancy(struct indicators *ind, struct point_indicator *o,
                         .point_id = o->id,
                         .flags = o->pending_flags,
                         .quality = QUALITY_GOOD};
-    return pass_reading(ind, o, &r, NULL, 0, out);
+    return pass_measurement(o, &r, out);
 }
 
 /* A counter's increment goes to the occupancy point it feeds; a reading at
@@ -379,7 +398,7 @@ static size_t feed_occupancy(struct indicators *ind, const struct point_indicato
     if (counter->occupancy < 0)
         return 0;
     struct point_indicator *o = &ind->points[counter->occupancy];
-    size_t k = o->pending && o->pending_ts != r->ts_ms ? flush_occupancy(ind, o, out) : 0;
+    size_t k = o->pending && o->pending_ts != r->ts_ms ? flush_occupancy(o, out) : 0;
     if (!o->pending)
         o->pending_in = o->pending_out = 0, o->pending_flags = 0;
     o->pending = true;
@@ -414,56 +433,34 @@ static enum restart_hint restart_hint(struct indicators *ind, struct point_indic
     return RESTART_UNKNOWN;
 }
 
-static size_t derive_count(struct indicators *ind, struct point_indicator *p,
-                           const struct reading *r, enum restart_hint restart, struct reading *out)
-{
-    const struct point_config *pc = p->pc;
-    uint16_t unsynced = r->flags & FLAG_CLOCK_UNSYNCED;
-    uint64_t added = 0;
-    size_t k = stamp(p, out,
-                     count_feed(&p->count, &p->limits, pc->count_interval_ms, r->ts_ms,
-                                (uint64_t)r->value, restart, out, &added),
-                     READING_COUNT);
-    p->count.flags |= unsynced;
-    if (pc->day_total) {
-        k += stamp(p, out + k,
-                   count_feed(&p->day, &p->limits, INTERVAL_DAY_MS, r->ts_ms, (uint64_t)r->value, restart,
-                              out + k, NULL),
-                   READING_DAY);
-        p->day.flags |= unsynced;
-    }
-    p->dirty = true;
-    return k + feed_occupancy(ind, p, r, added, out + k);
-}
-
-/* Feeds one reading to the point's counter or window; writes what that
- * completes (closed intervals, days or windows, intervals with no data, an
- * occupancy reading) to out and returns how many. poll: the readings r
- * came with, for a counter's power-on count. */
-static size_t derive(struct indicators *ind, struct point_indicator *p, const struct reading *r,
-                     const struct reading *poll, size_t poll_n, struct reading *out)
-{
-    const struct point_config *pc = p->pc;
-    if (pc->kind == KIND_COUNTER) {
-        if (!quality_is_usable(r->quality) || !(r->value >= 0))
-            return 0;
-        return derive_count(ind, p, r, restart_hint(ind, p, r, poll, poll_n), out);
-    }
-    if (pc->window_ms <= 0)
-        return 0;
-    size_t k = stamp(p, out,
-                     window_feed(&p->window, pc->window_ms, r->ts_ms, r->value, r->quality, out),
-                     READING_WINDOW);
-    p->window.flags |= r->flags & FLAG_CLOCK_UNSYNCED;
-    p->dirty = true;
-    return k;
-}
-
-static size_t pass_reading(struct indicators *ind, struct point_indicator *p,
+/* A counter's reading: its interval and its day (a good reading only),
+ * its occupancy point, then the reading itself if its publish mode sends
+ * it. poll: the readings r came with, for the power-on count. */
+static size_t pass_counter(struct indicators *ind, struct point_indicator *p,
                            const struct reading *r, const struct reading *poll, size_t poll_n,
                            struct reading *out)
 {
-    size_t k = derive(ind, p, r, poll, poll_n, out);
+    const struct point_config *pc = p->pc;
+    size_t k = 0;
+    if (quality_is_usable(r->quality) && r->value >= 0) {
+        enum restart_hint restart = restart_hint(ind, p, r, poll, poll_n);
+        uint16_t unsynced = r->flags & FLAG_CLOCK_UNSYNCED;
+        uint64_t now = (uint64_t)r->value, added = 0;
+        k = stamp(p, out,
+                  count_feed(&p->count, &p->limits, pc->count_interval_ms, r->ts_ms, now, restart,
+                             out, &added),
+                  READING_COUNT);
+        p->count.flags |= unsynced;
+        if (pc->day_total) {
+            k += stamp(p, out + k,
+                       count_feed(&p->day, &p->limits, INTERVAL_DAY_MS, r->ts_ms, now, restart,
+                                  out + k, NULL),
+                       READING_DAY);
+            p->day.flags |= unsynced;
+        }
+        p->dirty = true;
+        k += feed_occupancy(ind, p, r, added, out + k);
+    }
     if (should_publish(p, r))
         out[k++] = *r;
     return k;
@@ -475,14 +472,16 @@ size_t indicators_feed(struct indicators *ind, const struct reading *in, size_t 
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         struct point_indicator *p = find(ind, in[i].point_id);
-        if (p)
-            k += pass_reading(ind, p, &in[i], in, n, &out[k]);
-        else
+        if (!p)
             out[k++] = in[i];
+        else if (p->pc->kind == KIND_COUNTER)
+            k += pass_counter(ind, p, &in[i], in, n, &out[k]);
+        else
+            k += pass_measurement(p, &in[i], &out[k]);
     }
     /* A poll's readings arrive together: its occupancy is complete here. */
     for (size_t i = 0; i < ind->point_count; i++)
-        k += flush_occupancy(ind, &ind->points[i], &out[k]);
+        k += flush_occupancy(&ind->points[i], &out[k]);
     return k;
 }
 
