@@ -36,7 +36,7 @@ int command_poll_once(const struct gateway_config *cfg, int device_index,
     if (poller_create(cfg, d->bus_index, ids, &queue, &poller) == 0) {
         poller_poll_once(poller, d->name, trace);
         n = (int)ingest_queue_take(&queue, out, max);
-        poller_join_and_free(poller);
+        poller_destroy(poller);
     }
     ingest_queue_destroy(&queue);
     stats_devices_free();

@@ -238,7 +238,7 @@ int indicators_create(const struct gateway_config *cfg, const uint32_t *point_id
     ind->changed = calloc(cfg->point_count + 1, sizeof(*ind->changed));
     ind->texts = calloc(cfg->point_count + 1, sizeof(*ind->texts));
     if (!ind->points || !ind->by_id || !ind->changed || !ind->texts) {
-        indicators_free(ind);
+        indicators_destroy(ind);
         return -1;
     }
     for (size_t i = 0; i < ind->id_slots; i++)
@@ -269,7 +269,7 @@ int indicators_create(const struct gateway_config *cfg, const uint32_t *point_id
     for (size_t i = 0; i < cfg->point_count; i++)
         ind->points[i].emits_max = emits_max(&ind->points[i]);
     if (store_each_state(store, load_state, ind) != 0) {
-        indicators_free(ind);
+        indicators_destroy(ind);
         return -1;
     }
     *out = ind;
@@ -283,7 +283,7 @@ static void free_texts(struct indicators *ind)
     ind->n_changed = 0;
 }
 
-void indicators_free(struct indicators *ind)
+void indicators_destroy(struct indicators *ind)
 {
     if (!ind)
         return;

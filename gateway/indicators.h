@@ -20,7 +20,7 @@ struct indicators;
  * from the store. */
 int indicators_create(const struct gateway_config *cfg, const uint32_t *point_ids,
                       struct store *store, struct indicators **out);
-void indicators_free(struct indicators *ind);
+void indicators_destroy(struct indicators *ind);
 
 /* The most records indicators_feed for n readings and indicators_close_due
  * after it can write together. */

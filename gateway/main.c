@@ -179,7 +179,9 @@ static int gateway_start(struct gateway *gw)
         return -1;
     gw->queue_ready = true;
     if (mqtt_output_create(&gw->cfg, gw->store, wake_queue, &gw->queue, &gw->out) != 0 ||
-        pipeline_start(&gw->cfg, gw->point_ids, gw->store, gw->out, &gw->queue, &gw->pipeline) != 0)
+        pipeline_create(&gw->cfg, gw->point_ids, gw->store, gw->out, &gw->queue, &gw->pipeline) !=
+            0 ||
+        pipeline_start(gw->pipeline) != 0)
         return -1;
     return start_pollers(gw);
 }
@@ -191,10 +193,10 @@ static void gateway_stop(struct gateway *gw)
     for (size_t i = 0; gw->pollers && i < gw->cfg.bus_count; i++)
         poller_stop(gw->pollers[i]);
     for (size_t i = 0; gw->pollers && i < gw->cfg.bus_count; i++)
-        poller_join_and_free(gw->pollers[i]);
+        poller_destroy(gw->pollers[i]);
     free(gw->pollers);
-    if (gw->pipeline)
-        pipeline_stop(gw->pipeline, SHUTDOWN_GRACE_MS);
+    pipeline_stop(gw->pipeline, SHUTDOWN_GRACE_MS);
+    pipeline_destroy(gw->pipeline);
     if (gw->out.ops) {
         gw->out.ops->stop(gw->out.self, 1000);
         gw->out.ops->destroy(gw->out.self);

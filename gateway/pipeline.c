@@ -235,7 +235,7 @@ static void *pipeline_thread(void *arg)
 
 static void pipeline_free(struct pipeline *p)
 {
-    indicators_free(p->indicators);
+    indicators_destroy(p->indicators);
     latest_seq_free(&p->latest);
     wb_free(&p->wb);
     free(p->key_of);
@@ -279,8 +279,9 @@ static int map_topic_keys(struct pipeline *p)
     return latest_seq_load(&p->latest, p->store, p->key_of, limit);
 }
 
-int pipeline_start(const struct gateway_config *cfg, const uint32_t *point_ids, struct store *store,
-                   struct output out_to, struct ingest_queue *queue, struct pipeline **out)
+int pipeline_create(const struct gateway_config *cfg, const uint32_t *point_ids,
+                    struct store *store, struct output out_to, struct ingest_queue *queue,
+                    struct pipeline **out)
 {
     struct pipeline *p = calloc(1, sizeof(*p));
     if (!p)
@@ -308,8 +309,7 @@ int pipeline_start(const struct gateway_config *cfg, const uint32_t *point_ids, 
     p->acks = calloc(ACKS_MAX, sizeof(*p->acks));
     p->refusals = calloc(ACKS_MAX, sizeof(*p->refusals));
     if (!p->polled || !p->derived || !p->grouped || !p->sizes || !p->scratch || !p->claimed ||
-        !p->claimed_readings || !p->acks || !p->refusals ||
-        pthread_create(&p->thread, NULL, pipeline_thread, p) != 0) {
+        !p->claimed_readings || !p->acks || !p->refusals) {
         pipeline_free(p);
         return -1;
     }
@@ -317,11 +317,28 @@ int pipeline_start(const struct gateway_config *cfg, const uint32_t *point_ids, 
     return 0;
 }
 
+int pipeline_start(struct pipeline *p)
+{
+    if (pthread_create(&p->thread, NULL, pipeline_thread, p) != 0)
+        return -1;
+    p->started = true;
+    return 0;
+}
+
 void pipeline_stop(struct pipeline *p, int64_t grace_ms)
 {
+    if (!p)
+        return;
     p->grace_deadline_ms = clock_mono_ms() + grace_ms;
     stop_signal_raise(&p->stop);
     ingest_queue_wake(p->queue);
-    pthread_join(p->thread, NULL);
+}
+
+void pipeline_destroy(struct pipeline *p)
+{
+    if (!p)
+        return;
+    if (p->started)
+        pthread_join(p->thread, NULL);
     pipeline_free(p);
 }

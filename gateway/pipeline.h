@@ -17,13 +17,19 @@
 
 struct pipeline;
 
-/* point_ids[i] is the store's id of cfg->points[i]. */
-int pipeline_start(const struct gateway_config *cfg, const uint32_t *point_ids, struct store *store,
-                   struct output out_to, struct ingest_queue *queue, struct pipeline **out);
-/* Commits everything still queued, waits up to grace_ms for the broker to
- * acknowledge what is in flight, and joins the thread. Publishes nothing new
- * once called: whatever is unacknowledged stays in the store for next time. */
+/* point_ids[i] is the store's id of cfg->points[i]. Loads the indicator
+ * state from the store; no thread yet. */
+int pipeline_create(const struct gateway_config *cfg, const uint32_t *point_ids,
+                    struct store *store, struct output out_to, struct ingest_queue *queue,
+                    struct pipeline **out);
+int pipeline_start(struct pipeline *p);
+/* Asks the thread to end: it commits everything still queued, waits up to
+ * grace_ms for the broker to acknowledge what is in flight, and publishes
+ * nothing new; whatever is unacknowledged stays in the store for next
+ * time. Returns at once; pipeline_destroy waits for it. */
 void pipeline_stop(struct pipeline *p, int64_t grace_ms);
+/* Waits for the thread (if started) and frees. */
+void pipeline_destroy(struct pipeline *p);
 /* How long the pipeline has been inside one round (a commit, a publish, a
  * store call), monotonic milliseconds; 0 while it waits for work. A round
  * takes milliseconds: one that lasts seconds means a stuck disk or thread

@@ -44,6 +44,7 @@ struct pipeline {
     struct stop_signal stop;
     int64_t grace_deadline_ms;
     pthread_t thread;
+    bool started; /* the thread runs: pipeline_destroy joins it */
 
     struct indicators *indicators;
     struct latest_seq latest;

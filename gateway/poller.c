@@ -356,7 +356,7 @@ int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_
 fail:
     log_msg(LOG_ERROR, "bus %s: cannot set up the poller (out of memory or bad serial settings)",
             p->bus->name);
-    poller_join_and_free(p);
+    poller_destroy(p);
     return -1;
 }
 
@@ -395,7 +395,7 @@ void poller_stop(struct poller *p)
         stop_signal_raise(&p->stop);
 }
 
-void poller_join_and_free(struct poller *p)
+void poller_destroy(struct poller *p)
 {
     if (!p)
         return;

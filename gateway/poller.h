@@ -23,7 +23,7 @@ int poller_start(struct poller *p);
  * condition variable and its mutex contend for it at every poll. */
 void poller_stop(struct poller *p);
 /* Waits for the thread (after poller_stop) and frees. */
-void poller_join_and_free(struct poller *p);
+void poller_destroy(struct poller *p);
 int poller_device_count(const struct poller *p);
 
 /* For the technician's probe: called after each request of a traced

@@ -128,7 +128,7 @@ static void test_publish_modes(void **state)
     assert_int_equal(published[0], 0);
     assert_int_equal(published[1], 5);
     assert_int_equal(published[2], 1);
-    indicators_free(ind);
+    indicators_destroy(ind);
     store_close(s);
 }
 
@@ -144,7 +144,7 @@ static void test_counts_survive_restart(void **state)
                               raw(0, T0 + 180000, 65535, QUALITY_NO_DATA), /* skipped */
                               raw(0, T0 + 240000, 4, QUALITY_GOOD)};
     assert_int_equal(feed_and_commit(ind, s, first, 4, out), 0);
-    indicators_free(ind);
+    indicators_destroy(ind);
     store_close(s);
 
     /* a new process: no baseline, the interval goes on */
@@ -165,7 +165,7 @@ static void test_counts_survive_restart(void **state)
     k = indicators_close_due(ind, T0 + 30 * MIN_MS + 10000, out);
     assert_int_equal(k, 1);
     assert_true(out[0].value == 6);
-    indicators_free(ind);
+    indicators_destroy(ind);
     store_close(s);
 }
 
@@ -179,7 +179,7 @@ static void test_window_survives_restart(void **state)
     struct reading first[] = {raw(1, T0 + 1000, 10.0, QUALITY_GOOD),
                               raw(1, T0 + 2000, 12.0, QUALITY_GOOD)};
     feed_and_commit(ind, s, first, 2, out);
-    indicators_free(ind);
+    indicators_destroy(ind);
     store_close(s);
     s = open_store();
     assert_int_equal(indicators_create(&cfg, ids, s, &ind), 0);
@@ -194,7 +194,7 @@ static void test_window_survives_restart(void **state)
     assert_true(out[w].value == 12.0);
     assert_int_equal(out[w].samples, 3);
     assert_true(out[w].min == 10.0 && out[w].max == 14.0 && out[w].last == 14.0);
-    indicators_free(ind);
+    indicators_destroy(ind);
     store_close(s);
 }
 
@@ -213,7 +213,7 @@ static void test_power_on_count_day_total_and_silence(void **state)
     struct reading first[] = {raw(0, T0 + 60000, 60000, QUALITY_GOOD),
                               raw(3, T0 + 60000, 1, QUALITY_GOOD)};
     feed_and_commit(ind, s, first, 2, out);
-    indicators_free(ind);
+    indicators_destroy(ind);
     store_close(s);
 
     s = open_store();
@@ -256,7 +256,7 @@ static void test_power_on_count_day_total_and_silence(void **state)
     assert_true(out[1].value == 17);
     assert_int_equal(out[1].samples, 4);
     assert_int_equal(out[1].expected, 24 * 3600);
-    indicators_free(ind);
+    indicators_destroy(ind);
     store_close(s);
     unsetenv("TZ");
     tzset();
