@@ -1,7 +1,7 @@
-# Writes OUT: every drivers/profiles/*.ini as a C string in builtin_profiles[],
+# Writes OUT: every sources/modbus/profiles/*.ini as a C string in builtin_profiles[],
 # so that the daemon needs no data files at run time. Run by the build
 # whenever a profile changes (see CMakeLists.txt).
-file(GLOB files "${SRC_DIR}/drivers/profiles/*.ini")
+file(GLOB files "${SRC_DIR}/sources/modbus/profiles/*.ini")
 list(SORT files)
 set(body "")
 foreach(f IN LISTS files)
@@ -10,11 +10,11 @@ foreach(f IN LISTS files)
   string(REPLACE "\\" "\\\\" text "${text}")
   string(REPLACE "\"" "\\\"" text "${text}")
   string(REPLACE "\n" "\\n\"\n     \"" text "${text}")
-  string(APPEND body "    {\"${name}\", \"drivers/profiles/${name}.ini\",\n     \"${text}\"},\n")
+  string(APPEND body "    {\"${name}\", \"sources/modbus/profiles/${name}.ini\",\n     \"${text}\"},\n")
 endforeach()
 list(LENGTH files count)
 file(WRITE "${OUT}.tmp"
-  "/* Generated from the files in drivers/profiles by cmake/embed_profiles.cmake: edit those. */\n"
+  "/* Generated from the files in sources/modbus/profiles by cmake/embed_profiles.cmake: edit those. */\n"
   "#include \"config/config.h\"\n\n"
   "const struct builtin_profile builtin_profiles[] = {\n${body}    {NULL, NULL, NULL}};\n"
   "const size_t builtin_profile_count = ${count};\n")

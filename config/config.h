@@ -10,27 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "drivers/point_types.h"
+#include "core/names.h"
+#include "sources/modbus/bus_kind.h"
+#include "sources/modbus/point_types.h"
 
-#define CFG_NAME_MAX 64
-#define CFG_TEXT_MAX 256
 #define CFG_UNIT_MAX 32
 #define CFG_MAX_URIS 8
-
-struct bus_config {
-    char name[CFG_NAME_MAX + 1];
-    int kind; /* index into bus_kinds[] (drivers/bus_kind.h) */
-    char host[CFG_TEXT_MAX];
-    int port;
-    char device[CFG_TEXT_MAX];
-    int baud;
-    int parity; /* index into parity_names: none, even, odd */
-    int data_bits;
-    int stop_bits;
-    int64_t pause_between_requests_ms;
-    int line;
-    bool broken; /* its section had errors: the checks across sections skip it */
-};
 
 struct device_config {
     char name[CFG_NAME_MAX + 1];
@@ -48,7 +33,7 @@ struct device_config {
     int line;
     bool broken; /* its section had errors: the checks across sections skip it */
 
-    /* A built-in profile (drivers/profiles/NAME.ini) gives the points and
+    /* A built-in profile (sources/modbus/profiles/NAME.ini) gives the points and
      * the quirks; keys of the device's own section win. */
     char profile[CFG_NAME_MAX + 1];
     char model[CFG_TEXT_MAX]; /* the profile's description */
@@ -218,10 +203,10 @@ extern const char *const mqtt_layout_names[];
 /* Returns 0 when the file is valid; otherwise -1 with errors filled in. */
 int config_load(const char *path, struct gateway_config *cfg, struct config_errors *errors);
 
-/* The built-in device profiles (drivers/profiles/NAME.ini, compiled in). */
+/* The built-in device profiles (sources/modbus/profiles/NAME.ini, compiled in). */
 struct builtin_profile {
     const char *name;
-    const char *path; /* drivers/profiles/NAME.ini, for messages */
+    const char *path; /* sources/modbus/profiles/NAME.ini, for messages */
     const char *text;
 };
 extern const struct builtin_profile builtin_profiles[];

@@ -3,7 +3,7 @@
  * not checked, a manual's register number where an address belongs). */
 #include "config/config.h"
 #include "config/credentials.h"
-#include "drivers/point_types.h"
+#include "sources/modbus/point_types.h"
 
 #include <string.h>
 

@@ -2,8 +2,8 @@
  * settings that only make sense together. */
 #include "config/config.h"
 #include "config/credentials.h"
-#include "drivers/bus_kind.h"
-#include "drivers/counter.h"
+#include "sources/modbus/bus_kind.h"
+#include "indicators/counter.h"
 
 #include <stdarg.h>
 #include <stdint.h>

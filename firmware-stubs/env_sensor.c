@@ -6,7 +6,7 @@
  *   reg 2..3  pressure     float32 ABCD hPa  950 + 0.25 * (k mod 400)
  *   reg 4..5  illuminance  uint32 CDAB lux   65536 + (977k mod 100000)
  * Every value is exactly representable, so a test can compare exactly. */
-#include "drivers/decode.h"
+#include "sources/modbus/decode.h"
 #include "firmware-stubs/stub_server.h"
 
 static long reads;

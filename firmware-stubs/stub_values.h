@@ -1,5 +1,5 @@
 /* Putting values into registers the way a device's manual describes them,
- * written independently of drivers/decode.c on purpose: a stub that used
+ * written independently of sources/modbus/decode.c on purpose: a stub that used
  * the gateway's own encoder would agree with any mistake in it. */
 #ifndef STUB_VALUES_H
 #define STUB_VALUES_H

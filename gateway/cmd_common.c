@@ -2,7 +2,7 @@
  * polling one device once from the calling thread. */
 #include "gateway/cmd_common.h"
 #include "gateway/ingest_queue.h"
-#include "gateway/stats.h"
+#include "core/stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>

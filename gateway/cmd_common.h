@@ -5,7 +5,7 @@
 
 #include "config/config.h"
 #include "gateway/poller.h"
-#include "gateway/reading.h"
+#include "core/reading.h"
 
 #define EXIT_CONFIG 2
 

@@ -2,11 +2,11 @@
  * daemon would see, as `telegraf --test` does for its inputs. The device's
  * bus gets a poller of its own that is never started: the poll runs here. */
 #include "config/config.h"
-#include "drivers/modbus_link.h"
-#include "drivers/point_types.h"
+#include "sources/modbus/modbus_link.h"
+#include "sources/modbus/point_types.h"
 #include "gateway/cmd_common.h"
 #include "gateway/commands.h"
-#include "gateway/log.h"
+#include "core/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

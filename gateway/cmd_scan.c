@@ -3,12 +3,12 @@
  * 0 with a short timeout; an exception reply counts as an answer too (the
  * device is there, register 0 is not). */
 #include "config/config.h"
-#include "drivers/bus_kind.h"
-#include "drivers/modbus_link.h"
-#include "drivers/point_types.h"
+#include "sources/modbus/bus_kind.h"
+#include "sources/modbus/modbus_link.h"
+#include "sources/modbus/point_types.h"
 #include "gateway/cmd_common.h"
 #include "gateway/commands.h"
-#include "gateway/log.h"
+#include "core/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 #include "gateway/indicators.h"
-#include "drivers/counter.h"
-#include "drivers/occupancy.h"
-#include "drivers/window.h"
-#include "gateway/log.h"
+#include "indicators/counter.h"
+#include "indicators/occupancy.h"
+#include "indicators/window.h"
+#include "core/log.h"
 
 #include <json-c/json.h>
 #include <math.h>

@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "gateway/reading.h"
-#include "gateway/store.h"
+#include "core/reading.h"
+#include "store/store.h"
 
 struct indicators;
 

@@ -1,7 +1,7 @@
 #include "gateway/ingest_queue.h"
-#include "gateway/clock.h"
-#include "gateway/log.h"
-#include "gateway/stats.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/stats.h"
 
 #include <stdlib.h>
 

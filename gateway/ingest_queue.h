@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway/reading.h"
+#include "core/reading.h"
 
 struct ingest_queue {
     pthread_mutex_t lock;

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway/reading.h"
-#include "gateway/store.h"
+#include "core/reading.h"
+#include "store/store.h"
 
 struct latest_seq {
     int64_t *seq; /* [key * READING_KINDS + kind] */

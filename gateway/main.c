@@ -4,16 +4,16 @@
  *   pipeline.c (records, forward, write-behind) ->  outputs/mqtt (acknowledge), store.c
  * This file wires them together and handles the process's life. */
 #include "config/config.h"
-#include "gateway/clock.h"
+#include "core/clock.h"
 #include "gateway/commands.h"
 #include "outputs/mqtt/mqtt_output.h"
 #include "outputs/mqtt/ha_discovery.h"
 #include "gateway/ingest_queue.h"
-#include "gateway/log.h"
+#include "core/log.h"
 #include "gateway/pipeline.h"
 #include "gateway/poller.h"
-#include "gateway/stats.h"
-#include "gateway/store.h"
+#include "core/stats.h"
+#include "store/store.h"
 #include "gateway/watchdog.h"
 #include "version.h"
 

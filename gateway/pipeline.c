@@ -2,9 +2,9 @@
  * the broker (the store's first, then those in memory), start and stop.
  * Taking readings in and committing them is pipeline_store.c. */
 #include "gateway/pipeline_internal.h"
-#include "gateway/health.h"
-#include "gateway/stats.h"
-#include "gateway/status_file.h"
+#include "outputs/health.h"
+#include "core/stats.h"
+#include "outputs/status_file.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -13,7 +13,7 @@
 #include "config/config.h"
 #include "outputs/output.h"
 #include "gateway/ingest_queue.h"
-#include "gateway/store.h"
+#include "store/store.h"
 
 struct pipeline;
 

@@ -8,10 +8,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "gateway/clock.h"
+#include "core/clock.h"
 #include "gateway/indicators.h"
 #include "gateway/latest_seq.h"
-#include "gateway/log.h"
+#include "core/log.h"
 #include "gateway/pipeline.h"
 #include "gateway/write_behind.h"
 

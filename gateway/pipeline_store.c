@@ -3,7 +3,7 @@
  * broker acknowledged or refused. The loop and forwarding are pipeline.c. */
 #include "gateway/pipeline_internal.h"
 #include "gateway/record_group.h"
-#include "gateway/stats.h"
+#include "core/stats.h"
 
 #include <stdlib.h>
 

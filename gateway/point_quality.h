@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "gateway/reading.h"
+#include "core/reading.h"
 
 /* How long the value has not changed; one per point, kept by the poller. */
 struct stale_watch {

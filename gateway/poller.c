@@ -1,10 +1,10 @@
 #include "gateway/poller.h"
-#include "drivers/decode.h"
-#include "drivers/modbus_link.h"
-#include "drivers/read_plan.h"
-#include "gateway/log.h"
+#include "sources/modbus/decode.h"
+#include "sources/modbus/modbus_link.h"
+#include "sources/modbus/read_plan.h"
+#include "core/log.h"
 #include "gateway/point_quality.h"
-#include "gateway/stats.h"
+#include "core/stats.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "gateway/clock.h"
+#include "core/clock.h"
 #include "gateway/ingest_queue.h"
 
 struct poller;
@@ -28,7 +28,7 @@ int poller_device_count(const struct poller *p);
 
 /* For the technician's probe: called after each request of a traced
  * poll with what the device sent (regs, count values) and how long it
- * took. result: enum link_result (drivers/modbus_link.h). */
+ * took. result: enum link_result (sources/modbus/modbus_link.h). */
 struct poll_trace {
     void (*request)(void *ctx, int function, int address, int count, const uint16_t *regs,
                     int result, const char *why, int64_t took_us);

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway/reading.h"
+#include "core/reading.h"
 
 /* Writes the n readings of in to out, each record's readings together,
  * records in the order their first reading came; sizes[k] is the size of

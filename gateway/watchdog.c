@@ -1,5 +1,5 @@
 #include "gateway/watchdog.h"
-#include "gateway/log.h"
+#include "core/log.h"
 
 #include <systemd/sd-daemon.h>
 

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway/reading.h"
+#include "core/reading.h"
 
 enum wb_state {
     WB_UNACKED, /* waiting for the broker (sent or not) */

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway/health.h"
-#include "gateway/reading.h"
+#include "outputs/health.h"
+#include "core/reading.h"
 
 /* What became of a record handed to publish. */
 enum output_result {

@@ -7,7 +7,7 @@
 
 #include "config/config.h"
 #include "outputs/mqtt/forwarder.h"
-#include "gateway/health.h"
+#include "outputs/health.h"
 
 void announce_health(const struct gateway_config *cfg, struct forwarder *fw,
                      const struct health_inputs *in);

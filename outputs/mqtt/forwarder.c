@@ -1,9 +1,9 @@
 /* The forwarder's messages: publishing readings and retained messages,
  * PUBACKs and refusals handed to the pipeline, the in-flight window. The
  * connection's life is forwarder_link.c. */
-#include "gateway/clock.h"
+#include "core/clock.h"
 #include "outputs/mqtt/forwarder_internal.h"
-#include "gateway/stats.h"
+#include "core/stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
 
 #include "outputs/mqtt/forwarder.h"
 #include "outputs/mqtt/inflight.h"
-#include "gateway/log.h"
+#include "core/log.h"
 #include "outputs/mqtt/payload.h"
 
 enum link_state { FW_DISCONNECTED, FW_CONNECTING, FW_CONNECTED };

@@ -1,9 +1,9 @@
 /* The forwarder's connection: connecting across the broker URIs with
  * back-off, noticing a lost or silent link and what it probably means, the
  * status messages, stopping. The messages are forwarder.c. */
-#include "gateway/clock.h"
+#include "core/clock.h"
 #include "outputs/mqtt/forwarder_internal.h"
-#include "gateway/stats.h"
+#include "core/stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>

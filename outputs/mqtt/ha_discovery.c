@@ -1,5 +1,5 @@
 #include "outputs/mqtt/ha_discovery.h"
-#include "drivers/point_types.h"
+#include "sources/modbus/point_types.h"
 #include "outputs/mqtt/payload.h"
 #include "version.h"
 

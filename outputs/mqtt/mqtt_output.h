@@ -5,7 +5,7 @@
 #define GW_MQTT_OUTPUT_H
 
 #include "config/config.h"
-#include "gateway/store.h"
+#include "store/store.h"
 #include "outputs/output.h"
 
 /* store names the records' points; wake is called from paho's threads

@@ -1,5 +1,5 @@
 #include "outputs/mqtt/payload.h"
-#include "gateway/clock.h"
+#include "core/clock.h"
 #include "version.h"
 
 #include <math.h>

@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "gateway/reading.h"
-#include "gateway/store.h"
+#include "core/reading.h"
+#include "store/store.h"
 
 #define PAYLOAD_MAX 1024
 

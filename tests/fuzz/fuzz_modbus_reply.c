@@ -14,9 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "drivers/decode.h"
-#include "drivers/bus_kind.h"
-#include "drivers/modbus_link.h"
+#include "sources/modbus/decode.h"
+#include "sources/modbus/bus_kind.h"
+#include "sources/modbus/modbus_link.h"
 
 #define UNIT 1
 #define MAX_REPLY 300

@@ -4,7 +4,7 @@
 #ifndef GW_TEST_RECORDS_OF_ONE_H
 #define GW_TEST_RECORDS_OF_ONE_H
 
-#include "gateway/store.h"
+#include "store/store.h"
 
 #define RECORDS_OF_ONE_MAX 4096
 

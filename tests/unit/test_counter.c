@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "drivers/counter.h"
+#include "indicators/counter.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <math.h>
 
-#include "drivers/decode.h"
+#include "sources/modbus/decode.h"
 
 static double decode_ok(const uint16_t *regs, enum data_type t, enum word_order o)
 {

@@ -14,9 +14,9 @@
 
 #include "config/config.h"
 #include "gateway/indicators.h"
-#include "gateway/log.h"
+#include "core/log.h"
 #include "gateway/point_quality.h"
-#include "gateway/store.h"
+#include "store/store.h"
 #include "records_of_one.h"
 
 #define T0 1795600800000LL /* 2026-11-25T10:00:00Z */

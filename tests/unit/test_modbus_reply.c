@@ -9,8 +9,8 @@
 #include <modbus/modbus.h>
 #include <string.h>
 
-#include "drivers/modbus_reply.h"
-#include "drivers/point_types.h"
+#include "sources/modbus/modbus_reply.h"
+#include "sources/modbus/point_types.h"
 
 static const struct modbus_request two_regs = {
     .unit_id = 5, .function = FN_HOLDING_REGISTER, .address = 10, .count = 2};

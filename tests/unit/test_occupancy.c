@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "drivers/occupancy.h"
+#include "indicators/occupancy.h"
 
 #define MIN_MS (60 * 1000LL)
 #define HOUR_MS (60 * MIN_MS)

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "drivers/read_plan.h"
+#include "sources/modbus/read_plan.h"
 
 static struct read_limits limits(int max_registers, int max_gap, bool single)
 {

@@ -13,10 +13,10 @@
 
 #include <sqlite3.h>
 
-#include "gateway/log.h"
-#include "gateway/record_codec.h"
+#include "core/log.h"
+#include "store/record_codec.h"
 #include "gateway/record_group.h"
-#include "gateway/store.h"
+#include "store/store.h"
 #include "gateway/write_behind.h"
 
 static void test_codec_roundtrip(void **state)

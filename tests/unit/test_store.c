@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gateway/log.h"
-#include "gateway/clock.h"
-#include "gateway/store.h"
+#include "core/log.h"
+#include "core/clock.h"
+#include "store/store.h"
 #include "records_of_one.h"
 
 static char dir[64];

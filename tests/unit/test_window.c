@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "drivers/window.h"
+#include "indicators/window.h"
 
 #define MIN_MS (60 * 1000LL)
 #define TEN_MIN (10 * MIN_MS)

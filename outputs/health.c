@@ -1,8 +1,8 @@
-#include "gateway/health.h"
-#include "drivers/bus_kind.h"
-#include "drivers/point_types.h"
-#include "gateway/clock.h"
-#include "gateway/stats.h"
+#include "outputs/health.h"
+#include "sources/modbus/bus_kind.h"
+#include "sources/modbus/point_types.h"
+#include "core/clock.h"
+#include "core/stats.h"
 #include "version.h"
 
 #include <json-c/json.h>

@@ -1,8 +1,8 @@
 /* The store's SQLite file: creating and upgrading its schema, checking it
  * at start, setting a damaged file aside, loading what a restart needs. */
-#include "gateway/clock.h"
-#include "gateway/record_codec.h"
-#include "gateway/store_internal.h"
+#include "core/clock.h"
+#include "store/record_codec.h"
+#include "store/store_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 
 /* 1: raw readings only. 2: indicators in the same table (kind and its
  * columns) and the indicator state. 3: records (one row per message, its
- * readings as bytes: gateway/record_codec.h) instead of a row per reading.
+ * readings as bytes: store/record_codec.h) instead of a row per reading.
  * Older files are upgraded in place, unsent readings kept. */
 #define SCHEMA_VERSION 3
 

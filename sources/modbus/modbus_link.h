@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/config.h"
+#include "sources/modbus/bus_kind.h"
 
 enum link_result {
     LINK_OK,

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "gateway/store.h"
+#include "store/store.h"
 
 struct health_inputs {
     int64_t now_wall_ms;

@@ -1,4 +1,4 @@
-#include "drivers/intervals.h"
+#include "indicators/intervals.h"
 
 #include <stdbool.h>
 #include <time.h>

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway/reading.h"
+#include "core/reading.h"
 
 #define RECORD_RAW_BYTES 16
 #define RECORD_INDICATOR_BYTES 88

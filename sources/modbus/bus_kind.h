@@ -7,6 +7,11 @@
 #ifndef GW_BUS_KIND_H
 #define GW_BUS_KIND_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/names.h"
+
 enum bus_addressing {
     BUS_NETWORK, /* host and port */
     BUS_SERIAL,  /* a serial device and its line settings */
@@ -22,6 +27,22 @@ struct bus_kind {
     const char *transport; /* the device metadata's transport */
     enum bus_addressing addressing;
     enum bus_framing framing;
+};
+
+/* One [bus] of the INI file, as the link opens it. */
+struct bus_config {
+    char name[CFG_NAME_MAX + 1];
+    int kind; /* index into bus_kinds[] below */
+    char host[CFG_TEXT_MAX];
+    int port;
+    char device[CFG_TEXT_MAX];
+    int baud;
+    int parity; /* index into parity_names: none, even, odd */
+    int data_bits;
+    int stop_bits;
+    int64_t pause_between_requests_ms;
+    int line;
+    bool broken; /* its section had errors: the checks across sections skip it */
 };
 
 /* Indexed by bus_config.kind; bus_kind_names (config.h) lists the same

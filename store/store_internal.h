@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "gateway/log.h"
-#include "gateway/store.h"
+#include "core/log.h"
+#include "store/store.h"
 
 enum statement {
     ST_BEGIN,

@@ -1,4 +1,4 @@
-#include "gateway/record_codec.h"
+#include "store/record_codec.h"
 
 #include <stdbool.h>
 #include <string.h>

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway/reading.h"
+#include "core/reading.h"
 
 struct window_state {
     bool open;

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "drivers/intervals.h"
-#include "gateway/reading.h"
+#include "indicators/intervals.h"
+#include "core/reading.h"
 
 struct counter_limits {
     int bits;           /* 16, 32 or 64: the counter rolls over at 2^bits */

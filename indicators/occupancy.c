@@ -1,4 +1,4 @@
-#include "drivers/occupancy.h"
+#include "indicators/occupancy.h"
 
 #include <time.h>
 

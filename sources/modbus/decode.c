@@ -1,4 +1,4 @@
-#include "drivers/decode.h"
+#include "sources/modbus/decode.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "drivers/counter.h"
+#include "indicators/counter.h"
 
 #include <math.h>
 #include <string.h>

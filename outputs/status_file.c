@@ -3,7 +3,7 @@
  * (`cat /run/sensor-gateway/health.json`). Replaced by rename: a reader
  * never sees half a file. Not synced: it is meant for a tmpfs, and a stale
  * status after a power cut is worse than none. */
-#include "gateway/status_file.h"
+#include "outputs/status_file.h"
 
 #include <errno.h>
 #include <stdio.h>

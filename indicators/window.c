@@ -1,5 +1,5 @@
-#include "drivers/window.h"
-#include "drivers/counter.h"
+#include "indicators/window.h"
+#include "indicators/counter.h"
 
 static size_t emit(struct window_state *st, struct reading *out)
 {

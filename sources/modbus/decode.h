@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "drivers/point_types.h"
+#include "sources/modbus/point_types.h"
 
 enum decode_status { DECODE_OK, DECODE_NOT_FINITE };
 

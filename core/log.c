@@ -1,5 +1,5 @@
-#include "gateway/log.h"
-#include "gateway/clock.h"
+#include "core/log.h"
+#include "core/clock.h"
 
 #include <pthread.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
-#include "drivers/modbus_reply.h"
-#include "drivers/point_types.h"
+#include "sources/modbus/modbus_reply.h"
+#include "sources/modbus/point_types.h"
 
 #include <errno.h>
 #include <modbus/modbus.h>

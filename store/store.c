@@ -1,9 +1,9 @@
 /* The store's operations on an open file: one transaction per batch
  * (append, acknowledge, save indicator state), claiming for the broker,
  * the bounds. */
-#include "gateway/clock.h"
-#include "gateway/record_codec.h"
-#include "gateway/store_internal.h"
+#include "core/clock.h"
+#include "store/record_codec.h"
+#include "store/store_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

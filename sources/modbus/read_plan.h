@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "drivers/point_types.h"
+#include "sources/modbus/point_types.h"
 
 #define READ_PLAN_MAX_REGISTERS 125 /* the protocol's limit for FC3/FC4 */
 #define READ_PLAN_MAX_BITS 2000     /* the protocol's limit for FC1/FC2 */

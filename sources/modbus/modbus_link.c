@@ -1,6 +1,7 @@
-#include "drivers/modbus_link.h"
-#include "drivers/bus_kind.h"
-#include "drivers/modbus_reply.h"
+#include "sources/modbus/modbus_link.h"
+#include "sources/modbus/bus_kind.h"
+#include "sources/modbus/modbus_reply.h"
+#include "sources/modbus/point_types.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
-#include "gateway/stats.h"
-#include "gateway/clock.h"
-#include "gateway/log.h"
+#include "core/stats.h"
+#include "core/clock.h"
+#include "core/log.h"
 
 #include <pthread.h>
 #include <stdio.h>

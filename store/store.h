@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "gateway/reading.h"
+#include "core/reading.h"
 
 struct store;
 

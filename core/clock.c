@@ -1,4 +1,4 @@
-#include "gateway/clock.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 #include <sys/timex.h>

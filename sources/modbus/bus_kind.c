@@ -1,4 +1,4 @@
-#include "drivers/bus_kind.h"
+#include "sources/modbus/bus_kind.h"
 
 #include <string.h>
 

@@ -1,4 +1,4 @@
-#include "drivers/read_plan.h"
+#include "sources/modbus/read_plan.h"
 
 #include <stdlib.h>
 
