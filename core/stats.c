@@ -2,13 +2,34 @@
 #include "core/clock.h"
 #include "core/log.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-struct gateway_stats gw_stats;
+int stats_init(struct gateway_stats *s, size_t devices)
+{
+    memset(s, 0, sizeof(*s));
+    s->devices = calloc(devices ? devices : 1, sizeof(*s->devices));
+    if (!s->devices || pthread_mutex_init(&s->devices_lock, NULL) != 0) {
+        free(s->devices);
+        s->devices = NULL;
+        return -1;
+    }
+    s->device_count = devices;
+    return 0;
+}
 
-void stats_log_summary(const char *when)
+void stats_free(struct gateway_stats *s)
+{
+    if (!s->devices)
+        return;
+    pthread_mutex_destroy(&s->devices_lock);
+    free(s->devices);
+    s->devices = NULL;
+    s->device_count = 0;
+}
+
+void stats_log_summary(struct gateway_stats *s, const char *when)
 {
     log_msg(LOG_INFO,
             "%s: polls ok=%llu failed=%llu; readings polled=%llu stored=%llu published=%llu "
@@ -16,53 +37,28 @@ void stats_log_summary(const char *when)
             "unsaved=%llu; store "
             "errors=%llu; "
             "broker connects=%llu losses=%llu",
-            when, (unsigned long long)stat_get(&gw_stats.polls_ok),
-            (unsigned long long)stat_get(&gw_stats.polls_failed),
-            (unsigned long long)stat_get(&gw_stats.readings_polled),
-            (unsigned long long)stat_get(&gw_stats.readings_stored),
-            (unsigned long long)stat_get(&gw_stats.readings_published),
-            (unsigned long long)stat_get(&gw_stats.readings_acknowledged),
-            (unsigned long long)stat_get(&gw_stats.readings_refused),
-            (unsigned long long)stat_get(&gw_stats.dropped_queue_full),
-            (unsigned long long)stat_get(&gw_stats.dropped_store_bound),
-            (unsigned long long)stat_get(&gw_stats.dropped_store_full),
-            (unsigned long long)stat_get(&gw_stats.dropped_unsaved),
-            (unsigned long long)stat_get(&gw_stats.store_errors),
-            (unsigned long long)stat_get(&gw_stats.broker_connects),
-            (unsigned long long)stat_get(&gw_stats.broker_losses));
+            when, (unsigned long long)stat_get(&s->polls_ok),
+            (unsigned long long)stat_get(&s->polls_failed),
+            (unsigned long long)stat_get(&s->readings_polled),
+            (unsigned long long)stat_get(&s->readings_stored),
+            (unsigned long long)stat_get(&s->readings_published),
+            (unsigned long long)stat_get(&s->readings_acknowledged),
+            (unsigned long long)stat_get(&s->readings_refused),
+            (unsigned long long)stat_get(&s->dropped_queue_full),
+            (unsigned long long)stat_get(&s->dropped_store_bound),
+            (unsigned long long)stat_get(&s->dropped_store_full),
+            (unsigned long long)stat_get(&s->dropped_unsaved),
+            (unsigned long long)stat_get(&s->store_errors),
+            (unsigned long long)stat_get(&s->broker_connects),
+            (unsigned long long)stat_get(&s->broker_losses));
 }
 
-/* One lock for all devices: a poll takes it once, for a few stores; the
- * health message takes it once a minute. */
-static pthread_mutex_t devices_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct device_stats *devices;
-static size_t device_count;
-
-int stats_devices_init(size_t count)
-{
-    pthread_mutex_lock(&devices_lock);
-    free(devices);
-    devices = calloc(count ? count : 1, sizeof(*devices));
-    device_count = devices ? count : 0;
-    pthread_mutex_unlock(&devices_lock);
-    return devices ? 0 : -1;
-}
-
-void stats_devices_free(void)
-{
-    pthread_mutex_lock(&devices_lock);
-    free(devices);
-    devices = NULL;
-    device_count = 0;
-    pthread_mutex_unlock(&devices_lock);
-}
-
-void stats_device_poll(int index, bool ok, const char *why)
+void stats_device_poll(struct gateway_stats *s, int index, bool ok, const char *why)
 {
     int64_t now = clock_wall_ms();
-    pthread_mutex_lock(&devices_lock);
-    if (index >= 0 && (size_t)index < device_count) {
-        struct device_stats *d = &devices[index];
+    pthread_mutex_lock(&s->devices_lock);
+    if (index >= 0 && (size_t)index < s->device_count) {
+        struct device_stats *d = &s->devices[index];
         if (ok) {
             d->polls_ok++;
             d->last_ok_ms = now;
@@ -72,15 +68,15 @@ void stats_device_poll(int index, bool ok, const char *why)
             snprintf(d->last_error, sizeof(d->last_error), "%s", why ? why : "");
         }
     }
-    pthread_mutex_unlock(&devices_lock);
+    pthread_mutex_unlock(&s->devices_lock);
 }
 
-void stats_device_get(int index, struct device_stats *out)
+void stats_device_get(struct gateway_stats *s, int index, struct device_stats *out)
 {
-    pthread_mutex_lock(&devices_lock);
-    if (index >= 0 && (size_t)index < device_count)
-        *out = devices[index];
+    pthread_mutex_lock(&s->devices_lock);
+    if (index >= 0 && (size_t)index < s->device_count)
+        *out = s->devices[index];
     else
         *out = (struct device_stats){0};
-    pthread_mutex_unlock(&devices_lock);
+    pthread_mutex_unlock(&s->devices_lock);
 }

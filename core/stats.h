@@ -1,12 +1,22 @@
-/* Gateway-wide counters, written from any thread, read for the periodic
- * summary line and at shutdown. */
+/* The gateway's counters, written from any thread, read for the health
+ * message, the periodic summary line and at shutdown: one object the
+ * daemon owns (main.c) and hands to the pollers, the pipeline and the
+ * output; no global. */
 #ifndef GW_STATS_H
 #define GW_STATS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* One device's polls, for the health message. */
+struct device_stats {
+    uint64_t polls_ok, polls_failed;
+    int64_t last_ok_ms, last_error_ms; /* wall clock; 0 = never */
+    char last_error[256];
+};
 
 struct gateway_stats {
     atomic_uint_fast64_t polls_ok;
@@ -23,9 +33,17 @@ struct gateway_stats {
     atomic_uint_fast64_t store_errors;
     atomic_uint_fast64_t broker_connects;
     atomic_uint_fast64_t broker_losses;
+    /* Per device, indexed like gateway_config.devices: written by the
+     * device's poller, read by the pipeline. One lock for all devices: a
+     * poll takes it once, the health message once a minute. */
+    pthread_mutex_t devices_lock;
+    struct device_stats *devices;
+    size_t device_count;
 };
 
-extern struct gateway_stats gw_stats;
+/* All counters at 0, room for `devices` devices. */
+int stats_init(struct gateway_stats *s, size_t devices);
+void stats_free(struct gateway_stats *s);
 
 static inline void stat_add(atomic_uint_fast64_t *counter, uint64_t n)
 {
@@ -37,19 +55,8 @@ static inline uint64_t stat_get(atomic_uint_fast64_t *counter)
     return atomic_load_explicit(counter, memory_order_relaxed);
 }
 
-void stats_log_summary(const char *when);
-
-/* Per device, for the health message: written by the device's poller,
- * read by the pipeline. Indexed like gateway_config.devices. */
-struct device_stats {
-    uint64_t polls_ok, polls_failed;
-    int64_t last_ok_ms, last_error_ms; /* wall clock; 0 = never */
-    char last_error[256];
-};
-
-int stats_devices_init(size_t count);
-void stats_devices_free(void);
-void stats_device_poll(int index, bool ok, const char *why);
-void stats_device_get(int index, struct device_stats *out);
+void stats_log_summary(struct gateway_stats *s, const char *when);
+void stats_device_poll(struct gateway_stats *s, int index, bool ok, const char *why);
+void stats_device_get(struct gateway_stats *s, int index, struct device_stats *out);
 
 #endif

@@ -24,22 +24,27 @@ int command_poll_once(const struct gateway_config *cfg, int device_index,
     const struct device_config *d = &cfg->devices[device_index];
     uint32_t *ids = calloc(cfg->point_count + 1, sizeof(*ids));
     struct ingest_queue queue;
+    struct gateway_stats stats;
     struct poller *poller = NULL;
     int n = -1;
     for (size_t i = 0; ids && i < cfg->point_count; i++)
         ids[i] = (uint32_t)i; /* a reading names its point by config index */
-    if (!ids || stats_devices_init(cfg->device_count) != 0 ||
-        ingest_queue_init(&queue, 4096) != 0) {
+    if (!ids || stats_init(&stats, cfg->device_count) != 0) {
         free(ids);
         return -1;
     }
-    if (poller_create(cfg, d->bus_index, ids, &queue, &poller) == 0) {
+    if (ingest_queue_init(&queue, 4096, &stats) != 0) {
+        stats_free(&stats);
+        free(ids);
+        return -1;
+    }
+    if (poller_create(cfg, d->bus_index, ids, &queue, &stats, &poller) == 0) {
         poller_poll_once(poller, d->name, trace);
         n = (int)ingest_queue_take(&queue, out, max);
         poller_destroy(poller);
     }
     ingest_queue_destroy(&queue);
-    stats_devices_free();
+    stats_free(&stats);
     free(ids);
     return n;
 }

@@ -5,7 +5,7 @@
 
 #include <stdlib.h>
 
-int ingest_queue_init(struct ingest_queue *q, size_t capacity)
+int ingest_queue_init(struct ingest_queue *q, size_t capacity, struct gateway_stats *stats)
 {
     q->ring = calloc(capacity, sizeof(*q->ring));
     if (!q->ring)
@@ -13,6 +13,8 @@ int ingest_queue_init(struct ingest_queue *q, size_t capacity)
     q->capacity = capacity;
     q->head = q->count = 0;
     q->woken = false;
+    q->stats = stats;
+    q->full_log = (struct log_limit){.interval_ms = 10000};
     pthread_mutex_init(&q->lock, NULL);
     cond_init_monotonic(&q->wake);
     return 0;
@@ -28,7 +30,6 @@ void ingest_queue_destroy(struct ingest_queue *q)
 
 size_t ingest_queue_push(struct ingest_queue *q, const struct reading *readings, size_t n)
 {
-    static struct log_limit full_log = {.interval_ms = 10000};
     pthread_mutex_lock(&q->lock);
     size_t accepted = 0;
     while (accepted < n && q->count < q->capacity) {
@@ -43,8 +44,8 @@ size_t ingest_queue_push(struct ingest_queue *q, const struct reading *readings,
     }
     pthread_mutex_unlock(&q->lock);
     if (accepted < n) {
-        stat_add(&gw_stats.dropped_queue_full, n - accepted);
-        log_limited(&full_log, LOG_ERROR,
+        stat_add(&q->stats->dropped_queue_full, n - accepted);
+        log_limited(&q->full_log, LOG_ERROR,
                     "ingest queue full (%zu readings): dropped %zu readings; the store is not "
                     "keeping up",
                     q->capacity, n - accepted);

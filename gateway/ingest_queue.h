@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/log.h"
 #include "core/reading.h"
+#include "core/stats.h"
 
 struct ingest_queue {
     pthread_mutex_t lock;
@@ -21,9 +23,11 @@ struct ingest_queue {
     struct reading *ring;
     size_t capacity, head, count;
     bool woken; /* the pipeline has news it has not woken up for yet */
+    struct gateway_stats *stats; /* counts what a full queue drops */
+    struct log_limit full_log;   /* and says so at most every 10 s */
 };
 
-int ingest_queue_init(struct ingest_queue *q, size_t capacity);
+int ingest_queue_init(struct ingest_queue *q, size_t capacity, struct gateway_stats *stats);
 void ingest_queue_destroy(struct ingest_queue *q);
 
 /* Returns how many of n were accepted; the rest are counted as dropped. */

@@ -137,8 +137,11 @@ static void wake_queue(void *queue)
     ingest_queue_wake(queue);
 }
 
+/* Everything the daemon runs, in one place: no globals. */
 struct gateway {
     struct gateway_config cfg;
+    struct gateway_stats stats;
+    bool stats_ready;
     struct store *store;
     struct output out; /* ops NULL until created */
     struct ingest_queue queue;
@@ -162,7 +165,8 @@ static int start_pollers(struct gateway *gw)
     if (!gw->pollers)
         return -1;
     for (size_t i = 0; i < gw->cfg.bus_count; i++) {
-        if (poller_create(&gw->cfg, (int)i, gw->point_ids, &gw->queue, &gw->pollers[i]) != 0 ||
+        if (poller_create(&gw->cfg, (int)i, gw->point_ids, &gw->queue, &gw->stats,
+                          &gw->pollers[i]) != 0 ||
             poller_start(gw->pollers[i]) != 0)
             return -1;
     }
@@ -171,16 +175,18 @@ static int start_pollers(struct gateway *gw)
 
 static int gateway_start(struct gateway *gw)
 {
-    if (stats_devices_init(gw->cfg.device_count) != 0)
+    if (stats_init(&gw->stats, gw->cfg.device_count) != 0)
         return -1;
+    gw->stats_ready = true;
     if (store_open(&gw->cfg.store, &gw->store) != 0 || register_points(gw) != 0)
         return -1;
-    if (ingest_queue_init(&gw->queue, (size_t)gw->cfg.ingest_capacity) != 0)
+    if (ingest_queue_init(&gw->queue, (size_t)gw->cfg.ingest_capacity, &gw->stats) != 0)
         return -1;
     gw->queue_ready = true;
-    if (mqtt_output_create(&gw->cfg, gw->store, wake_queue, &gw->queue, &gw->out) != 0 ||
-        pipeline_create(&gw->cfg, gw->point_ids, gw->store, gw->out, &gw->queue, &gw->pipeline) !=
+    if (mqtt_output_create(&gw->cfg, gw->store, &gw->stats, wake_queue, &gw->queue, &gw->out) !=
             0 ||
+        pipeline_create(&gw->cfg, gw->point_ids, gw->store, gw->out, &gw->queue, &gw->stats,
+                        &gw->pipeline) != 0 ||
         pipeline_start(gw->pipeline) != 0)
         return -1;
     return start_pollers(gw);
@@ -188,7 +194,7 @@ static int gateway_start(struct gateway *gw)
 
 /* Order matters: pollers first (nothing new arrives), then the pipeline
  * (everything queued is committed), then the broker connection. */
-static void gateway_stop(struct gateway *gw)
+static void gateway_stop(struct gateway *gw, const char *summary)
 {
     for (size_t i = 0; gw->pollers && i < gw->cfg.bus_count; i++)
         poller_stop(gw->pollers[i]);
@@ -208,7 +214,10 @@ static void gateway_stop(struct gateway *gw)
     }
     if (gw->queue_ready)
         ingest_queue_destroy(&gw->queue);
-    stats_devices_free();
+    if (gw->stats_ready && summary)
+        stats_log_summary(&gw->stats, summary);
+    if (gw->stats_ready)
+        stats_free(&gw->stats);
     free(gw->point_ids);
     config_free(&gw->cfg);
 }
@@ -309,15 +318,14 @@ static int run(const char *path, int level_override)
                              "whole box; run it as its own user (the package's unit does)");
     if (gateway_start(&gw) != 0) {
         log_msg(LOG_ERROR, "start-up failed; stopping");
-        gateway_stop(&gw);
+        gateway_stop(&gw, NULL);
         return EXIT_FAILURE;
     }
     sd_notify(0, "READY=1");
     int sig = wait_for_stop_signal(gw.pipeline);
     sd_notify(0, "STOPPING=1");
     log_msg(LOG_INFO, "%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    gateway_stop(&gw);
-    stats_log_summary("stopped");
+    gateway_stop(&gw, "stopped");
     return EXIT_SUCCESS;
 }
 

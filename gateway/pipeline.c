@@ -21,7 +21,7 @@ static void drop_orphan(struct pipeline *p, const struct record *rec)
         log_limited(&p->orphan_log, LOG_ERROR,
                     "store: record %lld has an unknown point id %u: dropped", (long long)rec->seq,
                     rec->r[0].point_id);
-    stat_add(&gw_stats.store_errors, 1);
+    stat_add(&p->stats->store_errors, 1);
     if (!wb_ack(&p->wb, rec->seq) && p->ack_count < ACKS_MAX) {
         p->acks[p->ack_count++] = rec->seq;
         pipeline_note_unsaved(p);
@@ -108,7 +108,8 @@ static void write_status_file(struct pipeline *p, const struct health_inputs *in
  * next commit) as empty. */
 static void publish_health(struct pipeline *p, int64_t now_mono)
 {
-    struct health_inputs in = {.now_wall_ms = clock_wall_ms(),
+    struct health_inputs in = {.stats = p->stats,
+                               .now_wall_ms = clock_wall_ms(),
                                .uptime_ms = now_mono - p->started_ms,
                                .clock_synced = clock_is_synchronised(),
                                .store = store_stats(p->store),
@@ -198,7 +199,7 @@ static void *pipeline_thread(void *arg)
         }
         report_clock_step(p);
         if (now >= next_summary) {
-            stats_log_summary("running");
+            stats_log_summary(p->stats, "running");
             next_summary = now + SUMMARY_EVERY_MS;
         }
         if (stopping) {
@@ -281,12 +282,13 @@ static int map_topic_keys(struct pipeline *p)
 
 int pipeline_create(const struct gateway_config *cfg, const uint32_t *point_ids,
                     struct store *store, struct output out_to, struct ingest_queue *queue,
-                    struct pipeline **out)
+                    struct gateway_stats *stats, struct pipeline **out)
 {
     struct pipeline *p = calloc(1, sizeof(*p));
     if (!p)
         return -1;
-    *p = (struct pipeline){.cfg = cfg, .store = store, .out = out_to, .queue = queue};
+    *p = (struct pipeline){
+        .cfg = cfg, .store = store, .out = out_to, .queue = queue, .stats = stats};
     p->store_log.interval_ms = p->drop_log.interval_ms = p->full_log.interval_ms = 30000;
     p->orphan_log.interval_ms = p->status_log.interval_ms = 30000;
     p->unsaved_since_ms = p->acks_since_ms = INT64_MAX;

@@ -21,7 +21,7 @@ struct pipeline;
  * state from the store; no thread yet. */
 int pipeline_create(const struct gateway_config *cfg, const uint32_t *point_ids,
                     struct store *store, struct output out_to, struct ingest_queue *queue,
-                    struct pipeline **out);
+                    struct gateway_stats *stats, struct pipeline **out);
 int pipeline_start(struct pipeline *p);
 /* Asks the thread to end: it commits everything still queued, waits up to
  * grace_ms for the broker to acknowledge what is in flight, and publishes

@@ -41,6 +41,7 @@ struct pipeline {
     struct store *store;
     struct output out; /* where records go: outputs/output.h */
     struct ingest_queue *queue;
+    struct gateway_stats *stats;
     struct stop_signal stop;
     int64_t grace_deadline_ms;
     pthread_t thread;

@@ -55,7 +55,7 @@ static int commit_pending(struct pipeline *p, bool records)
     size_t readings = 0;
     for (size_t i = 0; i < n; i++)
         readings += p->commit_recs[i].n;
-    stat_add(&gw_stats.readings_stored, readings);
+    stat_add(&p->stats->readings_stored, readings);
     if (records) {
         if (n && p->commit_recs[n - 1].seq > p->store_hw)
             p->store_hw = p->commit_recs[n - 1].seq;
@@ -68,7 +68,7 @@ static int commit_pending(struct pipeline *p, bool records)
     p->ack_count = p->refusal_count = 0;
     p->unsaved_since_ms = p->acks_since_ms = INT64_MAX;
     if (dropped > 0) {
-        stat_add(&gw_stats.dropped_store_bound, (uint64_t)dropped);
+        stat_add(&p->stats->dropped_store_bound, (uint64_t)dropped);
         log_limited(&p->drop_log, LOG_WARNING,
                     "store: full at %lld readings: dropped the %lld oldest unsent readings "
                     "(%lld dropped in all)",
@@ -95,7 +95,7 @@ static int commit_when_full(struct pipeline *p)
         room = MAKE_ROOM_MIN;
     if (store_make_room(p->store, room, &dropped) != STORE_OK)
         return STORE_FULL;
-    stat_add(&gw_stats.dropped_store_full, (uint64_t)dropped);
+    stat_add(&p->stats->dropped_store_full, (uint64_t)dropped);
     log_limited(&p->full_log, LOG_WARNING,
                 "store: no space left (disk or max_size %lld bytes): dropped the %lld oldest "
                 "readings to keep polling (%lld dropped in all)",
@@ -113,7 +113,7 @@ void pipeline_commit_round(struct pipeline *p)
     /* A failing disk is tried again once per interval, not in a loop. */
     p->commit_retry_ms = rc == STORE_OK ? 0 : clock_mono_ms() + p->cfg->store.commit_interval_ms;
     if (rc != STORE_OK) {
-        stat_add(&gw_stats.store_errors, 1);
+        stat_add(&p->stats->store_errors, 1);
         log_limited(&p->store_log, LOG_ERROR,
                     "store: commit failed; %zu readings held in memory and retried",
                     p->wb.live_readings + p->derived_count + p->held_count);
@@ -173,7 +173,7 @@ static bool admit(struct pipeline *p, const struct reading *in, size_t n, int64_
         if (wb_append(&p->wb, seq + (int64_t)k, now, p->grouped + at, p->sizes[k]) != 0) {
             log_limited(&p->store_log, LOG_ERROR, "pipeline: out of memory; %zu readings lost",
                         n - at);
-            stat_add(&gw_stats.dropped_unsaved, n - at);
+            stat_add(&p->stats->dropped_unsaved, n - at);
             break;
         }
         struct record rec = {.seq = seq + (int64_t)k, .r = p->grouped + at, .n = p->sizes[k]};
@@ -249,11 +249,11 @@ void pipeline_expire_round(struct pipeline *p)
     if (p->ack_count > 0 && store_expiry_due(p->store, now) && commit_pending(p, false) != STORE_OK)
         return;
     if (store_expire(p->store, now, &dropped) != 0) {
-        stat_add(&gw_stats.store_errors, 1);
+        stat_add(&p->stats->store_errors, 1);
         return;
     }
     if (dropped > 0) {
-        stat_add(&gw_stats.dropped_store_bound, (uint64_t)dropped);
+        stat_add(&p->stats->dropped_store_bound, (uint64_t)dropped);
         log_limited(&p->drop_log, LOG_WARNING,
                     "store: dropped %lld unsent readings older than max_age (%lld dropped in all)",
                     (long long)dropped, (long long)store_stats(p->store).dropped_total);
@@ -268,7 +268,7 @@ void pipeline_report_unsaved(struct pipeline *p)
         p->wb.live_readings + p->derived_count + p->held_count + ingest_queue_length(p->queue);
     if (lost == 0)
         return;
-    stat_add(&gw_stats.dropped_unsaved, lost);
+    stat_add(&p->stats->dropped_unsaved, lost);
     log_msg(LOG_ERROR, "store: %zu readings could not be committed before shutdown and are lost",
             lost);
 }

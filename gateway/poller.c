@@ -43,6 +43,7 @@ struct poller {
     struct device_state *devices;
     size_t device_count;
     struct ingest_queue *queue;
+    struct gateway_stats *stats;
     struct stop_signal stop;
     pthread_t thread;
     bool started;
@@ -268,11 +269,11 @@ static bool poll_device(struct poller *p, struct device_state *d)
     }
     n += derive_points(d, poll_ts, flags, p->batch + n);
     if (n > 0) {
-        stat_add(&gw_stats.readings_polled, n);
+        stat_add(&p->stats->readings_polled, n);
         ingest_queue_push(p->queue, p->batch, n);
     }
-    stat_add(all_ok ? &gw_stats.polls_ok : &gw_stats.polls_failed, 1);
-    stats_device_poll(d->index, all_ok, why);
+    stat_add(all_ok ? &p->stats->polls_ok : &p->stats->polls_failed, 1);
+    stats_device_poll(p->stats, d->index, all_ok, why);
     return io_ok;
 }
 
@@ -321,13 +322,14 @@ static void *poller_thread(void *arg)
 }
 
 int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_t *point_ids,
-                  struct ingest_queue *queue, struct poller **out)
+                  struct ingest_queue *queue, struct gateway_stats *stats, struct poller **out)
 {
     struct poller *p = calloc(1, sizeof(*p));
     if (!p)
         return -1;
     p->bus = &cfg->buses[bus_index];
     p->queue = queue;
+    p->stats = stats;
     stop_signal_init(&p->stop);
     for (size_t i = 0; i < cfg->device_count; i++)
         p->device_count += cfg->devices[i].bus_index == bus_index;

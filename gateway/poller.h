@@ -16,7 +16,7 @@ struct poller;
 
 /* point_ids maps each config point (by index) to its store id. */
 int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_t *point_ids,
-                  struct ingest_queue *queue, struct poller **out);
+                  struct ingest_queue *queue, struct gateway_stats *stats, struct poller **out);
 int poller_start(struct poller *p);
 /* Asks the thread to end after its current poll. Each poller sleeps on a
  * stop signal of its own: a hundred pollers timing out on one shared

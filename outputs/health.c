@@ -40,27 +40,27 @@ static char *finish(json_object *root)
     return copy;
 }
 
-static json_object *counters_json(void)
+static json_object *counters_json(struct gateway_stats *stats)
 {
     json_object *r = json_object_new_object();
-    add_int(r, "polled", (int64_t)stat_get(&gw_stats.readings_polled));
-    add_int(r, "stored", (int64_t)stat_get(&gw_stats.readings_stored));
-    add_int(r, "published", (int64_t)stat_get(&gw_stats.readings_published));
-    add_int(r, "acknowledged", (int64_t)stat_get(&gw_stats.readings_acknowledged));
-    add_int(r, "refused", (int64_t)stat_get(&gw_stats.readings_refused));
-    add_int(r, "dropped_queue_full", (int64_t)stat_get(&gw_stats.dropped_queue_full));
-    add_int(r, "dropped_store_bound", (int64_t)stat_get(&gw_stats.dropped_store_bound));
-    add_int(r, "dropped_store_full", (int64_t)stat_get(&gw_stats.dropped_store_full));
-    add_int(r, "store_errors", (int64_t)stat_get(&gw_stats.store_errors));
+    add_int(r, "polled", (int64_t)stat_get(&stats->readings_polled));
+    add_int(r, "stored", (int64_t)stat_get(&stats->readings_stored));
+    add_int(r, "published", (int64_t)stat_get(&stats->readings_published));
+    add_int(r, "acknowledged", (int64_t)stat_get(&stats->readings_acknowledged));
+    add_int(r, "refused", (int64_t)stat_get(&stats->readings_refused));
+    add_int(r, "dropped_queue_full", (int64_t)stat_get(&stats->dropped_queue_full));
+    add_int(r, "dropped_store_bound", (int64_t)stat_get(&stats->dropped_store_bound));
+    add_int(r, "dropped_store_full", (int64_t)stat_get(&stats->dropped_store_full));
+    add_int(r, "store_errors", (int64_t)stat_get(&stats->store_errors));
     return r;
 }
 
-static json_object *devices_json(const struct gateway_config *cfg)
+static json_object *devices_json(const struct gateway_config *cfg, struct gateway_stats *stats)
 {
     json_object *all = json_object_new_object();
     for (size_t i = 0; i < cfg->device_count; i++) {
         struct device_stats st;
-        stats_device_get((int)i, &st);
+        stats_device_get(stats, (int)i, &st);
         json_object *d = json_object_new_object();
         add_int(d, "polls_ok", (int64_t)st.polls_ok);
         add_int(d, "polls_failed", (int64_t)st.polls_failed);
@@ -99,12 +99,12 @@ char *health_json(const struct gateway_config *cfg, const struct health_inputs *
     add_int(store, "first_seq", in->store.first_seq);
     json_object_object_add(root, "store", store);
 
-    json_object_object_add(root, "readings", counters_json());
+    json_object_object_add(root, "readings", counters_json(in->stats));
     json_object *broker = json_object_new_object();
-    add_int(broker, "connects", (int64_t)stat_get(&gw_stats.broker_connects));
-    add_int(broker, "reconnects", (int64_t)stat_get(&gw_stats.broker_losses));
+    add_int(broker, "connects", (int64_t)stat_get(&in->stats->broker_connects));
+    add_int(broker, "reconnects", (int64_t)stat_get(&in->stats->broker_losses));
     json_object_object_add(root, "broker", broker);
-    json_object_object_add(root, "devices", devices_json(cfg));
+    json_object_object_add(root, "devices", devices_json(cfg, in->stats));
     return finish(root);
 }
 

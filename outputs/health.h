@@ -12,9 +12,11 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "core/stats.h"
 #include "store/store.h"
 
 struct health_inputs {
+    struct gateway_stats *stats;
     int64_t now_wall_ms;
     int64_t uptime_ms;
     bool clock_synced;

@@ -82,7 +82,7 @@ static void delivered(struct inflight_slot *slot)
     if (wake)
         fw->window_wanted = fw->paho_full = false;
     pthread_mutex_unlock(&fw->lock);
-    stat_add(&gw_stats.readings_acknowledged, 1);
+    stat_add(&fw->stats->readings_acknowledged, 1);
     if (wake)
         fw->wake(fw->wake_ctx);
 }
@@ -98,7 +98,7 @@ static void refused(struct inflight_slot *slot, int reason)
     fw->last_progress_ms = clock_mono_ms(); /* the broker answered */
     inflight_release(&fw->inflight, slot);
     pthread_mutex_unlock(&fw->lock);
-    stat_add(&gw_stats.readings_refused, 1);
+    stat_add(&fw->stats->readings_refused, 1);
     log_limited(&fw->refuse_log, LOG_WARNING,
                 "mqtt: the broker refused reading %lld on %s: %s (0x%02x); set aside in the store "
                 "(sensor-gateway --list-set-aside), the readings behind it go on; further "
@@ -198,14 +198,14 @@ enum fw_publish_result forwarder_publish(struct forwarder *fw, const char *topic
     if (held) {
         fw_note_refusal(fw, seq, held);
         pthread_mutex_unlock(&fw->lock);
-        stat_add(&gw_stats.readings_refused, 1);
+        stat_add(&fw->stats->readings_refused, 1);
         return FW_SET_ASIDE;
     }
     if (connected && too_large(fw, topic, len, qos)) {
         fw_note_refusal(fw, seq, REASON_PACKET_TOO_LARGE);
         int64_t max = fw->max_packet;
         pthread_mutex_unlock(&fw->lock);
-        stat_add(&gw_stats.readings_refused, 1);
+        stat_add(&fw->stats->readings_refused, 1);
         log_limited(&fw->refuse_log, LOG_WARNING,
                     "mqtt: reading %lld on %s is larger than the broker's maximum packet size "
                     "(%lld bytes): set aside in the store (sensor-gateway --list-set-aside)",
@@ -240,7 +240,7 @@ enum fw_publish_result forwarder_publish(struct forwarder *fw, const char *topic
         pthread_mutex_unlock(&fw->lock);
         return FW_NOT_NOW;
     }
-    stat_add(&gw_stats.readings_published, 1);
+    stat_add(&fw->stats->readings_published, 1);
     return FW_SENT;
 }
 int forwarder_publish_retained(struct forwarder *fw, const char *topic, const char *payload)

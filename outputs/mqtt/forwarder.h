@@ -17,12 +17,14 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "core/stats.h"
 #include "core/reading.h"
 
 struct forwarder;
 
 /* wake is called from paho's thread whenever the pipeline has news. */
-int forwarder_create(const struct gateway_config *cfg, void (*wake)(void *), void *wake_ctx,
+int forwarder_create(const struct gateway_config *cfg, struct gateway_stats *stats,
+                     void (*wake)(void *), void *wake_ctx,
                      struct forwarder **out);
 void forwarder_destroy(struct forwarder *fw);
 

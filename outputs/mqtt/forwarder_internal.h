@@ -50,6 +50,7 @@ struct held_topic {
 struct forwarder {
     MQTTAsync client;
     const struct gateway_config *cfg;
+    struct gateway_stats *stats;
     bool v5;
     char status_topic[TOPIC_MAX];
     char uris[CFG_MAX_URIS][CFG_TEXT_MAX];

@@ -30,7 +30,7 @@ static void connected(struct forwarder *fw, const char *uri, int64_t max_packet)
     fw->resend = true;
     snprintf(fw->connected_uri, sizeof(fw->connected_uri), "%s", uri ? uri : "?");
     pthread_mutex_unlock(&fw->lock);
-    stat_add(&gw_stats.broker_connects, 1);
+    stat_add(&fw->stats->broker_connects, 1);
     log_msg(LOG_INFO, "mqtt: connected to %s (MQTT %s)", fw->connected_uri,
             mqtt_protocol_names[fw->cfg->mqtt.protocol]);
     publish_status(fw, "online");
@@ -131,7 +131,7 @@ static void on_connection_lost(void *context, char *cause)
     schedule_retry(fw);
     int64_t delay = fw->next_attempt_ms - clock_mono_ms();
     pthread_mutex_unlock(&fw->lock);
-    stat_add(&gw_stats.broker_losses, 1);
+    stat_add(&fw->stats->broker_losses, 1);
     char why[96];
     if (reason >= 0)
         snprintf(why, sizeof(why), "the broker disconnected: %s, 0x%02x", fw_reason_text(reason),
@@ -156,7 +156,7 @@ static void on_connection_lost(void *context, char *cause)
                 "broker refuses what the gateway sends first (see the broker's log)",
                 brief, fw->cfg->mqtt.client_id);
     if (set_aside >= 0) {
-        stat_add(&gw_stats.readings_refused, 1);
+        stat_add(&fw->stats->readings_refused, 1);
         log_msg(LOG_WARNING,
                 "mqtt: the broker dropped the connection %d times in a row while reading %lld "
                 "was the oldest in flight: taken as refused and set aside in the store "
@@ -183,13 +183,15 @@ static void normalise_uri(char *dst, size_t size, const char *uri)
     else
         snprintf(dst, size, "%s", uri);
 }
-int forwarder_create(const struct gateway_config *cfg, void (*wake)(void *), void *wake_ctx,
+int forwarder_create(const struct gateway_config *cfg, struct gateway_stats *stats,
+                     void (*wake)(void *), void *wake_ctx,
                      struct forwarder **out)
 {
     struct forwarder *fw = calloc(1, sizeof(*fw));
     if (!fw)
         return -1;
     fw->cfg = cfg;
+    fw->stats = stats;
     fw->wake = wake;
     fw->wake_ctx = wake_ctx;
     fw->retry_delay_ms = cfg->mqtt.reconnect_min_ms;
@@ -305,7 +307,7 @@ static void drop_if_silent(struct forwarder *fw, int64_t now_mono_ms)
     pthread_mutex_unlock(&fw->lock);
     if (!silent)
         return;
-    stat_add(&gw_stats.broker_losses, 1);
+    stat_add(&fw->stats->broker_losses, 1);
     log_msg(LOG_WARNING,
             "mqtt: connection silent: no acknowledgement for %lldms with %zu messages in flight; "
             "reconnecting, readings stay in the store",

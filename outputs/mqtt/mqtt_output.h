@@ -8,9 +8,10 @@
 #include "store/store.h"
 #include "outputs/output.h"
 
-/* store names the records' points; wake is called from paho's threads
- * when the pipeline has news. */
+/* store names the records' points; stats counts what the broker does;
+ * wake is called from paho's threads when the pipeline has news. */
 int mqtt_output_create(const struct gateway_config *cfg, const struct store *store,
-                       void (*wake)(void *), void *wake_ctx, struct output *out);
+                       struct gateway_stats *stats, void (*wake)(void *), void *wake_ctx,
+                       struct output *out);
 
 #endif

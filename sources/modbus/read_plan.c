@@ -2,17 +2,21 @@
 
 #include <stdlib.h>
 
-/* qsort has no context argument: the points being sorted travel here. The
- * plan is built once per device at start-up, on one thread. */
-static const struct plan_point *sort_points;
+/* What the sort looks at, carried with each point's index: qsort has no
+ * context argument, and a static one would be a global. */
+struct sort_key {
+    int function, address;
+    size_t index;
+};
 
 static int by_function_then_address(const void *a, const void *b)
 {
-    const struct plan_point *x = &sort_points[*(const size_t *)a];
-    const struct plan_point *y = &sort_points[*(const size_t *)b];
+    const struct sort_key *x = a, *y = b;
     if (x->function != y->function)
         return x->function - y->function;
-    return x->address - y->address;
+    if (x->address != y->address)
+        return x->address - y->address;
+    return x->index < y->index ? -1 : x->index > y->index;
 }
 
 int read_plan_build(const struct plan_point *points, size_t count, const struct read_limits *limits,
@@ -26,11 +30,17 @@ int read_plan_build(const struct plan_point *points, size_t count, const struct 
         read_plan_free(plan);
         return -1;
     }
+    struct sort_key *keys = malloc((count + 1) * sizeof(*keys));
+    if (!keys) {
+        read_plan_free(plan);
+        return -1;
+    }
     for (size_t i = 0; i < count; i++)
-        plan->order[i] = i;
-    sort_points = points;
-    qsort(plan->order, count, sizeof(*plan->order), by_function_then_address);
-    sort_points = NULL;
+        keys[i] = (struct sort_key){points[i].function, points[i].address, i};
+    qsort(keys, count, sizeof(*keys), by_function_then_address);
+    for (size_t i = 0; i < count; i++)
+        plan->order[i] = keys[i].index;
+    free(keys);
 
     struct read_request *cur = NULL;
     for (size_t i = 0; i < count; i++) {
