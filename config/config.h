@@ -194,7 +194,6 @@ struct config_errors {
 };
 
 extern const char *const parity_names[];
-extern const char *const bus_kind_names[];
 extern const char *const sync_names[];
 extern const char *const log_level_names[];
 extern const char *const mqtt_protocol_names[];

@@ -7,8 +7,6 @@
 #include <string.h>
 
 const char *const parity_names[] = {"none", "even", "odd", NULL};
-/* The rows of bus_kinds[] (sources/modbus/bus_kind.c), in order. */
-const char *const bus_kind_names[] = {"tcp", "rtu", "rtu-over-tcp", NULL};
 const char *const sync_names[] = {"normal", "full", NULL};
 const char *const log_level_names[] = {"error", "warning", "info", "debug", NULL};
 const char *const point_kind_names[] = {"measurement", "counter", "occupancy", NULL};

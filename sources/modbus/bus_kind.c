@@ -11,6 +11,8 @@ const struct bus_kind bus_kinds[] = {
     {"rtu-over-tcp", "modbus-rtu-over-tcp", BUS_NETWORK, FRAMING_RTU},
 };
 const int bus_kind_count = sizeof(bus_kinds) / sizeof(bus_kinds[0]);
+/* The same names, as the INI parser's list of choices for [bus] type. */
+const char *const bus_kind_names[] = {"tcp", "rtu", "rtu-over-tcp", NULL};
 
 int bus_kind_find(const char *name)
 {

@@ -45,10 +45,11 @@ struct bus_config {
     bool broken; /* its section had errors: the checks across sections skip it */
 };
 
-/* Indexed by bus_config.kind; bus_kind_names (config.h) lists the same
- * names for the INI parser. */
+/* Indexed by bus_config.kind; bus_kind_names lists the same names, NULL
+ * at the end, for the INI parser. */
 extern const struct bus_kind bus_kinds[];
 extern const int bus_kind_count;
+extern const char *const bus_kind_names[];
 
 /* The index of the kind named name, or -1. */
 int bus_kind_find(const char *name);

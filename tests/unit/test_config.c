@@ -529,6 +529,21 @@ static void test_password_file(void **state)
     unlink("/tmp/gw-test-secret");
 }
 
+/* The INI parser's choices for [bus] type are the kinds' table, in order. */
+static void test_bus_kinds_match_their_names(void **state)
+{
+    (void)state;
+    int n = 0;
+    while (bus_kind_names[n])
+        n++;
+    assert_int_equal(n, bus_kind_count);
+    for (int i = 0; i < bus_kind_count; i++) {
+        assert_string_equal(bus_kind_names[i], bus_kinds[i].name);
+        assert_int_equal(bus_kind_find(bus_kinds[i].name), i);
+    }
+    assert_int_equal(bus_kind_find("rtu-over-udp"), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -542,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_device_intervals_and_site),
         cmocka_unit_test(test_risks_are_named),
         cmocka_unit_test(test_password_file),
+        cmocka_unit_test(test_bus_kinds_match_their_names),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
