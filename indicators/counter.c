@@ -78,15 +78,12 @@ static size_t emit(struct count_state *st, struct reading *out)
     return 1;
 }
 
-/* The intervals from the last one sent up to `until`, as one record with
- * no data. Only once something was sent: before that there is nothing a
- * consumer could miss. */
-static size_t emit_gap(struct count_state *st, int64_t until, struct reading *out)
+size_t indicator_gap(int kind, int64_t *sent_end_ms, int64_t until, struct reading *out)
 {
-    if (st->sent_end_ms <= 0 || until <= st->sent_end_ms)
+    if (*sent_end_ms <= 0 || until <= *sent_end_ms)
         return 0;
-    *out = indicator_no_data(READING_COUNT, st->sent_end_ms, until);
-    st->sent_end_ms = until;
+    *out = indicator_no_data(kind, *sent_end_ms, until);
+    *sent_end_ms = until;
     return 1;
 }
 
@@ -94,7 +91,7 @@ static size_t open_interval(struct count_state *st, int64_t interval_ms, int64_t
                             struct reading *out)
 {
     int64_t start = interval_start(ts, interval_ms);
-    size_t k = emit_gap(st, start, out);
+    size_t k = indicator_gap(READING_COUNT, &st->sent_end_ms, start, out);
     st->open = true;
     st->start_ms = start;
     st->flags = 0;
@@ -155,6 +152,7 @@ size_t count_close_due(struct count_state *st, int64_t interval_ms, int64_t now_
     if (st->open && now_ms >= st->end_ms + grace_ms)
         k += emit(st, out);
     if (!st->open && st->has_last)
-        k += emit_gap(st, interval_start(now_ms - grace_ms, interval_ms), out + k);
+        k += indicator_gap(READING_COUNT, &st->sent_end_ms,
+                           interval_start(now_ms - grace_ms, interval_ms), out + k);
     return k;
 }

@@ -81,4 +81,10 @@ size_t count_close_due(struct count_state *st, int64_t interval_ms, int64_t now_
 /* An interval in which no poll succeeded: [start, end), no value. */
 struct reading indicator_no_data(int kind, int64_t start_ms, int64_t end_ms);
 
+/* The intervals from *sent_end_ms (the end of the last one sent) up to
+ * until, as one record with no data in *out; moves *sent_end_ms. Returns
+ * 1, or 0 when there is no such span, or nothing was sent yet (before that
+ * there is nothing a consumer could miss). */
+size_t indicator_gap(int kind, int64_t *sent_end_ms, int64_t until, struct reading *out);
+
 #endif

@@ -25,16 +25,6 @@ static size_t emit(struct window_state *st, struct reading *out)
     return 1;
 }
 
-/* Windows from the last one sent up to `until`, in which no reading came. */
-static size_t emit_gap(struct window_state *st, int64_t until, struct reading *out)
-{
-    if (st->sent_end_ms <= 0 || until <= st->sent_end_ms)
-        return 0;
-    *out = indicator_no_data(READING_WINDOW, st->sent_end_ms, until);
-    st->sent_end_ms = until;
-    return 1;
-}
-
 size_t window_feed(struct window_state *st, int64_t window_ms, int64_t ts, double value,
                    int quality, struct reading *out)
 {
@@ -45,7 +35,7 @@ size_t window_feed(struct window_state *st, int64_t window_ms, int64_t ts, doubl
         k += emit(st, out);
     if (!st->open) {
         int64_t start = interval_start(ts, window_ms);
-        k += emit_gap(st, start, out + k);
+        k += indicator_gap(READING_WINDOW, &st->sent_end_ms, start, out + k);
         if (start < st->sent_end_ms)
             start = st->sent_end_ms;
         *st = (struct window_state){.open = true,
@@ -74,6 +64,7 @@ size_t window_close_due(struct window_state *st, int64_t window_ms, int64_t now_
     if (st->open && now_ms >= st->end_ms + grace_ms)
         k += emit(st, out);
     if (!st->open)
-        k += emit_gap(st, interval_start(now_ms - grace_ms, window_ms), out + k);
+        k += indicator_gap(READING_WINDOW, &st->sent_end_ms,
+                           interval_start(now_ms - grace_ms, window_ms), out + k);
     return k;
 }
