@@ -79,7 +79,7 @@ struct point_config {
     double offset;
     char unit[CFG_UNIT_MAX];
     int line;
-    bool broken; /* its section had errors: the checks across sections skip it */
+    bool broken;      /* its section had errors: the checks across sections skip it */
     const char *file; /* NULL: the INI file; else the profile the point came from */
 
     /* A point with a source reads no registers: its value is the source

@@ -61,10 +61,10 @@ struct reading {
      * quality QUALITY_NO_DATA, value NAN and samples 0. */
     int64_t start_ms;                 /* start of the interval or window, inclusive */
     int64_t span_from_ms, span_to_ms; /* count: the readings the increase lies between */
-    int64_t samples;  /* polls whose reading went into the figure */
-    int64_t excluded; /* window: readings left out for their quality */
-    int64_t expected; /* polls the device's interval makes in it; 0: not known */
-    double min, max, last; /* window */
+    int64_t samples;                  /* polls whose reading went into the figure */
+    int64_t excluded;                 /* window: readings left out for their quality */
+    int64_t expected;                 /* polls the device's interval makes in it; 0: not known */
+    double min, max, last;            /* window */
 };
 
 /* What the store keeps and the broker receives as one message under one

@@ -281,7 +281,6 @@ int serve_rtu(const struct stub_model *m, const struct stub_options *o, modbus_m
     return 0;
 }
 
-
 /* A converter in transparent mode: one TCP client at a time, its bytes
  * are the RS-485 line's. A client that goes away frees the line for the
  * next; a peer that closes makes read_rtu_frame return -1. */
@@ -294,8 +293,8 @@ int serve_rtu_over_tcp(const struct stub_model *m, const struct stub_options *o,
         setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
     if (server < 0 || inet_pton(AF_INET, o->bind, &addr.sin_addr) != 1 ||
         bind(server, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(server, 4) != 0) {
-        fprintf(stderr, "%s-stub: cannot listen on %s:%d: %s\n", m->name, o->bind,
-                o->rtu_tcp_port, strerror(errno));
+        fprintf(stderr, "%s-stub: cannot listen on %s:%d: %s\n", m->name, o->bind, o->rtu_tcp_port,
+                strerror(errno));
         return 1;
     }
     socklen_t alen = sizeof(addr);

@@ -36,7 +36,6 @@ static void on_power_loss(int sig)
     power_loss_requested = 1;
 }
 
-
 static void usage(const struct stub_model *m, FILE *out)
 {
     fprintf(
@@ -142,7 +141,7 @@ static int parse_options(int argc, char **argv, const struct stub_model *m, stru
 }
 
 void handle_request(modbus_t *ctx, modbus_mapping_t *map, const struct stub_model *m,
-                           const uint8_t *req, int len)
+                    const uint8_t *req, int len)
 {
     int hl = modbus_get_header_length(ctx);
     int refused = 0;

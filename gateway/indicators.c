@@ -23,7 +23,7 @@ struct point_indicator {
     /* The device's power-on count at the last reading (has_power_on). */
     bool has_power_on;
     uint64_t power_on;
-    int64_t poll_ms; /* the device's poll interval: polls expected */
+    int64_t poll_ms;  /* the device's poll interval: polls expected */
     size_t emits_max; /* records one reading of this point can complete */
     struct window_state window;
     /* A counter that feeds an occupancy point: which one, +1 in, -1 out. */
@@ -220,7 +220,6 @@ static size_t emits_max(const struct point_indicator *p)
         return 1 + 2 * COUNT_EMITS_MAX + (p->occupancy >= 0 ? occupancy : 0);
     return 1 + (p->pc->window_ms > 0 ? WINDOW_EMITS_MAX : 0);
 }
-
 
 int indicators_create(const struct gateway_config *cfg, const uint32_t *point_ids,
                       struct store *store, struct indicators **out)
@@ -494,12 +493,13 @@ size_t indicators_close_due(struct indicators *ind, int64_t now_wall_ms, struct 
         const struct point_config *pc = p->pc;
         size_t before = k;
         if (pc->kind == KIND_COUNTER) {
-            k += stamp(p, out + k,
-                       count_close_due(&p->count, pc->count_interval_ms, now_wall_ms, grace,
-                                       out + k),
-                       READING_COUNT);
+            k += stamp(
+                p, out + k,
+                count_close_due(&p->count, pc->count_interval_ms, now_wall_ms, grace, out + k),
+                READING_COUNT);
             if (pc->day_total)
-                k += stamp(p, out + k, count_close_due(&p->day, INTERVAL_DAY_MS, now_wall_ms, grace, out + k),
+                k += stamp(p, out + k,
+                           count_close_due(&p->day, INTERVAL_DAY_MS, now_wall_ms, grace, out + k),
                            READING_DAY);
         } else if (pc->window_ms > 0) {
             k += stamp(p, out + k,

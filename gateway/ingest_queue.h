@@ -22,7 +22,7 @@ struct ingest_queue {
     pthread_cond_t wake; /* on CLOCK_MONOTONIC */
     struct reading *ring;
     size_t capacity, head, count;
-    bool woken; /* the pipeline has news it has not woken up for yet */
+    bool woken;                  /* the pipeline has news it has not woken up for yet */
     struct gateway_stats *stats; /* counts what a full queue drops */
     struct log_limit full_log;   /* and says so at most every 10 s */
 };

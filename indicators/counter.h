@@ -53,8 +53,8 @@ struct count_state {
     int64_t from_ms; /* the reading its count starts from */
     int64_t to_ms;   /* the newest reading in it */
     uint64_t count;
-    int64_t polls;  /* readings counted in it */
-    uint16_t flags; /* FLAG_COUNT_* seen in the interval */
+    int64_t polls;       /* readings counted in it */
+    uint16_t flags;      /* FLAG_COUNT_* seen in the interval */
     int64_t sent_end_ms; /* end of the newest interval sent: none starts before it */
 };
 

@@ -16,7 +16,7 @@ struct window_state {
     int64_t start_ms, end_ms;
     int64_t samples, excluded;
     double sum, min, max, last;
-    uint16_t flags; /* FLAG_CLOCK_UNSYNCED if any reading in it was */
+    uint16_t flags;      /* FLAG_CLOCK_UNSYNCED if any reading in it was */
     int64_t sent_end_ms; /* end of the newest window closed: none starts before it */
 };
 

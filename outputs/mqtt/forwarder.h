@@ -24,8 +24,7 @@ struct forwarder;
 
 /* wake is called from paho's thread whenever the pipeline has news. */
 int forwarder_create(const struct gateway_config *cfg, struct gateway_stats *stats,
-                     void (*wake)(void *), void *wake_ctx,
-                     struct forwarder **out);
+                     void (*wake)(void *), void *wake_ctx, struct forwarder **out);
 void forwarder_destroy(struct forwarder *fw);
 
 /* Starts a connection attempt when one is due. */

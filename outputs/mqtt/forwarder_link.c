@@ -184,8 +184,7 @@ static void normalise_uri(char *dst, size_t size, const char *uri)
         snprintf(dst, size, "%s", uri);
 }
 int forwarder_create(const struct gateway_config *cfg, struct gateway_stats *stats,
-                     void (*wake)(void *), void *wake_ctx,
-                     struct forwarder **out)
+                     void (*wake)(void *), void *wake_ctx, struct forwarder **out)
 {
     struct forwarder *fw = calloc(1, sizeof(*fw));
     if (!fw)

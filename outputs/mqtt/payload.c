@@ -81,8 +81,8 @@ static int format_raw(char *buf, size_t size, const char *gateway, const struct 
                          "{\"schema_version\":%d,\"seq\":%lld,\"ts\":\"%s\",\"gateway\":\"%s\","
                          "\"device\":\"%s\",\"point\":\"%s\",\"value\":%s,\"unit\":\"%s\","
                          "\"quality\":\"%s\",\"clock_synced\":%s}",
-                         GW_SCHEMA_VERSION, (long long)r->seq, ts, gateway, p->device, p->point, value, p->unit,
-                         quality_name(r->quality), clock_synced(r)),
+                         GW_SCHEMA_VERSION, (long long)r->seq, ts, gateway, p->device, p->point,
+                         value, p->unit, quality_name(r->quality), clock_synced(r)),
                 size);
 }
 
@@ -136,8 +136,8 @@ static int format_head(char *buf, size_t size, const char *type, const char *gat
                     "{\"schema_version\":%d,\"seq\":%lld,\"type\":\"%s\",\"gateway\":\"%s\","
                     "\"device\":\"%s\",\"point\":\"%s\",\"interval_start\":\"%s\","
                     "\"interval_end\":\"%s\",\"unit\":\"%s\",",
-                    GW_SCHEMA_VERSION, (long long)r->seq, type, gateway, p->device, p->point,
-                    start, end, p->unit);
+                    GW_SCHEMA_VERSION, (long long)r->seq, type, gateway, p->device, p->point, start,
+                    end, p->unit);
 }
 
 /* A count per interval or per local day; with no data, count, from and
@@ -165,11 +165,11 @@ static int format_count(char *buf, size_t size, const char *gateway, const struc
     }
     format_events(events, sizeof(events), r->flags);
     format_completeness(done, sizeof(done), r);
-    used += snprintf(buf + used, size - (size_t)used,
-                     "%s\"count\":%s,\"from\":%s,\"to\":%s,\"events\":%s,%s,"
-                     "\"quality\":\"%s\",\"clock_synced\":%s}",
-                     date, count, from, to, events, done, quality_name(r->quality),
-                     clock_synced(r));
+    used +=
+        snprintf(buf + used, size - (size_t)used,
+                 "%s\"count\":%s,\"from\":%s,\"to\":%s,\"events\":%s,%s,"
+                 "\"quality\":\"%s\",\"clock_synced\":%s}",
+                 date, count, from, to, events, done, quality_name(r->quality), clock_synced(r));
     return fits(used, size);
 }
 
@@ -241,7 +241,8 @@ static int format_device(char *buf, size_t size, const char *gateway, const stru
     int used = snprintf(buf, size,
                         "{\"schema_version\":%d,\"seq\":%lld,\"ts\":\"%s\",\"gateway\":\"%s\","
                         "\"device\":\"%s\",\"clock_synced\":%s,\"points\":{",
-                        GW_SCHEMA_VERSION, (long long)rec->seq, ts, gateway, first->device, clock_synced(rec->r));
+                        GW_SCHEMA_VERSION, (long long)rec->seq, ts, gateway, first->device,
+                        clock_synced(rec->r));
     for (uint16_t i = 0; i < rec->n && fits(used, size) >= 0; i++) {
         const struct reading *r = &rec->r[i];
         const struct store_point *p = store_point(s, r->point_id);

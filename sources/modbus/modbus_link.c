@@ -22,8 +22,8 @@
 struct modbus_link {
     modbus_t *ctx;
     bool connected;
-    bool rtu_framing;   /* unit address and CRC, not the MBAP header */
-    bool rtu_over_tcp;  /* RTU frames on a socket this file connects itself */
+    bool rtu_framing;  /* unit address and CRC, not the MBAP header */
+    bool rtu_over_tcp; /* RTU frames on a socket this file connects itself */
     char host[CFG_TEXT_MAX];
     int port;
     char label[CFG_TEXT_MAX + 16];

@@ -253,8 +253,7 @@ static void test_day_is_the_sum_of_its_intervals(void **state)
             continue;
         int64_t ts = T0 + t * 1000;
         nq += count_feed(&quarter, &l, QUARTER, ts, counter, RESTART_UNKNOWN, &q[nq], NULL);
-        nd += count_feed(&day, &l, 24 * 3600 * 1000LL, ts, counter, RESTART_UNKNOWN, &d[nd],
-                         NULL);
+        nd += count_feed(&day, &l, 24 * 3600 * 1000LL, ts, counter, RESTART_UNKNOWN, &d[nd], NULL);
     }
     assert_int_equal(nd, 1);
     int64_t midnight = T0 + 14 * 3600 * 1000LL;

@@ -221,11 +221,10 @@ static void test_power_on_count_day_total_and_silence(void **state)
     /* power lost at 60000: back at 10 with the power-on count 2 (by the
      * values alone a wrap of 5546); then a fall to 5 with the count
      * unchanged: doubtful, not a reset although 5 is small */
-    struct reading second[] = {raw(3, T0 + 120000, 2, QUALITY_GOOD),
-                               raw(0, T0 + 120000, 10, QUALITY_GOOD),
-                               raw(0, T0 + 180000, 5, QUALITY_GOOD),
-                               raw(3, T0 + 180000, 2, QUALITY_GOOD),
-                               raw(0, T0 + 240000, 12, QUALITY_GOOD)};
+    struct reading second[] = {
+        raw(3, T0 + 120000, 2, QUALITY_GOOD), raw(0, T0 + 120000, 10, QUALITY_GOOD),
+        raw(0, T0 + 180000, 5, QUALITY_GOOD), raw(3, T0 + 180000, 2, QUALITY_GOOD),
+        raw(0, T0 + 240000, 12, QUALITY_GOOD)};
     /* the last poll's power-on count was not read: judged by the values.
      * Out come only the power-on counts themselves (publish = every). */
     assert_int_equal(feed_and_commit(ind, s, second, 5, out), 2);
@@ -234,8 +233,7 @@ static void test_power_on_count_day_total_and_silence(void **state)
     assert_int_equal(k, 1);
     assert_int_equal(out[0].kind, READING_COUNT);
     assert_true(out[0].value == 17); /* 10 since the restart, 0, 7 */
-    assert_int_equal(out[0].flags,
-                     FLAG_COUNT_BASELINE | FLAG_COUNT_RESET | FLAG_COUNT_DROP);
+    assert_int_equal(out[0].flags, FLAG_COUNT_BASELINE | FLAG_COUNT_RESET | FLAG_COUNT_DROP);
     assert_int_equal(out[0].samples, 4);
     assert_int_equal(out[0].expected, 15 * 60); /* a poll a second */
     /* silent until 11:00: [10:15, 11:00) with no data */
