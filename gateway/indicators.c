@@ -407,9 +407,9 @@ static size_t feed_occupancy(struct indicators *ind, const struct point_indicato
     return k;
 }
 
-/* What the device's power-on counter, read in the same poll as r (the
- * poll's readings are next to each other and share its time), says
- * about the time since the counter's last reading. */
+/* What the device's power-on counter, read in the same poll as r (poll:
+ * the readings with r's time), says about the time since the counter's
+ * last reading. */
 static enum restart_hint restart_hint(struct indicators *ind, struct point_indicator *p,
                                       const struct reading *r, const struct reading *poll,
                                       size_t poll_n)
@@ -468,13 +468,21 @@ static size_t pass_counter(struct indicators *ind, struct point_indicator *p,
 size_t indicators_feed(struct indicators *ind, const struct reading *in, size_t n,
                        struct reading *out)
 {
-    size_t k = 0;
+    size_t k = 0, poll = 0, poll_end = 0;
     for (size_t i = 0; i < n; i++) {
+        /* The readings of one poll are next to each other with one time:
+         * a counter looks for its power-on count among them only, so a
+         * large batch costs no more per reading than a small one. */
+        if (i >= poll_end) {
+            poll = i;
+            for (poll_end = i + 1; poll_end < n && in[poll_end].ts_ms == in[i].ts_ms;)
+                poll_end++;
+        }
         struct point_indicator *p = find(ind, in[i].point_id);
         if (!p)
             out[k++] = in[i];
         else if (p->pc->kind == KIND_COUNTER)
-            k += pass_counter(ind, p, &in[i], in, n, &out[k]);
+            k += pass_counter(ind, p, &in[i], in + poll, poll_end - poll, &out[k]);
         else
             k += pass_measurement(p, &in[i], &out[k]);
     }
