@@ -57,6 +57,39 @@ static void test_codec_roundtrip(void **state)
     assert_int_equal(record_decode(buf, size - 1, 42, 5000, out, 3), -1);
 }
 
+/* A store left by the version before polls_expected holds 80-byte
+ * indicator records: they still decode, their values whole and expected 0
+ * (sent as "polls_expected": null). */
+static void test_codec_reads_v1_indicators(void **state)
+{
+    (void)state;
+    struct reading in = {.point_id = 3,
+                         .kind = READING_COUNT,
+                         .value = 41,
+                         .start_ms = 60000,
+                         .span_from_ms = 61000,
+                         .span_to_ms = 119000,
+                         .samples = 58,
+                         .last = 1041,
+                         .expected = 15};
+    uint8_t buf[RECORD_INDICATOR_BYTES];
+    record_encode(&in, 1, buf);
+    struct reading out;
+    assert_int_equal(record_decode(buf, RECORD_INDICATOR_BYTES, 1, 2, &out, 1), 1);
+    assert_int_equal(out.expected, 15);
+    /* The old form is the new one without its last field. */
+    assert_int_equal(record_decode(buf, RECORD_INDICATOR_V1_BYTES, 1, 2, &out, 1), 1);
+    assert_int_equal(out.kind, READING_COUNT);
+    assert_float_equal(out.value, 41, 0);
+    assert_int_equal(out.start_ms, 60000);
+    assert_int_equal(out.span_to_ms, 119000);
+    assert_int_equal(out.samples, 58);
+    assert_float_equal(out.last, 1041, 0);
+    assert_int_equal(out.expected, 0);
+    /* Neither size: not a record. */
+    assert_int_equal(record_decode(buf, RECORD_INDICATOR_V1_BYTES + 4, 1, 2, &out, 1), -1);
+}
+
 static struct store *store;
 static struct store_config cfg;
 static uint32_t ids[5];
@@ -241,6 +274,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec_roundtrip),
+        cmocka_unit_test(test_codec_reads_v1_indicators),
         cmocka_unit_test_setup_teardown(test_grouping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_records_in_the_store, setup, teardown),
         cmocka_unit_test(test_write_behind),
