@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "core/names.h"
-#include "sources/modbus/bus_kind.h"
+#include "sources/bus_kind.h"
 #include "sources/modbus/point_types.h"
 
 #define CFG_UNIT_MAX 32

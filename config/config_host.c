@@ -3,7 +3,7 @@
  * a missing directory or serial adapter is found before the service
  * starts, not when it fails. */
 #include "config/config.h"
-#include "sources/modbus/bus_kind.h"
+#include "sources/bus_kind.h"
 
 #include <errno.h>
 #include <libgen.h>

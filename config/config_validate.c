@@ -2,7 +2,7 @@
  * settings that only make sense together. */
 #include "config/config.h"
 #include "config/credentials.h"
-#include "sources/modbus/bus_kind.h"
+#include "sources/bus_kind.h"
 #include "indicators/counter.h"
 
 #include <stdarg.h>

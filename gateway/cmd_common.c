@@ -19,7 +19,7 @@ int command_load_config(const char *path, struct gateway_config *cfg)
 }
 
 int command_poll_once(const struct gateway_config *cfg, int device_index,
-                      const struct poll_trace *trace, struct reading *out, size_t max)
+                      const struct source_trace *trace, struct reading *out, size_t max)
 {
     const struct device_config *d = &cfg->devices[device_index];
     uint32_t *ids = calloc(cfg->point_count + 1, sizeof(*ids));

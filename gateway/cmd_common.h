@@ -16,6 +16,6 @@ int command_load_config(const char *path, struct gateway_config *cfg);
  * readings to out, each reading's point_id the index of its point in cfg.
  * Returns how many readings, or -1 without memory. */
 int command_poll_once(const struct gateway_config *cfg, int device_index,
-                      const struct poll_trace *trace, struct reading *out, size_t max);
+                      const struct source_trace *trace, struct reading *out, size_t max);
 
 #endif

@@ -2,8 +2,6 @@
  * daemon would see, as `telegraf --test` does for its inputs. The device's
  * bus gets a poller of its own that is never started: the poll runs here. */
 #include "config/config.h"
-#include "sources/modbus/modbus_link.h"
-#include "sources/modbus/point_types.h"
 #include "gateway/cmd_common.h"
 #include "gateway/commands.h"
 #include "core/log.h"
@@ -15,20 +13,20 @@ struct probe {
     int requests, failed;
 };
 
-static void print_request(void *ctx, int function, int address, int count, const uint16_t *regs,
-                          int result, const char *why, int64_t took_us)
+static void print_request(void *ctx, const char *what, const uint16_t *words, int count,
+                          enum source_result result, const char *why, int64_t took_us)
 {
     struct probe *pr = ctx;
     pr->requests++;
-    printf("request %s %d..%d: ", function_names[function], address, address + count - 1);
-    if (result != LINK_OK) {
+    printf("request %s: ", what);
+    if (result != SOURCE_OK) {
         pr->failed++;
         printf("FAILED after %.2f ms: %s\n", (double)took_us / 1000.0, why);
         return;
     }
     printf("answered in %.2f ms:", (double)took_us / 1000.0);
     for (int i = 0; i < count; i++)
-        printf(" %04x", regs[i]);
+        printf(" %04x", words[i]);
     printf("\n");
 }
 
@@ -52,7 +50,7 @@ static int probe_loaded(const struct gateway_config *cfg, const char *device)
     const struct device_config *d = &cfg->devices[index];
     printf("device %s: unit %d on bus %s\n", d->name, d->unit_id, cfg->buses[d->bus_index].name);
     struct probe pr = {0};
-    struct poll_trace trace = {print_request, &pr};
+    struct source_trace trace = {print_request, &pr};
     struct reading r[512];
     int n = command_poll_once(cfg, index, &trace, r, 512);
     if (n < 0)

@@ -3,7 +3,7 @@
  * 0 with a short timeout; an exception reply counts as an answer too (the
  * device is there, register 0 is not). */
 #include "config/config.h"
-#include "sources/modbus/bus_kind.h"
+#include "sources/bus_kind.h"
 #include "sources/modbus/modbus_link.h"
 #include "sources/modbus/point_types.h"
 #include "gateway/cmd_common.h"
@@ -28,13 +28,13 @@ static void write_bus(FILE *f, const struct bus_config *b)
                 b->device, b->baud, parity_names[b->parity], b->data_bits, b->stop_bits);
 }
 
-static void count_request(void *ctx, int function, int address, int count, const uint16_t *regs,
-                          int result, const char *why, int64_t took_us)
+static void count_request(void *ctx, const char *what, const uint16_t *words, int count,
+                          enum source_result result, const char *why, int64_t took_us)
 {
-    (void)function, (void)address, (void)count, (void)regs, (void)why, (void)took_us;
+    (void)what, (void)words, (void)count, (void)why, (void)took_us;
     int *counts = ctx;
     counts[0]++;
-    counts[1] += result != LINK_OK;
+    counts[1] += result != SOURCE_OK;
 }
 
 /* Whether the unit answers every request a device of this profile would
@@ -61,7 +61,7 @@ static bool profile_fits(const struct bus_config *bus, int unit, const struct bu
     if (loaded != 0)
         return false;
     int counts[2] = {0, 0};
-    struct poll_trace trace = {count_request, counts};
+    struct source_trace trace = {count_request, counts};
     struct reading r[256];
     bool fits = command_poll_once(&cfg, 0, &trace, r, 256) >= 0 && counts[0] > 0 && counts[1] == 0;
     config_free(&cfg);
@@ -86,7 +86,7 @@ static void guess_profiles(const struct bus_config *bus, int unit)
  * those that answered. */
 static int scan_bus(const struct bus_config *bus, int first, int last)
 {
-    struct modbus_link *link = link_create(bus);
+    struct modbus_link *link = link_create(bus, bus_kind(bus->kind));
     if (!link)
         return EXIT_FAILURE;
     int answered[248], found = 0;

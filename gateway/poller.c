@@ -1,10 +1,8 @@
 #include "gateway/poller.h"
-#include "sources/modbus/decode.h"
-#include "sources/modbus/modbus_link.h"
-#include "sources/modbus/read_plan.h"
 #include "core/log.h"
-#include "gateway/point_quality.h"
 #include "core/stats.h"
+#include "gateway/point_quality.h"
+#include "sources/bus_kind.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -31,7 +29,7 @@ struct device_state {
     struct stale_watch *stale; /* per point */
     struct point_result *result;
     size_t point_count, register_points;
-    struct read_plan plan;
+    void *source; /* the source's side of this device */
     int64_t next_due_ms;
     int failures;
     struct log_limit fail_log;
@@ -39,7 +37,8 @@ struct device_state {
 
 struct poller {
     const struct bus_config *bus;
-    struct modbus_link *link;
+    const struct source_ops *source;
+    void *source_bus;
     struct device_state *devices;
     size_t device_count;
     struct ingest_queue *queue;
@@ -48,9 +47,8 @@ struct poller {
     pthread_t thread;
     bool started;
     struct reading *batch;
-    size_t batch_cap;
-    const struct poll_trace *trace; /* only while a probe polls */
-    uint16_t regs[READ_PLAN_MAX_BITS];
+    struct source_poll poll; /* room for the most points of a device */
+    const struct source_trace *trace; /* only while a probe polls */
 };
 
 int64_t poller_backoff_ms(int64_t interval_ms, int64_t backoff_max_ms, int failures)
@@ -101,8 +99,25 @@ static void collect_points(struct device_state *d, const struct gateway_config *
                                                           : d->points[i]->decimals_index);
 }
 
-static int device_init(struct device_state *d, const struct gateway_config *cfg, int index,
-                       const uint32_t *point_ids)
+static struct source_device source_device(const struct device_config *dc,
+                                           const struct bus_config *bus)
+{
+    return (struct source_device){
+        .name = dc->name,
+        .unit_id = dc->unit_id,
+        .response_timeout_ms = dc->response_timeout_ms,
+        .pause_between_requests_ms = bus->pause_between_requests_ms > dc->pause_between_requests_ms
+                                         ? bus->pause_between_requests_ms
+                                         : dc->pause_between_requests_ms,
+        .pause_after_connect_ms = dc->pause_after_connect_ms,
+        .max_per_request = dc->max_registers,
+        .max_gap = dc->max_gap,
+        .single_requests = dc->single_requests,
+    };
+}
+
+static int device_init(struct poller *p, struct device_state *d, const struct gateway_config *cfg,
+                       int index, const uint32_t *point_ids)
 {
     d->cfg = &cfg->devices[index];
     d->index = index;
@@ -114,38 +129,31 @@ static int device_init(struct device_state *d, const struct gateway_config *cfg,
     d->local = calloc(d->point_count, sizeof(*d->local));
     d->stale = calloc(d->point_count, sizeof(*d->stale));
     d->result = calloc(d->point_count, sizeof(*d->result));
-    struct plan_point *pp = calloc(d->point_count + 1, sizeof(*pp));
-    if (!d->points || !d->point_ids || !d->local || !d->stale || !d->result || !pp) {
-        free(pp);
+    struct source_point *sp = calloc(d->point_count + 1, sizeof(*sp));
+    if (!d->points || !d->point_ids || !d->local || !d->stale || !d->result || !sp) {
+        free(sp);
         return -1;
     }
     collect_points(d, cfg, point_ids);
     for (size_t i = 0; i < d->register_points; i++) {
         const struct point_config *pc = d->points[i];
-        pp[i] =
-            (struct plan_point){pc->function, pc->address,
-                                function_reads_bits(pc->function) ? 1 : data_type_width(pc->type)};
+        sp[i] = (struct source_point){pc->function, pc->address, pc->type, pc->word_order};
     }
-    struct read_limits limits = {d->cfg->max_registers, d->cfg->max_gap, d->cfg->single_requests};
-    int rc = read_plan_build(pp, d->register_points, &limits, &d->plan);
-    free(pp);
-    return rc;
+    struct source_device sd = source_device(d->cfg, p->bus);
+    d->source = p->source->add_device(&sd, sp, d->register_points);
+    free(sp);
+    return d->source ? 0 : -1;
 }
 
-static void device_free(struct device_state *d)
+static void device_free(struct poller *p, struct device_state *d)
 {
-    read_plan_free(&d->plan);
+    if (d->source)
+        p->source->remove_device(d->source);
     free(d->points);
     free(d->point_ids);
     free(d->local);
     free(d->stale);
     free(d->result);
-}
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
 }
 
 /* A value scaled by a decimal-places register read earlier in this poll
@@ -176,22 +184,25 @@ static struct reading judge(struct device_state *d, size_t idx, bool decoded, do
                             .quality = quality};
 }
 
-static size_t decode_request(struct poller *p, struct device_state *d,
-                             const struct read_request *rq, int64_t ts_ms, uint16_t flags,
-                             struct reading *out)
+static double scale(const struct point_config *pc, double v)
 {
-    for (size_t k = 0; k < rq->n_points; k++) {
-        size_t idx = d->plan.order[rq->first + k];
-        const struct point_config *pc = d->points[idx];
-        double raw = 0;
-        bool ok = decode_registers(&p->regs[pc->address - rq->address], pc->type, pc->word_order,
-                                   &raw) == DECODE_OK;
-        double scaled = raw;
-        ok = ok && apply_decimals(d, idx, &scaled);
-        double value = ok ? decode_apply_scale(scaled, pc->scale, pc->offset) : 0;
-        out[k] = judge(d, idx, ok, raw, value, ts_ms, flags);
+    return v * pc->scale + pc->offset;
+}
+
+/* The register points' engineering values, in the order the source read
+ * them, so that a decimal-places register read first scales the rest. */
+static size_t judge_samples(struct device_state *d, const struct source_poll *poll,
+                            uint16_t flags, struct reading *out)
+{
+    for (size_t k = 0; k < poll->count; k++) {
+        const struct source_sample *s = &poll->samples[k];
+        size_t idx = s->point;
+        double scaled = s->raw;
+        bool ok = s->ok && apply_decimals(d, idx, &scaled);
+        double value = ok ? scale(d->points[idx], scaled) : 0;
+        out[k] = judge(d, idx, ok, s->raw, value, poll->ts_ms, flags);
     }
-    return rq->n_points;
+    return poll->count;
 }
 
 /* Points computed from another point of the same poll (a level from a
@@ -207,7 +218,7 @@ static size_t derive_points(struct device_state *d, int64_t ts_ms, uint16_t flag
         const struct point_result *src = &d->result[d->local[idx]];
         bool ok = src->quality == QUALITY_GOOD || src->quality == QUALITY_OUT_OF_RANGE ||
                   src->quality == QUALITY_STALE;
-        double value = ok ? decode_apply_scale(src->value, pc->scale, pc->offset) : 0;
+        double value = ok ? scale(pc, src->value) : 0;
         out[n] = judge(d, idx, ok, value, value, ts_ms, flags);
         if (!ok)
             out[n].quality = src->quality; /* no_data stays no_data */
@@ -216,65 +227,27 @@ static size_t derive_points(struct device_state *d, int64_t ts_ms, uint16_t flag
     return n;
 }
 
-/* Reads every request of the device's plan; returns false on a transport
- * failure, which backs the device off. */
+/* One poll of the device by its source, judged and queued; returns false
+ * on a transport failure, which backs the device off. */
 static bool poll_device(struct poller *p, struct device_state *d)
 {
-    size_t n = 0;
-    bool io_ok = true, all_ok = true;
-    char why[256] = "";
     uint16_t flags = clock_is_synchronised() ? 0 : FLAG_CLOCK_UNSYNCED;
-    int64_t pause = p->bus->pause_between_requests_ms > d->cfg->pause_between_requests_ms
-                        ? p->bus->pause_between_requests_ms
-                        : d->cfg->pause_between_requests_ms;
-    bool fresh = false;
-    /* A connection that cannot be made fails the poll like a request
-     * would; trying it again for the first request would double the wait. */
-    enum link_result connected = link_connect(p->link, &fresh, why, sizeof(why));
-    if (connected == LINK_OK && fresh && d->cfg->pause_after_connect_ms > 0)
-        sleep_ms(d->cfg->pause_after_connect_ms);
     for (size_t i = 0; i < d->point_count; i++)
         d->result[i].read = false;
+    enum source_result res = p->source->poll(p->source_bus, d->source, &p->poll, p->trace);
     /* One timestamp per poll: the device's readings travel as one record
      * with one ts (docs/mqtt-contract.md). */
-    int64_t poll_ts = clock_wall_ms();
-    for (size_t i = 0; i < d->plan.request_count; i++) {
-        const struct read_request *rq = &d->plan.requests[i];
-        enum link_result res = connected;
-        if (connected == LINK_OK) {
-            int64_t began = p->trace ? clock_mono_us() : 0;
-            res = link_read(p->link, d->cfg->unit_id, rq->function, rq->address, rq->count,
-                            d->cfg->response_timeout_ms, p->regs, why, sizeof(why));
-            if (p->trace)
-                p->trace->request(p->trace->ctx, rq->function, rq->address, rq->count, p->regs, res,
-                                  why, clock_mono_us() - began);
-            if (pause > 0)
-                sleep_ms(pause);
-        } else if (p->trace) {
-            p->trace->request(p->trace->ctx, rq->function, rq->address, rq->count, p->regs, res,
-                              why, 0);
-        }
-        if (res == LINK_OK) {
-            n += decode_request(p, d, rq, poll_ts, flags, p->batch + n);
-            continue;
-        }
-        all_ok = false;
-        log_limited(&d->fail_log, LOG_WARNING, "device %s: %s", d->cfg->name, why);
-        if (res == LINK_IO) {
-            /* On a shared line every further request would wait for the
-             * same timeout: give the line back to the other devices. */
-            io_ok = false;
-            break;
-        }
-    }
-    n += derive_points(d, poll_ts, flags, p->batch + n);
+    size_t n = judge_samples(d, &p->poll, flags, p->batch);
+    n += derive_points(d, p->poll.ts_ms, flags, p->batch + n);
     if (n > 0) {
         stat_add(&p->stats->readings_polled, n);
         ingest_queue_push(p->queue, p->batch, n);
     }
-    stat_add(all_ok ? &p->stats->polls_ok : &p->stats->polls_failed, 1);
-    stats_device_poll(p->stats, d->index, all_ok, why);
-    return io_ok;
+    if (res != SOURCE_OK)
+        log_limited(&d->fail_log, LOG_WARNING, "device %s: %s", d->cfg->name, p->poll.why);
+    stat_add(res == SOURCE_OK ? &p->stats->polls_ok : &p->stats->polls_failed, 1);
+    stats_device_poll(p->stats, d->index, res == SOURCE_OK, p->poll.why);
+    return res != SOURCE_IO;
 }
 
 static void schedule_next(struct device_state *d, bool io_ok, int64_t now)
@@ -334,14 +307,16 @@ int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_
     for (size_t i = 0; i < cfg->device_count; i++)
         p->device_count += cfg->devices[i].bus_index == bus_index;
     p->devices = calloc(p->device_count + 1, sizeof(*p->devices));
-    p->link = link_create(p->bus);
-    if (!p->devices || !p->link)
+    const struct bus_kind *kind = bus_kind(p->bus->kind);
+    p->source = kind->source;
+    p->source_bus = p->source->open(p->bus, kind);
+    if (!p->devices || !p->source_bus)
         goto fail;
     size_t n = 0, most_points = 0;
     for (size_t i = 0; i < cfg->device_count; i++) {
         if (cfg->devices[i].bus_index != bus_index)
             continue;
-        if (device_init(&p->devices[n], cfg, (int)i, point_ids) != 0) {
+        if (device_init(p, &p->devices[n], cfg, (int)i, point_ids) != 0) {
             n++;
             goto fail;
         }
@@ -349,9 +324,9 @@ int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_
             most_points = p->devices[n].point_count;
         n++;
     }
-    p->batch_cap = most_points;
     p->batch = calloc(most_points + 1, sizeof(*p->batch));
-    if (!p->batch)
+    p->poll.samples = calloc(most_points + 1, sizeof(*p->poll.samples));
+    if (!p->batch || !p->poll.samples)
         goto fail;
     *out = p;
     return 0;
@@ -362,7 +337,7 @@ fail:
     return -1;
 }
 
-int poller_poll_once(struct poller *p, const char *device, const struct poll_trace *trace)
+int poller_poll_once(struct poller *p, const char *device, const struct source_trace *trace)
 {
     for (size_t i = 0; i < p->device_count; i++) {
         struct device_state *d = &p->devices[i];
@@ -404,10 +379,12 @@ void poller_destroy(struct poller *p)
     if (p->started)
         pthread_join(p->thread, NULL);
     for (size_t i = 0; p->devices && i < p->device_count; i++)
-        device_free(&p->devices[i]);
+        device_free(p, &p->devices[i]);
     free(p->devices);
     free(p->batch);
-    link_destroy(p->link);
+    free(p->poll.samples);
+    if (p->source_bus)
+        p->source->close(p->source_bus);
     stop_signal_destroy(&p->stop);
     free(p);
 }

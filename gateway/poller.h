@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "core/clock.h"
 #include "gateway/ingest_queue.h"
+#include "sources/source.h"
 
 struct poller;
 
@@ -26,19 +27,11 @@ void poller_stop(struct poller *p);
 void poller_destroy(struct poller *p);
 int poller_device_count(const struct poller *p);
 
-/* For the technician's probe: called after each request of a traced
- * poll with what the device sent (regs, count values) and how long it
- * took. result: enum link_result (sources/modbus/modbus_link.h). */
-struct poll_trace {
-    void (*request)(void *ctx, int function, int address, int count, const uint16_t *regs,
-                    int result, const char *why, int64_t took_us);
-    void *ctx;
-};
 /* Polls the device named device, which is on this poller's bus, once and
  * now, from the calling thread (the poller is not started), reporting its
  * requests to trace; its readings go to the queue as in a running poller.
  * -1 when the device is not on this bus. */
-int poller_poll_once(struct poller *p, const char *device, const struct poll_trace *trace);
+int poller_poll_once(struct poller *p, const char *device, const struct source_trace *trace);
 
 /* The next back-off delay after `failures` failed polls in a row. */
 int64_t poller_backoff_ms(int64_t interval_ms, int64_t backoff_max_ms, int failures);

@@ -1,5 +1,5 @@
 #include "outputs/health.h"
-#include "sources/modbus/bus_kind.h"
+#include "sources/bus_kind.h"
 #include "sources/modbus/point_types.h"
 #include "core/clock.h"
 #include "core/stats.h"

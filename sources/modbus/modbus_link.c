@@ -1,5 +1,4 @@
 #include "sources/modbus/modbus_link.h"
-#include "sources/modbus/bus_kind.h"
 #include "sources/modbus/modbus_reply.h"
 #include "sources/modbus/point_types.h"
 
@@ -29,13 +28,12 @@ struct modbus_link {
     char label[CFG_TEXT_MAX + 16];
 };
 
-struct modbus_link *link_create(const struct bus_config *bus)
+struct modbus_link *link_create(const struct bus_config *bus, const struct bus_kind *kind)
 {
     struct modbus_link *link = calloc(1, sizeof(*link));
     if (!link)
         return NULL;
     static const char parity_letter[] = {'N', 'E', 'O'};
-    const struct bus_kind *kind = bus_kind(bus->kind);
     link->rtu_framing = kind->framing == FRAMING_RTU;
     if (kind->addressing == BUS_NETWORK)
         snprintf(link->label, sizeof(link->label), "%s:%d", bus->host, bus->port);
@@ -67,9 +65,10 @@ struct modbus_link *link_create(const struct bus_config *bus)
     return link;
 }
 
-struct modbus_link *link_create_on_fd(const struct bus_config *bus, int fd)
+struct modbus_link *link_create_on_fd(const struct bus_config *bus, const struct bus_kind *kind,
+                                      int fd)
 {
-    struct modbus_link *link = link_create(bus);
+    struct modbus_link *link = link_create(bus, kind);
     if (!link)
         return NULL;
     modbus_set_socket(link->ctx, fd);

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sources/modbus/bus_kind.h"
+#include "sources/source.h"
 
 enum link_result {
     LINK_OK,
@@ -21,13 +21,14 @@ enum link_result {
 
 struct modbus_link;
 
-struct modbus_link *link_create(const struct bus_config *bus);
+struct modbus_link *link_create(const struct bus_config *bus, const struct bus_kind *kind);
 void link_destroy(struct modbus_link *link);
 
 /* For fuzzing and tests: a link that talks over a descriptor already open
  * (one end of a socketpair), so replies can be fed without a device. The
  * link owns fd from here on. */
-struct modbus_link *link_create_on_fd(const struct bus_config *bus, int fd);
+struct modbus_link *link_create_on_fd(const struct bus_config *bus, const struct bus_kind *kind,
+                                      int fd);
 
 /* Connects if not connected; *fresh says whether it just did (some devices
  * need a pause before the first request on a new connection). */

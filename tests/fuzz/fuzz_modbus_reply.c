@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "sources/modbus/decode.h"
-#include "sources/modbus/bus_kind.h"
+#include "sources/bus_kind.h"
 #include "sources/modbus/modbus_link.h"
 
 #define UNIT 1
@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                              .stop_bits = 1};
     strcpy(bus.host, "127.0.0.1");
     strcpy(bus.device, "/dev/null");
-    struct modbus_link *link = link_create_on_fd(&bus, sv[0]);
+    struct modbus_link *link = link_create_on_fd(&bus, bus_kind(bus.kind), sv[0]);
     if (!link)
         abort();
     uint16_t regs[2000];

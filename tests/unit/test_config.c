@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "sources/modbus/bus_kind.h"
+#include "sources/bus_kind.h"
 
 /* Lines 1-6, 7-9, 10-13 and 14-17 of every broken file below. */
 #define HEAD "[gateway]\nid = gw\n[mqtt]\nuri = tcp://127.0.0.1:1883\n[store]\npath = /tmp/x.db\n"

@@ -1,4 +1,5 @@
-#include "sources/modbus/bus_kind.h"
+#include "sources/bus_kind.h"
+#include "sources/modbus/modbus_source.h"
 
 #include <string.h>
 
@@ -6,9 +7,9 @@
  * their transparent mode. The RS-485 line's settings live in the
  * converter; the gateway sends RTU frames, CRC and all, over the socket. */
 const struct bus_kind bus_kinds[] = {
-    {"tcp", "modbus-tcp", BUS_NETWORK, FRAMING_MBAP},
-    {"rtu", "modbus-rtu", BUS_SERIAL, FRAMING_RTU},
-    {"rtu-over-tcp", "modbus-rtu-over-tcp", BUS_NETWORK, FRAMING_RTU},
+    {"tcp", "modbus-tcp", BUS_NETWORK, FRAMING_MBAP, &modbus_source},
+    {"rtu", "modbus-rtu", BUS_SERIAL, FRAMING_RTU, &modbus_source},
+    {"rtu-over-tcp", "modbus-rtu-over-tcp", BUS_NETWORK, FRAMING_RTU, &modbus_source},
 };
 const int bus_kind_count = sizeof(bus_kinds) / sizeof(bus_kinds[0]);
 /* The same names, as the INI parser's list of choices for [bus] type. */

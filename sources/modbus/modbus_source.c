@@ -1,0 +1,173 @@
+#include "sources/modbus/modbus_source.h"
+#include "core/clock.h"
+#include "sources/modbus/decode.h"
+#include "sources/modbus/modbus_link.h"
+#include "sources/modbus/read_plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct modbus_bus {
+    struct modbus_link *link;
+    uint16_t regs[READ_PLAN_MAX_BITS]; /* one request's reply */
+};
+
+struct modbus_device {
+    struct source_device cfg;
+    struct source_point *points;
+    struct read_plan plan;
+};
+
+static const enum source_result from_link[] = {
+    [LINK_OK] = SOURCE_OK,
+    [LINK_EXCEPTION] = SOURCE_REFUSED,
+    [LINK_IO] = SOURCE_IO,
+};
+
+static void *bus_open(const struct bus_config *bus, const struct bus_kind *kind)
+{
+    struct modbus_bus *b = calloc(1, sizeof(*b));
+    if (b && !(b->link = link_create(bus, kind))) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+static void bus_close(void *bus)
+{
+    struct modbus_bus *b = bus;
+    if (!b)
+        return;
+    link_destroy(b->link);
+    free(b);
+}
+
+static void device_remove(void *device)
+{
+    struct modbus_device *d = device;
+    if (!d)
+        return;
+    read_plan_free(&d->plan);
+    free(d->points);
+    free(d);
+}
+
+static void *device_add(const struct source_device *cfg, const struct source_point *points,
+                        size_t count)
+{
+    struct modbus_device *d = calloc(1, sizeof(*d));
+    struct plan_point *pp = calloc(count + 1, sizeof(*pp));
+    if (d)
+        d->points = calloc(count + 1, sizeof(*d->points));
+    if (!d || !pp || !d->points) {
+        free(pp);
+        device_remove(d);
+        return NULL;
+    }
+    d->cfg = *cfg;
+    memcpy(d->points, points, count * sizeof(*points));
+    for (size_t i = 0; i < count; i++) {
+        const struct source_point *p = &points[i];
+        pp[i] = (struct plan_point){p->table, p->address,
+                                    function_reads_bits(p->table) ? 1 : data_type_width(p->type)};
+    }
+    struct read_limits limits = {cfg->max_per_request, cfg->max_gap, cfg->single_requests};
+    int rc = read_plan_build(pp, count, &limits, &d->plan);
+    free(pp);
+    if (rc != 0) {
+        device_remove(d);
+        return NULL;
+    }
+    return d;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static void decode_request(const struct modbus_bus *b, const struct modbus_device *d,
+                           const struct read_request *rq, struct source_poll *out)
+{
+    for (size_t k = 0; k < rq->n_points; k++) {
+        size_t idx = d->plan.order[rq->first + k];
+        const struct source_point *p = &d->points[idx];
+        struct source_sample *s = &out->samples[out->count++];
+        s->point = (uint32_t)idx;
+        s->raw = 0;
+        s->ok = decode_registers(&b->regs[p->address - rq->address], p->type, p->word_order,
+                                 &s->raw) == DECODE_OK;
+    }
+}
+
+static void trace_request(const struct source_trace *trace, const struct read_request *rq,
+                          const uint16_t *regs, enum source_result res, const char *why,
+                          int64_t took_us)
+{
+    char what[64];
+    snprintf(what, sizeof(what), "%s %d..%d", function_names[rq->function], rq->address,
+             rq->address + rq->count - 1);
+    trace->request(trace->ctx, what, regs, rq->count, res, why, took_us);
+}
+
+/* One request of the plan, with the device's pause after it. */
+static enum link_result read_one(struct modbus_bus *b, const struct modbus_device *d,
+                                 const struct read_request *rq, char *why, size_t why_size,
+                                 const struct source_trace *trace)
+{
+    int64_t began = trace ? clock_mono_us() : 0;
+    enum link_result res = link_read(b->link, d->cfg.unit_id, rq->function, rq->address, rq->count,
+                                     d->cfg.response_timeout_ms, b->regs, why, why_size);
+    if (trace)
+        trace_request(trace, rq, b->regs, from_link[res], why, clock_mono_us() - began);
+    if (d->cfg.pause_between_requests_ms > 0)
+        sleep_ms(d->cfg.pause_between_requests_ms);
+    return res;
+}
+
+static enum source_result device_poll(void *bus, void *device, struct source_poll *out,
+                                      const struct source_trace *trace)
+{
+    struct modbus_bus *b = bus;
+    struct modbus_device *d = device;
+    enum source_result result = SOURCE_OK;
+    bool fresh = false;
+    out->count = 0;
+    out->why[0] = '\0';
+    /* A connection that cannot be made fails the poll like a request
+     * would; trying it again for the first request would double the wait. */
+    enum link_result connected = link_connect(b->link, &fresh, out->why, sizeof(out->why));
+    if (connected == LINK_OK && fresh && d->cfg.pause_after_connect_ms > 0)
+        sleep_ms(d->cfg.pause_after_connect_ms);
+    out->ts_ms = clock_wall_ms();
+    for (size_t i = 0; i < d->plan.request_count; i++) {
+        const struct read_request *rq = &d->plan.requests[i];
+        enum link_result res = connected;
+        if (connected == LINK_OK)
+            res = read_one(b, d, rq, out->why, sizeof(out->why), trace);
+        else if (trace)
+            trace_request(trace, rq, b->regs, from_link[res], out->why, 0);
+        if (res == LINK_OK) {
+            decode_request(b, d, rq, out);
+            continue;
+        }
+        result = from_link[res];
+        /* On a shared line every further request would wait for the same
+         * timeout: give the line back to the other devices. */
+        if (res == LINK_IO)
+            break;
+    }
+    return result;
+}
+
+const struct source_ops modbus_source = {
+    .open = bus_open,
+    .close = bus_close,
+    .add_device = device_add,
+    .remove_device = device_remove,
+    .poll = device_poll,
+};

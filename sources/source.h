@@ -1,0 +1,123 @@
+/* What a source of readings is to the poller above it: a bus it opens, the
+ * devices on it, and one operation that polls a device into numbers.
+ *
+ * The poller schedules, backs off, judges quality and derives; it never
+ * asks what protocol a bus speaks. A source (sources/modbus/) turns one
+ * poll of one device into raw samples and says how the poll went in one
+ * of three outcomes. A new protocol is a folder under sources/ with a
+ * struct source_ops, and rows in the table of bus kinds (bus_kind.c). */
+#ifndef GW_SOURCE_H
+#define GW_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/names.h"
+
+enum bus_addressing {
+    BUS_NETWORK, /* host and port */
+    BUS_SERIAL,  /* a serial device and its line settings */
+};
+
+enum bus_framing {
+    FRAMING_MBAP, /* Modbus TCP: one connection, many units behind a gateway */
+    FRAMING_RTU,  /* an RS-485 line: units 1 to 247, one request at a time */
+};
+
+struct source_ops;
+
+/* One kind of bus a [bus] section can be (bus_kind.h holds the table). */
+struct bus_kind {
+    const char *name;      /* the INI's [bus] type */
+    const char *transport; /* the device metadata's transport */
+    enum bus_addressing addressing;
+    enum bus_framing framing;
+    const struct source_ops *source; /* what polls its devices */
+};
+
+/* One [bus] of the INI file, as a source opens it. */
+struct bus_config {
+    char name[CFG_NAME_MAX + 1];
+    int kind; /* index into bus_kinds[] */
+    char host[CFG_TEXT_MAX];
+    int port;
+    char device[CFG_TEXT_MAX];
+    int baud;
+    int parity; /* index into parity_names: none, even, odd */
+    int data_bits;
+    int stop_bits;
+    int64_t pause_between_requests_ms;
+    int line;
+    bool broken; /* its section had errors: the checks across sections skip it */
+};
+
+/* How a poll went; the poller backs a device off on SOURCE_IO only. */
+enum source_result {
+    SOURCE_OK,
+    SOURCE_REFUSED, /* the device answered a request with an error: it is alive */
+    SOURCE_IO,      /* no answer, a broken frame or a broken connection */
+};
+
+/* A device as a source polls it. */
+struct source_device {
+    const char *name; /* for messages */
+    int unit_id;      /* its address on the bus */
+    int64_t response_timeout_ms;
+    int64_t pause_between_requests_ms; /* the larger of the bus's and the device's */
+    int64_t pause_after_connect_ms;    /* before the first request on a new connection */
+    /* How a source may group points into one request: devices refuse long
+     * reads or reads across unmapped gaps. */
+    int max_per_request, max_gap;
+    bool single_requests;
+};
+
+/* Where one point's value is and how it is encoded. A register source
+ * reads `table` (Modbus: coil, discrete input, holding or input register)
+ * at `address`; `type` and `word_order` say how the words make a number
+ * (sources/modbus/point_types.h). */
+struct source_point {
+    int table, address, type, word_order;
+};
+
+/* What one point gave: `point` indexes the points handed to add_device;
+ * ok is false when the words were read but make no number (a NaN float). */
+struct source_sample {
+    uint32_t point;
+    bool ok;
+    double raw;
+};
+
+/* One poll's result: samples in the order they were read (a point read
+ * first can scale one read after it), room for every point of the device. */
+struct source_poll {
+    struct source_sample *samples;
+    size_t count;
+    int64_t ts_ms; /* wall clock as the first request went out: the readings' time */
+    char why[256]; /* the last failure, when the result is not SOURCE_OK */
+};
+
+/* For the technician's probe: each request of a traced poll, named in the
+ * source's words ("holding_register 0..5"), with what came back. */
+struct source_trace {
+    void (*request)(void *ctx, const char *what, const uint16_t *words, int count,
+                    enum source_result result, const char *why, int64_t took_us);
+    void *ctx;
+};
+
+struct source_ops {
+    /* A connection to the bus, not yet made (no I/O here); NULL when out of
+     * memory or the line settings cannot be used. */
+    void *(*open)(const struct bus_config *bus, const struct bus_kind *kind);
+    void (*close)(void *bus);
+    /* What polling the device takes, planned once; NULL when out of memory. */
+    void *(*add_device)(const struct source_device *device, const struct source_point *points,
+                        size_t count);
+    void (*remove_device)(void *device);
+    /* One poll, from the calling thread: connects if needed and reads what
+     * it can. trace is NULL except under the probe. */
+    enum source_result (*poll)(void *bus, void *device, struct source_poll *out,
+                               const struct source_trace *trace);
+};
+
+#endif
