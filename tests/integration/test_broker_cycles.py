@@ -42,7 +42,7 @@ def repeated_outages(work):
     wait_until(lambda: _newest_ts(sub) > polled_until + 1, 60,
                "the readings of the last outage to arrive")
     gw.stop()
-    time.sleep(0.5 * SLOW)
+    sub.flush()
     counters = shutdown_counters(gw.log())
     unique, duplicates = dedupe_by_seq(sub.readings())
     check_gap_free(unique)
@@ -107,7 +107,7 @@ def large_backlog(work, broker):
     # were acknowledged before their commit deadline and never written.
     wait_until(lambda: len(dedupe_by_seq(sub.readings())[0]) >= counters["stored"] - left, 60,
                "the subscriber to receive everything acknowledged")
-    time.sleep(0.5 * SLOW)
+    sub.flush()
     unique, duplicates = dedupe_by_seq(sub.readings())
     seqs = sorted({p["seq"] for _, p in unique})
     check(seqs == list(range(1, len(seqs) + 1)), "the backlog arrived with gaps")

@@ -43,7 +43,7 @@ def body(work):
     wait_until(lambda: len(sub.readings()) and
                iso_ms(sub.readings()[-1][1]["ts"]) >= phases[-1][2] - 500, 20, "the last readings")
     gw.stop()
-    time.sleep(0.3 * SLOW)
+    sub.flush()
 
     unique, duplicates = dedupe_by_seq(sub.readings())
     check_gap_free(unique)

@@ -74,7 +74,7 @@ def body(work):
     time.sleep(1 * SLOW)
     check(gw.proc.poll() is None, "the gateway died")
     gw.stop()
-    time.sleep(0.5 * SLOW)
+    sub.flush()
 
     unique, _ = dedupe_by_seq(sub.readings())
 

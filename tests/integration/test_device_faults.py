@@ -56,7 +56,7 @@ def body(work):
     gw.start()
     time.sleep(RUN_S * SLOW)
     gw.stop()
-    time.sleep(0.5)
+    sub.flush()
 
     unique, _ = dedupe_by_seq(sub.readings())
     points = {p["device"] for _, p in unique}

@@ -146,7 +146,7 @@ def body(work):
     wait_until(lambda: len(split(sub)[1].get("visitors_in", [])) >= before + 3, 30,
                "counts after the restart")
     gw.stop()
-    time.sleep(0.3 * SLOW)
+    sub.flush()
 
     raw, counts, windows = split(sub)
     totals = {p: check_counts(p, raw[p], counts[p]) for p in STEP}

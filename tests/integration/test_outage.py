@@ -34,7 +34,7 @@ def body(work):
         return any(p["ts"] > _iso(outage_end_ms + 2000) for _, p in unique)
     wait_until(drained, 30, "the backlog to drain after the broker came back")
     gw.stop()
-    time.sleep(1 * SLOW)  # last messages in flight to the subscriber
+    sub.flush()
 
     unique, duplicates = dedupe_by_seq(sub.readings())
     check_gap_free(unique)

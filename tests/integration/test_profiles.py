@@ -144,7 +144,7 @@ def body(work):
     wait_until(lambda: all(len(readings().get(k, [])) >= 12 for k in SEQUENCES), 40,
                "twelve readings of every point")
     gw.stop()
-    time.sleep(0.3 * SLOW)
+    sub.flush()
 
     got = readings()
     strides = {}

@@ -91,7 +91,7 @@ def acl_refusal(work, counter, env):
         return len(unique) >= last_seq + 60
     wait_until(all_back, 30, "the set-aside readings to arrive after the resend")
     gw.stop()
-    time.sleep(0.5 * SLOW)
+    sub.flush()
     unique, duplicates = dedupe_by_seq(sub.readings())
     check_gap_free(unique)
     figure(f"ACL denies weather (MQTT 5): {len(trail)} counter readings flowed, "

@@ -48,7 +48,7 @@ def body(work):
     wait_until(lambda: sub.statuses()[-1:] == ["online"], 30, "'online' after the path returned")
     wait_until(lambda: _newest(sub) > back_at + 1, 30, "readings polled after the path returned")
     gw.stop()
-    time.sleep(0.5 * SLOW)
+    sub.flush()
 
     unique, duplicates = dedupe_by_seq(sub.readings())
     check_gap_free(unique)

@@ -31,7 +31,7 @@ def drain_and_check(work, gw, broker, sub, store, label, must_drop):
     wait_until(lambda: any(iso_ms(p["ts"]) > back_ms + 1500 for _, p in sub.readings()), 60,
                f"{label}: readings polled after the broker came back")
     gw.stop()
-    time.sleep(0.5 * SLOW)
+    sub.flush()
     counters = shutdown_counters(gw.log())
     unique, duplicates = dedupe_by_seq(sub.readings())
     dropped = counters["store-full"] + counters["store-bound"]

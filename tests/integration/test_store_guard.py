@@ -58,7 +58,7 @@ def one_store(work, counter, env):
     wait_until(lambda: max(p["seq"] for _, p in sub.readings()) >= before + 60, 20,
                "readings after the restart")
     first.stop()
-    time.sleep(0.5 * SLOW)
+    sub.flush()
     unique, duplicates = dedupe_by_seq(sub.readings())  # same seq, other payload: fails
     check_gap_free(unique)
     broker.stop()

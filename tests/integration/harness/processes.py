@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -193,10 +194,11 @@ class Subscriber:
 
     def __init__(self, work, broker, topic, client_id="test-subscriber", credentials=()):
         self.out = work.file(f"{client_id}.out")
+        self.broker, self.topic, self.client_id = broker, topic, client_id
+        self.login = ["-u", credentials[0], "-P", credentials[1]] if credentials else []
+        self.flushes = 0
         argv = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
-                "-c", "-i", client_id, "-v", "-t", topic]
-        if credentials:
-            argv += ["-u", credentials[0], "-P", credentials[1]]
+                "-c", "-i", client_id, "-v", "-t", topic] + self.login
         # Subscribed when the broker logs it ("<client id> <qos> <topic>"):
         # a message published before that would not be queued for it.
         line = f" {client_id} 1 {topic}\n"
@@ -205,11 +207,31 @@ class Subscriber:
         work.subscribers.append(self)
         wait_until(lambda: broker.log().count(line) > before, 10, f"{client_id} to subscribe")
 
-    def lines(self):
+    FLUSH_MARK = "harness-flush-"
+
+    def _raw_lines(self):
         # Only finished lines: mosquitto_sub may be halfway through writing
         # the last one while a test reads the file.
         with open(self.out, errors="replace") as f:
             return [line.rstrip("\n") for line in f if " " in line and line.endswith("\n")]
+
+    def lines(self):
+        return [line for line in self._raw_lines()
+                if not line.split(" ", 1)[1].startswith(self.FLUSH_MARK)]
+
+    def flush(self, timeout=10):
+        """Waits until everything the broker accepted before now has reached
+        this subscriber (after a gateway stops, its last messages): a marker
+        published now, on a topic of the subscriber's filter, comes after
+        them, since the broker keeps each client's queue in order."""
+        self.flushes += 1
+        mark = f"{self.FLUSH_MARK}{self.client_id}-{self.flushes}"
+        topic = self.topic.replace("#", mark).replace("+", mark)
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker.port),
+                        "-q", "1", "-t", topic, "-m", mark] + self.login,
+                       check=True, timeout=10 * SLOW)
+        wait_until(lambda: any(line.endswith(" " + mark) for line in self._raw_lines()),
+                   timeout, f"{self.client_id} to receive what the broker holds for it")
 
     def readings(self):
         """(topic, payload dict) for every reading, in arrival order. A
