@@ -70,10 +70,9 @@ struct point_config {
     char device_name[CFG_NAME_MAX + 1];
     char name[CFG_NAME_MAX + 1];
     int device_index;
-    int function; /* enum point_function */
-    int address;
-    int type;       /* enum data_type */
-    int word_order; /* enum word_order */
+    /* Where the source reads the value (Modbus: function, address, type,
+     * word_order); the keys fill it, the poller hands it on unchanged. */
+    struct source_point where;
     int kind;       /* enum point_kind */
     double scale;
     double offset;

@@ -149,10 +149,10 @@ static const struct key_spec profile_keys[] = {
 };
 
 static const struct key_spec point_keys[] = {
-    {"function", K_CHOICE, FIELD(struct point_config, function), 0, 0, function_names, true},
-    {"address", K_INT, FIELD(struct point_config, address), 0, 65535, NULL, true},
-    {"type", K_CHOICE, FIELD(struct point_config, type), 0, 0, data_type_names, true},
-    {"word_order", K_CHOICE, FIELD(struct point_config, word_order), 0, 0, word_order_names, false},
+    {"function", K_CHOICE, FIELD(struct point_config, where.table), 0, 0, function_names, true},
+    {"address", K_INT, FIELD(struct point_config, where.address), 0, 65535, NULL, true},
+    {"type", K_CHOICE, FIELD(struct point_config, where.type), 0, 0, data_type_names, true},
+    {"word_order", K_CHOICE, FIELD(struct point_config, where.word_order), 0, 0, word_order_names, false},
     {"scale", K_REAL, FIELD(struct point_config, scale), 0, 0, NULL, false},
     {"offset", K_REAL, FIELD(struct point_config, offset), 0, 0, NULL, false},
     {"unit", K_PLAIN, FIELD(struct point_config, unit), 0, 0, NULL, false},

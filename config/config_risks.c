@@ -13,18 +13,18 @@
 static void warn_manual_address(const struct gateway_config *cfg, const struct point_config *p,
                                 struct config_errors *warnings)
 {
-    int base = p->function == FN_HOLDING_REGISTER ? 40001
-               : p->function == FN_INPUT_REGISTER ? 30001
-                                                  : 0;
-    if (!base || p->broken || p->source[0] || p->kind == KIND_OCCUPANCY || p->address < base ||
-        p->address > base + 9998)
+    int base = p->where.table == FN_HOLDING_REGISTER ? 40001
+               : p->where.table == FN_INPUT_REGISTER ? 30001
+                                                     : 0;
+    if (!base || p->broken || p->source[0] || p->kind == KIND_OCCUPANCY ||
+        p->where.address < base || p->where.address > base + 9998)
         return;
     config_error_add(warnings,
                      "%s:%d: [point %s/%s] address: %d looks like a register number from a "
                      "manual's table (%dxxxx); the address on the wire is counted from 0, here "
                      "most likely %d",
                      p->file ? p->file : cfg->source_path, p->line, p->device_name, p->name,
-                     p->address, base / 10000, p->address - base);
+                     p->where.address, base / 10000, p->where.address - base);
 }
 
 void config_risks(const struct gateway_config *cfg, struct config_errors *warnings)

@@ -164,9 +164,9 @@ static int by_device_function_address(const void *a, const void *b)
     const struct point_config *x = *pa, *y = *pb;
     if (x->device_index != y->device_index)
         return x->device_index - y->device_index;
-    if (x->function != y->function)
-        return x->function - y->function;
-    return x->address - y->address;
+    if (x->where.table != y->where.table)
+        return x->where.table - y->where.table;
+    return x->where.address - y->where.address;
 }
 
 static void validate_overlaps(struct gateway_config *cfg, struct config_errors *e)
@@ -184,16 +184,16 @@ static void validate_overlaps(struct gateway_config *cfg, struct config_errors *
     qsort(sorted, n, sizeof(*sorted), by_device_function_address);
     for (size_t i = 1; i < n; i++) {
         const struct point_config *prev = sorted[i - 1], *p = sorted[i];
-        if (prev->device_index != p->device_index || prev->function != p->function)
+        if (prev->device_index != p->device_index || prev->where.table != p->where.table)
             continue;
-        int prev_end = prev->address + data_type_width(prev->type);
-        if (p->address < prev_end)
+        int prev_end = prev->where.address + data_type_width(prev->where.type);
+        if (p->where.address < prev_end)
             config_error_add(e,
                              "%s:%d: [point %s/%s] address: %s %d overlaps point %s (line %d, "
                              "%d..%d)",
                              p->file ? p->file : cfg->source_path, p->line, p->device_name, p->name,
-                             function_names[p->function], p->address, prev->name, prev->line,
-                             prev->address, prev_end - 1);
+                             function_names[p->where.table], p->where.address, prev->name,
+                             prev->line, prev->where.address, prev_end - 1);
     }
     free(sorted);
 }
@@ -240,7 +240,7 @@ static void resolve_sibling_points(struct gateway_config *cfg, struct point_conf
         p->power_on_index = find_point(cfg, p->device_index, p->power_on_counter);
         const struct point_config *c =
             p->power_on_index >= 0 ? &cfg->points[p->power_on_index] : NULL;
-        if (!c || c == p || c->kind != KIND_MEASUREMENT || !is_integer_type(c->type))
+        if (!c || c == p || c->kind != KIND_MEASUREMENT || !is_integer_type(c->where.type))
             config_error_add(e,
                              "%s:%d: [point %s/%s] power_on_counter: '%s' is not an integer "
                              "measurement point of device %s",
@@ -251,8 +251,8 @@ static void resolve_sibling_points(struct gateway_config *cfg, struct point_conf
         p->decimals_index = find_point(cfg, p->device_index, p->decimals_from);
         const struct point_config *d =
             p->decimals_index >= 0 ? &cfg->points[p->decimals_index] : NULL;
-        if (!d || d == p || d->source[0] || !is_integer_type(d->type) ||
-            d->function != p->function || d->address >= p->address)
+        if (!d || d == p || d->source[0] || !is_integer_type(d->where.type) ||
+            d->where.table != p->where.table || d->where.address >= p->where.address)
             config_error_add(e,
                              "%s:%d: [point %s/%s] decimals_from: '%s' must be an integer point "
                              "of device %s in the same register table, at a lower address (it "
@@ -283,17 +283,18 @@ static void validate_points(struct gateway_config *cfg, struct config_errors *e)
             if (p->source[0] || p->kind == KIND_OCCUPANCY)
                 continue; /* no registers of its own */
         }
-        if (function_reads_bits(p->function) && p->type != DT_BOOL)
+        if (function_reads_bits(p->where.table) && p->where.type != DT_BOOL)
             config_error_add(e,
                              "%s:%d: [point %s/%s] type: a %s carries one bit, so the type "
                              "must be bool",
-                             path, p->line, p->device_name, p->name, function_names[p->function]);
-        if (p->address + data_type_width(p->type) > MODBUS_ADDRESS_SPACE)
+                             path, p->line, p->device_name, p->name,
+                             function_names[p->where.table]);
+        if (p->where.address + data_type_width(p->where.type) > MODBUS_ADDRESS_SPACE)
             config_error_add(e,
                              "%s:%d: [point %s/%s] address: %s at %d runs past the last "
                              "address 65535",
-                             path, p->line, p->device_name, p->name, data_type_names[p->type],
-                             p->address);
+                             path, p->line, p->device_name, p->name, data_type_names[p->where.type],
+                             p->where.address);
         if (p->scale == 0.0)
             config_error_add(e, "%s:%d: [point %s/%s] scale: 0 would turn every value into 0", path,
                              p->line, p->device_name, p->name);
@@ -350,10 +351,10 @@ static bool divides_day(int64_t ms)
 
 static void validate_counter(const struct section_check *c, struct point_config *p)
 {
-    int bits = counter_bits(p->type);
+    int bits = counter_bits(p->where.type);
     if (bits == 0)
         POINT_ERROR(p, "type", "a counter must be uint16, uint32 or uint64, not %s",
-                    data_type_names[p->type]);
+                    data_type_names[p->where.type]);
     if (p->scale != 1.0 || p->offset != 0.0)
         POINT_ERROR(p, "scale", "a counter counts events: leave scale and offset out");
     if (p->window_ms)

@@ -47,7 +47,7 @@ struct poller {
     pthread_t thread;
     bool started;
     struct reading *batch;
-    struct source_poll poll; /* room for the most points of a device */
+    struct source_poll poll;          /* room for the most points of a device */
     const struct source_trace *trace; /* only while a probe polls */
 };
 
@@ -100,7 +100,7 @@ static void collect_points(struct device_state *d, const struct gateway_config *
 }
 
 static struct source_device source_device(const struct device_config *dc,
-                                           const struct bus_config *bus)
+                                          const struct bus_config *bus)
 {
     return (struct source_device){
         .name = dc->name,
@@ -135,10 +135,8 @@ static int device_init(struct poller *p, struct device_state *d, const struct ga
         return -1;
     }
     collect_points(d, cfg, point_ids);
-    for (size_t i = 0; i < d->register_points; i++) {
-        const struct point_config *pc = d->points[i];
-        sp[i] = (struct source_point){pc->function, pc->address, pc->type, pc->word_order};
-    }
+    for (size_t i = 0; i < d->register_points; i++)
+        sp[i] = d->points[i]->where;
     struct source_device sd = source_device(d->cfg, p->bus);
     d->source = p->source->add_device(&sd, sp, d->register_points);
     free(sp);
@@ -191,8 +189,8 @@ static double scale(const struct point_config *pc, double v)
 
 /* The register points' engineering values, in the order the source read
  * them, so that a decimal-places register read first scales the rest. */
-static size_t judge_samples(struct device_state *d, const struct source_poll *poll,
-                            uint16_t flags, struct reading *out)
+static size_t judge_samples(struct device_state *d, const struct source_poll *poll, uint16_t flags,
+                            struct reading *out)
 {
     for (size_t k = 0; k < poll->count; k++) {
         const struct source_sample *s = &poll->samples[k];

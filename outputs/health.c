@@ -127,14 +127,14 @@ static json_object *point_json(const struct point_config *pc)
     add_string(p, "kind", point_kind_names[pc->kind]);
     bool registers = pc->kind != KIND_OCCUPANCY && !pc->source[0];
     if (registers) {
-        add_string(p, "data_type", data_type_names[pc->type]);
-        add_string(p, "function", function_names[pc->function]);
-        add_int(p, "address", pc->address);
+        add_string(p, "data_type", data_type_names[pc->where.type]);
+        add_string(p, "function", function_names[pc->where.table]);
+        add_int(p, "address", pc->where.address);
     } else if (pc->source[0]) {
         add_string(p, "source", pc->source);
     }
-    if (registers && data_type_width(pc->type) > 1)
-        add_string(p, "word_order", word_order_names[pc->word_order]);
+    if (registers && data_type_width(pc->where.type) > 1)
+        add_string(p, "word_order", word_order_names[pc->where.word_order]);
     add_number(p, "scale", pc->scale);
     add_number(p, "offset", pc->offset);
     add_string(p, "publish", publish_mode_names[pc->publish]);

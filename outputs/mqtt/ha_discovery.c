@@ -42,7 +42,7 @@ bool ha_entity_exists(const struct point_config *p, enum ha_stream stream)
 
 static bool is_binary(const struct point_config *p, enum ha_stream stream)
 {
-    return stream == HA_READINGS && p->kind == KIND_MEASUREMENT && p->type == DT_BOOL &&
+    return stream == HA_READINGS && p->kind == KIND_MEASUREMENT && p->where.type == DT_BOOL &&
            !p->source[0];
 }
 

@@ -288,9 +288,9 @@ static void test_good_file_values_and_defaults(void **state)
     assert_int_equal(cfg.devices[1].unit_id, 240);
     assert_int_equal(cfg.devices[1].bus_index, 1);
     assert_true(cfg.devices[1].single_requests);
-    assert_int_equal(cfg.points[0].address, 16);
-    assert_int_equal(cfg.points[0].type, DT_INT32);
-    assert_int_equal(cfg.points[0].word_order, WO_CDAB);
+    assert_int_equal(cfg.points[0].where.address, 16);
+    assert_int_equal(cfg.points[0].where.type, DT_INT32);
+    assert_int_equal(cfg.points[0].where.word_order, WO_CDAB);
     assert_float_equal(cfg.points[0].offset, -40, 0);
     assert_string_equal(cfg.points[0].unit, "°C");
     assert_int_equal(cfg.points[1].device_index, 1);
@@ -422,8 +422,8 @@ static void test_profile_overrides(void **state)
     assert_string_equal(cfg.devices[0].model, "Vaisala GMP252 CO2 probe");
     assert_int_equal(cfg.devices[1].unit_id, 1); /* the profile's */
     const struct point_config *co2 = point_named(&cfg, "co2");
-    assert_int_equal(co2->type, DT_FLOAT32);
-    assert_int_equal(co2->word_order, WO_CDAB);
+    assert_int_equal(co2->where.type, DT_FLOAT32);
+    assert_int_equal(co2->where.word_order, WO_CDAB);
     const struct point_config *level = point_named(&cfg, "level");
     assert_true(level->scale == 9.95);
     assert_null(level->file); /* the INI file's own section */
@@ -435,7 +435,7 @@ static void test_profile_overrides(void **state)
             strcmp(cfg.points[i].device_name, "river") == 0)
             temp = &cfg.points[i];
     assert_non_null(temp);
-    assert_int_equal(temp->address, 0x0102);
+    assert_int_equal(temp->where.address, 0x0102);
     config_free(&cfg);
 }
 
