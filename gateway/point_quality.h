@@ -18,6 +18,13 @@ struct stale_watch {
     int64_t since_ms;
 };
 
+/* The engineering value of a raw one: raw * scale + offset. The point's
+ * business, not the source's: derived points scale too. */
+static inline double point_scaled(const struct point_config *pc, double raw)
+{
+    return raw * pc->scale + pc->offset;
+}
+
 /* raw: the decoded register value before scale and offset, as the device
  * manual gives sentinels; value: the engineering value. */
 enum reading_quality point_quality(const struct point_config *pc, double raw, double value,

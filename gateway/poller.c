@@ -182,11 +182,6 @@ static struct reading judge(struct device_state *d, size_t idx, bool decoded, do
                             .quality = quality};
 }
 
-static double scale(const struct point_config *pc, double v)
-{
-    return v * pc->scale + pc->offset;
-}
-
 /* The register points' engineering values, in the order the source read
  * them, so that a decimal-places register read first scales the rest. */
 static size_t judge_samples(struct device_state *d, const struct source_poll *poll, uint16_t flags,
@@ -197,7 +192,7 @@ static size_t judge_samples(struct device_state *d, const struct source_poll *po
         size_t idx = s->point;
         double scaled = s->raw;
         bool ok = s->ok && apply_decimals(d, idx, &scaled);
-        double value = ok ? scale(d->points[idx], scaled) : 0;
+        double value = ok ? point_scaled(d->points[idx], scaled) : 0;
         out[k] = judge(d, idx, ok, s->raw, value, poll->ts_ms, flags);
     }
     return poll->count;
@@ -216,7 +211,7 @@ static size_t derive_points(struct device_state *d, int64_t ts_ms, uint16_t flag
         const struct point_result *src = &d->result[d->local[idx]];
         bool ok = src->quality == QUALITY_GOOD || src->quality == QUALITY_OUT_OF_RANGE ||
                   src->quality == QUALITY_STALE;
-        double value = ok ? scale(pc, src->value) : 0;
+        double value = ok ? point_scaled(pc, src->value) : 0;
         out[n] = judge(d, idx, ok, value, value, ts_ms, flags);
         if (!ok)
             out[n].quality = src->quality; /* no_data stays no_data */

@@ -20,12 +20,6 @@ enum decode_status { DECODE_OK, DECODE_NOT_FINITE };
 enum decode_status decode_registers(const uint16_t *regs, enum data_type type,
                                     enum word_order order, double *out);
 
-/* The engineering value: raw * scale + offset. */
-static inline double decode_apply_scale(double raw, double scale, double offset)
-{
-    return raw * scale + offset;
-}
-
 /* Inverse of decode_registers for integer and float types, used by the
  * firmware stubs and the tests to put a value on the wire. */
 void encode_registers(double value, enum data_type type, enum word_order order, uint16_t *regs);

@@ -77,16 +77,6 @@ static void test_floats(void **state)
     assert_int_equal(decode_registers(inf, DT_FLOAT32, WO_ABCD, &v), DECODE_NOT_FINITE);
 }
 
-static void test_scale_and_offset(void **state)
-{
-    (void)state;
-    uint16_t r[] = {0xFF6A}; /* -150 */
-    double raw = decode_ok(r, DT_INT16, WO_ABCD);
-    assert_float_equal(decode_apply_scale(raw, 0.1, 0), -15.0, 1e-12);
-    assert_float_equal(decode_apply_scale(raw, 0.1, 273.15), 258.15, 1e-9);
-    assert_float_equal(decode_apply_scale(1234, 0.01, -5), 7.34, 1e-12);
-}
-
 /* encode_registers is what the stubs put on the wire: it must be the exact
  * inverse for every type and order. */
 static void test_encode_round_trip(void **state)
@@ -115,7 +105,6 @@ int main(void)
         cmocka_unit_test(test_32bit_word_orders),
         cmocka_unit_test(test_64bit),
         cmocka_unit_test(test_floats),
-        cmocka_unit_test(test_scale_and_offset),
         cmocka_unit_test(test_encode_round_trip),
     };
     return cmocka_run_group_tests_name("decode", tests, NULL, NULL);

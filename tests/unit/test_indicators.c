@@ -264,6 +264,10 @@ static void test_point_quality(void **state)
 {
     (void)state;
     const struct point_config *temp = &cfg.points[1], *level = &cfg.points[2];
+    struct point_config kelvin = {.scale = 0.1, .offset = 273.15};
+    assert_float_equal(point_scaled(&kelvin, -150), 258.15, 1e-9);
+    kelvin.offset = 0;
+    assert_float_equal(point_scaled(&kelvin, -150), -15.0, 1e-12);
     struct stale_watch w = {0};
     assert_int_equal(point_quality(temp, 32767, 3276.7, &w, T0), QUALITY_NO_DATA);
     assert_int_equal(point_quality(temp, 215, 21.5, &w, T0), QUALITY_GOOD);
