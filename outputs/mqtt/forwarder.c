@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Makes room for one more element; false when memory is short. */
-static bool room_for_one(void **array, size_t *cap, size_t count, size_t elem)
+bool fw_room_for_one(void **array, size_t *cap, size_t count, size_t elem)
 {
     if (count < *cap)
         return true;
@@ -22,37 +21,44 @@ static bool room_for_one(void **array, size_t *cap, size_t count, size_t elem)
     *cap = bigger_cap;
     return true;
 }
-/* Called with fw->lock held. Without memory the refusal is forgotten: the
- * reading stays in the store and is sent again, never lost. */
+/* Without memory the refusal is forgotten: the reading stays in the store
+ * and is sent again, never lost. */
 void fw_note_refusal(struct forwarder *fw, int64_t seq, int reason)
 {
-    if (room_for_one((void **)&fw->refusals, &fw->refusal_cap, fw->refusal_count,
-                     sizeof(*fw->refusals)))
+    if (fw_room_for_one((void **)&fw->refusals, &fw->refusal_cap, fw->refusal_count,
+                        sizeof(*fw->refusals)))
         fw->refusals[fw->refusal_count++] = (struct reading_refusal){.seq = seq, .reason = reason};
 }
-/* Called with fw->lock held. */
-static void hold_topic(struct forwarder *fw, const char *topic, int reason)
+bool fw_hold_topic(struct held_topics *h, const char *topic, int reason)
 {
     int64_t now = clock_mono_ms();
-    size_t slot = fw->held_count;
-    for (size_t i = 0; i < fw->held_count; i++)
-        if (strcmp(fw->held[i].topic, topic) == 0 || fw->held[i].until_ms <= now)
+    bool was_held = fw_held_reason(h, topic) != 0;
+    size_t slot = h->count;
+    for (size_t i = 0; i < h->count; i++)
+        if (strcmp(h->t[i].topic, topic) == 0 || h->t[i].until_ms <= now)
             slot = i;
     if (slot == HELD_TOPICS_MAX)
-        return;
-    if (slot == fw->held_count)
-        fw->held_count++;
-    snprintf(fw->held[slot].topic, sizeof(fw->held[slot].topic), "%s", topic);
-    fw->held[slot].reason = reason;
-    fw->held[slot].until_ms = now + HOLD_TOPIC_MS;
+        return !was_held;
+    if (slot == h->count)
+        h->count++;
+    snprintf(h->t[slot].topic, sizeof(h->t[slot].topic), "%s", topic);
+    h->t[slot].reason = reason;
+    h->t[slot].until_ms = now + HOLD_TOPIC_MS;
+    return !was_held;
 }
-/* Called with fw->lock held: the reason a topic is held back, or 0. */
-static int held_reason(const struct forwarder *fw, const char *topic)
+int fw_held_reason(const struct held_topics *h, const char *topic)
 {
-    for (size_t i = 0; i < fw->held_count; i++)
-        if (fw->held[i].until_ms > clock_mono_ms() && strcmp(fw->held[i].topic, topic) == 0)
-            return fw->held[i].reason;
+    int64_t now = clock_mono_ms();
+    for (size_t i = 0; i < h->count; i++)
+        if (h->t[i].until_ms > now && strcmp(h->t[i].topic, topic) == 0)
+            return h->t[i].reason;
     return 0;
+}
+void fw_note_refused_topic(struct forwarder *fw, const char *topic, int reason)
+{
+    fw->last_refusal_ms = clock_mono_ms();
+    fw->last_refused_reason = reason;
+    snprintf(fw->last_refused_topic, sizeof(fw->last_refused_topic), "%s", topic);
 }
 const char *fw_reason_text(int reason)
 {
@@ -65,7 +71,7 @@ static void delivered(struct inflight_slot *slot)
     pthread_mutex_lock(&fw->lock);
     /* Without room the ack is forgotten: the reading stays in the store and
      * is sent again, a duplicate with the same seq, never a loss. */
-    if (room_for_one((void **)&fw->acks, &fw->ack_cap, fw->ack_count, sizeof(*fw->acks)))
+    if (fw_room_for_one((void **)&fw->acks, &fw->ack_cap, fw->ack_count, sizeof(*fw->acks)))
         fw->acks[fw->ack_count++] = slot->seq;
     fw->last_progress_ms = clock_mono_ms();
     if (!fw->proven && slot->pool == fw->inflight.current) {
@@ -94,7 +100,9 @@ static void refused(struct inflight_slot *slot, int reason)
     int64_t seq = slot->seq;
     snprintf(topic, sizeof(topic), "%s", slot->topic);
     fw_note_refusal(fw, seq, reason);
-    hold_topic(fw, topic, reason);
+    fw_hold_topic(&fw->held, topic, reason);
+    fw_note_refused_topic(fw, topic, reason);
+    fw_learn_limit(fw, slot->size, reason);
     fw->last_progress_ms = clock_mono_ms(); /* the broker answered */
     inflight_release(&fw->inflight, slot);
     pthread_mutex_unlock(&fw->lock);
@@ -140,22 +148,6 @@ static void on_publish_failed5(void *context, MQTTAsync_failureData5 *response)
     else
         failed(context);
 }
-/* A retained QoS 1 message outside the tracked reading flow; *token
- * (if not NULL) identifies it to MQTTAsync_waitForCompletion. */
-int fw_send_retained(struct forwarder *fw, const char *topic, const char *payload,
-                     MQTTAsync_token *token)
-{
-    MQTTAsync_message msg = MQTTAsync_message_initializer;
-    msg.payload = (void *)payload;
-    msg.payloadlen = (int)strlen(payload);
-    msg.qos = 1;
-    msg.retained = 1;
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    int rc = MQTTAsync_sendMessage(fw->client, topic, &msg, &ro);
-    if (token)
-        *token = ro.token;
-    return rc;
-}
 size_t forwarder_window(struct forwarder *fw)
 {
     pthread_mutex_lock(&fw->lock);
@@ -175,7 +167,7 @@ size_t forwarder_in_flight(struct forwarder *fw)
     return n;
 }
 /* The size of the PUBLISH packet (QoS qos) on the wire. */
-static int64_t packet_size(const struct forwarder *fw, const char *topic, int payload_len, int qos)
+int64_t fw_packet_size(const struct forwarder *fw, const char *topic, int payload_len, int qos)
 {
     int64_t remaining =
         2 + (int64_t)strlen(topic) + (qos > 0 ? 2 : 0) + (fw->v5 ? 1 : 0) + payload_len;
@@ -184,9 +176,23 @@ static int64_t packet_size(const struct forwarder *fw, const char *topic, int pa
 }
 /* Called with fw->lock held: whether the broker said it takes no packet
  * this large (it would drop the connection on it). */
-static bool too_large(const struct forwarder *fw, const char *topic, int payload_len, int qos)
+bool fw_too_large(const struct forwarder *fw, const char *topic, int payload_len, int qos)
 {
-    return fw->max_packet > 0 && packet_size(fw, topic, payload_len, qos) > fw->max_packet;
+    int64_t limit = fw_packet_limit(fw);
+    return limit > 0 && fw_packet_size(fw, topic, payload_len, qos) > limit;
+}
+int64_t fw_packet_limit(const struct forwarder *fw)
+{
+    int64_t learnt = fw->refused_size > 0 ? fw->refused_size - 1 : 0;
+    if (fw->max_packet > 0 && (learnt == 0 || fw->max_packet < learnt))
+        return fw->max_packet;
+    return learnt;
+}
+void fw_learn_limit(struct forwarder *fw, int64_t size, int reason)
+{
+    if (reason == REASON_PACKET_TOO_LARGE && size > 0 &&
+        (fw->refused_size == 0 || size < fw->refused_size))
+        fw->refused_size = size;
 }
 enum fw_publish_result forwarder_publish(struct forwarder *fw, const char *topic,
                                          const char *payload, int len, int64_t seq, bool retain)
@@ -194,16 +200,16 @@ enum fw_publish_result forwarder_publish(struct forwarder *fw, const char *topic
     int qos = fw->cfg->mqtt.qos;
     pthread_mutex_lock(&fw->lock);
     bool connected = fw->state == FW_CONNECTED;
-    int held = connected ? held_reason(fw, topic) : 0;
+    int held = connected ? fw_held_reason(&fw->held, topic) : 0;
     if (held) {
         fw_note_refusal(fw, seq, held);
         pthread_mutex_unlock(&fw->lock);
         stat_add(&fw->stats->readings_refused, 1);
         return FW_SET_ASIDE;
     }
-    if (connected && too_large(fw, topic, len, qos)) {
+    if (connected && fw_too_large(fw, topic, len, qos)) {
         fw_note_refusal(fw, seq, REASON_PACKET_TOO_LARGE);
-        int64_t max = fw->max_packet;
+        int64_t max = fw_packet_limit(fw);
         pthread_mutex_unlock(&fw->lock);
         stat_add(&fw->stats->readings_refused, 1);
         log_limited(&fw->refuse_log, LOG_WARNING,
@@ -213,6 +219,8 @@ enum fw_publish_result forwarder_publish(struct forwarder *fw, const char *topic
         return FW_SET_ASIDE;
     }
     struct inflight_slot *slot = connected ? inflight_acquire(&fw->inflight, seq, topic) : NULL;
+    if (slot)
+        slot->size = fw_packet_size(fw, topic, len, qos);
     pthread_mutex_unlock(&fw->lock);
     if (!slot)
         return FW_NOT_NOW;
@@ -242,24 +250,6 @@ enum fw_publish_result forwarder_publish(struct forwarder *fw, const char *topic
     }
     stat_add(&fw->stats->readings_published, 1);
     return FW_SENT;
-}
-int forwarder_publish_retained(struct forwarder *fw, const char *topic, const char *payload)
-{
-    pthread_mutex_lock(&fw->lock);
-    bool connected = fw->state == FW_CONNECTED;
-    bool large = too_large(fw, topic, (int)strlen(payload), 1);
-    int64_t max = fw->max_packet;
-    pthread_mutex_unlock(&fw->lock);
-    if (!connected)
-        return -1;
-    if (large) {
-        log_limited(&fw->size_log, LOG_WARNING,
-                    "mqtt: %s is larger than the broker's maximum packet size (%lld bytes): "
-                    "not sent",
-                    topic, (long long)max);
-        return -1;
-    }
-    return fw_send_retained(fw, topic, payload, NULL) == MQTTASYNC_SUCCESS ? 0 : -1;
 }
 /* Moves up to max elements from the front of array (count of them) to out. */
 static size_t take_front(void *array, size_t *count, void *out, size_t max, size_t elem)

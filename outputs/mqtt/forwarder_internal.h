@@ -40,13 +40,23 @@ enum link_state { FW_DISCONNECTED, FW_CONNECTING, FW_CONNECTED };
  * this long, or when the gateway restarts. */
 #define HOLD_TOPIC_MS (10 * 60 * 1000)
 #define HELD_TOPICS_MAX 64
+/* Retained documents tracked per connection; more go out untracked. */
+#define ANNOUNCEMENTS_TRACKED 256
+/* A connection that closes this soon after the broker refused a message
+ * was closed for that refusal (mosquitto 2.0 with max_queued_messages 0
+ * does so): no strike for the oldest reading, no hint of a second client. */
+#define CLOSED_FOR_REFUSAL_MS 2000
 
 struct held_topic {
     char topic[TOPIC_MAX];
     int reason;
     int64_t until_ms;
 };
-
+/* Topics the broker refused, each held back for HOLD_TOPIC_MS. */
+struct held_topics {
+    struct held_topic t[HELD_TOPICS_MAX];
+    size_t count;
+};
 struct forwarder {
     MQTTAsync client;
     const struct gateway_config *cfg;
@@ -81,24 +91,62 @@ struct forwarder {
     bool paho_full; /* paho refused a message: any PUBACK wakes the pipeline */
     int brief_connections;
     char connected_uri[CFG_TEXT_MAX];
-    int64_t max_packet;    /* the broker's Maximum Packet Size (MQTT 5 CONNACK); 0: none */
+    int64_t max_packet; /* the broker's Maximum Packet Size (MQTT 5 CONNACK); 0: none */
+    /* The smallest packet a broker refused as too large (0x95): a limit it
+     * did not announce (mosquitto's message_size_limit), learnt once so that
+     * nothing as large is sent again until a restart. 0: none. */
+    int64_t refused_size;
     int disconnect_reason; /* of the broker's DISCONNECT (MQTT 5); -1: none */
     int64_t suspect_seq;   /* oldest in flight at the last drops */
     int strikes;
+    /* The same for retained documents: the broker's PUBACK of a refusal can
+     * be lost when it closes the socket with our next messages unread. */
+    char suspect_topic[TOPIC_MAX];
+    int topic_strikes;
+    int64_t announcements_sent; /* their slots' order, for the oldest */
     struct inflight inflight;
     int64_t *acks;
     size_t ack_count, ack_cap;
     struct reading_refusal *refusals;
     size_t refusal_count, refusal_cap;
-    struct held_topic held[HELD_TOPICS_MAX];
-    size_t held_count;
-    struct log_limit connect_log, refuse_log, size_log, tls_log;
+    struct held_topics held;               /* reading topics refused */
+    struct held_topics held_announcements; /* retained documents refused */
+    struct inflight announcements;         /* their slots, per connection like readings' */
+    /* The last refusal of this connection: the broker may close it for that. */
+    int64_t last_refusal_ms;
+    char last_refused_topic[TOPIC_MAX];
+    int last_refused_reason;
+    struct log_limit connect_log, refuse_log, tls_log;
 };
 
+/* Called with fw->lock held: holds topic back for HOLD_TOPIC_MS; true
+ * when it was not held already (worth a log line). */
+bool fw_hold_topic(struct held_topics *h, const char *topic, int reason);
+/* Called with fw->lock held: the reason topic is held back, or 0. */
+int fw_held_reason(const struct held_topics *h, const char *topic);
+/* Called with fw->lock held: remembers a refusal on this connection. */
+void fw_note_refused_topic(struct forwarder *fw, const char *topic, int reason);
+/* Makes room for one more element of an array grown by doubling; false
+ * when memory is short. */
+bool fw_room_for_one(void **array, size_t *cap, size_t count, size_t elem);
 /* Called with fw->lock held: reports seq as refused to the pipeline. */
 void fw_note_refusal(struct forwarder *fw, int64_t seq, int reason);
 /* An MQTT 5 reason code in words. */
 const char *fw_reason_text(int reason);
+/* Called with fw->lock held: whether the broker said it takes no packet
+ * this large (it would drop the connection on it). */
+bool fw_too_large(const struct forwarder *fw, const char *topic, int payload_len, int qos);
+/* The size of the PUBLISH packet on the wire. */
+int64_t fw_packet_size(const struct forwarder *fw, const char *topic, int payload_len, int qos);
+/* Called with fw->lock held: the largest packet the broker takes, as it
+ * said or as its refusals showed; 0: no limit known. */
+int64_t fw_packet_limit(const struct forwarder *fw);
+/* Called with fw->lock held: a refusal as too large teaches the limit. */
+void fw_learn_limit(struct forwarder *fw, int64_t size, int reason);
+/* Called with fw->lock held, when the connection dropped with a retained
+ * document unanswered: it takes a strike; the third in a row holds its
+ * topic back and copies it to topic (true). */
+bool fw_strike_announcement(struct forwarder *fw, char *topic, size_t size);
 /* A retained QoS 1 message outside the tracked reading flow; *token
  * (if not NULL) identifies it to MQTTAsync_waitForCompletion. */
 int fw_send_retained(struct forwarder *fw, const char *topic, const char *payload,

@@ -107,41 +107,9 @@ static int64_t strike_oldest(struct forwarder *fw, int reason)
     fw_note_refusal(fw, oldest->seq, reason > 0 ? reason : 0);
     return oldest->seq;
 }
-static void on_connection_lost(void *context, char *cause)
+/* What a loss probably means, when its pattern says more than its reason. */
+static void explain_loss(struct forwarder *fw, int reason, int brief, int64_t set_aside)
 {
-    struct forwarder *fw = context;
-    pthread_mutex_lock(&fw->lock);
-    if (fw->state != FW_CONNECTED) { /* already given up as silent */
-        pthread_mutex_unlock(&fw->lock);
-        return;
-    }
-    int64_t up_ms = clock_mono_ms() - fw->connected_at_ms;
-    int reason = fw->disconnect_reason;
-    bool proven = fw->proven || up_ms >= PROVEN_UPTIME_MS;
-    if (proven)
-        fw->retry_delay_ms = fw->cfg->mqtt.reconnect_min_ms;
-    else
-        fw->probe_acks_left = PROBE_ACKS;
-    fw->brief_connections = !proven && up_ms < BRIEF_CONNECTION_MS ? fw->brief_connections + 1 : 0;
-    int brief = fw->brief_connections;
-    int64_t set_aside = strike_oldest(fw, reason);
-    char uri[CFG_TEXT_MAX];
-    snprintf(uri, sizeof(uri), "%s", fw->connected_uri);
-    inflight_retire(&fw->inflight);
-    schedule_retry(fw);
-    int64_t delay = fw->next_attempt_ms - clock_mono_ms();
-    pthread_mutex_unlock(&fw->lock);
-    stat_add(&fw->stats->broker_losses, 1);
-    char why[96];
-    if (reason >= 0)
-        snprintf(why, sizeof(why), "the broker disconnected: %s, 0x%02x", fw_reason_text(reason),
-                 reason);
-    else
-        snprintf(why, sizeof(why), "%s", cause ? cause : "no reason given");
-    log_msg(LOG_WARNING,
-            "mqtt: connection lost to %s (%s); readings stay in the store, next "
-            "attempt in %lldms",
-            uri, why, (long long)delay);
     if (reason == REASON_SESSION_TAKEN_OVER)
         log_msg(LOG_WARNING,
                 "mqtt: another client connected with this gateway's client id '%s' and took the "
@@ -152,8 +120,9 @@ static void on_connection_lost(void *context, char *cause)
              (brief > BRIEF_CONNECTIONS_TO_WARN && (brief & (brief - 1)) == 0))
         log_msg(LOG_WARNING,
                 "mqtt: the broker closed %d connections in a row within seconds of accepting "
-                "them: probably another client with client id '%s' (a cloned SD card?), or the "
-                "broker refuses what the gateway sends first (see the broker's log)",
+                "them, with no reason given: probably another client with client id '%s' (a "
+                "cloned SD card?) on a broker that does not say so, or the broker refuses what "
+                "the gateway sends first (see the broker's log)",
                 brief, fw->cfg->mqtt.client_id);
     if (set_aside >= 0) {
         stat_add(&fw->stats->readings_refused, 1);
@@ -163,6 +132,82 @@ static void on_connection_lost(void *context, char *cause)
                 "(sensor-gateway --list-set-aside), the readings behind it go on",
                 STRIKES_TO_SET_ASIDE, (long long)set_aside);
     }
+}
+/* Called with fw->lock held: whether the connection ended because the
+ * broker had just refused a message on it (some brokers close it then),
+ * which says nothing about the other messages in flight or another client. */
+static bool closed_for_refusal(const struct forwarder *fw, int reason, int64_t now)
+{
+    return reason != REASON_SERVER_SHUTTING_DOWN && reason != REASON_SESSION_TAKEN_OVER &&
+           fw->last_refusal_ms >= fw->connected_at_ms &&
+           now - fw->last_refusal_ms <= CLOSED_FOR_REFUSAL_MS;
+}
+/* Why the connection ended, in words for the log. */
+static void loss_reason(char *why, size_t size, int reason, const char *cause, bool for_refusal,
+                        const char *refused_topic, int refused_reason)
+{
+    if (reason >= 0)
+        snprintf(why, size, "the broker disconnected: %s, 0x%02x", fw_reason_text(reason), reason);
+    else if (for_refusal)
+        snprintf(why, size,
+                 "the broker closed it right after refusing %s: %s, 0x%02x; that topic is "
+                 "held back",
+                 refused_topic, fw_reason_text(refused_reason), refused_reason);
+    else
+        snprintf(why, size, "%s",
+                 cause ? cause : "closed by the broker or the network, no reason given");
+}
+static void on_connection_lost(void *context, char *cause)
+{
+    struct forwarder *fw = context;
+    pthread_mutex_lock(&fw->lock);
+    if (fw->state != FW_CONNECTED) { /* already given up as silent */
+        pthread_mutex_unlock(&fw->lock);
+        return;
+    }
+    int64_t now = clock_mono_ms();
+    int64_t up_ms = now - fw->connected_at_ms;
+    int reason = fw->disconnect_reason;
+    bool for_refusal = closed_for_refusal(fw, reason, now);
+    bool proven = fw->proven || up_ms >= PROVEN_UPTIME_MS || for_refusal;
+    if (proven)
+        fw->retry_delay_ms = fw->cfg->mqtt.reconnect_min_ms;
+    else
+        fw->probe_acks_left = PROBE_ACKS;
+    if (!for_refusal)
+        fw->brief_connections =
+            !proven && up_ms < BRIEF_CONNECTION_MS ? fw->brief_connections + 1 : 0;
+    int brief = for_refusal ? 0 : fw->brief_connections;
+    char uri[CFG_TEXT_MAX], why[TOPIC_MAX + 160], held[TOPIC_MAX] = "";
+    /* Retained documents go first on a connection: one still unanswered
+     * is the likelier cause than any reading behind it. */
+    bool announcement = !for_refusal && inflight_oldest(&fw->announcements) != NULL &&
+                        reason != REASON_SERVER_SHUTTING_DOWN &&
+                        reason != REASON_SESSION_TAKEN_OVER;
+    if (announcement && fw_strike_announcement(fw, held, sizeof(held))) {
+        fw->retry_delay_ms = fw->cfg->mqtt.reconnect_min_ms;
+        fw->brief_connections = brief = 0;
+    }
+    int64_t set_aside = for_refusal || announcement ? -1 : strike_oldest(fw, reason);
+    snprintf(uri, sizeof(uri), "%s", fw->connected_uri);
+    loss_reason(why, sizeof(why), reason, cause, for_refusal, fw->last_refused_topic,
+                fw->last_refused_reason);
+    inflight_retire(&fw->inflight);
+    inflight_retire(&fw->announcements);
+    schedule_retry(fw);
+    int64_t delay = fw->next_attempt_ms - now;
+    pthread_mutex_unlock(&fw->lock);
+    stat_add(&fw->stats->broker_losses, 1);
+    log_msg(LOG_WARNING,
+            "mqtt: connection lost to %s (%s); readings stay in the store, next attempt in %lldms",
+            uri, why, (long long)delay);
+    explain_loss(fw, reason, brief, set_aside);
+    if (held[0])
+        log_msg(LOG_WARNING,
+                "mqtt: the broker dropped the connection %d times in a row while the retained "
+                "message on %s was unanswered: taken as refused, not sent again for 10 minutes "
+                "or until a restart, the readings go on",
+                STRIKES_TO_SET_ASIDE, held);
     fw->wake(fw->wake_ctx);
 }
 static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *message)
@@ -198,7 +243,7 @@ int forwarder_create(const struct gateway_config *cfg, struct gateway_stats *sta
     fw->suspect_seq = -1;
     fw->disconnect_reason = -1;
     fw->connect_log.interval_ms = fw->refuse_log.interval_ms = 30000;
-    fw->size_log.interval_ms = fw->tls_log.interval_ms = 30000;
+    fw->tls_log.interval_ms = 30000;
     pthread_mutex_init(&fw->lock, NULL);
     topic_format_status(fw->status_topic, sizeof(fw->status_topic), cfg->mqtt.topic_prefix,
                         cfg->id);
@@ -208,7 +253,8 @@ int forwarder_create(const struct gateway_config *cfg, struct gateway_stats *sta
     }
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
     co.MQTTVersion = fw->v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
-    int rc = inflight_init(&fw->inflight, (size_t)cfg->mqtt.max_inflight, fw) == 0
+    int rc = inflight_init(&fw->inflight, (size_t)cfg->mqtt.max_inflight, fw) == 0 &&
+                     inflight_init(&fw->announcements, ANNOUNCEMENTS_TRACKED, fw) == 0
                  ? MQTTAsync_createWithOptions(&fw->client, fw->uris[0], cfg->mqtt.client_id,
                                                MQTTCLIENT_PERSISTENCE_NONE, NULL, &co)
                  : MQTTASYNC_FAILURE;
@@ -300,6 +346,7 @@ static void drop_if_silent(struct forwarder *fw, int64_t now_mono_ms)
     size_t waiting = fw->inflight.current->outstanding;
     if (silent) {
         inflight_retire(&fw->inflight);
+        inflight_retire(&fw->announcements);
         fw->retry_delay_ms = fw->cfg->mqtt.reconnect_min_ms;
         schedule_retry(fw);
     }
@@ -387,6 +434,7 @@ void forwarder_destroy(struct forwarder *fw)
     if (fw->client)
         MQTTAsync_destroy(&fw->client);
     inflight_free(&fw->inflight);
+    inflight_free(&fw->announcements);
     free(fw->acks);
     free(fw->refusals);
     pthread_mutex_destroy(&fw->lock);

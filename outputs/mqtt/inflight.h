@@ -21,6 +21,7 @@ struct inflight_slot {
     struct inflight_pool *pool;
     int64_t seq;           /* -1 while free */
     char topic[TOPIC_MAX]; /* for the log line when the broker refuses it */
+    int64_t size;          /* of its PUBLISH packet: a refusal as too large says the limit */
     struct inflight_slot *next_free;
 };
 

@@ -9,11 +9,17 @@
 2. mosquitto with max_packet_size 700: the device metadata is too large for
    it. The gateway reads the limit from CONNACK, does not send what would
    make the broker drop the connection, says so, and the readings flow.
-3. A broker that accepts the connection and drops it at once: the gateway
+3. mosquitto with message_size_limit 450 (a limit it does not announce):
+   the device metadata and health are refused with 0x95, and mosquitto
+   2.0 with max_queued_messages 0 closes the connection right after such
+   a refusal (strace shows it closing the socket after its PUBACK). Each
+   refused document is held back, the limit is learnt, and the readings
+   flow within a few connects; nothing blames a second client.
+4. A broker that accepts the connection and drops it at once: the gateway
    backs off instead of reconnecting every reconnect_min. mosquitto cannot
    be told to do that, so a 20-line fake in this file plays that broker
    (it answers CONNECT with CONNACK and closes).
-4. Failover: with the first URI dead, the log names the broker actually
+5. Failover: with the first URI dead, the log names the broker actually
    connected to."""
 import json
 import os
@@ -70,6 +76,9 @@ def acl_refusal(work, counter, env):
     check(not weather, f"{len(weather)} weather readings got through the ACL")
     check(len(trail) >= 20, f"only {len(trail)} visitor counter readings flowed past the refusals")
     log = gw.log()
+    check("cloned SD card" not in log, "the refusals were blamed on a second client")
+    connects = log.count("mqtt: connected")
+    check(connects <= 4, f"{connects} connections: refusals kept ending the session")
     check("the broker refused reading" in log and "readings/weather" in log and "0x87" in log,
           "the refusal was not logged with its topic and reason")
     listed = [l for l in cli(gw, "--list-set-aside").splitlines() if not l.startswith("#")]
@@ -118,6 +127,32 @@ def packet_limit(work, counter, env):
     check(len(unique) >= 100, f"only {len(unique)} readings flowed under max_packet_size 700")
     figure(f"max_packet_size 700: metadata withheld and logged, {len(unique)} readings in 5 s, "
            f"{log.count('mqtt: connected')} connection(s)")
+
+
+def size_limit(work, counter, env):
+    broker = Broker(work, settings="allow_anonymous true\nmessage_size_limit 450\n")
+    broker.start()
+    sub = Subscriber(work, broker, "smartregion/test-gw/readings/#", "size-sub")
+    gw = Gateway(work, demo_ini(broker.port, counter.address.split(":")[1], env.address,
+                                work.file("store-size.db"), interval_ms=100), name="size")
+    gw.start()
+    gw.wait_connected()
+    wait_until(lambda: len(dedupe_by_seq(sub.readings())[0]) >= 50, 15 * SLOW,
+               "readings past the refused announcements")
+    time.sleep(2 * SLOW)
+    gw.stop()
+    sub.flush()
+    unique, _ = dedupe_by_seq(sub.readings())
+    log = gw.log()
+    connects = log.count("mqtt: connected")
+    check(connects <= 6, f"{connects} connections: the refused documents were sent again and again")
+    check("devices/weather/meta" in log and "0x95" in log,
+          "the refused metadata was not named with the broker's reason")
+    check("cloned SD card" not in log, "a refusal was blamed on a second client")
+    listed = [l for l in cli(gw, "--list-set-aside").splitlines() if not l.startswith("#")]
+    check(not listed, f"readings were set aside for an announcement's refusal: {listed[:3]}")
+    figure(f"message_size_limit 450: metadata and health refused (0x95) and held back, "
+           f"{len(unique)} readings delivered, {connects} connection(s), 0 set aside")
 
 
 class DroppingBroker:
@@ -190,6 +225,7 @@ def failover(work, counter, env):
 def body(work):
     counter, env = demo_stubs(work)
     failover(work, counter, env)
+    size_limit(work, counter, env)
     dropping_broker(work, counter, env)
     packet_limit(work, counter, env)
     acl_refusal(work, counter, env)

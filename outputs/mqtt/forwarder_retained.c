@@ -1,0 +1,135 @@
+/* The forwarder's retained messages outside the reading flow: status,
+ * health, device metadata, Home Assistant discovery. They are not kept in
+ * the store (the next connect or health interval sends them anew), but
+ * their PUBACKs are watched: one the broker refuses is logged once with the
+ * broker's reason and held back, so that a broker which closes the
+ * connection on a refusal cannot keep the readings from flowing by being
+ * sent the same document at every connect. */
+#include "core/clock.h"
+#include "outputs/mqtt/forwarder_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void retained_done(struct inflight_slot *slot)
+{
+    struct forwarder *fw = slot->pool->owner;
+    pthread_mutex_lock(&fw->lock);
+    fw->last_progress_ms = clock_mono_ms();
+    if (strcmp(slot->topic, fw->suspect_topic) == 0)
+        fw->topic_strikes = 0;
+    inflight_release(&fw->announcements, slot);
+    pthread_mutex_unlock(&fw->lock);
+}
+static void retained_refused(struct inflight_slot *slot, int reason)
+{
+    struct forwarder *fw = slot->pool->owner;
+    char topic[TOPIC_MAX];
+    pthread_mutex_lock(&fw->lock);
+    snprintf(topic, sizeof(topic), "%s", slot->topic);
+    bool first = fw_hold_topic(&fw->held_announcements, topic, reason);
+    fw_note_refused_topic(fw, topic, reason);
+    fw_learn_limit(fw, slot->size, reason);
+    fw->last_progress_ms = clock_mono_ms(); /* the broker answered */
+    inflight_release(&fw->announcements, slot);
+    pthread_mutex_unlock(&fw->lock);
+    log_msg(first ? LOG_WARNING : LOG_DEBUG,
+            "mqtt: the broker refused the retained message on %s: %s (0x%02x); not sent again "
+            "for 10 minutes or until a restart, the readings go on",
+            topic, fw_reason_text(reason), reason);
+}
+static void on_retained_ok(void *context, MQTTAsync_successData *response)
+{
+    (void)response;
+    retained_done(context);
+}
+static void on_retained_ok5(void *context, MQTTAsync_successData5 *response)
+{
+    (void)response;
+    retained_done(context);
+}
+static void on_retained_failed(void *context, MQTTAsync_failureData *response)
+{
+    (void)response;
+    retained_done(context);
+}
+static void on_retained_failed5(void *context, MQTTAsync_failureData5 *response)
+{
+    if (response && response->packet_type == MQTT_PACKET_PUBACK && response->reasonCode >= 0x80)
+        retained_refused(context, response->reasonCode);
+    else
+        retained_done(context);
+}
+bool fw_strike_announcement(struct forwarder *fw, char *topic, size_t size)
+{
+    const struct inflight_slot *oldest = inflight_oldest(&fw->announcements);
+    if (!oldest)
+        return false;
+    if (strcmp(oldest->topic, fw->suspect_topic) != 0) {
+        snprintf(fw->suspect_topic, sizeof(fw->suspect_topic), "%s", oldest->topic);
+        fw->topic_strikes = 0;
+    }
+    if (++fw->topic_strikes < STRIKES_TO_SET_ASIDE)
+        return false;
+    fw->topic_strikes = 0;
+    fw_hold_topic(&fw->held_announcements, oldest->topic, 0);
+    snprintf(topic, size, "%s", oldest->topic);
+    return true;
+}
+int fw_send_retained(struct forwarder *fw, const char *topic, const char *payload,
+                     MQTTAsync_token *token)
+{
+    pthread_mutex_lock(&fw->lock);
+    /* Beyond the pool (hundreds of discovery documents at once) a message
+     * goes out untracked, as every retained message did before. */
+    struct inflight_slot *slot =
+        inflight_acquire(&fw->announcements, fw->announcements_sent++, topic);
+    if (slot)
+        slot->size = fw_packet_size(fw, topic, (int)strlen(payload), 1);
+    pthread_mutex_unlock(&fw->lock);
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = (void *)payload;
+    msg.payloadlen = (int)strlen(payload);
+    msg.qos = 1;
+    msg.retained = 1;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    if (slot && fw->v5) {
+        ro.onSuccess5 = on_retained_ok5;
+        ro.onFailure5 = on_retained_failed5;
+    } else if (slot) {
+        ro.onSuccess = on_retained_ok;
+        ro.onFailure = on_retained_failed;
+    }
+    ro.context = slot;
+    int rc = MQTTAsync_sendMessage(fw->client, topic, &msg, &ro);
+    if (rc != MQTTASYNC_SUCCESS && slot) {
+        pthread_mutex_lock(&fw->lock);
+        inflight_release(&fw->announcements, slot);
+        pthread_mutex_unlock(&fw->lock);
+    }
+    if (token)
+        *token = ro.token;
+    return rc;
+}
+int forwarder_publish_retained(struct forwarder *fw, const char *topic, const char *payload)
+{
+    pthread_mutex_lock(&fw->lock);
+    bool connected = fw->state == FW_CONNECTED;
+    int held = fw_held_reason(&fw->held_announcements, topic);
+    bool large = !held && fw_too_large(fw, topic, (int)strlen(payload), 1);
+    bool first = large && fw_hold_topic(&fw->held_announcements, topic, REASON_PACKET_TOO_LARGE);
+    int64_t max = fw_packet_limit(fw);
+    pthread_mutex_unlock(&fw->lock);
+    if (!connected || held)
+        return -1;
+    if (large) {
+        log_msg(first ? LOG_WARNING : LOG_DEBUG,
+                "mqtt: %s is larger than the broker's maximum packet size (%lld bytes, as it said "
+                "or as its "
+                "refusals showed): not sent "
+                "for 10 minutes or until a restart, the readings go on",
+                topic, (long long)max);
+        return -1;
+    }
+    return fw_send_retained(fw, topic, payload, NULL) == MQTTASYNC_SUCCESS ? 0 : -1;
+}
