@@ -90,13 +90,13 @@ struct forwarder {
     bool window_wanted;
     bool paho_full; /* paho refused a message: any PUBACK wakes the pipeline */
     int brief_connections;
+    int short_connections; /* working ones closed within PROVEN_UPTIME_MS, no reason */
     char connected_uri[CFG_TEXT_MAX];
     int64_t max_packet; /* the broker's Maximum Packet Size (MQTT 5 CONNACK); 0: none */
     /* The smallest packet a broker refused as too large (0x95): a limit it
      * did not announce (mosquitto's message_size_limit), learnt once so that
      * nothing as large is sent again until a restart. 0: none. */
     int64_t refused_size;
-    int disconnect_reason; /* of the broker's DISCONNECT (MQTT 5); -1: none */
     int64_t suspect_seq;   /* oldest in flight at the last drops */
     int strikes;
     /* The same for retained documents: the broker's PUBACK of a refusal can

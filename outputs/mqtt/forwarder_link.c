@@ -25,7 +25,6 @@ static void connected(struct forwarder *fw, const char *uri, int64_t max_packet)
     fw->state = FW_CONNECTED;
     fw->connected_at_ms = fw->last_progress_ms = clock_mono_ms();
     fw->proven = false;
-    fw->disconnect_reason = -1;
     fw->max_packet = max_packet;
     fw->resend = true;
     snprintf(fw->connected_uri, sizeof(fw->connected_uri), "%s", uri ? uri : "?");
@@ -80,14 +79,6 @@ static void on_connect_failed5(void *context, MQTTAsync_failureData5 *response)
         message = fw_reason_text(response->reasonCode);
     connect_failed(context, response ? response->code : 0, message);
 }
-static void on_disconnected5(void *context, MQTTProperties *properties, enum MQTTReasonCodes reason)
-{
-    (void)properties;
-    struct forwarder *fw = context;
-    pthread_mutex_lock(&fw->lock);
-    fw->disconnect_reason = (int)reason;
-    pthread_mutex_unlock(&fw->lock);
-}
 /* Called with fw->lock held, when the connection dropped: the oldest
  * message in flight takes a strike; the third in a row sets it aside. */
 static int64_t strike_oldest(struct forwarder *fw, int reason)
@@ -107,8 +98,14 @@ static int64_t strike_oldest(struct forwarder *fw, int reason)
     fw_note_refusal(fw, oldest->seq, reason > 0 ? reason : 0);
     return oldest->seq;
 }
+/* 3, 4, 8, 16...: often enough to be seen, rarely enough not to flood. */
+static bool worth_a_hint(int n)
+{
+    return n == BRIEF_CONNECTIONS_TO_WARN || (n > BRIEF_CONNECTIONS_TO_WARN && (n & (n - 1)) == 0);
+}
 /* What a loss probably means, when its pattern says more than its reason. */
-static void explain_loss(struct forwarder *fw, int reason, int brief, int64_t set_aside)
+static void explain_loss(struct forwarder *fw, int reason, int brief, int short_ones,
+                         int64_t set_aside)
 {
     if (reason == REASON_SESSION_TAKEN_OVER)
         log_msg(LOG_WARNING,
@@ -116,8 +113,16 @@ static void explain_loss(struct forwarder *fw, int reason, int brief, int64_t se
                 "session over: a second gateway with the same id or client_id (a cloned SD "
                 "card?); each gateway needs its own",
                 fw->cfg->mqtt.client_id);
-    else if (brief == BRIEF_CONNECTIONS_TO_WARN ||
-             (brief > BRIEF_CONNECTIONS_TO_WARN && (brief & (brief - 1)) == 0))
+    else if (worth_a_hint(short_ones))
+        /* mosquitto before 2.0.18 closes the old connection of a client id
+         * taken over without the DISCONNECT 0x8E that says so. */
+        log_msg(LOG_WARNING,
+                "mqtt: the broker closed %d working connections in a row within a minute, "
+                "without a reason: the usual cause is a second client with client id '%s' "
+                "taking the connection over (a cloned SD card? mosquitto logs 'already "
+                "connected, closing old connection'); else a network that drops connections",
+                short_ones, fw->cfg->mqtt.client_id);
+    else if (worth_a_hint(brief))
         log_msg(LOG_WARNING,
                 "mqtt: the broker closed %d connections in a row within seconds of accepting "
                 "them, with no reason given: probably another client with client id '%s' (a "
@@ -157,27 +162,31 @@ static void loss_reason(char *why, size_t size, int reason, const char *cause, b
         snprintf(why, size, "%s",
                  cause ? cause : "closed by the broker or the network, no reason given");
 }
-static void on_connection_lost(void *context, char *cause)
+/* The connection ended: by the broker's DISCONNECT (reason >= 0) or by
+ * the socket closing (reason -1, paho's cause if it gives one). */
+static void connection_ended(struct forwarder *fw, const char *cause, int reason)
 {
-    struct forwarder *fw = context;
     pthread_mutex_lock(&fw->lock);
-    if (fw->state != FW_CONNECTED) { /* already given up as silent */
+    if (fw->state != FW_CONNECTED) { /* already given up as silent, or both callbacks came */
         pthread_mutex_unlock(&fw->lock);
         return;
     }
     int64_t now = clock_mono_ms();
     int64_t up_ms = now - fw->connected_at_ms;
-    int reason = fw->disconnect_reason;
     bool for_refusal = closed_for_refusal(fw, reason, now);
     bool proven = fw->proven || up_ms >= PROVEN_UPTIME_MS || for_refusal;
     if (proven)
         fw->retry_delay_ms = fw->cfg->mqtt.reconnect_min_ms;
     else
         fw->probe_acks_left = PROBE_ACKS;
-    if (!for_refusal)
+    if (!for_refusal) {
         fw->brief_connections =
             !proven && up_ms < BRIEF_CONNECTION_MS ? fw->brief_connections + 1 : 0;
+        fw->short_connections =
+            reason < 0 && fw->proven && up_ms < PROVEN_UPTIME_MS ? fw->short_connections + 1 : 0;
+    }
     int brief = for_refusal ? 0 : fw->brief_connections;
+    int short_ones = for_refusal ? 0 : fw->short_connections;
     char uri[CFG_TEXT_MAX], why[TOPIC_MAX + 160], held[TOPIC_MAX] = "";
     /* Retained documents go first on a connection: one still unanswered
      * is the likelier cause than any reading behind it. */
@@ -201,7 +210,7 @@ static void on_connection_lost(void *context, char *cause)
     log_msg(LOG_WARNING,
             "mqtt: connection lost to %s (%s); readings stay in the store, next attempt in %lldms",
             uri, why, (long long)delay);
-    explain_loss(fw, reason, brief, set_aside);
+    explain_loss(fw, reason, brief, short_ones, set_aside);
     if (held[0])
         log_msg(LOG_WARNING,
                 "mqtt: the broker dropped the connection %d times in a row while the retained "
@@ -209,6 +218,18 @@ static void on_connection_lost(void *context, char *cause)
                 "or until a restart, the readings go on",
                 STRIKES_TO_SET_ASIDE, held);
     fw->wake(fw->wake_ctx);
+}
+static void on_connection_lost(void *context, char *cause)
+{
+    connection_ended(context, cause, -1);
+}
+/* paho 1.3 marks the client disconnected before it handles a DISCONNECT
+ * from the broker, and so never calls connectionLost for it: this is the
+ * only word the forwarder gets that the connection is gone. */
+static void on_disconnected5(void *context, MQTTProperties *properties, enum MQTTReasonCodes reason)
+{
+    (void)properties;
+    connection_ended(context, NULL, (int)reason);
 }
 static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *message)
 {
@@ -241,7 +262,6 @@ int forwarder_create(const struct gateway_config *cfg, struct gateway_stats *sta
     fw->retry_delay_ms = cfg->mqtt.reconnect_min_ms;
     fw->v5 = cfg->mqtt.protocol == MQTT_PROTOCOL_5;
     fw->suspect_seq = -1;
-    fw->disconnect_reason = -1;
     fw->connect_log.interval_ms = fw->refuse_log.interval_ms = 30000;
     fw->tls_log.interval_ms = 30000;
     pthread_mutex_init(&fw->lock, NULL);
