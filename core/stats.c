@@ -31,27 +31,31 @@ void stats_free(struct gateway_stats *s)
 
 void stats_log_summary(struct gateway_stats *s, const char *when)
 {
-    log_msg(
-        LOG_INFO,
-        "%s: polls ok=%llu failed=%llu; readings polled=%llu stored=%llu published=%llu "
-        "acknowledged=%llu refused=%llu; dropped queue-full=%llu store-bound=%llu store-full=%llu "
-        "unsaved=%llu; store "
-        "errors=%llu; "
-        "broker connects=%llu losses=%llu",
-        when, (unsigned long long)stat_get(&s->polls_ok),
-        (unsigned long long)stat_get(&s->polls_failed),
-        (unsigned long long)stat_get(&s->readings_polled),
-        (unsigned long long)stat_get(&s->readings_stored),
-        (unsigned long long)stat_get(&s->readings_published),
-        (unsigned long long)stat_get(&s->readings_acknowledged),
-        (unsigned long long)stat_get(&s->readings_refused),
-        (unsigned long long)stat_get(&s->dropped_queue_full),
-        (unsigned long long)stat_get(&s->dropped_store_bound),
-        (unsigned long long)stat_get(&s->dropped_store_full),
-        (unsigned long long)stat_get(&s->dropped_unsaved),
-        (unsigned long long)stat_get(&s->store_errors),
-        (unsigned long long)stat_get(&s->broker_connects),
-        (unsigned long long)stat_get(&s->broker_losses));
+    log_msg(LOG_INFO,
+            "%s: polls ok=%llu failed=%llu; readings polled=%llu stored=%llu published=%llu "
+            "acknowledged=%llu refused=%llu; messages messages-published=%llu "
+            "messages-acknowledged=%llu messages-refused=%llu; dropped queue-full=%llu "
+            "store-bound=%llu store-full=%llu "
+            "unsaved=%llu; store "
+            "errors=%llu; "
+            "broker connects=%llu losses=%llu",
+            when, (unsigned long long)stat_get(&s->polls_ok),
+            (unsigned long long)stat_get(&s->polls_failed),
+            (unsigned long long)stat_get(&s->readings_polled),
+            (unsigned long long)stat_get(&s->readings_stored),
+            (unsigned long long)stat_get(&s->readings_published),
+            (unsigned long long)stat_get(&s->readings_acknowledged),
+            (unsigned long long)stat_get(&s->readings_refused),
+            (unsigned long long)stat_get(&s->messages_published),
+            (unsigned long long)stat_get(&s->messages_acknowledged),
+            (unsigned long long)stat_get(&s->messages_refused),
+            (unsigned long long)stat_get(&s->dropped_queue_full),
+            (unsigned long long)stat_get(&s->dropped_store_bound),
+            (unsigned long long)stat_get(&s->dropped_store_full),
+            (unsigned long long)stat_get(&s->dropped_unsaved),
+            (unsigned long long)stat_get(&s->store_errors),
+            (unsigned long long)stat_get(&s->broker_connects),
+            (unsigned long long)stat_get(&s->broker_losses));
 }
 
 void stats_device_poll(struct gateway_stats *s, int index, bool ok, const char *why)

@@ -26,6 +26,11 @@ struct gateway_stats {
     atomic_uint_fast64_t readings_published;
     atomic_uint_fast64_t readings_acknowledged;
     atomic_uint_fast64_t readings_refused; /* by the broker: set aside, not lost */
+    /* The same three in messages: with layout = device a message carries a
+     * whole poll's readings, so the two units differ. */
+    atomic_uint_fast64_t messages_published;
+    atomic_uint_fast64_t messages_acknowledged;
+    atomic_uint_fast64_t messages_refused;
     atomic_uint_fast64_t dropped_queue_full;
     atomic_uint_fast64_t dropped_store_bound; /* max_readings, max_age */
     atomic_uint_fast64_t dropped_store_full;  /* disk or max_size full */

@@ -61,9 +61,11 @@ int command_status(const char *config_path)
         if (field(store, "oldest_unsent_age_s"))
             snprintf(oldest, sizeof(oldest), ", the oldest %llds old",
                      number(store, "oldest_unsent_age_s"));
-        printf("store: %lld readings waiting%s, %lld dropped in all, next seq %lld\n",
-               number(store, "depth"), oldest, number(store, "dropped_total"),
-               number(store, "next_seq"));
+        printf("store %s: %lld readings (%lld messages) waiting%s, %lld readings (%lld messages) "
+               "set aside, %lld dropped in all, next seq %lld\n",
+               text(store, "id"), number(store, "depth"), number(store, "depth_messages"), oldest,
+               number(store, "set_aside_readings"), number(store, "set_aside_messages"),
+               number(store, "dropped_total"), number(store, "next_seq"));
         printf("broker: %lld connects, %lld connection losses\n", number(broker, "connects"),
                number(broker, "reconnects"));
         print_devices(field(h, "devices"));

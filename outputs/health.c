@@ -55,6 +55,17 @@ static json_object *counters_json(struct gateway_stats *stats)
     return r;
 }
 
+/* With layout = device a message carries a poll's readings: the same flow
+ * in messages, which is what the broker and the set-aside list count. */
+static json_object *messages_json(struct gateway_stats *stats)
+{
+    json_object *m = json_object_new_object();
+    add_int(m, "published", (int64_t)stat_get(&stats->messages_published));
+    add_int(m, "acknowledged", (int64_t)stat_get(&stats->messages_acknowledged));
+    add_int(m, "refused", (int64_t)stat_get(&stats->messages_refused));
+    return m;
+}
+
 static json_object *devices_json(const struct gateway_config *cfg, struct gateway_stats *stats)
 {
     json_object *all = json_object_new_object();
@@ -86,8 +97,13 @@ char *health_json(const struct gateway_config *cfg, const struct health_inputs *
     json_object_object_add(root, "clock_synced", json_object_new_boolean(in->clock_synced));
 
     json_object *store = json_object_new_object();
+    char identity[STORE_IDENTITY_TEXT];
+    store_identity_text(in->store.identity, identity);
+    add_string(store, "id", identity);
     add_int(store, "depth", in->store.depth);
-    add_int(store, "set_aside", in->store.set_aside);
+    add_int(store, "depth_messages", in->store.records);
+    add_int(store, "set_aside_readings", in->store.set_aside_readings);
+    add_int(store, "set_aside_messages", in->store.set_aside);
     if (in->oldest_unsent_ts_ms >= 0) {
         int64_t age = in->now_wall_ms - in->oldest_unsent_ts_ms;
         add_int(store, "oldest_unsent_age_s", (age > 0 ? age : 0) / 1000);
@@ -100,6 +116,7 @@ char *health_json(const struct gateway_config *cfg, const struct health_inputs *
     json_object_object_add(root, "store", store);
 
     json_object_object_add(root, "readings", counters_json(in->stats));
+    json_object_object_add(root, "messages", messages_json(in->stats));
     json_object *broker = json_object_new_object();
     add_int(broker, "connects", (int64_t)stat_get(&in->stats->broker_connects));
     add_int(broker, "reconnects", (int64_t)stat_get(&in->stats->broker_losses));

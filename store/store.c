@@ -59,7 +59,8 @@ const char *const store_statement_sql[ST_COUNT] = {
     [ST_SET_ASIDE] = "INSERT OR REPLACE INTO set_aside(seq, reason, at_ms) SELECT seq, ?2, ?3 "
                      "FROM records WHERE seq = ?1",
     [ST_TRIM_SET_ASIDE] = "DELETE FROM set_aside WHERE seq NOT IN (SELECT seq FROM records)",
-    [ST_COUNT_SET_ASIDE] = "SELECT count(*) FROM set_aside",
+    [ST_COUNT_SET_ASIDE] = "SELECT count(*), coalesce(sum(r.n), 0) FROM set_aside a JOIN records "
+                           "r USING (seq)",
     [ST_RESERVE] = "INSERT OR REPLACE INTO meta(key, value) VALUES('seq_reserved', ?)",
 };
 
@@ -246,6 +247,8 @@ int store_take_seqs(struct store *s, size_t n, int64_t *first)
     return STORE_OK;
 }
 
+static int count_set_aside(struct store *s);
+
 int store_commit_batch(struct store *s, const struct store_batch *b, int64_t *dropped)
 {
     *dropped = 0;
@@ -276,7 +279,10 @@ int store_commit_batch(struct store *s, const struct store_batch *b, int64_t *dr
     s->depth += added - gone - excess;
     s->records += (int64_t)b->n_fresh - gone_records - excess_records;
     s->dropped_total += excess;
-    s->set_aside += aside;
+    /* Set aside is rare: its readings are counted from the file, not
+     * carried through the commit. */
+    if (aside > 0 && count_set_aside(s) != 0)
+        return -1;
     if (marked >= 0)
         s->last_mark_run_ms = marked;
     *dropped = excess;
@@ -325,8 +331,10 @@ static int count_set_aside(struct store *s)
 {
     sqlite3_stmt *st = s->st[ST_COUNT_SET_ASIDE];
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         s->set_aside = sqlite3_column_int64(st, 0);
+        s->set_aside_readings = sqlite3_column_int64(st, 1);
+    }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : store_fail(s, "counting readings set aside");
 }
@@ -398,9 +406,16 @@ struct store_stats store_stats(const struct store *s)
     return (struct store_stats){.depth = s->depth,
                                 .records = s->records,
                                 .set_aside = s->set_aside,
+                                .set_aside_readings = s->set_aside_readings,
                                 .next_seq = s->next_seq,
                                 .first_seq = s->first_seq,
-                                .dropped_total = s->dropped_total};
+                                .dropped_total = s->dropped_total,
+                                .identity = s->identity};
+}
+
+void store_identity_text(uint32_t identity, char out[STORE_IDENTITY_TEXT])
+{
+    snprintf(out, STORE_IDENTITY_TEXT, "%08x", (unsigned)identity);
 }
 
 int64_t store_oldest_ts(struct store *s)
@@ -467,7 +482,7 @@ int store_resend_set_aside(struct store *s, int64_t *n)
     if (sqlite3_exec(s->db, "DELETE FROM set_aside", NULL, NULL, NULL) != SQLITE_OK)
         return store_fail(s, "putting readings set aside back");
     *n = sqlite3_changes(s->db);
-    s->set_aside = 0;
+    s->set_aside = s->set_aside_readings = 0;
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -123,6 +124,34 @@ static int load_points(struct store *s)
     return rc == SQLITE_DONE ? 0 : store_fail(s, "loading points");
 }
 
+/* A store made anew (first install, a wiped or purged state directory, a
+ * fresh SD image) starts its seq at 1 again, and no clock can promise a
+ * number above the old store's at a Pi's first boot. So each store file
+ * gets an identity of its own, published with every message: consumers
+ * key on (gateway, store, seq). 32 random bits: two stores of one gateway
+ * share one with a chance of 1 in 4 billion. */
+static int load_identity(struct store *s)
+{
+    int64_t id = -1;
+    if (query_int64(s, "SELECT coalesce((SELECT value FROM meta WHERE key = 'store_id'), -1)",
+                    &id) != 0)
+        return -1;
+    if (id >= 0) {
+        s->identity = (uint32_t)id;
+        return 0;
+    }
+    uint32_t fresh = 0;
+    if (getrandom(&fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh))
+        fresh = (uint32_t)(clock_wall_ms() ^ (int64_t)getpid() << 16);
+    char sql[96];
+    snprintf(sql, sizeof(sql), "INSERT INTO meta(key, value) VALUES('store_id', %lld)",
+             (long long)fresh);
+    if (exec_sql(s, sql) != 0)
+        return -1;
+    s->identity = fresh;
+    return 0;
+}
+
 static int load_counters(struct store *s)
 {
     int64_t last_seq_meta = 0, max_seq = 0, marks = 0, reserved = 0, run_at_close = 0;
@@ -132,6 +161,8 @@ static int load_counters(struct store *s)
         query_int64(s, "SELECT coalesce(sum(n), 0) FROM records", &s->depth) ||
         query_int64(s, "SELECT count(*) FROM records", &s->records) ||
         query_int64(s, "SELECT count(*) FROM set_aside", &s->set_aside) ||
+        query_int64(s, "SELECT coalesce(sum(r.n), 0) FROM set_aside a JOIN records r USING (seq)",
+                    &s->set_aside_readings) ||
         query_int64(s, "SELECT value FROM meta WHERE key = 'dropped_total'", &s->dropped_total) ||
         query_int64(s, "SELECT coalesce(max(run_ms), 0) FROM age_marks", &s->run_base_ms) ||
         query_int64(s, "SELECT value FROM meta WHERE key = 'run_ms'", &run_at_close) ||
@@ -236,13 +267,6 @@ static int upgrade_schema(struct store *s)
     if (query_int64(s, "PRAGMA user_version", &version) != 0 ||
         query_int64(s, "SELECT count(*) FROM sqlite_master WHERE name = 'readings'", &old_table))
         return -1;
-    if (version > SCHEMA_VERSION) {
-        s->last_error = SQLITE_ERROR;
-        snprintf(s->last_message, sizeof(s->last_message),
-                 "written by a newer sensor-gateway (store schema %lld; this one knows up to %d)",
-                 (long long)version, SCHEMA_VERSION);
-        return -1;
-    }
     if (version == SCHEMA_VERSION)
         return 0;
     if (exec_sql(s, "BEGIN IMMEDIATE") != 0)
@@ -279,12 +303,32 @@ static int remember_file(struct store *s)
     return 0;
 }
 
+/* A store written by a newer version is refused before anything here
+ * writes to it (the WAL switch, the tables): the newer daemon, put back,
+ * finds its file byte for byte as it left it. */
+static int refuse_newer(struct store *s)
+{
+    int64_t version = 0;
+    if (query_int64(s, "PRAGMA user_version", &version) != 0)
+        return -1;
+    if (version <= SCHEMA_VERSION)
+        return 0;
+    s->last_error = SQLITE_ERROR;
+    snprintf(s->last_message, sizeof(s->last_message),
+             "written by a newer sensor-gateway (store schema %lld; this one knows up to %d); "
+             "left as it is",
+             (long long)version, SCHEMA_VERSION);
+    return -1;
+}
+
 /* Opens and checks the file; on failure s->last_error says why. */
 int store_open_database(struct store *s)
 {
     if (sqlite3_open_v2(s->cfg.path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL))
         return store_fail(s, "opening");
     sqlite3_busy_timeout(s->db, 5000);
+    if (refuse_newer(s) != 0)
+        return -1;
     /* With the write-behind, a small fleet's commits are its interval
      * closes: a few rows in two tables, two pages. 1 KiB pages for a fresh
      * file (an existing one keeps its own) make that 2 KiB of WAL instead
@@ -311,7 +355,7 @@ int store_open_database(struct store *s)
         return -1;
     }
     if (exec_sql(s, schema_sql) || upgrade_schema(s) || apply_size_limit(s) || load_points(s) ||
-        load_counters(s) || prepare_statements(s) || remember_file(s))
+        load_counters(s) || load_identity(s) || prepare_statements(s) || remember_file(s))
         return -1;
     return 0;
 }

@@ -47,10 +47,12 @@ struct store {
     int64_t next_seq;
     int64_t reserved_seq; /* the file says no seq below this was used */
     int64_t first_seq;
-    uint8_t *blob; /* a record's bytes on their way into SQLite */
+    uint32_t identity; /* random, made with the file: tells a new store's seq from an old one's */
+    uint8_t *blob;     /* a record's bytes on their way into SQLite */
     size_t blob_cap;
     int64_t dropped_total;
-    int64_t set_aside; /* readings the broker refused, kept until resent or bounded out */
+    int64_t set_aside;          /* records the broker refused, kept until resent or bounded out */
+    int64_t set_aside_readings; /* the readings in them */
     /* Age for max_age is counted on the gateway's own run clock: monotonic
      * time while it runs, continued across restarts from the newest age
      * mark, never the wall clock (which a Pi without RTC steps by weeks). */

@@ -8,8 +8,9 @@ visitor figures right, in about three hundred lines of Python.
 
 `run` subscribes with a persistent session (fixed client id, clean session
 off, QoS 1), so that the broker keeps what is published while it is down;
-keeps every message's (gateway, seq) once, so a message delivered twice
-counts once; keeps counts, day totals and device metadata in SQLite; and
+keeps every message's (gateway, store, seq) once, so a message delivered
+twice counts once and a gateway whose store was made anew (seq from 1
+again, under a new store identity) loses nothing; keeps counts, day totals and device metadata in SQLite; and
 every --report-every seconds (and at the end) writes the report:
   report.md    per site and local day: visitors in and out, completeness,
                where the figure comes from (the day total, or the day's
@@ -31,7 +32,8 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS seen (gateway TEXT, seq INTEGER, PRIMARY KEY (gateway, seq));
+CREATE TABLE IF NOT EXISTS seen (gateway TEXT, store TEXT, seq INTEGER,
+  PRIMARY KEY (gateway, store, seq));
 CREATE TABLE IF NOT EXISTS counts (
   gateway TEXT, device TEXT, point TEXT, type TEXT, interval_start TEXT, interval_end TEXT,
   day TEXT, count INTEGER, completeness REAL, events TEXT, seq INTEGER,
@@ -39,11 +41,14 @@ CREATE TABLE IF NOT EXISTS counts (
 CREATE TABLE IF NOT EXISTS devices (
   gateway TEXT, device TEXT, site TEXT, latitude REAL, longitude REAL, direction_in TEXT,
   PRIMARY KEY (gateway, device));
-CREATE TABLE IF NOT EXISTS restarts (gateway TEXT, first_seq INTEGER,
-  PRIMARY KEY (gateway, first_seq));
+CREATE TABLE IF NOT EXISTS restarts (gateway TEXT, store TEXT, first_seq INTEGER,
+  PRIMARY KEY (gateway, store, first_seq));
 CREATE TABLE IF NOT EXISTS stats (name TEXT PRIMARY KEY, value INTEGER);
 """
-SUPPORTED_SCHEMA = 2
+SUPPORTED_SCHEMA = 3
+# Messages of schema 2 and older carry no store identity: they count as
+# store "", so their seqs never collide with a newer store's.
+NO_STORE = ""
 
 
 def parse_utc(iso):
@@ -56,8 +61,22 @@ class Store:
 
     def __init__(self, path):
         self.db = sqlite3.connect(path, check_same_thread=False)
+        self._upgrade()
         self.db.executescript(SCHEMA)
         self.lock = threading.Lock()
+
+    def _upgrade(self):
+        """A file of the version before store identities: its (gateway, seq)
+        rows become store "" rows."""
+        for table, key in (("seen", "seq"), ("restarts", "first_seq")):
+            cols = [r[1] for r in self.db.execute(f"PRAGMA table_info({table})")]
+            if cols and "store" not in cols:
+                self.db.executescript(
+                    f"ALTER TABLE {table} RENAME TO {table}_v2;"
+                    f"CREATE TABLE {table} (gateway TEXT, store TEXT, {key} INTEGER,"
+                    f"  PRIMARY KEY (gateway, store, {key}));"
+                    f"INSERT INTO {table} SELECT gateway, '', {key} FROM {table}_v2;"
+                    f"DROP TABLE {table}_v2;")
 
     def bump(self, name, by=1):
         self.db.execute("INSERT INTO stats VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
@@ -77,8 +96,8 @@ class Store:
             self.bump("newer_schema")  # still read: fields are only ever added
         gateway = doc["gateway"]
         if parts[-1] == "health":
-            self.db.execute("INSERT OR IGNORE INTO restarts VALUES (?, ?)",
-                            (gateway, doc["store"]["first_seq"]))
+            self.db.execute("INSERT OR IGNORE INTO restarts VALUES (?, ?, ?)",
+                            (gateway, doc["store"].get("id", NO_STORE), doc["store"]["first_seq"]))
             return True
         if parts[-1] == "meta":
             site = doc.get("site", {})
@@ -87,8 +106,8 @@ class Store:
                              site.get("latitude"), site.get("longitude"),
                              site.get("direction_in")))
             return True
-        fresh = self.db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)",
-                                (gateway, doc["seq"])).rowcount == 1
+        fresh = self.db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)",
+                                (gateway, doc.get("store", NO_STORE), doc["seq"])).rowcount == 1
         if not fresh:
             self.bump("duplicates")
             return False
@@ -102,17 +121,19 @@ class Store:
 
 
 def gaps(db):
-    """Per gateway, the runs of missing seqs, each marked as a restart (it
-    ends at a first_seq a health message named) or not."""
+    """Per gateway and store, the runs of missing seqs, each marked as a
+    restart (it ends at a first_seq a health message of that store named)
+    or not."""
     out = []
     rows = db.execute("""
-        SELECT gateway, prev + 1, seq - 1 FROM (
-          SELECT gateway, seq, LAG(seq) OVER (PARTITION BY gateway ORDER BY seq) AS prev
-          FROM seen) WHERE seq - prev > 1 ORDER BY gateway, seq""").fetchall()
-    for gateway, first, last in rows:
-        restart = db.execute("SELECT 1 FROM restarts WHERE gateway = ? AND first_seq = ?",
-                             (gateway, last + 1)).fetchone() is not None
-        out.append((gateway, first, last, restart))
+        SELECT gateway, store, prev + 1, seq - 1 FROM (
+          SELECT gateway, store, seq,
+                 LAG(seq) OVER (PARTITION BY gateway, store ORDER BY seq) AS prev
+          FROM seen) WHERE seq - prev > 1 ORDER BY gateway, store, seq""").fetchall()
+    for gateway, store, first, last in rows:
+        restart = db.execute("SELECT 1 FROM restarts WHERE gateway = ? AND store = ? AND "
+                             "first_seq = ?", (gateway, store, last + 1)).fetchone() is not None
+        out.append((gateway if not store else f"{gateway} (store {store})", first, last, restart))
     return out
 
 

@@ -82,13 +82,15 @@ static void delivered(struct inflight_slot *slot)
         fw->strikes = 0;
     if (fw->probe_acks_left > 0 && slot->pool == fw->inflight.current)
         fw->probe_acks_left--;
+    int readings = slot->readings;
     inflight_release(&fw->inflight, slot);
     bool wake = fw->window_wanted && (fw->inflight.current->outstanding <= fw->inflight.size / 2 ||
                                       fw->probe_acks_left > 0 || fw->paho_full);
     if (wake)
         fw->window_wanted = fw->paho_full = false;
     pthread_mutex_unlock(&fw->lock);
-    stat_add(&fw->stats->readings_acknowledged, 1);
+    stat_add(&fw->stats->readings_acknowledged, (uint64_t)readings);
+    stat_add(&fw->stats->messages_acknowledged, 1);
     if (wake)
         fw->wake(fw->wake_ctx);
 }
@@ -104,9 +106,10 @@ static void refused(struct inflight_slot *slot, int reason)
     fw_note_refused_topic(fw, topic, reason);
     fw_learn_limit(fw, slot->size, reason);
     fw->last_progress_ms = clock_mono_ms(); /* the broker answered */
+    int readings = slot->readings;
     inflight_release(&fw->inflight, slot);
     pthread_mutex_unlock(&fw->lock);
-    stat_add(&fw->stats->readings_refused, 1);
+    fw_count_refused(fw, readings);
     log_limited(&fw->refuse_log, LOG_WARNING,
                 "mqtt: the broker refused reading %lld on %s: %s (0x%02x); set aside in the store "
                 "(sensor-gateway --list-set-aside), the readings behind it go on; further "
@@ -194,8 +197,14 @@ void fw_learn_limit(struct forwarder *fw, int64_t size, int reason)
         (fw->refused_size == 0 || size < fw->refused_size))
         fw->refused_size = size;
 }
+void fw_count_refused(struct forwarder *fw, int readings)
+{
+    stat_add(&fw->stats->readings_refused, (uint64_t)readings);
+    stat_add(&fw->stats->messages_refused, 1);
+}
 enum fw_publish_result forwarder_publish(struct forwarder *fw, const char *topic,
-                                         const char *payload, int len, int64_t seq, bool retain)
+                                         const char *payload, int len, int64_t seq, int readings,
+                                         bool retain)
 {
     int qos = fw->cfg->mqtt.qos;
     pthread_mutex_lock(&fw->lock);
@@ -204,14 +213,14 @@ enum fw_publish_result forwarder_publish(struct forwarder *fw, const char *topic
     if (held) {
         fw_note_refusal(fw, seq, held);
         pthread_mutex_unlock(&fw->lock);
-        stat_add(&fw->stats->readings_refused, 1);
+        fw_count_refused(fw, readings);
         return FW_SET_ASIDE;
     }
     if (connected && fw_too_large(fw, topic, len, qos)) {
         fw_note_refusal(fw, seq, REASON_PACKET_TOO_LARGE);
         int64_t max = fw_packet_limit(fw);
         pthread_mutex_unlock(&fw->lock);
-        stat_add(&fw->stats->readings_refused, 1);
+        fw_count_refused(fw, readings);
         log_limited(&fw->refuse_log, LOG_WARNING,
                     "mqtt: reading %lld on %s is larger than the broker's maximum packet size "
                     "(%lld bytes): set aside in the store (sensor-gateway --list-set-aside)",
@@ -219,8 +228,10 @@ enum fw_publish_result forwarder_publish(struct forwarder *fw, const char *topic
         return FW_SET_ASIDE;
     }
     struct inflight_slot *slot = connected ? inflight_acquire(&fw->inflight, seq, topic) : NULL;
-    if (slot)
+    if (slot) {
         slot->size = fw_packet_size(fw, topic, len, qos);
+        slot->readings = readings;
+    }
     pthread_mutex_unlock(&fw->lock);
     if (!slot)
         return FW_NOT_NOW;
@@ -248,7 +259,8 @@ enum fw_publish_result forwarder_publish(struct forwarder *fw, const char *topic
         pthread_mutex_unlock(&fw->lock);
         return FW_NOT_NOW;
     }
-    stat_add(&fw->stats->readings_published, 1);
+    stat_add(&fw->stats->readings_published, (uint64_t)readings);
+    stat_add(&fw->stats->messages_published, 1);
     return FW_SENT;
 }
 /* Moves up to max elements from the front of array (count of them) to out. */

@@ -45,10 +45,12 @@ enum fw_publish_result {
     FW_SET_ASIDE, /* larger than the broker takes: reported as refused at once */
 };
 
-/* retain: the newest record of its topic, kept by the broker for
+/* readings: how many the message carries (health counts both units).
+ * retain: the newest record of its topic, kept by the broker for
  * subscribers that come later. */
 enum fw_publish_result forwarder_publish(struct forwarder *fw, const char *topic,
-                                         const char *payload, int len, int64_t seq, bool retain);
+                                         const char *payload, int len, int64_t seq, int readings,
+                                         bool retain);
 
 /* A retained QoS 1 message outside the reading flow (health, metadata):
  * not tracked, sent again on the next occasion if it is lost. Returns 0

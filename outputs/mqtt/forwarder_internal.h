@@ -97,7 +97,7 @@ struct forwarder {
      * did not announce (mosquitto's message_size_limit), learnt once so that
      * nothing as large is sent again until a restart. 0: none. */
     int64_t refused_size;
-    int64_t suspect_seq;   /* oldest in flight at the last drops */
+    int64_t suspect_seq; /* oldest in flight at the last drops */
     int strikes;
     /* The same for retained documents: the broker's PUBACK of a refusal can
      * be lost when it closes the socket with our next messages unread. */
@@ -129,6 +129,8 @@ void fw_note_refused_topic(struct forwarder *fw, const char *topic, int reason);
 /* Makes room for one more element of an array grown by doubling; false
  * when memory is short. */
 bool fw_room_for_one(void **array, size_t *cap, size_t count, size_t elem);
+/* A message of `readings` readings refused, counted in both units. */
+void fw_count_refused(struct forwarder *fw, int readings);
 /* Called with fw->lock held: reports seq as refused to the pipeline. */
 void fw_note_refusal(struct forwarder *fw, int64_t seq, int reason);
 /* An MQTT 5 reason code in words. */

@@ -81,7 +81,7 @@ static void on_connect_failed5(void *context, MQTTAsync_failureData5 *response)
 }
 /* Called with fw->lock held, when the connection dropped: the oldest
  * message in flight takes a strike; the third in a row sets it aside. */
-static int64_t strike_oldest(struct forwarder *fw, int reason)
+static int64_t strike_oldest(struct forwarder *fw, int reason, int *readings)
 {
     const struct inflight_slot *oldest = inflight_oldest(&fw->inflight);
     /* A broker going down, or a second client with our id, says nothing
@@ -96,6 +96,7 @@ static int64_t strike_oldest(struct forwarder *fw, int reason)
         return -1;
     fw->strikes = 0;
     fw_note_refusal(fw, oldest->seq, reason > 0 ? reason : 0);
+    *readings = oldest->readings;
     return oldest->seq;
 }
 /* 3, 4, 8, 16...: often enough to be seen, rarely enough not to flood. */
@@ -105,7 +106,7 @@ static bool worth_a_hint(int n)
 }
 /* What a loss probably means, when its pattern says more than its reason. */
 static void explain_loss(struct forwarder *fw, int reason, int brief, int short_ones,
-                         int64_t set_aside)
+                         int64_t set_aside, int set_aside_readings)
 {
     if (reason == REASON_SESSION_TAKEN_OVER)
         log_msg(LOG_WARNING,
@@ -130,7 +131,7 @@ static void explain_loss(struct forwarder *fw, int reason, int brief, int short_
                 "the gateway sends first (see the broker's log)",
                 brief, fw->cfg->mqtt.client_id);
     if (set_aside >= 0) {
-        stat_add(&fw->stats->readings_refused, 1);
+        fw_count_refused(fw, set_aside_readings);
         log_msg(LOG_WARNING,
                 "mqtt: the broker dropped the connection %d times in a row while reading %lld "
                 "was the oldest in flight: taken as refused and set aside in the store "
@@ -197,7 +198,9 @@ static void connection_ended(struct forwarder *fw, const char *cause, int reason
         fw->retry_delay_ms = fw->cfg->mqtt.reconnect_min_ms;
         fw->brief_connections = brief = 0;
     }
-    int64_t set_aside = for_refusal || announcement ? -1 : strike_oldest(fw, reason);
+    int set_aside_readings = 0;
+    int64_t set_aside =
+        for_refusal || announcement ? -1 : strike_oldest(fw, reason, &set_aside_readings);
     snprintf(uri, sizeof(uri), "%s", fw->connected_uri);
     loss_reason(why, sizeof(why), reason, cause, for_refusal, fw->last_refused_topic,
                 fw->last_refused_reason);
@@ -210,7 +213,7 @@ static void connection_ended(struct forwarder *fw, const char *cause, int reason
     log_msg(LOG_WARNING,
             "mqtt: connection lost to %s (%s); readings stay in the store, next attempt in %lldms",
             uri, why, (long long)delay);
-    explain_loss(fw, reason, brief, short_ones, set_aside);
+    explain_loss(fw, reason, brief, short_ones, set_aside, set_aside_readings);
     if (held[0])
         log_msg(LOG_WARNING,
                 "mqtt: the broker dropped the connection %d times in a row while the retained "

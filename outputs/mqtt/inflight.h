@@ -22,6 +22,7 @@ struct inflight_slot {
     int64_t seq;           /* -1 while free */
     char topic[TOPIC_MAX]; /* for the log line when the broker refuses it */
     int64_t size;          /* of its PUBLISH packet: a refusal as too large says the limit */
+    int readings;          /* in the message: health counts both units */
     struct inflight_slot *next_free;
 };
 

@@ -53,7 +53,7 @@ static enum output_result publish(void *self, const struct record *rec, bool new
             payload_format_record(o->payload, o->payload_cap, o->cfg->id, m->layout, rec, o->store);
     if (len < 0)
         return OUTPUT_UNWRITABLE;
-    switch (forwarder_publish(o->fw, topic, o->payload, len, rec->seq, newest)) {
+    switch (forwarder_publish(o->fw, topic, o->payload, len, rec->seq, rec->n, newest)) {
     case FW_SENT:
         return OUTPUT_SENT;
     case FW_SET_ASIDE:

@@ -70,20 +70,22 @@ static const char *clock_synced(const struct reading *r)
     return r->flags & FLAG_CLOCK_UNSYNCED ? "false" : "true";
 }
 
-static int format_raw(char *buf, size_t size, const char *gateway, const struct reading *r,
+static int format_raw(char *buf, size_t size, const struct origin *o, const struct reading *r,
                       const struct store_point *p)
 {
     char ts[40], value[40];
     clock_format_utc(r->ts_ms, ts, sizeof(ts));
     bool has_value = r->quality != QUALITY_BAD && r->quality != QUALITY_NO_DATA;
     format_number(value, sizeof(value), has_value, r->value);
-    return fits(snprintf(buf, size,
-                         "{\"schema_version\":%d,\"seq\":%lld,\"ts\":\"%s\",\"gateway\":\"%s\","
-                         "\"device\":\"%s\",\"point\":\"%s\",\"value\":%s,\"unit\":\"%s\","
-                         "\"quality\":\"%s\",\"clock_synced\":%s}",
-                         GW_SCHEMA_VERSION, (long long)r->seq, ts, gateway, p->device, p->point,
-                         value, p->unit, quality_name(r->quality), clock_synced(r)),
-                size);
+    return fits(
+        snprintf(
+            buf, size,
+            "{\"schema_version\":%d,\"seq\":%lld,\"ts\":\"%s\",\"gateway\":\"%s\",\"store\":\"%s\","
+            "\"device\":\"%s\",\"point\":\"%s\",\"value\":%s,\"unit\":\"%s\","
+            "\"quality\":\"%s\",\"clock_synced\":%s}",
+            GW_SCHEMA_VERSION, (long long)r->seq, ts, o->gateway, o->store, p->device, p->point,
+            value, p->unit, quality_name(r->quality), clock_synced(r)),
+        size);
 }
 
 /* ["wrap","reset"]: what happened to the counter in the interval. */
@@ -126,27 +128,28 @@ static void format_completeness(char *buf, size_t size, const struct reading *r)
 }
 
 /* The interval's head, shared by every indicator. */
-static int format_head(char *buf, size_t size, const char *type, const char *gateway,
+static int format_head(char *buf, size_t size, const char *type, const struct origin *o,
                        const struct reading *r, const struct store_point *p)
 {
     char start[40], end[40];
     clock_format_utc(r->start_ms, start, sizeof(start));
     clock_format_utc(r->ts_ms, end, sizeof(end));
-    return snprintf(buf, size,
-                    "{\"schema_version\":%d,\"seq\":%lld,\"type\":\"%s\",\"gateway\":\"%s\","
-                    "\"device\":\"%s\",\"point\":\"%s\",\"interval_start\":\"%s\","
-                    "\"interval_end\":\"%s\",\"unit\":\"%s\",",
-                    GW_SCHEMA_VERSION, (long long)r->seq, type, gateway, p->device, p->point, start,
-                    end, p->unit);
+    return snprintf(
+        buf, size,
+        "{\"schema_version\":%d,\"seq\":%lld,\"type\":\"%s\",\"gateway\":\"%s\",\"store\":\"%s\","
+        "\"device\":\"%s\",\"point\":\"%s\",\"interval_start\":\"%s\","
+        "\"interval_end\":\"%s\",\"unit\":\"%s\",",
+        GW_SCHEMA_VERSION, (long long)r->seq, type, o->gateway, o->store, p->device, p->point,
+        start, end, p->unit);
 }
 
 /* A count per interval or per local day; with no data, count, from and
  * to are null. */
-static int format_count(char *buf, size_t size, const char *gateway, const struct reading *r,
+static int format_count(char *buf, size_t size, const struct origin *o, const struct reading *r,
                         const struct store_point *p)
 {
     bool day = r->kind == READING_DAY;
-    int used = format_head(buf, size, day ? "day_total" : "count", gateway, r, p);
+    int used = format_head(buf, size, day ? "day_total" : "count", o, r, p);
     if (fits(used, size) < 0)
         return -1;
     char count[40] = "null", from[42] = "null", to[42] = "null", events[120], done[160],
@@ -173,10 +176,10 @@ static int format_count(char *buf, size_t size, const char *gateway, const struc
     return fits(used, size);
 }
 
-static int format_window(char *buf, size_t size, const char *gateway, const struct reading *r,
+static int format_window(char *buf, size_t size, const struct origin *o, const struct reading *r,
                          const struct store_point *p)
 {
-    int used = format_head(buf, size, "window", gateway, r, p);
+    int used = format_head(buf, size, "window", o, r, p);
     if (fits(used, size) < 0)
         return -1;
     char avg[40], min[40], max[40], last[40], done[160];
@@ -196,17 +199,17 @@ static int format_window(char *buf, size_t size, const char *gateway, const stru
     return fits(used, size);
 }
 
-int payload_format_reading(char *buf, size_t size, const char *gateway, const struct reading *r,
+int payload_format_reading(char *buf, size_t size, const struct origin *o, const struct reading *r,
                            const struct store_point *p)
 {
     switch (r->kind) {
     case READING_COUNT:
     case READING_DAY:
-        return format_count(buf, size, gateway, r, p);
+        return format_count(buf, size, o, r, p);
     case READING_WINDOW:
-        return format_window(buf, size, gateway, r, p);
+        return format_window(buf, size, o, r, p);
     default:
-        return format_raw(buf, size, gateway, r, p);
+        return format_raw(buf, size, o, r, p);
     }
 }
 
@@ -232,17 +235,18 @@ size_t payload_record_max(const struct record *rec)
     return 256 + (size_t)rec->n * (CFG_NAME_MAX + CFG_UNIT_MAX + 96) + PAYLOAD_MAX;
 }
 
-static int format_device(char *buf, size_t size, const char *gateway, const struct record *rec,
+static int format_device(char *buf, size_t size, const struct origin *o, const struct record *rec,
                          const struct store *s)
 {
     const struct store_point *first = store_point(s, rec->r[0].point_id);
     char ts[40];
     clock_format_utc(rec->r[0].ts_ms, ts, sizeof(ts));
-    int used = snprintf(buf, size,
-                        "{\"schema_version\":%d,\"seq\":%lld,\"ts\":\"%s\",\"gateway\":\"%s\","
-                        "\"device\":\"%s\",\"clock_synced\":%s,\"points\":{",
-                        GW_SCHEMA_VERSION, (long long)rec->seq, ts, gateway, first->device,
-                        clock_synced(rec->r));
+    int used = snprintf(
+        buf, size,
+        "{\"schema_version\":%d,\"seq\":%lld,\"ts\":\"%s\",\"gateway\":\"%s\",\"store\":\"%s\","
+        "\"device\":\"%s\",\"clock_synced\":%s,\"points\":{",
+        GW_SCHEMA_VERSION, (long long)rec->seq, ts, o->gateway, o->store, first->device,
+        clock_synced(rec->r));
     for (uint16_t i = 0; i < rec->n && fits(used, size) >= 0; i++) {
         const struct reading *r = &rec->r[i];
         const struct store_point *p = store_point(s, r->point_id);
@@ -264,10 +268,12 @@ static int format_device(char *buf, size_t size, const char *gateway, const stru
 int payload_format_record(char *buf, size_t size, const char *gateway, int layout,
                           const struct record *rec, const struct store *s)
 {
+    struct origin o = {.gateway = gateway};
+    store_identity_text(store_stats(s).identity, o.store);
     if (device_layout(layout, rec))
-        return format_device(buf, size, gateway, rec, s);
+        return format_device(buf, size, &o, rec, s);
     const struct store_point *p = store_point(s, rec->r[0].point_id);
     if (!p || !p->point[0])
         return -1;
-    return payload_format_reading(buf, size, gateway, rec->r, p);
+    return payload_format_reading(buf, size, &o, rec->r, p);
 }

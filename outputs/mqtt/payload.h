@@ -38,8 +38,14 @@ int topic_format_health(char *buf, size_t size, const char *prefix, const char *
 int topic_format_device_meta(char *buf, size_t size, const char *prefix, const char *gateway,
                              const char *device);
 
+/* Where a message comes from: the gateway, and the store whose seq it
+ * carries (store_identity_text). */
+struct origin {
+    const char *gateway;
+    char store[STORE_IDENTITY_TEXT];
+};
 /* Returns the payload length, or -1 if it did not fit. */
-int payload_format_reading(char *buf, size_t size, const char *gateway, const struct reading *r,
+int payload_format_reading(char *buf, size_t size, const struct origin *o, const struct reading *r,
                            const struct store_point *p);
 
 /* A record's topic: with layout = device a poll's readings go to

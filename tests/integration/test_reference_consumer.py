@@ -25,16 +25,16 @@ CONSUMER = os.path.join(SOURCE, "examples", "dashboard-consumer", "consumer.py")
 
 
 class Consumer:
-    def __init__(self, work, broker):
-        self.work, self.broker, self.runs = work, broker, 0
-        self.db, self.reports = work.file("dashboard.db"), work.file("report")
+    def __init__(self, work, broker, name="county-ingest"):
+        self.work, self.broker, self.runs, self.name = work, broker, 0, name
+        self.db, self.reports = work.file(f"{name}.db"), work.file(f"{name}-report")
 
     def start(self):
         self.runs += 1
         self.proc = self.work.start(
             [sys.executable, CONSUMER, "run", "--port", str(self.broker.port), "--db", self.db,
-             "--report-dir", self.reports, "--report-every", "2", "--client-id", "county-ingest"],
-            f"consumer-{self.runs}.log")
+             "--report-dir", self.reports, "--report-every", "2", "--client-id", self.name],
+            f"{self.name}-{self.runs}.log")
         wait_until(lambda: "consumer: connected" in open(self.proc.log_path).read(), 15,
                    "the consumer to connect")
 
@@ -46,7 +46,55 @@ class Consumer:
     def seqs(self):
         import sqlite3
         with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as db:
-            return {s for (s,) in db.execute("SELECT seq FROM seen")}
+            return set(db.execute("SELECT store, seq FROM seen"))
+
+
+def sent_keys(sub):
+    """(store, seq) of every message a subscriber received."""
+    keys = set()
+    for line in sub.lines():
+        topic, payload = line.split(" ", 1)
+        if not topic.endswith("/status") and '"seq"' in payload:
+            doc = json.loads(payload)
+            keys.add((doc["store"], doc["seq"]))
+    return keys
+
+
+def wiped_store(work, broker, counter):
+    """The store deleted while the gateway is stopped (a purge and
+    reinstall, a fresh SD image): the new store starts at seq 1 again under
+    its own identity, and the consumer keeps every message of both runs."""
+    truth = Subscriber(work, broker, "smartregion/wiped-gw/#", "wiped-truth")
+    consumer = Consumer(work, broker, "wiped-ingest")
+    consumer.start()
+    store = work.file("wiped-store.db")
+    ini = (head(broker.port, store, gateway="wiped-gw") +
+           tcp_bus("gate", counter.address.split(":")[1]) +
+           device("trail_north", "gate", interval="100ms", extra="count_interval = 1s\n") +
+           counter_point("trail_north", "visitors_in", 0))
+    gw = Gateway(work, ini, name="wiped")
+    for run in range(2):
+        if run:
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(store + suffix):
+                    os.remove(store + suffix)
+        gw.start()
+        gw.wait_connected()
+        time.sleep(3 * SLOW)
+        gw.stop()
+    truth.flush()
+    sent = sent_keys(truth)
+    stores = {s for s, _ in sent}
+    check(len(stores) == 2, f"two stores, two identities expected, got {stores}")
+    per_store = [sorted(q for s, q in sent if s == one) for one in stores]
+    check(all(seqs[0] == 1 for seqs in per_store), "each store should start at seq 1")
+    wait_until(lambda: sent <= consumer.seqs(), 30, "the consumer to keep both stores' messages")
+    consumer.stop()
+    kept = consumer.seqs()
+    check(kept == sent, f"consumer kept {len(kept)} of {len(sent)} messages")
+    reused = len(set(per_store[0]) & set(per_store[1]))
+    figure(f"store wiped between two runs: {len(sent)} messages, {reused} seq numbers used by "
+           f"both stores, all {len(kept)} kept by the consumer (key: gateway, store, seq)")
 
 
 def gateway_ini(work, broker, counter):
@@ -92,11 +140,7 @@ def body(work):
     wait_until(lambda: len([1 for _, p in truth.messages("/indicators/")
                             if p["type"] == "count"]) >= before + 4, 60, "counts after it all")
     gw.stop()
-    sent = set()
-    for line in truth.lines():
-        topic, payload = line.split(" ", 1)
-        if not topic.endswith("/status") and '"seq"' in payload:
-            sent.add(json.loads(payload)["seq"])
+    sent = sent_keys(truth)
     wait_until(lambda: sent <= consumer.seqs(), 30, "the consumer to have every message")
     consumer.stop()
 
@@ -131,6 +175,7 @@ def body(work):
     figure("day total: " + json.dumps(day_total))
     figure(f"consumer: {len(consumer.seqs())} messages over {consumer.runs} runs, a broker "
            f"outage and a gateway restart; report.png {len(png)} bytes")
+    wiped_store(work, broker, counter)
 
 
 if __name__ == "__main__":

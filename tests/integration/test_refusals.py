@@ -65,7 +65,7 @@ def acl_refusal(work, counter, env):
                                                   "[gateway]\nid = test-gw\nhealth_interval = 1s"))
     gw.start()
     gw.wait_connected()
-    wait_until(lambda: (health(sub) or {}).get("store", {}).get("set_aside", 0) >= 40, 20,
+    wait_until(lambda: (health(sub) or {}).get("store", {}).get("set_aside_messages", 0) >= 40, 20,
                "refused readings set aside")
     time.sleep(1 * SLOW)
     gw.stop()
@@ -82,9 +82,19 @@ def acl_refusal(work, counter, env):
     check("the broker refused reading" in log and "readings/weather" in log and "0x87" in log,
           "the refusal was not logged with its topic and reason")
     listed = [l for l in cli(gw, "--list-set-aside").splitlines() if not l.startswith("#")]
-    check(len(listed) >= h["store"]["set_aside"],
-          f"--list-set-aside listed {len(listed)}, health said {h['store']['set_aside']}")
+    check(len(listed) >= h["store"]["set_aside_messages"],
+          f"--list-set-aside listed {len(listed)}, health said {h['store']['set_aside_messages']}")
     check(all(" weather/" in l and "0x87" in l for l in listed), f"odd listing: {listed[:3]}")
+    # layout = device: a weather message carries its 4 points; health counts both units.
+    per = 4
+    check(h["store"]["set_aside_readings"] == per * h["store"]["set_aside_messages"],
+          f"set aside: {h['store']['set_aside_readings']} readings in "
+          f"{h['store']['set_aside_messages']} messages of 4 points each")
+    check(h["readings"]["refused"] == per * h["messages"]["refused"],
+          f"refused: {h['readings']['refused']} readings in {h['messages']['refused']} messages")
+    check(h["messages"]["acknowledged"] < h["readings"]["acknowledged"],
+          f"acknowledged: {h['messages']['acknowledged']} messages, "
+          f"{h['readings']['acknowledged']} readings")
     with open(acl, "w") as f:
         f.write(ACL_ALLOW)
     broker.proc.send_signal(1)  # SIGHUP: mosquitto reloads its ACL
@@ -104,7 +114,8 @@ def acl_refusal(work, counter, env):
     unique, duplicates = dedupe_by_seq(sub.readings())
     check_gap_free(unique)
     figure(f"ACL denies weather (MQTT 5): {len(trail)} counter readings flowed, "
-           f"{h['store']['set_aside']} weather readings set aside (refused {h['readings']['refused']}), "
+           f"{h['store']['set_aside_readings']} weather readings in {h['store']['set_aside_messages']} "
+           f"messages set aside (refused {h['readings']['refused']} in {h['messages']['refused']}), "
            f"0 lost; after --resend-set-aside all {len(unique)} seq arrived gap-free, "
            f"{duplicates} duplicates")
 
