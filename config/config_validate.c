@@ -66,18 +66,44 @@ static void check_profile_serial(const struct gateway_config *cfg, const struct 
                      b->name, b->line, b->baud, parity_names[b->parity], b->stop_bits);
 }
 
+/* Whether two device paths name one serial port: the same string, or the
+ * same device behind two names (/dev/serial/by-id/... is a symbolic link
+ * to /dev/ttyUSB0). A path that does not exist here (--offline, a file
+ * written for another box) is compared by its string alone. */
+static bool same_serial_port(const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return true;
+    struct stat sa, sb;
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0)
+        return false;
+    if (S_ISCHR(sa.st_mode) && S_ISCHR(sb.st_mode))
+        return sa.st_rdev == sb.st_rdev;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /* Two buses on one serial port would fight over it at run time. */
 static void check_serial_ports(struct gateway_config *cfg, struct config_errors *e)
 {
     for (size_t i = 0; i < cfg->bus_count; i++)
         for (size_t j = 0; j < i; j++) {
             const struct bus_config *a = &cfg->buses[j], *b = &cfg->buses[i];
-            if (bus_kind(a->kind)->addressing == BUS_SERIAL &&
-                bus_kind(b->kind)->addressing == BUS_SERIAL && strcmp(a->device, b->device) == 0)
+            if (bus_kind(a->kind)->addressing != BUS_SERIAL ||
+                bus_kind(b->kind)->addressing != BUS_SERIAL ||
+                !same_serial_port(a->device, b->device))
+                continue;
+            if (strcmp(a->device, b->device) == 0)
                 config_error_add(e,
                                  "%s:%d: [bus %s] device: %s is already bus %s (line %d); one "
                                  "serial line is one bus: put its devices under one [bus]",
                                  cfg->source_path, b->line, b->name, b->device, a->name, a->line);
+            else
+                config_error_add(e,
+                                 "%s:%d: [bus %s] device: %s is the same serial port as %s of bus "
+                                 "%s (line %d); one serial line is one bus: put its devices "
+                                 "under one [bus]",
+                                 cfg->source_path, b->line, b->name, b->device, a->device, a->name,
+                                 a->line);
         }
 }
 

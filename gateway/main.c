@@ -419,6 +419,12 @@ int main(int argc, char **argv)
             return EXIT_CONFIG;
         }
     }
+    /* getopt gives --check-config the next word as its file, so in
+     * `--check-config --offline FILE` the file is left over: both orders. */
+    if (check && strcmp(check, "--offline") == 0 && optind + 1 == argc) {
+        offline = true;
+        check = argv[optind++];
+    }
     if (optind < argc || (!config && !check) || (config && check)) {
         usage(stderr);
         return EXIT_CONFIG;

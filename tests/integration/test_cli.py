@@ -36,6 +36,8 @@ def main():
         example = os.path.join(SOURCE, "config", "examples", "gateway.example.ini")
         r = run([GATEWAY, "--check-config", example, "--offline"])
         check(r.returncode == 0 and ": OK (" in r.stdout, f"--check-config --offline: {r}")
+        r = run([GATEWAY, "--check-config", "--offline", example])
+        check(r.returncode == 0 and ": OK (" in r.stdout, f"--check-config --offline FILE: {r}")
         r = run([GATEWAY, "--check-config", example])
         check(r.returncode == 1 and "directory /var/lib/sensor-gateway does not exist" in r.stderr
               and "[bus rs485-1] device: /dev/ttyUSB0 does not exist" in r.stderr,
@@ -87,6 +89,30 @@ def main():
         check(r.returncode == 2 and "[point trail/north_visitors_in]: its Home Assistant object id "
               "'trail_north_visitors_in' is also that of point trail_north/visitors_in" in r.stderr,
               f"object id clash: exit {r.returncode}: {r.stderr}")
+        passed += 1
+
+        # One serial port under two names (a /dev/serial/by-id link, as
+        # operators are told to write, and the tty it points to): caught by
+        # comparing the devices, both buses named.
+        port_fd, _ = os.openpty()
+        tty = os.ttyname(_)
+        alias = work.file("by-id-usb-FTDI_RS485")
+        os.symlink(tty, alias)
+        twice = work.file("one-port-twice.ini")
+        with open(twice, "w") as f:
+            f.write("[gateway]\nid = twice\n[mqtt]\nuri = tcp://127.0.0.1:1\n"
+                    f"[store]\npath = {work.file('twice.db')}\n"
+                    f"[bus line-a]\ntype = rtu\ndevice = {tty}\nbaud = 9600\n"
+                    f"[bus line-b]\ntype = rtu\ndevice = {alias}\nbaud = 9600\n"
+                    "[device a]\nbus = line-a\nunit_id = 1\ninterval = 1s\n"
+                    "[point a/t]\nfunction = input_register\naddress = 0\ntype = int16\n"
+                    "[device b]\nbus = line-b\nunit_id = 2\ninterval = 1s\n"
+                    "[point b/t]\nfunction = input_register\naddress = 0\ntype = int16\n")
+        r = run([GATEWAY, "--check-config", twice, "--offline"])
+        check(r.returncode == 2 and f"[bus line-b] device: {alias} is the same serial port as "
+              f"{tty} of bus line-a" in r.stderr, f"one port, two names: exit {r.returncode}: {r.stderr}")
+        os.close(port_fd)
+        os.close(_)
         passed += 1
 
         # A store in a directory that does not exist: runtime failure, exit 1,

@@ -9,8 +9,14 @@
    broker is not reachable), polls, then NTP steps the clock forward. With
    max_age = 1m nothing may be dropped as "older than max_age": every reading
    arrives once the broker is there. libfaketime moves the daemon's wall
-   clock (the test cannot set the machine's); its monotonic clock is real."""
+   clock (the test cannot set the machine's); its monotonic clock is real.
+4. A store written by a newer version (schema 99) after a downgrade: the
+   daemon refuses it (exit 1, naming both versions) and leaves the file
+   byte for byte as it was: no tables added, no switch to WAL."""
+import hashlib
 import os
+import sqlite3
+import subprocess
 import time
 
 from harness import (demo_stubs, figure, SLOW, Broker, Gateway, Subscriber, check, check_gap_free,
@@ -108,8 +114,31 @@ def stale_clock(work, counter, env):
            f"all delivered gap-free; dropped as too old: 0")
 
 
+def newer_store(work, counter, env):
+    store = work.file("newer.db")
+    db = sqlite3.connect(store)
+    db.executescript("CREATE TABLE future(x INTEGER); INSERT INTO future VALUES (42);"
+                     "PRAGMA user_version = 99;")
+    db.close()
+    before = hashlib.sha256(open(store, "rb").read()).hexdigest()
+    ini = demo_ini(1, counter.address.split(":")[1], env.address, store)
+    gw = Gateway(work, ini, name="newer")
+    gw.start()
+    rc = gw.proc.wait(30 * SLOW)
+    log = gw.log()
+    check(rc == 1, f"a newer store: exit {rc}, expected 1:\n{log[-2000:]}")
+    check("store schema 99" in log and "left as it is" in log, f"the refusal is unclear:\n{log}")
+    after = hashlib.sha256(open(store, "rb").read()).hexdigest()
+    check(before == after, "the newer store's file was changed before it was refused")
+    check(not os.path.exists(store + "-wal"), "a WAL file was left beside the newer store")
+    tables = subprocess.run(["sqlite3", store, ".tables"], capture_output=True, text=True).stdout
+    check(tables.split() == ["future"], f"tables after the refusal: {tables.split()}")
+    figure("a store of schema 99: refused with exit 1, the file byte for byte unchanged")
+
+
 def body(work):
     counter, env = demo_stubs(work)
+    newer_store(work, counter, env)
     one_store(work, counter, env)
     stale_clock(work, counter, env)
 
