@@ -12,10 +12,9 @@ off the broker. The log must name that cause, whatever the broker says.
    answers CONNECT with CONNACK, PUBACKs what it gets for a moment, then
    sends that DISCONNECT and closes."""
 import socket
-import threading
 import time
 
-from harness import (demo_stubs, figure, SLOW, Broker, Gateway, check, demo_ini, run_test,
+from harness import (FakeBroker, demo_stubs, figure, SLOW, Broker, Gateway, check, demo_ini, run_test,
                      wait_until)
 
 HINT = "second client with client id 'sensor-gateway-test-gw'"
@@ -39,17 +38,8 @@ def same_id_on_mosquitto(work, counter, env):
            f"connection losses between them")
 
 
-class TakeoverBroker:
+class TakeoverBroker(FakeBroker):
     """CONNACK, PUBACK for every QoS 1 PUBLISH for 0.5 s, then DISCONNECT 0x8E."""
-
-    def __init__(self, seconds):
-        self.server = socket.socket()
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen(8)
-        self.server.settimeout(0.2)
-        self.port = self.server.getsockname()[1]
-        self.deadline = time.monotonic() + seconds
-        threading.Thread(target=self._run, daemon=True).start()
 
     @staticmethod
     def _next_packet(buf):
@@ -72,7 +62,7 @@ class TakeoverBroker:
         topic_len = int.from_bytes(packet[i + 1:i + 3], "big")
         return packet[i + 3 + topic_len:i + 5 + topic_len]
 
-    def _serve(self, conn):
+    def serve(self, conn):
         conn.settimeout(0.1)
         conn.recv(4096)  # CONNECT
         conn.sendall(bytes([0x20, 0x03, 0x00, 0x00, 0x00]))
@@ -92,19 +82,6 @@ class TakeoverBroker:
                     conn.sendall(bytes([0x40, 0x02]) + pid)
         conn.sendall(bytes([0xE0, 0x01, 0x8E]))
         time.sleep(0.05)
-
-    def _run(self):
-        while time.monotonic() < self.deadline:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                continue
-            try:
-                self._serve(conn)
-            except OSError:
-                pass
-            conn.close()
-        self.server.close()
 
 
 def takeover_reason(work, counter, env):

@@ -23,12 +23,10 @@
    connected to."""
 import json
 import os
-import socket
 import subprocess
-import threading
 import time
 
-from harness import (demo_stubs, figure, BUILD, SLOW, Broker, Gateway, Subscriber, check, check_gap_free,
+from harness import (FakeBroker, demo_stubs, figure, BUILD, SLOW, Broker, Gateway, Subscriber, check, check_gap_free,
                      dedupe_by_seq, demo_ini, free_port, run_test, wait_until)
 
 ACL_DENY = """topic readwrite smartregion/test-gw/status
@@ -166,35 +164,14 @@ def size_limit(work, counter, env):
            f"{len(unique)} readings delivered, {connects} connection(s), 0 set aside")
 
 
-class DroppingBroker:
+class DroppingBroker(FakeBroker):
     """Accepts, answers CONNECT with an MQTT 5 CONNACK, closes."""
 
-    def __init__(self, seconds):
-        self.server = socket.socket()
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen(8)
-        self.server.settimeout(0.2)
-        self.port = self.server.getsockname()[1]
-        self.accepted = 0
-        self.deadline = time.monotonic() + seconds
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        while time.monotonic() < self.deadline:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            try:
-                conn.settimeout(5)
-                conn.recv(1024)
-                conn.sendall(bytes([0x20, 0x03, 0x00, 0x00, 0x00]))
-                time.sleep(0.05)
-            except OSError:
-                pass
-            conn.close()
-        self.server.close()
+    def serve(self, conn):
+        conn.settimeout(5)
+        conn.recv(1024)
+        conn.sendall(bytes([0x20, 0x03, 0x00, 0x00, 0x00]))
+        time.sleep(0.05)
 
 
 def dropping_broker(work, counter, env):

@@ -14,5 +14,6 @@ from .checks import *  # noqa: F401,F403
 from .core import *  # noqa: F401,F403
 from .ini import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
+from .fake_broker import *  # noqa: F401,F403
 from .processes import *  # noqa: F401,F403
 from .runner import *  # noqa: F401,F403

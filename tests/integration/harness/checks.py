@@ -96,7 +96,7 @@ def check_contract(topic, payload, prefix="smartregion", gateway="test-gw"):
     check(topic in (f"{prefix}/{gateway}/readings/{payload['device']}",
                     f"{prefix}/{gateway}/readings/{payload['device']}/{payload['point']}"),
           f"topic {topic} does not match payload {payload}")
-    check(set(payload) == {"schema_version", "seq", "ts", "gateway", "device", "point", "value",
+    check(set(payload) == {"schema_version", "seq", "ts", "gateway", "store", "device", "point", "value",
                            "unit", "quality", "clock_synced"},
           f"unexpected payload fields: {sorted(payload)}")
     check(payload["schema_version"] == 2, f"schema_version not 2 in {payload}")
