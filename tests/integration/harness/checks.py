@@ -99,7 +99,7 @@ def check_contract(topic, payload, prefix="smartregion", gateway="test-gw"):
     check(set(payload) == {"schema_version", "seq", "ts", "gateway", "store", "device", "point", "value",
                            "unit", "quality", "clock_synced"},
           f"unexpected payload fields: {sorted(payload)}")
-    check(payload["schema_version"] == 2, f"schema_version not 2 in {payload}")
+    check(payload["schema_version"] == 3, f"schema_version not 3 in {payload}")
     check(isinstance(payload["clock_synced"], bool), f"clock_synced not a boolean in {payload}")
     check(TS_FORMAT.match(payload["ts"]), f"bad timestamp {payload['ts']}")
     check(payload["gateway"] == gateway, f"bad gateway {payload['gateway']}")
