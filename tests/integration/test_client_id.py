@@ -63,8 +63,9 @@ class TakeoverBroker(FakeBroker):
         return packet[i + 3 + topic_len:i + 5 + topic_len]
 
     def serve(self, conn):
-        conn.settimeout(0.1)
+        conn.settimeout(5)  # paho may send CONNECT a second after the TCP connect
         conn.recv(4096)  # CONNECT
+        conn.settimeout(0.1)
         conn.sendall(bytes([0x20, 0x03, 0x00, 0x00, 0x00]))
         until = time.monotonic() + 0.5
         buf = b""
