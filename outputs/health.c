@@ -97,9 +97,7 @@ char *health_json(const struct gateway_config *cfg, const struct health_inputs *
     json_object_object_add(root, "clock_synced", json_object_new_boolean(in->clock_synced));
 
     json_object *store = json_object_new_object();
-    char identity[STORE_IDENTITY_TEXT];
-    store_identity_text(in->store.identity, identity);
-    add_string(store, "id", identity);
+    add_string(store, "id", in->store.identity);
     add_int(store, "depth", in->store.depth);
     add_int(store, "depth_messages", in->store.records);
     add_int(store, "set_aside_readings", in->store.set_aside_readings);

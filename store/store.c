@@ -247,8 +247,6 @@ int store_take_seqs(struct store *s, size_t n, int64_t *first)
     return STORE_OK;
 }
 
-static int count_set_aside(struct store *s);
-
 int store_commit_batch(struct store *s, const struct store_batch *b, int64_t *dropped)
 {
     *dropped = 0;
@@ -259,6 +257,7 @@ int store_commit_batch(struct store *s, const struct store_batch *b, int64_t *dr
         return s->last_error == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
     int64_t gone = 0, gone_records = 0, excess = 0, excess_records = 0, added = 0, aside = 0;
     int64_t fresh_readings = 0, marked = -1;
+    int64_t aside_records = s->set_aside, aside_readings = s->set_aside_readings;
     for (size_t i = 0; i < b->n_fresh; i++)
         fresh_readings += b->fresh[i].n;
     if (delete_acked(s, b->acked, b->n_acked, &gone, &gone_records) != 0)
@@ -274,15 +273,17 @@ int store_commit_batch(struct store *s, const struct store_batch *b, int64_t *dr
         goto rollback;
     if (excess && set_meta(s, "dropped_total", s->dropped_total + excess) != 0)
         goto rollback;
+    /* Set aside is rare: its readings are counted from the file, not
+     * carried through the commit. */
+    if (aside > 0 && store_count_set_aside(s, &aside_records, &aside_readings) != 0)
+        goto rollback;
     if (run(s, ST_COMMIT) != 0)
         goto rollback;
     s->depth += added - gone - excess;
     s->records += (int64_t)b->n_fresh - gone_records - excess_records;
     s->dropped_total += excess;
-    /* Set aside is rare: its readings are counted from the file, not
-     * carried through the commit. */
-    if (aside > 0 && count_set_aside(s) != 0)
-        return -1;
+    s->set_aside = aside_records;
+    s->set_aside_readings = aside_readings;
     if (marked >= 0)
         s->last_mark_run_ms = marked;
     *dropped = excess;
@@ -327,13 +328,13 @@ rollback:
     return roll_back(s);
 }
 
-static int count_set_aside(struct store *s)
+int store_count_set_aside(struct store *s, int64_t *records, int64_t *readings)
 {
     sqlite3_stmt *st = s->st[ST_COUNT_SET_ASIDE];
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        s->set_aside = sqlite3_column_int64(st, 0);
-        s->set_aside_readings = sqlite3_column_int64(st, 1);
+        *records = sqlite3_column_int64(st, 0);
+        *readings = sqlite3_column_int64(st, 1);
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : store_fail(s, "counting readings set aside");
@@ -358,7 +359,8 @@ int store_expire(struct store *s, int64_t now_mono_ms, int64_t *dropped)
     int rc = delete_counted(s, ST_EXPIRE, true, dropped);
     if (rc != STORE_OK)
         return rc;
-    return count_set_aside(s) == 0 ? STORE_OK : STORE_ERROR;
+    return store_count_set_aside(s, &s->set_aside, &s->set_aside_readings) == 0 ? STORE_OK
+                                                                                : STORE_ERROR;
 }
 
 int store_make_room(struct store *s, int64_t n, int64_t *dropped)
@@ -403,19 +405,20 @@ int store_claim(struct store *s, int64_t after_seq, struct record *out, size_t m
 
 struct store_stats store_stats(const struct store *s)
 {
-    return (struct store_stats){.depth = s->depth,
-                                .records = s->records,
-                                .set_aside = s->set_aside,
-                                .set_aside_readings = s->set_aside_readings,
-                                .next_seq = s->next_seq,
-                                .first_seq = s->first_seq,
-                                .dropped_total = s->dropped_total,
-                                .identity = s->identity};
+    struct store_stats st = {.depth = s->depth,
+                             .records = s->records,
+                             .set_aside = s->set_aside,
+                             .set_aside_readings = s->set_aside_readings,
+                             .next_seq = s->next_seq,
+                             .first_seq = s->first_seq,
+                             .dropped_total = s->dropped_total};
+    memcpy(st.identity, s->identity, sizeof(st.identity));
+    return st;
 }
 
-void store_identity_text(uint32_t identity, char out[STORE_IDENTITY_TEXT])
+const char *store_identity(const struct store *s)
 {
-    snprintf(out, STORE_IDENTITY_TEXT, "%08x", (unsigned)identity);
+    return s->identity;
 }
 
 int64_t store_oldest_ts(struct store *s)

@@ -29,22 +29,25 @@ struct store_point {
  * max_size is full; nothing changed, and making room may help. */
 enum { STORE_OK = 0, STORE_ERROR = -1, STORE_FULL = -2 };
 
+/* 8 hex digits and the terminator. */
+#define STORE_IDENTITY_TEXT 9
+
 struct store_stats {
-    int64_t depth;              /* readings held in the file, unsent or in flight */
-    int64_t records;            /* the records (messages) they make */
-    int64_t set_aside;          /* records (messages) refused by the broker and set aside */
-    int64_t set_aside_readings; /* the readings in them */
-    int64_t next_seq;           /* sequence number the next record gets */
-    int64_t first_seq;          /* the first sequence number this run could give */
-    int64_t dropped_total;      /* readings dropped by the bounds, ever */
-    uint32_t identity;          /* the store file's own, random (store_identity_text) */
+    int64_t depth;                      /* readings held in the file, unsent or in flight */
+    int64_t records;                    /* the records (messages) they make */
+    int64_t set_aside;                  /* records (messages) refused by the broker and set aside */
+    int64_t set_aside_readings;         /* the readings in them */
+    int64_t next_seq;                   /* sequence number the next record gets */
+    int64_t first_seq;                  /* the first sequence number this run could give */
+    int64_t dropped_total;              /* readings dropped by the bounds, ever */
+    char identity[STORE_IDENTITY_TEXT]; /* as store_identity() */
 };
 
-/* The store's identity as it goes into every message: 8 lowercase hex
- * digits. A consumer keys on (gateway, store, seq): a store made anew (a
- * wiped state directory, a fresh SD image) starts at seq 1 again. */
-#define STORE_IDENTITY_TEXT 9
-void store_identity_text(uint32_t identity, char out[STORE_IDENTITY_TEXT]);
+/* The store file's identity as it goes into every message: 8 lowercase hex
+ * digits, random, made with the file. A consumer keys on (gateway, store,
+ * seq): a store made anew (a wiped state directory, a fresh SD image)
+ * starts at seq 1 again. */
+const char *store_identity(const struct store *s);
 
 /* Only one process opens a store: a second one (a second daemon, or the
  * command line while the daemon runs) fails, naming the holder's pid.

@@ -137,7 +137,7 @@ static int load_identity(struct store *s)
                     &id) != 0)
         return -1;
     if (id >= 0) {
-        s->identity = (uint32_t)id;
+        snprintf(s->identity, sizeof(s->identity), "%08x", (unsigned)id);
         return 0;
     }
     uint32_t fresh = 0;
@@ -148,7 +148,7 @@ static int load_identity(struct store *s)
              (long long)fresh);
     if (exec_sql(s, sql) != 0)
         return -1;
-    s->identity = fresh;
+    snprintf(s->identity, sizeof(s->identity), "%08x", (unsigned)fresh);
     return 0;
 }
 
@@ -160,9 +160,6 @@ static int load_counters(struct store *s)
         query_int64(s, "SELECT max(seq) FROM records", &max_seq) ||
         query_int64(s, "SELECT coalesce(sum(n), 0) FROM records", &s->depth) ||
         query_int64(s, "SELECT count(*) FROM records", &s->records) ||
-        query_int64(s, "SELECT count(*) FROM set_aside", &s->set_aside) ||
-        query_int64(s, "SELECT coalesce(sum(r.n), 0) FROM set_aside a JOIN records r USING (seq)",
-                    &s->set_aside_readings) ||
         query_int64(s, "SELECT value FROM meta WHERE key = 'dropped_total'", &s->dropped_total) ||
         query_int64(s, "SELECT coalesce(max(run_ms), 0) FROM age_marks", &s->run_base_ms) ||
         query_int64(s, "SELECT value FROM meta WHERE key = 'run_ms'", &run_at_close) ||
@@ -355,7 +352,8 @@ int store_open_database(struct store *s)
         return -1;
     }
     if (exec_sql(s, schema_sql) || upgrade_schema(s) || apply_size_limit(s) || load_points(s) ||
-        load_counters(s) || load_identity(s) || prepare_statements(s) || remember_file(s))
+        load_counters(s) || load_identity(s) || prepare_statements(s) ||
+        store_count_set_aside(s, &s->set_aside, &s->set_aside_readings) || remember_file(s))
         return -1;
     return 0;
 }

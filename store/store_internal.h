@@ -47,8 +47,9 @@ struct store {
     int64_t next_seq;
     int64_t reserved_seq; /* the file says no seq below this was used */
     int64_t first_seq;
-    uint32_t identity; /* random, made with the file: tells a new store's seq from an old one's */
-    uint8_t *blob;     /* a record's bytes on their way into SQLite */
+    /* random, made with the file: tells a new store's seq from an old one's */
+    char identity[STORE_IDENTITY_TEXT];
+    uint8_t *blob; /* a record's bytes on their way into SQLite */
     size_t blob_cap;
     int64_t dropped_total;
     int64_t set_aside;          /* records the broker refused, kept until resent or bounded out */
@@ -85,6 +86,8 @@ int64_t store_run_ms(const struct store *s, int64_t now_mono_ms);
 int store_lock(struct store *s);
 int store_open_database(struct store *s);
 void store_close_database(struct store *s);
+/* The records set aside and the readings in them, as the file has them. */
+int store_count_set_aside(struct store *s, int64_t *records, int64_t *readings);
 /* Keeps device/point/unit under id, for store_point(). */
 int store_remember_point(struct store *s, uint32_t id, const char *device, const char *point,
                          const char *unit);

@@ -268,8 +268,7 @@ static int format_device(char *buf, size_t size, const struct origin *o, const s
 int payload_format_record(char *buf, size_t size, const char *gateway, int layout,
                           const struct record *rec, const struct store *s)
 {
-    struct origin o = {.gateway = gateway};
-    store_identity_text(store_stats(s).identity, o.store);
+    struct origin o = {.gateway = gateway, .store = store_identity(s)};
     if (device_layout(layout, rec))
         return format_device(buf, size, &o, rec, s);
     const struct store_point *p = store_point(s, rec->r[0].point_id);

@@ -39,10 +39,10 @@ int topic_format_device_meta(char *buf, size_t size, const char *prefix, const c
                              const char *device);
 
 /* Where a message comes from: the gateway, and the store whose seq it
- * carries (store_identity_text). */
+ * carries. */
 struct origin {
     const char *gateway;
-    char store[STORE_IDENTITY_TEXT];
+    const char *store; /* store_identity() */
 };
 /* Returns the payload length, or -1 if it did not fit. */
 int payload_format_reading(char *buf, size_t size, const struct origin *o, const struct reading *r,
