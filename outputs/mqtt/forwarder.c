@@ -32,7 +32,7 @@ void fw_note_refusal(struct forwarder *fw, int64_t seq, int reason)
 bool fw_hold_topic(struct held_topics *h, const char *topic, int reason)
 {
     int64_t now = clock_mono_ms();
-    bool was_held = fw_held_reason(h, topic) != 0;
+    bool was_held = fw_topic_held(h, topic, NULL);
     size_t slot = h->count;
     for (size_t i = 0; i < h->count; i++)
         if (strcmp(h->t[i].topic, topic) == 0 || h->t[i].until_ms <= now)
@@ -46,13 +46,16 @@ bool fw_hold_topic(struct held_topics *h, const char *topic, int reason)
     h->t[slot].until_ms = now + HOLD_TOPIC_MS;
     return !was_held;
 }
-int fw_held_reason(const struct held_topics *h, const char *topic)
+bool fw_topic_held(const struct held_topics *h, const char *topic, int *reason)
 {
     int64_t now = clock_mono_ms();
     for (size_t i = 0; i < h->count; i++)
-        if (h->t[i].until_ms > now && strcmp(h->t[i].topic, topic) == 0)
-            return h->t[i].reason;
-    return 0;
+        if (h->t[i].until_ms > now && strcmp(h->t[i].topic, topic) == 0) {
+            if (reason)
+                *reason = h->t[i].reason;
+            return true;
+        }
+    return false;
 }
 void fw_note_refused_topic(struct forwarder *fw, const char *topic, int reason)
 {
@@ -74,6 +77,7 @@ static void delivered(struct inflight_slot *slot)
     if (fw_room_for_one((void **)&fw->acks, &fw->ack_cap, fw->ack_count, sizeof(*fw->acks)))
         fw->acks[fw->ack_count++] = slot->seq;
     fw->last_progress_ms = clock_mono_ms();
+    fw->answered = true;
     if (!fw->proven && slot->pool == fw->inflight.current) {
         fw->proven = true;
         fw->retry_delay_ms = fw->cfg->mqtt.reconnect_min_ms;
@@ -106,6 +110,7 @@ static void refused(struct inflight_slot *slot, int reason)
     fw_note_refused_topic(fw, topic, reason);
     fw_learn_limit(fw, slot->size, reason);
     fw->last_progress_ms = clock_mono_ms(); /* the broker answered */
+    fw->answered = true;
     int readings = slot->readings;
     inflight_release(&fw->inflight, slot);
     pthread_mutex_unlock(&fw->lock);
@@ -121,7 +126,7 @@ static void failed(struct inflight_slot *slot)
 {
     struct forwarder *fw = slot->pool->owner;
     pthread_mutex_lock(&fw->lock);
-    inflight_release(&fw->inflight, slot);
+    inflight_abandon(&fw->inflight, slot);
     fw->window_wanted = false;
     pthread_mutex_unlock(&fw->lock);
     fw->wake(fw->wake_ctx);
@@ -209,9 +214,9 @@ enum fw_publish_result forwarder_publish(struct forwarder *fw, const char *topic
     int qos = fw->cfg->mqtt.qos;
     pthread_mutex_lock(&fw->lock);
     bool connected = fw->state == FW_CONNECTED;
-    int held = connected ? fw_held_reason(&fw->held, topic) : 0;
-    if (held) {
-        fw_note_refusal(fw, seq, held);
+    int reason = 0;
+    if (connected && fw_topic_held(&fw->held, topic, &reason)) {
+        fw_note_refusal(fw, seq, reason);
         pthread_mutex_unlock(&fw->lock);
         fw_count_refused(fw, readings);
         return FW_SET_ASIDE;

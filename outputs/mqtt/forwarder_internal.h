@@ -78,6 +78,7 @@ struct forwarder {
      * that swallows packets without closing shows up as messages in flight
      * and no progress for a whole keep-alive. */
     int64_t last_progress_ms;
+    bool answered; /* the broker acknowledged or refused something on this connection */
     int64_t connected_at_ms;
     /* The back-off starts again from reconnect_min only after a connection
      * proved itself: a broker that drops every connection right after
@@ -122,8 +123,10 @@ struct forwarder {
 /* Called with fw->lock held: holds topic back for HOLD_TOPIC_MS; true
  * when it was not held already (worth a log line). */
 bool fw_hold_topic(struct held_topics *h, const char *topic, int reason);
-/* Called with fw->lock held: the reason topic is held back, or 0. */
-int fw_held_reason(const struct held_topics *h, const char *topic);
+/* Called with fw->lock held: whether topic is held back, and why (the
+ * broker's reason code, 0 when the connection dropped on it) if reason is
+ * not NULL. */
+bool fw_topic_held(const struct held_topics *h, const char *topic, int *reason);
 /* Called with fw->lock held: remembers a refusal on this connection. */
 void fw_note_refused_topic(struct forwarder *fw, const char *topic, int reason);
 /* Makes room for one more element of an array grown by doubling; false

@@ -25,6 +25,7 @@ static void connected(struct forwarder *fw, const char *uri, int64_t max_packet)
     fw->state = FW_CONNECTED;
     fw->connected_at_ms = fw->last_progress_ms = clock_mono_ms();
     fw->proven = false;
+    fw->answered = false;
     fw->max_packet = max_packet;
     fw->resend = true;
     snprintf(fw->connected_uri, sizeof(fw->connected_uri), "%s", uri ? uri : "?");
@@ -125,10 +126,13 @@ static void explain_loss(struct forwarder *fw, int reason, int brief, int short_
                 short_ones, fw->cfg->mqtt.client_id);
     else if (worth_a_hint(brief))
         log_msg(LOG_WARNING,
+                /* A second client with our id lets each connection work for
+                 * a while (the hint above); one closed before any reading
+                 * was acknowledged points at what the gateway sends. */
                 "mqtt: the broker closed %d connections in a row within seconds of accepting "
-                "them, with no reason given: probably another client with client id '%s' (a "
-                "cloned SD card?) on a broker that does not say so, or the broker refuses what "
-                "the gateway sends first (see the broker's log)",
+                "them, before acknowledging a reading, with no reason given: it probably "
+                "refuses what the gateway sends first (too large, not allowed for client id "
+                "'%s': see the broker's log)",
                 brief, fw->cfg->mqtt.client_id);
     if (set_aside >= 0) {
         fw_count_refused(fw, set_aside_readings);
@@ -190,10 +194,12 @@ static void connection_ended(struct forwarder *fw, const char *cause, int reason
     int short_ones = for_refusal ? 0 : fw->short_connections;
     char uri[CFG_TEXT_MAX], why[TOPIC_MAX + 160], held[TOPIC_MAX] = "";
     /* Retained documents go first on a connection: one still unanswered
-     * is the likelier cause than any reading behind it. */
-    bool announcement = !for_refusal && inflight_oldest(&fw->announcements) != NULL &&
-                        reason != REASON_SERVER_SHUTTING_DOWN &&
-                        reason != REASON_SESSION_TAKEN_OVER;
+     * is the likelier cause than any reading behind it, if the broker
+     * answered others first. One that answered nothing drops every
+     * connection, whatever is sent (the brief-connection hint). */
+    bool announcement =
+        !for_refusal && fw->answered && inflight_oldest(&fw->announcements) != NULL &&
+        reason != REASON_SERVER_SHUTTING_DOWN && reason != REASON_SESSION_TAKEN_OVER;
     if (announcement && fw_strike_announcement(fw, held, sizeof(held))) {
         fw->retry_delay_ms = fw->cfg->mqtt.reconnect_min_ms;
         fw->brief_connections = brief = 0;

@@ -16,9 +16,18 @@ static void retained_done(struct inflight_slot *slot)
     struct forwarder *fw = slot->pool->owner;
     pthread_mutex_lock(&fw->lock);
     fw->last_progress_ms = clock_mono_ms();
+    fw->answered = true;
     if (strcmp(slot->topic, fw->suspect_topic) == 0)
         fw->topic_strikes = 0;
     inflight_release(&fw->announcements, slot);
+    pthread_mutex_unlock(&fw->lock);
+}
+/* paho gave up on it (the connection is going): no answer, no progress. */
+static void retained_abandoned(struct inflight_slot *slot)
+{
+    struct forwarder *fw = slot->pool->owner;
+    pthread_mutex_lock(&fw->lock);
+    inflight_abandon(&fw->announcements, slot);
     pthread_mutex_unlock(&fw->lock);
 }
 static void retained_refused(struct inflight_slot *slot, int reason)
@@ -31,6 +40,7 @@ static void retained_refused(struct inflight_slot *slot, int reason)
     fw_note_refused_topic(fw, topic, reason);
     fw_learn_limit(fw, slot->size, reason);
     fw->last_progress_ms = clock_mono_ms(); /* the broker answered */
+    fw->answered = true;
     inflight_release(&fw->announcements, slot);
     pthread_mutex_unlock(&fw->lock);
     log_msg(first ? LOG_WARNING : LOG_DEBUG,
@@ -51,14 +61,14 @@ static void on_retained_ok5(void *context, MQTTAsync_successData5 *response)
 static void on_retained_failed(void *context, MQTTAsync_failureData *response)
 {
     (void)response;
-    retained_done(context);
+    retained_abandoned(context);
 }
 static void on_retained_failed5(void *context, MQTTAsync_failureData5 *response)
 {
     if (response && response->packet_type == MQTT_PACKET_PUBACK && response->reasonCode >= 0x80)
         retained_refused(context, response->reasonCode);
     else
-        retained_done(context);
+        retained_abandoned(context);
 }
 bool fw_strike_announcement(struct forwarder *fw, char *topic, size_t size)
 {
@@ -115,8 +125,9 @@ int forwarder_publish_retained(struct forwarder *fw, const char *topic, const ch
 {
     pthread_mutex_lock(&fw->lock);
     bool connected = fw->state == FW_CONNECTED;
-    int held = fw_held_reason(&fw->held_announcements, topic);
-    bool large = !held && fw_too_large(fw, topic, (int)strlen(payload), 1);
+    bool held = fw_topic_held(&fw->held_announcements, topic, NULL);
+    /* Not connected: nothing is decided (a hold here would go unlogged). */
+    bool large = connected && !held && fw_too_large(fw, topic, (int)strlen(payload), 1);
     bool first = large && fw_hold_topic(&fw->held_announcements, topic, REASON_PACKET_TOO_LARGE);
     int64_t max = fw_packet_limit(fw);
     pthread_mutex_unlock(&fw->lock);
@@ -124,10 +135,9 @@ int forwarder_publish_retained(struct forwarder *fw, const char *topic, const ch
         return -1;
     if (large) {
         log_msg(first ? LOG_WARNING : LOG_DEBUG,
-                "mqtt: %s is larger than the broker's maximum packet size (%lld bytes, as it said "
-                "or as its "
-                "refusals showed): not sent "
-                "for 10 minutes or until a restart, the readings go on",
+                "mqtt: %s is larger than the broker's maximum packet size (%lld bytes, as it "
+                "said or as its refusals showed): not sent for 10 minutes or until a restart, "
+                "the readings go on",
                 topic, (long long)max);
         return -1;
     }

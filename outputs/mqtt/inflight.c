@@ -15,6 +15,7 @@ static struct inflight_pool *pool_new(size_t n, void *owner)
     }
     pool->owner = owner;
     pool->size = n;
+    pool->abandoned.seq = -1;
     for (size_t i = 0; i < n; i++) {
         pool->slots[i].pool = pool;
         pool->slots[i].seq = -1;
@@ -80,6 +81,16 @@ void inflight_release(struct inflight *in, struct inflight_slot *slot)
     }
 }
 
+void inflight_abandon(struct inflight *in, struct inflight_slot *slot)
+{
+    struct inflight_pool *pool = slot->pool;
+    if (pool == in->current && (pool->abandoned.seq < 0 || slot->seq < pool->abandoned.seq)) {
+        pool->abandoned = *slot;
+        pool->abandoned.next_free = NULL;
+    }
+    inflight_release(in, slot);
+}
+
 void inflight_retire(struct inflight *in)
 {
     struct inflight_pool *old = in->current;
@@ -97,9 +108,10 @@ void inflight_retire(struct inflight *in)
 
 const struct inflight_slot *inflight_oldest(const struct inflight *in)
 {
-    const struct inflight_slot *oldest = NULL;
-    for (size_t i = 0; in->current->outstanding > 0 && i < in->current->size; i++) {
-        const struct inflight_slot *s = &in->current->slots[i];
+    const struct inflight_pool *pool = in->current;
+    const struct inflight_slot *oldest = pool->abandoned.seq >= 0 ? &pool->abandoned : NULL;
+    for (size_t i = 0; pool->outstanding > 0 && i < pool->size; i++) {
+        const struct inflight_slot *s = &pool->slots[i];
         if (s->seq >= 0 && (!oldest || s->seq < oldest->seq))
             oldest = s;
     }

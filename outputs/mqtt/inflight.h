@@ -32,6 +32,10 @@ struct inflight_pool {
     size_t size;
     struct inflight_slot *free_list;
     size_t outstanding;
+    /* The oldest message paho gave up on (it fails what was in flight
+     * before it reports the connection lost): still the one to blame for
+     * the loss. seq -1: none. */
+    struct inflight_slot abandoned;
     struct inflight_pool *next_retired;
 };
 
@@ -49,11 +53,14 @@ void inflight_free(struct inflight *in);
 struct inflight_slot *inflight_acquire(struct inflight *in, int64_t seq, const char *topic);
 /* Gives a slot back, to whichever pool it came from. */
 void inflight_release(struct inflight *in, struct inflight_slot *slot);
+/* Gives back a slot whose message paho failed without an answer from the
+ * broker: inflight_oldest still counts it until the pool is retired. */
+void inflight_abandon(struct inflight *in, struct inflight_slot *slot);
 /* The connection is gone: a fresh pool for the next one. */
 void inflight_retire(struct inflight *in);
 
 /* The slot of the oldest message still waiting on the current connection,
- * or NULL. */
+ * or given up on there unanswered; NULL if none. */
 const struct inflight_slot *inflight_oldest(const struct inflight *in);
 
 #endif

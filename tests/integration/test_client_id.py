@@ -11,7 +11,6 @@ off the broker. The log must name that cause, whatever the broker says.
    packaged for Debian 12, so a 30-line fake in this file plays it: it
    answers CONNECT with CONNACK, PUBACKs what it gets for a moment, then
    sends that DISCONNECT and closes."""
-import socket
 import time
 
 from harness import (FakeBroker, demo_stubs, figure, SLOW, Broker, Gateway, check, demo_ini, run_test,
@@ -41,46 +40,10 @@ def same_id_on_mosquitto(work, counter, env):
 class TakeoverBroker(FakeBroker):
     """CONNACK, PUBACK for every QoS 1 PUBLISH for 0.5 s, then DISCONNECT 0x8E."""
 
-    @staticmethod
-    def _next_packet(buf):
-        """One whole MQTT packet off the front of buf, or None."""
-        length, shift, i = 0, 0, 1
-        while i < len(buf):
-            length |= (buf[i] & 0x7F) << shift
-            shift += 7
-            if not buf[i] & 0x80:
-                end = i + 1 + length
-                return (buf[:end], buf[end:]) if len(buf) >= end else (None, buf)
-            i += 1
-        return None, buf
-
-    @staticmethod
-    def _packet_id(packet):
-        i = 1
-        while packet[i] & 0x80:
-            i += 1
-        topic_len = int.from_bytes(packet[i + 1:i + 3], "big")
-        return packet[i + 3 + topic_len:i + 5 + topic_len]
-
     def serve(self, conn):
-        conn.settimeout(5)  # paho may send CONNECT a second after the TCP connect
-        conn.recv(4096)  # CONNECT
-        conn.settimeout(0.1)
-        conn.sendall(bytes([0x20, 0x03, 0x00, 0x00, 0x00]))
-        until = time.monotonic() + 0.5
-        buf = b""
-        while time.monotonic() < until:
-            try:
-                buf += conn.recv(65536)
-            except socket.timeout:
-                continue
-            while True:
-                packet, buf = self._next_packet(buf)
-                if not packet:
-                    break
-                if packet[0] >> 4 == 3 and packet[0] & 0x06:  # PUBLISH, QoS 1
-                    pid = self._packet_id(packet)
-                    conn.sendall(bytes([0x40, 0x02]) + pid)
+        self.accept_mqtt5(conn)
+        for _, packet_id in self.publishes(conn, 0.5):
+            self.puback(conn, packet_id)
         conn.sendall(bytes([0xE0, 0x01, 0x8E]))
         time.sleep(0.05)
 
