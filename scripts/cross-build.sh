@@ -34,7 +34,7 @@ sysroot=$PWD/build-sysroot-$arch
 if [ ! -f "$sysroot/.complete" ]; then
   rm -rf "$sysroot" && mkdir -p "$sysroot/debs"
   dev=(libc6-dev libmodbus-dev libpaho-mqtt-dev libsqlite3-dev libinih-dev libsystemd-dev
-       libjson-c-dev libcmocka-dev)
+       libjson-c-dev libssl-dev libcmocka-dev)
   # The -dev packages and everything they need, of this architecture.
   mapfile -t pkgs < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
     --no-breaks --no-replaces --no-enhances "${dev[@]/%/:$arch}" 2>/dev/null |

@@ -10,6 +10,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libmodbus-dev libpaho-mqtt-dev libsqlite3-dev libinih-dev libsystemd-dev libjson-c-dev
+  libssl-dev
   libcmocka-dev
   mosquitto mosquitto-clients openssl
   python3 tzdata

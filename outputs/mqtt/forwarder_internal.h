@@ -117,6 +117,7 @@ struct forwarder {
     int64_t last_refusal_ms;
     char last_refused_topic[TOPIC_MAX];
     int last_refused_reason;
+    int64_t next_tls_diagnosis_ms;
     struct log_limit connect_log, refuse_log, tls_log;
 };
 

@@ -3,6 +3,7 @@
  * status messages, stopping. The messages are forwarder.c. */
 #include "core/clock.h"
 #include "outputs/mqtt/forwarder_internal.h"
+#include "outputs/mqtt/tls_diagnose.h"
 #include "core/stats.h"
 
 #include <stdio.h>
@@ -58,7 +59,27 @@ static void schedule_retry(struct forwarder *fw)
     if (fw->retry_delay_ms > fw->cfg->mqtt.reconnect_max_ms)
         fw->retry_delay_ms = fw->cfg->mqtt.reconnect_max_ms;
 }
-static void connect_failed(struct forwarder *fw, int code, const char *message)
+/* Every TLS_DIAGNOSIS_MS at most, a failed connect to an ssl:// broker
+ * that did not get as far as CONNACK is explained by a handshake of our
+ * own (tls_diagnose.h): paho's words cannot tell its causes apart. */
+#define TLS_DIAGNOSIS_MS 30000
+static void explain_tls_failure(struct forwarder *fw)
+{
+    const char *uri = NULL;
+    for (int i = 0; i < fw->cfg->mqtt.uri_count && !uri; i++)
+        if (strncmp(fw->uris[i], "ssl://", 6) == 0)
+            uri = fw->uris[i];
+    int64_t now = clock_mono_ms();
+    if (!uri || now < fw->next_tls_diagnosis_ms)
+        return;
+    fw->next_tls_diagnosis_ms = now + TLS_DIAGNOSIS_MS;
+    char why[1024];
+    tls_diagnose(&fw->cfg->mqtt, uri, why, sizeof(why));
+    log_msg(LOG_WARNING, "mqtt: TLS to %s: %s", uri, why);
+}
+/* transport: the connection failed before the broker answered CONNECT
+ * (TCP or TLS), not a CONNACK refusal. */
+static void connect_failed(struct forwarder *fw, int code, const char *message, bool transport)
 {
     pthread_mutex_lock(&fw->lock);
     schedule_retry(fw);
@@ -68,17 +89,22 @@ static void connect_failed(struct forwarder *fw, int code, const char *message)
     log_limited(&fw->connect_log, LOG_WARNING,
                 "mqtt: cannot connect to the broker (%s, code %d); next attempt in %lldms",
                 message ? message : "no answer", code, (long long)delay);
+    if (transport)
+        explain_tls_failure(fw);
 }
 static void on_connect_failed(void *context, MQTTAsync_failureData *response)
 {
-    connect_failed(context, response ? response->code : 0, response ? response->message : NULL);
+    /* MQTT 3.1.1: CONNACK refusals are codes 1 to 5, paho's own negative. */
+    connect_failed(context, response ? response->code : 0, response ? response->message : NULL,
+                   !response || response->code < 0);
 }
 static void on_connect_failed5(void *context, MQTTAsync_failureData5 *response)
 {
     const char *message = response ? response->message : NULL;
     if (response && response->reasonCode >= 0x80 && !message)
         message = fw_reason_text(response->reasonCode);
-    connect_failed(context, response ? response->code : 0, message);
+    connect_failed(context, response ? response->code : 0, message,
+                   !response || response->reasonCode < 0x80);
 }
 /* Called with fw->lock held, when the connection dropped: the oldest
  * message in flight takes a strike; the third in a row sets it aside. */
