@@ -520,6 +520,14 @@ size_t indicators_close_due(struct indicators *ind, int64_t now_wall_ms, struct 
     return k;
 }
 
+bool indicators_any_changed(const struct indicators *ind)
+{
+    for (size_t i = 0; i < ind->point_count; i++)
+        if (ind->points[i].dirty && has_state(&ind->points[i]))
+            return true;
+    return false;
+}
+
 size_t indicators_changed_states(struct indicators *ind, const struct store_state **out)
 {
     free_texts(ind);

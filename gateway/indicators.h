@@ -33,6 +33,8 @@ size_t indicators_feed(struct indicators *ind, const struct reading *in, size_t 
  * quiet, a long poll interval). */
 size_t indicators_close_due(struct indicators *ind, int64_t now_wall_ms, struct reading *out);
 
+/* Whether any state changed since the last indicators_states_saved(). */
+bool indicators_any_changed(const struct indicators *ind);
 /* The states changed since the last indicators_states_saved(). The
  * returned array stays valid until the next call. */
 size_t indicators_changed_states(struct indicators *ind, const struct store_state **out);

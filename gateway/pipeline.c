@@ -180,7 +180,7 @@ static void *pipeline_thread(void *arg)
     int64_t now = clock_mono_ms();
     int64_t next_expire = now, next_summary = now + SUMMARY_EVERY_MS, next_file_check = now;
     int64_t next_health = now + p->cfg->health_interval_ms;
-    p->started_ms = now;
+    p->started_ms = p->states_saved_ms = now;
     for (;;) {
         bool stopping = stop_signal_raised(&p->stop);
         now = clock_mono_ms();
@@ -189,6 +189,8 @@ static void *pipeline_thread(void *arg)
         pipeline_take_new_records(p, now);
         if (now >= commit_due(p))
             pipeline_commit_round(p);
+        if (now >= p->states_saved_ms + STATE_SAVE_MS)
+            pipeline_save_states(p, now);
         if (now >= next_expire) {
             pipeline_expire_round(p);
             next_expire = now + EXPIRE_EVERY_MS;
@@ -226,6 +228,7 @@ static void *pipeline_thread(void *arg)
         forward_round(p);
         int64_t wake = earliest(commit_due(p), earliest(next_health, next_summary));
         wake = earliest(wake, p->out.ops->next_service_ms(p->out.self));
+        wake = earliest(wake, p->states_saved_ms + STATE_SAVE_MS);
         if (store_stats(p->store).records > 0)
             wake = earliest(wake, next_expire);
         atomic_store(&p->round_started_ms, 0);

@@ -35,6 +35,11 @@
 #define ACK_SAVE_COUNT (ACKS_MAX / 2)
 /* How long counts and windows wait for the others of their boundary. */
 #define INDICATOR_LINGER_MS 5000
+/* Indicator state changed since it was last saved is saved at least this
+ * often, alone, even while the broker keeps up and no interval closes: a
+ * crash then costs an open window (or count) at most this much of its
+ * samples, for one small write (the states' rows) per period. */
+#define STATE_SAVE_MS 60000
 
 struct pipeline {
     const struct gateway_config *cfg;
@@ -90,6 +95,7 @@ struct pipeline {
      * in memory unpublished (their commit failed and is retried). */
     bool state_due;
     int64_t state_seq;
+    int64_t states_saved_ms; /* monotonic: the last commit with the states */
 
     struct record *claimed;
     struct reading *claimed_readings;
@@ -115,6 +121,8 @@ bool pipeline_memory_full(const struct pipeline *p);
 /* One transaction: what is unacknowledged, acknowledgements, refusals,
  * indicator state; a full store makes room first. */
 void pipeline_commit_round(struct pipeline *p);
+/* The indicator states changed since the last save, alone (STATE_SAVE_MS). */
+void pipeline_save_states(struct pipeline *p, int64_t now);
 void pipeline_expire_round(struct pipeline *p);
 /* At the end: what could not be committed, counted and logged. */
 void pipeline_report_unsaved(struct pipeline *p);

@@ -24,9 +24,9 @@ void pipeline_note_unsaved(struct pipeline *p)
  * record the broker has not acknowledged, with the indicator state. The
  * state goes only when every record derived with it is among them: not
  * while derived readings or held indicators wait for sequence numbers. */
-static int commit_pending(struct pipeline *p, bool records)
+static int commit_pending(struct pipeline *p, bool records, bool states)
 {
-    bool with_state = records && p->derived_count == 0 && p->held_count == 0;
+    bool with_state = states && p->derived_count == 0 && p->held_count == 0;
     int64_t dropped = 0;
     size_t n = 0;
     if (records) {
@@ -64,6 +64,7 @@ static int commit_pending(struct pipeline *p, bool records)
     if (with_state) {
         indicators_states_saved(p->indicators);
         p->state_due = false;
+        p->states_saved_ms = clock_mono_ms();
     }
     p->ack_count = p->refusal_count = 0;
     p->unsaved_since_ms = p->acks_since_ms = INT64_MAX;
@@ -83,8 +84,8 @@ static int commit_pending(struct pipeline *p, bool records)
  * room (the same policy as max_readings), counted and logged. */
 static int commit_when_full(struct pipeline *p)
 {
-    if (p->ack_count > 0 && commit_pending(p, false) == STORE_OK) {
-        int rc = commit_pending(p, true);
+    if (p->ack_count > 0 && commit_pending(p, false, false) == STORE_OK) {
+        int rc = commit_pending(p, true, true);
         if (rc != STORE_FULL)
             return rc;
     }
@@ -101,13 +102,30 @@ static int commit_when_full(struct pipeline *p)
                 "readings to keep polling (%lld dropped in all)",
                 (long long)p->cfg->store.max_size_bytes, (long long)dropped,
                 (long long)store_stats(p->store).dropped_total);
-    return commit_pending(p, true);
+    return commit_pending(p, true, true);
+}
+
+/* Without the records: while no state is owed (state_due) and nothing
+ * derived waits for its number, every record derived from the states is
+ * in the store already, so the states alone can go ahead of the raw
+ * readings the write-behind still holds. */
+void pipeline_save_states(struct pipeline *p, int64_t now)
+{
+    p->states_saved_ms = now;
+    if (p->state_due || !indicators_any_changed(p->indicators))
+        return;
+    if (commit_pending(p, false, true) != STORE_OK) {
+        stat_add(&p->stats->store_errors, 1);
+        log_limited(&p->store_log, LOG_ERROR,
+                    "store: saving the indicator state failed; tried again in %d s",
+                    STATE_SAVE_MS / 1000);
+    }
 }
 
 void pipeline_commit_round(struct pipeline *p)
 {
     admit_held(p, clock_mono_ms());
-    int rc = commit_pending(p, true);
+    int rc = commit_pending(p, true, true);
     if (rc == STORE_FULL)
         rc = commit_when_full(p);
     /* A failing disk is tried again once per interval, not in a loop. */
@@ -246,7 +264,8 @@ void pipeline_expire_round(struct pipeline *p)
     if (store_stats(p->store).records == 0)
         return;
     /* An acknowledged record must go as delivered, not count as expired. */
-    if (p->ack_count > 0 && store_expiry_due(p->store, now) && commit_pending(p, false) != STORE_OK)
+    if (p->ack_count > 0 && store_expiry_due(p->store, now) &&
+        commit_pending(p, false, false) != STORE_OK)
         return;
     if (store_expire(p->store, now, &dropped) != 0) {
         stat_add(&p->stats->store_errors, 1);
