@@ -161,7 +161,9 @@ size_t forwarder_window(struct forwarder *fw)
     pthread_mutex_lock(&fw->lock);
     size_t size = fw->probe_acks_left > 0 ? 1 : fw->inflight.size;
     size_t out = fw->inflight.current->outstanding;
-    size_t n = fw->state == FW_CONNECTED && out < size ? size - out : 0;
+    /* Readings wait while the documents go one at a time. */
+    bool probing = fw_probing_announcements(fw);
+    size_t n = fw->state == FW_CONNECTED && out < size && !probing ? size - out : 0;
     if (fw->state == FW_CONNECTED && n == 0)
         fw->window_wanted = true;
     pthread_mutex_unlock(&fw->lock);

@@ -52,6 +52,12 @@ struct held_topic {
     int reason;
     int64_t until_ms;
 };
+/* A retained document waiting for its turn while the documents go one at
+ * a time (probe_announcements). */
+struct queued_doc {
+    char *topic;
+    char *payload;
+};
 /* Topics the broker refused, each held back for HOLD_TOPIC_MS. */
 struct held_topics {
     struct held_topic t[HELD_TOPICS_MAX];
@@ -113,6 +119,13 @@ struct forwarder {
     struct held_topics held;               /* reading topics refused */
     struct held_topics held_announcements; /* retained documents refused */
     struct inflight announcements;         /* their slots, per connection like readings' */
+    /* After a connection closed without a reason while documents were
+     * unanswered, the next one sends them one at a time, readings after:
+     * a broker that closes on a refusal with more of ours unread resets
+     * the socket, and its PUBACK (the refusal) is lost with it. */
+    bool probe_announcements;
+    struct queued_doc *queued;
+    size_t queued_head, queued_count, queued_cap;
     /* The last refusal of this connection: the broker may close it for that. */
     int64_t last_refusal_ms;
     char last_refused_topic[TOPIC_MAX];
@@ -153,6 +166,15 @@ void fw_learn_limit(struct forwarder *fw, int64_t size, int reason);
  * document unanswered: it takes a strike; the third in a row holds its
  * topic back and copies it to topic (true). */
 bool fw_strike_announcement(struct forwarder *fw, char *topic, size_t size);
+/* Called with fw->lock held: whether documents are still being sent one
+ * at a time (readings wait for them). */
+bool fw_probing_announcements(const struct forwarder *fw);
+/* Called with fw->lock held: drops the documents waiting their turn (the
+ * connection is gone; the next one announces anew). */
+void fw_drop_queued(struct forwarder *fw);
+/* From the pipeline's thread (forwarder_service): sends the next document
+ * waiting its turn, if its predecessor was answered. */
+void fw_send_queued(struct forwarder *fw);
 /* A retained QoS 1 message outside the tracked reading flow; *token
  * (if not NULL) identifies it to MQTTAsync_waitForCompletion. */
 int fw_send_retained(struct forwarder *fw, const char *topic, const char *payload,

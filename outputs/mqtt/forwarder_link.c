@@ -236,6 +236,9 @@ static void connection_ended(struct forwarder *fw, const char *cause, int reason
     snprintf(uri, sizeof(uri), "%s", fw->connected_uri);
     loss_reason(why, sizeof(why), reason, cause, for_refusal, fw->last_refused_topic,
                 fw->last_refused_reason);
+    if (reason < 0 && inflight_oldest(&fw->announcements))
+        fw->probe_announcements = true;
+    fw_drop_queued(fw);
     inflight_retire(&fw->inflight);
     inflight_retire(&fw->announcements);
     schedule_retry(fw);
@@ -400,6 +403,7 @@ static void drop_if_silent(struct forwarder *fw, int64_t now_mono_ms)
     bool silent = now_mono_ms >= silent_from(fw);
     size_t waiting = fw->inflight.current->outstanding;
     if (silent) {
+        fw_drop_queued(fw);
         inflight_retire(&fw->inflight);
         inflight_retire(&fw->announcements);
         fw->retry_delay_ms = fw->cfg->mqtt.reconnect_min_ms;
@@ -420,6 +424,7 @@ static void drop_if_silent(struct forwarder *fw, int64_t now_mono_ms)
 void forwarder_service(struct forwarder *fw, int64_t now_mono_ms)
 {
     drop_if_silent(fw, now_mono_ms);
+    fw_send_queued(fw);
     pthread_mutex_lock(&fw->lock);
     bool due = fw->state == FW_DISCONNECTED && now_mono_ms >= fw->next_attempt_ms;
     if (due)
@@ -492,6 +497,8 @@ void forwarder_destroy(struct forwarder *fw)
     inflight_free(&fw->announcements);
     free(fw->acks);
     free(fw->refusals);
+    fw_drop_queued(fw);
+    free(fw->queued);
     pthread_mutex_destroy(&fw->lock);
     free(fw);
 }

@@ -9,8 +9,65 @@
 #include "outputs/mqtt/forwarder_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+bool fw_probing_announcements(const struct forwarder *fw)
+{
+    return fw->probe_announcements &&
+           (fw->announcements.current->outstanding > 0 || fw->queued_head < fw->queued_count);
+}
+void fw_drop_queued(struct forwarder *fw)
+{
+    for (size_t i = fw->queued_head; i < fw->queued_count; i++) {
+        free(fw->queued[i].topic);
+        free(fw->queued[i].payload);
+    }
+    fw->queued_head = fw->queued_count = 0;
+}
+/* Called with fw->lock held. Without memory the document is not sent on
+ * this connection: the next connect or health interval sends it anew. */
+static void queue_doc(struct forwarder *fw, const char *topic, const char *payload)
+{
+    if (fw->queued_head == fw->queued_count)
+        fw->queued_head = fw->queued_count = 0;
+    char *t = strdup(topic), *p = strdup(payload);
+    if (t && p &&
+        fw_room_for_one((void **)&fw->queued, &fw->queued_cap, fw->queued_count,
+                        sizeof(*fw->queued))) {
+        fw->queued[fw->queued_count++] = (struct queued_doc){t, p};
+        return;
+    }
+    free(t);
+    free(p);
+}
+/* Called with fw->lock held, after a document's slot went back: the next
+ * one may go, or, once all are answered, the readings; true when the
+ * pipeline should be woken for either. */
+static bool turn_over(struct forwarder *fw)
+{
+    if (!fw->probe_announcements || fw->announcements.current->outstanding > 0)
+        return false;
+    if (fw->queued_head < fw->queued_count)
+        return true;
+    fw->probe_announcements = false; /* every document of it answered */
+    bool wake = fw->window_wanted;
+    fw->window_wanted = false;
+    return wake;
+}
+void fw_send_queued(struct forwarder *fw)
+{
+    pthread_mutex_lock(&fw->lock);
+    bool go = fw->state == FW_CONNECTED && fw->announcements.current->outstanding == 0 &&
+              fw->queued_head < fw->queued_count;
+    struct queued_doc doc = go ? fw->queued[fw->queued_head++] : (struct queued_doc){0};
+    pthread_mutex_unlock(&fw->lock);
+    if (!go)
+        return;
+    fw_send_retained(fw, doc.topic, doc.payload, NULL);
+    free(doc.topic);
+    free(doc.payload);
+}
 static void retained_done(struct inflight_slot *slot)
 {
     struct forwarder *fw = slot->pool->owner;
@@ -20,7 +77,10 @@ static void retained_done(struct inflight_slot *slot)
     if (strcmp(slot->topic, fw->suspect_topic) == 0)
         fw->topic_strikes = 0;
     inflight_release(&fw->announcements, slot);
+    bool wake = turn_over(fw);
     pthread_mutex_unlock(&fw->lock);
+    if (wake)
+        fw->wake(fw->wake_ctx);
 }
 /* paho gave up on it (the connection is going): no answer, no progress. */
 static void retained_abandoned(struct inflight_slot *slot)
@@ -42,7 +102,10 @@ static void retained_refused(struct inflight_slot *slot, int reason)
     fw->last_progress_ms = clock_mono_ms(); /* the broker answered */
     fw->answered = true;
     inflight_release(&fw->announcements, slot);
+    bool wake = turn_over(fw);
     pthread_mutex_unlock(&fw->lock);
+    if (wake)
+        fw->wake(fw->wake_ctx);
     log_msg(first ? LOG_WARNING : LOG_DEBUG,
             "mqtt: the broker refused the retained message on %s: %s (0x%02x); not sent again "
             "for 10 minutes or until a restart, the readings go on",
@@ -130,7 +193,12 @@ int forwarder_publish_retained(struct forwarder *fw, const char *topic, const ch
     bool large = connected && !held && fw_too_large(fw, topic, (int)strlen(payload), 1);
     bool first = large && fw_hold_topic(&fw->held_announcements, topic, REASON_PACKET_TOO_LARGE);
     int64_t max = fw_packet_limit(fw);
+    bool wait = connected && !held && !large && fw_probing_announcements(fw);
+    if (wait)
+        queue_doc(fw, topic, payload);
     pthread_mutex_unlock(&fw->lock);
+    if (wait)
+        return 0;
     if (!connected || held)
         return -1;
     if (large) {
