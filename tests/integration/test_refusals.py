@@ -118,14 +118,21 @@ def acl_refusal(work, counter, env):
            f"{duplicates} duplicates")
 
 
-def packet_limit(work, counter, env):
-    broker = Broker(work, settings="allow_anonymous true\nmax_packet_size 700\n")
+def limited_broker(work, counter, env, setting, name):
+    """mosquitto with one size limit, a subscriber to the readings, and the
+    demo gateway connected to it."""
+    broker = Broker(work, settings=f"allow_anonymous true\n{setting}\n")
     broker.start()
-    sub = Subscriber(work, broker, "smartregion/test-gw/readings/#", "limit-sub")
+    sub = Subscriber(work, broker, "smartregion/test-gw/readings/#", f"{name}-sub")
     gw = Gateway(work, demo_ini(broker.port, counter.address.split(":")[1], env.address,
-                                work.file("store-limit.db"), interval_ms=100), name="limit")
+                                work.file(f"store-{name}.db"), interval_ms=100), name=name)
     gw.start()
     gw.wait_connected()
+    return sub, gw
+
+
+def packet_limit(work, counter, env):
+    sub, gw = limited_broker(work, counter, env, "max_packet_size 700", "limit")
     time.sleep(5 * SLOW)
     gw.stop()
     unique, _ = dedupe_by_seq(sub.readings())
@@ -139,13 +146,7 @@ def packet_limit(work, counter, env):
 
 
 def size_limit(work, counter, env):
-    broker = Broker(work, settings="allow_anonymous true\nmessage_size_limit 450\n")
-    broker.start()
-    sub = Subscriber(work, broker, "smartregion/test-gw/readings/#", "size-sub")
-    gw = Gateway(work, demo_ini(broker.port, counter.address.split(":")[1], env.address,
-                                work.file("store-size.db"), interval_ms=100), name="size")
-    gw.start()
-    gw.wait_connected()
+    sub, gw = limited_broker(work, counter, env, "message_size_limit 450", "size")
     wait_until(lambda: len(dedupe_by_seq(sub.readings())[0]) >= 50, 15 * SLOW,
                "readings past the refused announcements")
     # Which document the broker refuses first is a race; every one is dealt
