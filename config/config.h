@@ -28,8 +28,9 @@ struct device_config {
     int max_registers;
     int max_gap;
     bool single_requests;
-    int64_t pause_between_requests_ms; /* after each request to this device */
+    int64_t pause_between_requests_ms; /* silence before each request, beyond t3.5 */
     int64_t pause_after_connect_ms;    /* before the first request on a fresh connection */
+    int64_t quiet_after_reply_ms;      /* the line's silence it needs after its reply */
     int line;
     bool broken; /* its section had errors: the checks across sections skip it */
 
@@ -194,6 +195,7 @@ struct config_errors {
 
 extern const char *const parity_names[];
 extern const char *const sync_names[];
+extern const char *const rts_names[];
 extern const char *const log_level_names[];
 extern const char *const mqtt_protocol_names[];
 extern const char *const mqtt_layout_names[];

@@ -8,6 +8,8 @@
 
 const char *const parity_names[] = {"none", "even", "odd", NULL};
 const char *const sync_names[] = {"normal", "full", NULL};
+/* In libmodbus's order: MODBUS_RTU_RTS_NONE, _UP, _DOWN. */
+const char *const rts_names[] = {"none", "up", "down", NULL};
 const char *const log_level_names[] = {"error", "warning", "info", "debug", NULL};
 const char *const point_kind_names[] = {"measurement", "counter", "occupancy", NULL};
 const char *const publish_mode_names[] = {"every", "change", "none", NULL};
@@ -79,6 +81,9 @@ static const struct key_spec bus_keys[] = {
     {"stop_bits", K_INT, FIELD(struct bus_config, stop_bits), 1, 2, NULL, false},
     {"pause_between_requests", K_DURATION, FIELD(struct bus_config, pause_between_requests_ms), 0,
      10 * 1000, NULL, false},
+    {"echo", K_BOOL, FIELD(struct bus_config, echo), 0, 0, NULL, false},
+    {"kernel_rs485", K_BOOL, FIELD(struct bus_config, kernel_rs485), 0, 0, NULL, false},
+    {"rts", K_CHOICE, FIELD(struct bus_config, rts), 0, 0, rts_names, false},
 };
 
 /* Keys a device section and a profile's [profile] section share: the
@@ -114,6 +119,13 @@ static const struct key_spec bus_keys[] = {
          FIELD(struct device_config, pause_after_connect_ms),                                        \
          0,                                                                                          \
          60 * 1000,                                                                                  \
+         NULL,                                                                                       \
+         false},                                                                                     \
+        {"quiet_after_reply",                                                                        \
+         K_DURATION,                                                                                 \
+         FIELD(struct device_config, quiet_after_reply_ms),                                          \
+         0,                                                                                          \
+         1000,                                                                                       \
          NULL,                                                                                       \
          false},                                                                                     \
         {"baud", K_INT, FIELD(struct device_config, serial_baud), 300, 4000000, NULL, false},        \

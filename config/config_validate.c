@@ -40,6 +40,13 @@ static void validate_buses(struct gateway_config *cfg, struct config_errors *e)
         if (!network && b->host[0] != '\0')
             config_error_add(e, "%s:%d: [bus %s] host: only a tcp or rtu-over-tcp bus has a host",
                              path, b->line, b->name);
+        if (network && (b->kernel_rs485 || b->rts))
+            config_error_add(e, "%s:%d: [bus %s] %s: only a serial port has %s", path, b->line,
+                             b->name, b->rts ? "rts" : "kernel_rs485",
+                             b->rts ? "an RTS line" : "the kernel's RS-485 mode");
+        if (k->framing != FRAMING_RTU && b->echo)
+            config_error_add(e, "%s:%d: [bus %s] echo: only a serial line echoes its requests",
+                             path, b->line, b->name);
     }
 }
 

@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <sys/timex.h>
+#include <errno.h>
 #include <time.h>
 
 static int64_t read_ms(clockid_t id)
@@ -26,6 +27,13 @@ int64_t clock_mono_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void clock_sleep_until_us(int64_t mono_us)
+{
+    struct timespec ts = {.tv_sec = mono_us / 1000000, .tv_nsec = (mono_us % 1000000) * 1000};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
 }
 
 /* 2020-01-01T00:00:00Z: a clock before this was never set, whatever the

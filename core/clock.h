@@ -11,6 +11,8 @@
 int64_t clock_wall_ms(void);
 int64_t clock_mono_ms(void);
 int64_t clock_mono_us(void); /* for timing a request */
+/* Sleeps until the monotonic clock reads mono_us (at once if it has). */
+void clock_sleep_until_us(int64_t mono_us);
 /* "2026-11-25T10:15:00.123Z" */
 void clock_format_utc(int64_t wall_ms, char *buf, size_t size);
 /* "2026-03-29": the date in the process's time zone ([gateway] timezone). */

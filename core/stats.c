@@ -6,16 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-int stats_init(struct gateway_stats *s, size_t devices)
+int stats_init(struct gateway_stats *s, size_t devices, size_t buses)
 {
     memset(s, 0, sizeof(*s));
     s->devices = calloc(devices ? devices : 1, sizeof(*s->devices));
-    if (!s->devices || pthread_mutex_init(&s->devices_lock, NULL) != 0) {
+    s->buses = calloc(buses ? buses : 1, sizeof(*s->buses));
+    if (!s->devices || !s->buses || pthread_mutex_init(&s->devices_lock, NULL) != 0) {
         free(s->devices);
+        free(s->buses);
         s->devices = NULL;
+        s->buses = NULL;
         return -1;
     }
     s->device_count = devices;
+    s->bus_count = buses;
     return 0;
 }
 
@@ -25,7 +29,9 @@ void stats_free(struct gateway_stats *s)
         return;
     pthread_mutex_destroy(&s->devices_lock);
     free(s->devices);
+    free(s->buses);
     s->devices = NULL;
+    s->buses = NULL;
     s->device_count = 0;
 }
 

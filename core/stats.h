@@ -18,6 +18,15 @@ struct device_stats {
     char last_error[256];
 };
 
+/* One bus's line, for the health message: written by its poller only. */
+struct bus_stats {
+    atomic_uint_fast64_t polls;
+    atomic_uint_fast64_t polls_late; /* started more than half an interval after due */
+    atomic_uint_fast64_t stray_bytes;
+    atomic_uint_fast64_t busy_us;           /* polling, waits for the line's silences included */
+    atomic_uint_fast64_t busy_permille;     /* over the last minute (the first: so far) */
+};
+
 struct gateway_stats {
     atomic_uint_fast64_t polls_ok;
     atomic_uint_fast64_t polls_failed;
@@ -44,10 +53,12 @@ struct gateway_stats {
     pthread_mutex_t devices_lock;
     struct device_stats *devices;
     size_t device_count;
+    struct bus_stats *buses; /* indexed like gateway_config.buses */
+    size_t bus_count;
 };
 
-/* All counters at 0, room for `devices` devices. */
-int stats_init(struct gateway_stats *s, size_t devices);
+/* All counters at 0, room for `devices` devices and `buses` buses. */
+int stats_init(struct gateway_stats *s, size_t devices, size_t buses);
 void stats_free(struct gateway_stats *s);
 
 static inline void stat_add(atomic_uint_fast64_t *counter, uint64_t n)

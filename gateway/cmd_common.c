@@ -29,7 +29,7 @@ int command_poll_once(const struct gateway_config *cfg, int device_index,
     int n = -1;
     for (size_t i = 0; ids && i < cfg->point_count; i++)
         ids[i] = (uint32_t)i; /* a reading names its point by config index */
-    if (!ids || stats_init(&stats, cfg->device_count) != 0) {
+    if (!ids || stats_init(&stats, cfg->device_count, cfg->bus_count) != 0) {
         free(ids);
         return -1;
     }

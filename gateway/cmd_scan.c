@@ -95,8 +95,9 @@ static int scan_bus(const struct bus_config *bus, int first, int last)
         /* A progress line a technician can watch; the answers stay. */
         fprintf(stderr, "\rasking unit %d of %d-%d...", unit, first, last);
         uint16_t reg = 0;
-        enum link_result res = link_read(link, unit, FN_HOLDING_REGISTER, 0, 1, SCAN_TIMEOUT_MS,
-                                         &reg, why, sizeof(why));
+        struct link_device dev = {.unit_id = unit, .timeout_ms = SCAN_TIMEOUT_MS};
+        enum link_result res =
+            link_read(link, &dev, FN_HOLDING_REGISTER, 0, 1, &reg, why, sizeof(why));
         if (res == LINK_IO)
             continue;
         answered[found++] = unit;

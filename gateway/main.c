@@ -175,7 +175,7 @@ static int start_pollers(struct gateway *gw)
 
 static int gateway_start(struct gateway *gw)
 {
-    if (stats_init(&gw->stats, gw->cfg.device_count) != 0)
+    if (stats_init(&gw->stats, gw->cfg.device_count, gw->cfg.bus_count) != 0)
         return -1;
     gw->stats_ready = true;
     if (store_open(&gw->cfg.store, &gw->store) != 0 || register_points(gw) != 0)

@@ -35,8 +35,13 @@ struct device_state {
     struct log_limit fail_log;
 };
 
+/* The line's busy share over a minute, for the health message. */
+#define BUSY_WINDOW_MS 60000
+
 struct poller {
     const struct bus_config *bus;
+    struct bus_stats *line;
+    int64_t window_start_us, window_busy_us;
     const struct source_ops *source;
     void *source_bus;
     struct device_state *devices;
@@ -51,14 +56,19 @@ struct poller {
     const struct source_trace *trace; /* only while a probe polls */
 };
 
-int64_t poller_backoff_ms(int64_t interval_ms, int64_t backoff_max_ms, int failures)
+int64_t poller_backoff_ms(int64_t interval_ms, int64_t backoff_max_ms, int failures,
+                          int64_t cost_ms)
 {
-    int shift = failures > 1 ? failures - 1 : 0;
-    if (shift > 20)
-        shift = 20;
-    int64_t delay = interval_ms << shift;
-    if (delay > backoff_max_ms)
-        delay = backoff_max_ms;
+    if (failures <= 1)
+        return interval_ms; /* one lost frame is common on a line: ask again as usual */
+    int shift = failures - 2 > 20 ? 20 : failures - 2;
+    int64_t by_interval = interval_ms << (shift + 1);
+    int64_t by_cost = (BACKOFF_START_COSTS * cost_ms) << shift;
+    int64_t delay = by_interval > by_cost ? by_interval : by_cost;
+    int64_t cap = backoff_max_ms > BACKOFF_CAP_COSTS * cost_ms ? backoff_max_ms
+                                                               : BACKOFF_CAP_COSTS * cost_ms;
+    if (delay > cap)
+        delay = cap;
     return delay > interval_ms ? delay : interval_ms;
 }
 
@@ -110,6 +120,7 @@ static struct source_device source_device(const struct device_config *dc,
                                          ? bus->pause_between_requests_ms
                                          : dc->pause_between_requests_ms,
         .pause_after_connect_ms = dc->pause_after_connect_ms,
+        .quiet_after_reply_ms = dc->quiet_after_reply_ms,
         .max_per_request = dc->max_registers,
         .max_gap = dc->max_gap,
         .single_requests = dc->single_requests,
@@ -243,12 +254,12 @@ static bool poll_device(struct poller *p, struct device_state *d)
     return res != SOURCE_IO;
 }
 
-static void schedule_next(struct device_state *d, bool io_ok, int64_t now)
+static void schedule_next(struct device_state *d, bool io_ok, int64_t now, int64_t cost_ms)
 {
     int64_t interval = d->cfg->interval_ms;
     if (!io_ok) {
         d->failures++;
-        int64_t delay = poller_backoff_ms(interval, d->cfg->backoff_max_ms, d->failures);
+        int64_t delay = poller_backoff_ms(interval, d->cfg->backoff_max_ms, d->failures, cost_ms);
         /* 1, 2, 4, 8, ... failures: a device that stays broken for a day
          * writes a few dozen lines, not one per poll. */
         if ((d->failures & (d->failures - 1)) == 0)
@@ -268,10 +279,34 @@ static void schedule_next(struct device_state *d, bool io_ok, int64_t now)
         d->next_due_ms = now + interval;
 }
 
+/* What one poll cost the bus: its time, lateness and stray bytes, and the
+ * busy share of the current minute. */
+static void account_poll(struct poller *p, const struct device_state *d, int64_t began_us,
+                         int64_t ended_us)
+{
+    struct bus_stats *line = p->line;
+    int64_t took = ended_us - began_us;
+    stat_add(&line->polls, 1);
+    stat_add(&line->busy_us, (uint64_t)took);
+    stat_add(&line->stray_bytes, p->poll.stray_bytes);
+    if (began_us / 1000 - d->next_due_ms > d->cfg->interval_ms / 2)
+        stat_add(&line->polls_late, 1);
+    p->window_busy_us += took;
+    int64_t span = ended_us - p->window_start_us;
+    atomic_store_explicit(&line->busy_permille,
+                          span > 0 ? (uint64_t)(p->window_busy_us * 1000 / span) : 0,
+                          memory_order_relaxed);
+    if (span >= BUSY_WINDOW_MS * 1000) {
+        p->window_start_us = ended_us;
+        p->window_busy_us = 0;
+    }
+}
+
 static void *poller_thread(void *arg)
 {
     struct poller *p = arg;
     int64_t start = clock_mono_ms();
+    p->window_start_us = clock_mono_us();
     for (size_t i = 0; i < p->device_count; i++)
         p->devices[i].next_due_ms = start;
     for (;;) {
@@ -281,8 +316,14 @@ static void *poller_thread(void *arg)
                 next = &p->devices[i];
         if (stop_signal_wait_until(&p->stop, next->next_due_ms))
             break;
+        int64_t began = clock_mono_us();
         bool io_ok = poll_device(p, next);
-        schedule_next(next, io_ok, clock_mono_ms());
+        int64_t ended = clock_mono_us();
+        account_poll(p, next, began, ended);
+        /* What a failed try cost matters to the neighbours on the bus; a
+         * device alone on its bus is backed off by its interval only. */
+        int64_t cost_ms = p->device_count > 1 ? (ended - began) / 1000 : 0;
+        schedule_next(next, io_ok, ended / 1000, cost_ms);
     }
     return NULL;
 }
@@ -294,6 +335,7 @@ int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_
     if (!p)
         return -1;
     p->bus = &cfg->buses[bus_index];
+    p->line = &stats->buses[bus_index];
     p->queue = queue;
     p->stats = stats;
     stop_signal_init(&p->stop);

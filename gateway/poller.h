@@ -33,7 +33,17 @@ int poller_device_count(const struct poller *p);
  * -1 when the device is not on this bus. */
 int poller_poll_once(struct poller *p, const char *device, const struct source_trace *trace);
 
-/* The next back-off delay after `failures` failed polls in a row. */
-int64_t poller_backoff_ms(int64_t interval_ms, int64_t backoff_max_ms, int failures);
+/* The next back-off delay after `failures` failed polls in a row, the last
+ * of which held the bus for cost_ms. After one failure the device is asked
+ * again at its interval. From the second on the delay doubles from the
+ * larger of twice the interval and BACKOFF_START_COSTS times the cost, up to
+ * backoff_max or BACKOFF_CAP_COSTS times the cost, whichever is longer: a
+ * unit that never answers takes at most 1/20 (5 %) of its line once backed
+ * off, however short its interval or backoff_max, and a bounded share
+ * before (docs/design.md, "A dead unit on a line"). */
+#define BACKOFF_START_COSTS 4
+#define BACKOFF_CAP_COSTS 20
+int64_t poller_backoff_ms(int64_t interval_ms, int64_t backoff_max_ms, int failures,
+                          int64_t cost_ms);
 
 #endif

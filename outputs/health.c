@@ -86,6 +86,28 @@ static json_object *devices_json(const struct gateway_config *cfg, struct gatewa
     return all;
 }
 
+/* Buses whose devices take turns on one line: how full each line is. */
+static json_object *lines_json(const struct gateway_config *cfg, struct gateway_stats *stats)
+{
+    json_object *all = json_object_new_object();
+    for (size_t i = 0; i < cfg->bus_count && i < stats->bus_count; i++) {
+        if (bus_kind(cfg->buses[i].kind)->framing != FRAMING_RTU)
+            continue;
+        struct bus_stats *b = &stats->buses[i];
+        json_object *l = json_object_new_object();
+        uint64_t permille = atomic_load_explicit(&b->busy_permille, memory_order_relaxed);
+        json_object_object_add(l, "busy_share",
+                               json_object_new_double((double)(permille > 1000 ? 1000 : permille) /
+                                                      1000.0));
+        add_int(l, "busy_s", (int64_t)(stat_get(&b->busy_us) / 1000000));
+        add_int(l, "polls", (int64_t)stat_get(&b->polls));
+        add_int(l, "polls_late", (int64_t)stat_get(&b->polls_late));
+        add_int(l, "stray_bytes", (int64_t)stat_get(&b->stray_bytes));
+        json_object_object_add(all, cfg->buses[i].name, l);
+    }
+    return all;
+}
+
 char *health_json(const struct gateway_config *cfg, const struct health_inputs *in)
 {
     json_object *root = json_object_new_object();
@@ -119,6 +141,7 @@ char *health_json(const struct gateway_config *cfg, const struct health_inputs *
     add_int(broker, "connects", (int64_t)stat_get(&in->stats->broker_connects));
     add_int(broker, "reconnects", (int64_t)stat_get(&in->stats->broker_losses));
     json_object_object_add(root, "broker", broker);
+    json_object_object_add(root, "lines", lines_json(cfg, in->stats));
     json_object_object_add(root, "devices", devices_json(cfg, in->stats));
     return finish(root);
 }

@@ -48,6 +48,11 @@ struct bus_config {
     int data_bits;
     int stop_bits;
     int64_t pause_between_requests_ms;
+    /* A serial adapter's ways (sources/modbus/modbus_link.c): one that hands
+     * back every character sent (2-wire, no echo suppression), the kernel's
+     * RS-485 mode, RTS raised (1) or lowered (2) while sending. */
+    bool echo, kernel_rs485;
+    int rts;
     int line;
     bool broken; /* its section had errors: the checks across sections skip it */
 };
@@ -66,6 +71,7 @@ struct source_device {
     int64_t response_timeout_ms;
     int64_t pause_between_requests_ms; /* the larger of the bus's and the device's */
     int64_t pause_after_connect_ms;    /* before the first request on a new connection */
+    int64_t quiet_after_reply_ms;      /* the line's silence it needs after its reply */
     /* How a source may group points into one request: devices refuse long
      * reads or reads across unmapped gaps. */
     int max_per_request, max_gap;
@@ -94,6 +100,7 @@ struct source_poll {
     struct source_sample *samples;
     size_t count;
     int64_t ts_ms; /* wall clock as the first request went out: the readings' time */
+    uint32_t stray_bytes; /* heard on the line that answered nothing: late replies, noise */
     char why[256]; /* the last failure, when the result is not SOURCE_OK */
 };
 

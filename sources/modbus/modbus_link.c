@@ -1,10 +1,13 @@
 #include "sources/modbus/modbus_link.h"
+#include "core/clock.h"
+#include "sources/modbus/line_pacing.h"
 #include "sources/modbus/modbus_reply.h"
 #include "sources/modbus/point_types.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <modbus/modbus.h>
+#include <sys/ioctl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -17,12 +20,19 @@
 /* How long connecting to an RTU-over-TCP converter may take (libmodbus's
  * own TCP connect uses its response timeout, 500 ms by default). */
 #define CONVERTER_CONNECT_MS 3000
+/* After a response timeout the link listens once more as long (at most
+ * this), so that a unit answering late is heard out instead of talked over. */
+#define LATE_REPLY_LISTEN_MAX_MS 1000
 
 struct modbus_link {
     modbus_t *ctx;
     bool connected;
     bool rtu_framing;  /* unit address and CRC, not the MBAP header */
     bool rtu_over_tcp; /* RTU frames on a socket this file connects itself */
+    bool echo, kernel_rs485;
+    int rts;
+    struct line_pace pace;     /* RTU framing only */
+    int64_t quiet_from_us;     /* Modbus TCP: when the last reply came, for the pause */
     char host[CFG_TEXT_MAX];
     int port;
     char label[CFG_TEXT_MAX + 16];
@@ -35,6 +45,13 @@ struct modbus_link *link_create(const struct bus_config *bus, const struct bus_k
         return NULL;
     static const char parity_letter[] = {'N', 'E', 'O'};
     link->rtu_framing = kind->framing == FRAMING_RTU;
+    link->echo = bus->echo;
+    link->kernel_rs485 = bus->kernel_rs485;
+    link->rts = bus->rts;
+    /* An RTU-over-TCP converter forwards to a line at the bus's baud rate:
+     * the same silences apply there. */
+    line_pace_init(&link->pace,
+                   line_timing_of(bus->baud, bus->parity, bus->data_bits, bus->stop_bits));
     if (kind->addressing == BUS_NETWORK)
         snprintf(link->label, sizeof(link->label), "%s:%d", bus->host, bus->port);
     else
@@ -138,42 +155,111 @@ static int rtu_over_tcp_connect(const struct modbus_link *link)
     return fd;
 }
 
-/* What arrived since the last transaction: read and dropped. */
-static void drain(struct modbus_link *link)
-{
-    if (!link->rtu_over_tcp) {
-        modbus_flush(link->ctx);
-        return;
-    }
-    uint8_t junk[256];
-    while (recv(modbus_get_socket(link->ctx), junk, sizeof(junk), MSG_DONTWAIT) > 0)
-        ;
-}
-
 static bool is_exception(int err)
 {
     return err > MODBUS_ENOBASE && err <= EMBXGTAR;
 }
 
+/* Our errno values for what the line itself did wrong. */
+#define ERR_LINE_FAILED ECONNRESET /* the descriptor failed or the converter closed */
+#define ERR_NO_ECHO EMBBADDATA
+
+/* A 2-wire adapter without echo suppression hands back every character we
+ * send before the unit's reply: read them and check they are ours. */
+static int read_echo(struct modbus_link *link, const struct modbus_request *rq, const uint8_t *pdu,
+                     int pdu_len, int64_t timeout_ms)
+{
+    uint8_t echo[16];
+    size_t n = (size_t)pdu_len + 3; /* unit, PDU, CRC */
+    long got = line_read_exact(modbus_get_socket(link->ctx), echo, n,
+                               clock_mono_us() + timeout_ms * 1000);
+    if (got < 0)
+        return ERR_LINE_FAILED;
+    /* The CRC is libmodbus's to compute; unit and PDU identify the frame. */
+    if ((size_t)got < n || echo[0] != rq->unit_id || memcmp(echo + 1, pdu, (size_t)pdu_len) != 0)
+        return ERR_NO_ECHO;
+    return 0;
+}
+
+/* Listens after a failure so that the next request starts on a quiet line;
+ * a late reply from the unit asked is named in late_ms (else -1). */
+static int settle_line(struct modbus_link *link, const struct modbus_request *rq, int err,
+                       int64_t sent_us, int64_t timeout_ms, int64_t *late_ms)
+{
+    uint8_t heard[MODBUS_MAX_ADU_LENGTH];
+    int64_t last_us = 0, listen_ms = timeout_ms < LATE_REPLY_LISTEN_MAX_MS
+                                         ? timeout_ms
+                                         : LATE_REPLY_LISTEN_MAX_MS;
+    /* After a timeout a reply may still be on its way; after a broken frame
+     * only its tail is, and t3.5 of silence ends it. */
+    long n = line_listen(&link->pace, modbus_get_socket(link->ctx),
+                         err == ETIMEDOUT ? listen_ms * 1000 : 0, heard, sizeof(heard), &last_us);
+    *late_ms = -1;
+    if (n < 0)
+        return -1;
+    if (err == ETIMEDOUT && n >= 5 && heard[0] == rq->unit_id && (heard[1] & 0x7f) == rq->function)
+        *late_ms = (last_us - sent_us) / 1000;
+    return 0;
+}
+
 /* One raw request and its reply, judged by modbus_reply_check. Returns 0
  * or an errno value. Raw requests carry transaction id 0 on TCP. */
-static int read_once(struct modbus_link *link, const struct modbus_request *rq, uint16_t *dest)
+static int read_once(struct modbus_link *link, const struct modbus_request *rq,
+                     const struct link_device *dev, uint16_t *dest, int64_t *late_ms)
 {
-    /* Bytes that arrived since the last transaction (a late reply, line
-     * noise) would be read as the start of this one's answer. */
-    if (link->rtu_framing)
-        drain(link);
     uint8_t pdu[6], rsp[MODBUS_MAX_ADU_LENGTH];
+    int fd = modbus_get_socket(link->ctx);
+    *late_ms = -1;
+    if (link->rtu_framing && line_wait_quiet(&link->pace, fd, dev->pause_ms * 1000) != 0)
+        return ERR_LINE_FAILED;
+    if (!link->rtu_framing && dev->pause_ms > 0)
+        clock_sleep_until_us(link->quiet_from_us + dev->pause_ms * 1000);
     int n = modbus_request_encode(rq, pdu);
+    int64_t sent_us = clock_mono_us();
     if (modbus_send_raw_request(link->ctx, pdu, n) < 0)
         return errno;
-    int len = modbus_receive_confirmation(link->ctx, rsp);
-    if (len < 0)
-        return errno;
+    if (link->rtu_framing)
+        line_sent(&link->pace, n + 3);
+    int err = link->echo ? read_echo(link, rq, pdu, n, dev->timeout_ms) : 0;
+    int len = err ? -1 : modbus_receive_confirmation(link->ctx, rsp);
+    if (!err && len < 0)
+        err = errno;
     /* On RTU libmodbus passes over a frame for another unit as length 0. */
-    if (len == 0)
-        return EMBBADSLAVE;
-    return modbus_reply_check(rq, !link->rtu_framing, 0, rsp, len, dest);
+    if (!err && len == 0)
+        err = EMBBADSLAVE;
+    if (!err)
+        err = modbus_reply_check(rq, !link->rtu_framing, 0, rsp, len, dest);
+    link->quiet_from_us = clock_mono_us();
+    if (link->rtu_framing && (err == 0 || is_exception(err)))
+        line_replied(&link->pace, dev->quiet_after_ms * 1000);
+    else if (link->rtu_framing && err != ERR_LINE_FAILED &&
+             settle_line(link, rq, err, sent_us, dev->timeout_ms, late_ms) != 0)
+        err = ERR_LINE_FAILED;
+    return err;
+}
+
+/* The adapter's ways, which only a real serial port has: a port that
+ * cannot do what the bus asks fails to connect, and says so. */
+static int serial_modes(struct modbus_link *link, char *why, size_t why_size)
+{
+    if (link->kernel_rs485 && modbus_rtu_set_serial_mode(link->ctx, MODBUS_RTU_RS485) != 0) {
+        snprintf(why, why_size,
+                 "%s cannot switch to the kernel's RS-485 mode (TIOCSRS485): %s; set "
+                 "kernel_rs485 = false, or use a port whose driver has the mode",
+                 link->label, strerror(errno));
+        return -1;
+    }
+    int lines;
+    if (link->rts && ioctl(modbus_get_socket(link->ctx), TIOCMGET, &lines) != 0) {
+        snprintf(why, why_size, "%s has no RTS line to drive (rts = %s): %s", link->label,
+                 link->rts == MODBUS_RTU_RTS_UP ? "up" : "down", strerror(errno));
+        return -1;
+    }
+    if (link->rts && modbus_rtu_set_rts(link->ctx, link->rts) != 0) {
+        snprintf(why, why_size, "%s: cannot drive RTS: %s", link->label, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 enum link_result link_connect(struct modbus_link *link, bool *fresh, char *why, size_t why_size)
@@ -191,14 +277,34 @@ enum link_result link_connect(struct modbus_link *link, bool *fresh, char *why, 
     } else if (modbus_connect(link->ctx) != 0) {
         snprintf(why, why_size, "cannot connect to %s: %s", link->label, modbus_strerror(errno));
         return LINK_IO;
+    } else if (link->rtu_framing && serial_modes(link, why, why_size) != 0) {
+        modbus_close(link->ctx);
+        return LINK_IO;
     }
     link->connected = *fresh = true;
+    line_pace_reset(&link->pace);
     return LINK_OK;
 }
 
-enum link_result link_read(struct modbus_link *link, int unit_id, int function, int address,
-                           int count, int64_t timeout_ms, uint16_t *dest, char *why,
-                           size_t why_size)
+static void describe_failure(const struct modbus_link *link, const struct link_device *dev,
+                             const struct modbus_request *rq, int err, int64_t late_ms, char *why,
+                             size_t why_size)
+{
+    const char *reason = err == EMBBADSLAVE       ? "reply from another unit id"
+                         : err == ERR_NO_ECHO     ? "no echo of the request (is echo = true "
+                                                    "right for this adapter?)"
+                         : err == ERR_LINE_FAILED ? "the line failed or was closed"
+                                                  : modbus_strerror(err);
+    int n = snprintf(why, why_size, "%s %d..%d from unit %d on %s: %s", function_names[rq->function],
+                     rq->address, rq->address + rq->count - 1, rq->unit_id, link->label, reason);
+    if (late_ms >= 0 && n > 0 && (size_t)n < why_size)
+        snprintf(why + n, why_size - (size_t)n,
+                 " (its reply came %lld ms after the request; response_timeout is %lld ms)",
+                 (long long)late_ms, (long long)dev->timeout_ms);
+}
+
+enum link_result link_read(struct modbus_link *link, const struct link_device *dev, int function,
+                           int address, int count, uint16_t *dest, char *why, size_t why_size)
 {
     modbus_t *ctx = link->ctx;
     bool fresh;
@@ -206,37 +312,41 @@ enum link_result link_read(struct modbus_link *link, int unit_id, int function, 
         return LINK_IO;
     /* libmodbus refuses some ids on TCP (248 to 254) and would keep the
      * previous device's: the config rejects them, this is the backstop. */
-    if (modbus_set_slave(ctx, unit_id) != 0) {
-        snprintf(why, why_size, "unit %d on %s: libmodbus refuses this unit id: %s", unit_id,
+    if (modbus_set_slave(ctx, dev->unit_id) != 0) {
+        snprintf(why, why_size, "unit %d on %s: libmodbus refuses this unit id: %s", dev->unit_id,
                  link->label, modbus_strerror(errno));
         return LINK_IO;
     }
     /* With the byte timeout off, libmodbus lets the response timeout run
      * down across the whole reply (set in link_create): a device that
      * dribbles its answer cannot hold the bus longer than this. */
-    modbus_set_response_timeout(ctx, (uint32_t)(timeout_ms / 1000),
-                                (uint32_t)(timeout_ms % 1000) * 1000);
+    modbus_set_response_timeout(ctx, (uint32_t)(dev->timeout_ms / 1000),
+                                (uint32_t)(dev->timeout_ms % 1000) * 1000);
     struct modbus_request rq = {
-        .unit_id = unit_id, .function = function, .address = address, .count = count};
-    int err = read_once(link, &rq, dest);
+        .unit_id = dev->unit_id, .function = function, .address = address, .count = count};
+    int64_t late_ms;
+    int err = read_once(link, &rq, dev, dest, &late_ms);
     /* On a shared RS-485 line a slow unit's late answer can land in the
      * next unit's transaction. That frame says nothing about this device:
      * drop it and ask once more instead of failing a healthy neighbour. */
     if (err == EMBBADSLAVE && link->rtu_framing)
-        err = read_once(link, &rq, dest);
+        err = read_once(link, &rq, dev, dest, &late_ms);
     if (err == 0)
         return LINK_OK;
-    snprintf(why, why_size, "%s %d..%d from unit %d on %s: %s", function_names[function], address,
-             address + count - 1, unit_id, link->label,
-             err == EMBBADSLAVE ? "reply from another unit id" : modbus_strerror(err));
+    describe_failure(link, dev, &rq, err, late_ms, why, why_size);
     if (is_exception(err))
         return LINK_EXCEPTION;
-    /* After a timeout or a reply that does not fit, more bytes may still
-     * arrive and would be taken for the reply to the next request: start
-     * the next one on a clean line. */
-    if (link->rtu_framing && !link->rtu_over_tcp)
-        modbus_flush(ctx);
-    else
-        link_close(link); /* a stream: reconnecting is the clean start */
+    /* A Modbus TCP stream after a reply that does not fit is out of step:
+     * reconnecting is the clean start. A serial line was listened to until
+     * quiet (read_once); a converter's socket too, unless it failed. */
+    if (!link->rtu_framing || err == ERR_LINE_FAILED)
+        link_close(link);
     return LINK_IO;
+}
+
+uint32_t link_take_stray_bytes(struct modbus_link *link)
+{
+    uint32_t n = (uint32_t)link->pace.stray_bytes;
+    link->pace.stray_bytes = 0;
+    return n;
 }

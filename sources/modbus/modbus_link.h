@@ -34,10 +34,22 @@ struct modbus_link *link_create_on_fd(const struct bus_config *bus, const struct
  * need a pause before the first request on a new connection). */
 enum link_result link_connect(struct modbus_link *link, bool *fresh, char *why, size_t why_size);
 
+/* A device as the link talks to it. */
+struct link_device {
+    int unit_id;
+    int64_t timeout_ms;
+    int64_t pause_ms;       /* silence added before each request to it */
+    int64_t quiet_after_ms; /* the silence it needs after its reply, when more than t3.5 */
+};
+
 /* Reads count registers, or bits widened to 0/1 registers, into dest.
- * Connects first if needed. On failure, why holds a short reason. */
-enum link_result link_read(struct modbus_link *link, int unit_id, int function, int address,
-                           int count, int64_t timeout_ms, uint16_t *dest, char *why,
-                           size_t why_size);
+ * Connects first if needed. On a serial line (RTU framing) the request
+ * waits for the line's silence and a failure is followed by listening for
+ * what still arrives (line_pacing.h). On failure, why holds a short reason. */
+enum link_result link_read(struct modbus_link *link, const struct link_device *dev, int function,
+                           int address, int count, uint16_t *dest, char *why, size_t why_size);
+
+/* Bytes heard on the line since the last call that answered no request. */
+uint32_t link_take_stray_bytes(struct modbus_link *link);
 
 #endif

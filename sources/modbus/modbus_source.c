@@ -16,6 +16,7 @@ struct modbus_bus {
 
 struct modbus_device {
     struct source_device cfg;
+    struct link_device link;
     struct source_point *points;
     struct read_plan plan;
 };
@@ -68,6 +69,10 @@ static void *device_add(const struct source_device *cfg, const struct source_poi
         return NULL;
     }
     d->cfg = *cfg;
+    d->link = (struct link_device){.unit_id = cfg->unit_id,
+                                   .timeout_ms = cfg->response_timeout_ms,
+                                   .pause_ms = cfg->pause_between_requests_ms,
+                                   .quiet_after_ms = cfg->quiet_after_reply_ms};
     memcpy(d->points, points, count * sizeof(*points));
     for (size_t i = 0; i < count; i++) {
         const struct source_point *p = &points[i];
@@ -114,18 +119,17 @@ static void trace_request(const struct source_trace *trace, const struct read_re
     trace->request(trace->ctx, what, regs, rq->count, res, why, took_us);
 }
 
-/* One request of the plan, with the device's pause after it. */
+/* One request of the plan (the link keeps the line's silences and the
+ * device's pause before it). */
 static enum link_result read_one(struct modbus_bus *b, const struct modbus_device *d,
                                  const struct read_request *rq, char *why, size_t why_size,
                                  const struct source_trace *trace)
 {
     int64_t began = trace ? clock_mono_us() : 0;
-    enum link_result res = link_read(b->link, d->cfg.unit_id, rq->function, rq->address, rq->count,
-                                     d->cfg.response_timeout_ms, b->regs, why, why_size);
+    enum link_result res =
+        link_read(b->link, &d->link, rq->function, rq->address, rq->count, b->regs, why, why_size);
     if (trace)
         trace_request(trace, rq, b->regs, from_link[res], why, clock_mono_us() - began);
-    if (d->cfg.pause_between_requests_ms > 0)
-        sleep_ms(d->cfg.pause_between_requests_ms);
     return res;
 }
 
@@ -161,6 +165,7 @@ static enum source_result device_poll(void *bus, void *device, struct source_pol
         if (res == LINK_IO)
             break;
     }
+    out->stray_bytes = link_take_stray_bytes(b->link);
     return result;
 }
 

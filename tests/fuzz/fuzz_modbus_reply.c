@@ -87,7 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     uint16_t regs[2000];
     char why[200];
-    enum link_result result = link_read(link, UNIT, function, 0, count, 20, regs, why, sizeof(why));
+    struct link_device dev = {.unit_id = UNIT, .timeout_ms = 20};
+    enum link_result result = link_read(link, &dev, function, 0, count, regs, why, sizeof(why));
     if (getenv("FUZZ_VERBOSE")) /* for triage: what the link made of it */
         fprintf(stderr, "%s %s\n", tcp ? "tcp" : "rtu", result == LINK_OK ? "ok" : why);
     if (result == LINK_OK) {

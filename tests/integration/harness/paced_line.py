@@ -1,0 +1,114 @@
+"""A paced RS-485 line (firmware-stubs/rs485-line-stub) with the gateway
+polling its units, for the line tests and the line benchmark: the same
+scenario code measures both, so the bench's figures and the tests' checks
+come from one definition of "a transaction" and "the spec's rate"."""
+import json
+import re
+import signal
+
+from .core import BUILD, check, wait_until
+from .ini import device, head, rtu_bus
+from .processes import Gateway, Subscriber, read_log
+
+REGISTERS = 10  # read by every unit's one request: 8 bytes out, 25 back
+
+
+class PacedLine:
+    """The stub: units with ids in `units`, options as its command line
+    (--strict, --slow 3:150, --dead 4, --echo, --turnaround 2)."""
+
+    def __init__(self, work, baud=9600, parity="E", units="1-8", options=(), max_seconds=600):
+        argv = [f"{BUILD}/rs485-line-stub", "--baud", str(baud), "--parity", parity,
+                "--units", units, "--max-seconds", str(max_seconds)] + list(options)
+        self.proc = work.start(argv, f"rs485-line-{baud}.log")
+        self.path = None
+        wait_until(self._listening, 10, "rs485-line-stub to listen")
+
+    def _listening(self):
+        m = re.search(r"^LISTENING rtu (\S+)$", read_log(self.proc), re.M)
+        if m:
+            self.path = m.group(1)
+        return m is not None
+
+    def stop(self):
+        """Ends the stub and returns its STATS (what the wire saw)."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(10)
+        m = re.search(r"^STATS (.*)$", read_log(self.proc), re.M)
+        check(m is not None, "rs485-line-stub printed no STATS")
+        return json.loads(m.group(1))
+
+
+def spec_transaction_us(stats, turnaround_ms):
+    """The Modbus serial line's shortest transaction for one request of
+    REGISTERS registers: request, t3.5, turnaround, reply, t3.5."""
+    chars = 8 + 5 + 2 * REGISTERS
+    return chars * stats["char_us"] + 2 * stats["t35_us"] + turnaround_ms * 1000
+
+
+def line_ini(broker, store, line_path, units, baud, parity="even", interval="10ms",
+             device_extra="", bus_extra=""):
+    """One RTU bus on the paced line, one device per unit reading
+    registers 0..REGISTERS-1 (register 0 counts the unit's replies)."""
+    text = head(broker.port, store) + rtu_bus("line", line_path, baud=baud, parity=parity,
+                                              extra=bus_extra)
+    for u in units:
+        extra = device_extra(u) if callable(device_extra) else device_extra
+        text += device(f"u{u}", "line", unit_id=u, interval=interval, extra=extra)
+        for a in range(REGISTERS):
+            text += (f"[point u{u}/r{a}]\nfunction = holding_register\naddress = {a}\n"
+                     "type = uint16\n")
+    return text
+
+
+def delivered(subscriber):
+    """Per unit id: the polls delivered, as the r0 values (the stub's reply
+    count at the time), and every other point's values."""
+    polls, values = {}, {}
+    for topic, p in subscriber.readings():
+        if p.get("quality") != "good" or not re.fullmatch(r"r\d+", p.get("point", "")):
+            continue
+        unit, address = int(p["device"][1:]), int(p["point"][1:])
+        if address == 0:
+            polls.setdefault(unit, []).append(p["value"])
+        else:
+            values.setdefault((unit, address), set()).add(p["value"])
+    return polls, values
+
+
+def check_values(polls, values, stats):
+    """Every value delivered is one the stub served: the fixed registers
+    hold unit*100+address, and register 0 of a unit never exceeds the
+    replies that unit sent (nor repeats: one reply, one poll)."""
+    for (unit, address), seen in values.items():
+        check(seen == {unit * 100 + address},
+              f"unit {unit} register {address}: delivered {sorted(seen)[:5]}, "
+              f"the stub serves {unit * 100 + address}")
+    for unit, counts in polls.items():
+        answered = stats["units"][str(unit)]["answered"]
+        check(max(counts) < answered, f"unit {unit}: a reply count {max(counts)} the stub "
+              f"never reached ({answered} replies)")
+        check(len(counts) == len(set(counts)), f"unit {unit}: one reply delivered twice")
+
+
+def run_line(work, broker, seconds, baud=9600, units=range(1, 9), stub_options=(),
+             interval="10ms", device_extra="", bus_extra="", parity="E", turnaround_ms=2,
+             name="line"):
+    """Polls the line for `seconds` and returns (stub stats, polls per unit,
+    values, the gateway's log)."""
+    import time
+    line = PacedLine(work, baud=baud, parity=parity,
+                     units=f"{min(units)}-{max(units)}",
+                     options=["--turnaround", str(turnaround_ms)] + list(stub_options))
+    parity_name = {"E": "even", "N": "none", "O": "odd"}[parity]
+    sub = Subscriber(work, broker, "smartregion/test-gw/readings/#", client_id=f"sub-{name}")
+    gw = Gateway(work, line_ini(broker, work.file(f"{name}.db"), line.path, units, baud,
+                                parity_name, interval, device_extra, bus_extra), name=name)
+    gw.start()
+    time.sleep(seconds)
+    gw.stop()
+    stats = line.stop()
+    sub.flush()
+    polls, values = delivered(sub)
+    sub.proc.terminate()
+    return stats, polls, values, gw.log()
