@@ -166,17 +166,16 @@ static bool is_exception(int err)
 
 /* A 2-wire adapter without echo suppression hands back every character we
  * send before the unit's reply: read them and check they are ours. */
-static int read_echo(struct modbus_link *link, const struct modbus_request *rq, const uint8_t *pdu,
-                     int pdu_len, int64_t timeout_ms)
+static int read_echo(struct modbus_link *link, const uint8_t *pdu, int pdu_len, int64_t timeout_ms)
 {
     uint8_t echo[16];
-    size_t n = (size_t)pdu_len + 3; /* unit, PDU, CRC */
+    size_t n = (size_t)pdu_len + 2; /* unit and PDU, CRC */
     long got = line_read_exact(modbus_get_socket(link->ctx), echo, n,
                                clock_mono_us() + timeout_ms * 1000);
     if (got < 0)
         return ERR_LINE_FAILED;
     /* The CRC is libmodbus's to compute; unit and PDU identify the frame. */
-    if ((size_t)got < n || echo[0] != rq->unit_id || memcmp(echo + 1, pdu, (size_t)pdu_len) != 0)
+    if ((size_t)got < n || memcmp(echo, pdu, (size_t)pdu_len) != 0)
         return ERR_NO_ECHO;
     return 0;
 }
@@ -197,7 +196,7 @@ static int settle_line(struct modbus_link *link, const struct modbus_request *rq
     *late_ms = -1;
     if (n < 0)
         return -1;
-    if (err == ETIMEDOUT && n >= 5 && heard[0] == rq->unit_id && (heard[1] & 0x7f) == rq->function)
+    if (err == ETIMEDOUT && n >= 5 && heard[0] == rq->unit_id && (heard[1] & 0x7f) == modbus_function_code(rq->function))
         *late_ms = (last_us - sent_us) / 1000;
     return 0;
 }
@@ -219,8 +218,8 @@ static int read_once(struct modbus_link *link, const struct modbus_request *rq,
     if (modbus_send_raw_request(link->ctx, pdu, n) < 0)
         return errno;
     if (link->rtu_framing)
-        line_sent(&link->pace, n + 3);
-    int err = link->echo ? read_echo(link, rq, pdu, n, dev->timeout_ms) : 0;
+        line_sent(&link->pace, n + 2); /* and the CRC */
+    int err = link->echo ? read_echo(link, pdu, n, dev->timeout_ms) : 0;
     int len = err ? -1 : modbus_receive_confirmation(link->ctx, rsp);
     if (!err && len < 0)
         err = errno;
