@@ -83,3 +83,26 @@ int config_find_device(const struct gateway_config *cfg, const char *name)
             return (int)i;
     return -1;
 }
+
+struct source_device config_source_device(const struct device_config *dc,
+                                          const struct bus_config *bus)
+{
+    return (struct source_device){
+        .name = dc->name,
+        .unit_id = dc->unit_id,
+        .response_timeout_ms = dc->response_timeout_ms,
+        .pause_between_requests_ms = bus->pause_between_requests_ms > dc->pause_between_requests_ms
+                                         ? bus->pause_between_requests_ms
+                                         : dc->pause_between_requests_ms,
+        .pause_after_connect_ms = dc->pause_after_connect_ms,
+        .quiet_after_reply_ms = dc->quiet_after_reply_ms,
+        .max_per_request = dc->max_registers,
+        .max_gap = dc->max_gap,
+        .single_requests = dc->single_requests,
+    };
+}
+
+bool config_point_reads(const struct point_config *p, int device_index)
+{
+    return p->device_index == device_index && p->kind != KIND_OCCUPANCY && p->source[0] == '\0';
+}

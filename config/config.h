@@ -196,6 +196,14 @@ struct config_errors {
 extern const char *const parity_names[];
 extern const char *const sync_names[];
 extern const char *const rts_names[];
+
+/* The device as its bus's source polls it (the larger of the bus's and the
+ * device's pause). */
+struct source_device config_source_device(const struct device_config *dc,
+                                          const struct bus_config *bus);
+/* Whether the point reads from the device (not derived from another point,
+ * not an occupancy): the points a source is handed, in file order. */
+bool config_point_reads(const struct point_config *p, int device_index);
 extern const char *const log_level_names[];
 extern const char *const mqtt_protocol_names[];
 extern const char *const mqtt_layout_names[];

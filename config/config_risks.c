@@ -2,6 +2,7 @@
  * refused (a password readable by everyone, sent in clear, a certificate
  * not checked, a manual's register number where an address belongs). */
 #include "config/config.h"
+#include "config/config_line_budget.h"
 #include "config/credentials.h"
 #include "sources/modbus/point_types.h"
 
@@ -55,6 +56,7 @@ void config_risks(const struct gateway_config *cfg, struct config_errors *warnin
                          cfg->source_path);
     for (size_t i = 0; i < cfg->point_count; i++)
         warn_manual_address(cfg, &cfg->points[i], warnings);
+    config_warn_line_load(cfg, warnings);
     if (tls && !m->tls_verify)
         config_error_add(warnings,
                          "%s: [mqtt] tls_verify = false: the broker's certificate is not checked, "

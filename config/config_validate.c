@@ -1,6 +1,7 @@
 /* Checks that need more than one section: references, register overlaps,
  * settings that only make sense together. */
 #include "config/config.h"
+#include "config/config_line_budget.h"
 #include "config/credentials.h"
 #include "sources/bus_kind.h"
 #include "indicators/counter.h"
@@ -540,6 +541,7 @@ void config_validate(struct gateway_config *cfg, struct config_errors *e)
     validate_occupancy_links(cfg, e);
     validate_overlaps(cfg, e);
     validate_device_points(cfg, e);
+    config_check_line_timeouts(cfg, e);
 }
 
 static void mqtt_error(const struct section_check *c, int line, const char *key, const char *fmt,

@@ -96,7 +96,8 @@ static void collect_points(struct device_state *d, const struct gateway_config *
     for (int derived = 0; derived < 2; derived++)
         for (size_t i = 0; i < cfg->point_count; i++) {
             const struct point_config *pc = &cfg->points[i];
-            if (!polled_here(pc, d->index) || (pc->source[0] != '\0') != derived)
+            bool reads = config_point_reads(pc, d->index);
+            if (!polled_here(pc, d->index) || reads == (derived != 0))
                 continue;
             d->points[n] = pc;
             d->point_ids[n] = point_ids[i];
@@ -107,24 +108,6 @@ static void collect_points(struct device_state *d, const struct gateway_config *
         d->local[i] = local_index(d, cfg,
                                   d->points[i]->source[0] ? d->points[i]->source_index
                                                           : d->points[i]->decimals_index);
-}
-
-static struct source_device source_device(const struct device_config *dc,
-                                          const struct bus_config *bus)
-{
-    return (struct source_device){
-        .name = dc->name,
-        .unit_id = dc->unit_id,
-        .response_timeout_ms = dc->response_timeout_ms,
-        .pause_between_requests_ms = bus->pause_between_requests_ms > dc->pause_between_requests_ms
-                                         ? bus->pause_between_requests_ms
-                                         : dc->pause_between_requests_ms,
-        .pause_after_connect_ms = dc->pause_after_connect_ms,
-        .quiet_after_reply_ms = dc->quiet_after_reply_ms,
-        .max_per_request = dc->max_registers,
-        .max_gap = dc->max_gap,
-        .single_requests = dc->single_requests,
-    };
 }
 
 static int device_init(struct poller *p, struct device_state *d, const struct gateway_config *cfg,
@@ -148,7 +131,7 @@ static int device_init(struct poller *p, struct device_state *d, const struct ga
     collect_points(d, cfg, point_ids);
     for (size_t i = 0; i < d->register_points; i++)
         sp[i] = d->points[i]->where;
-    struct source_device sd = source_device(d->cfg, p->bus);
+    struct source_device sd = config_source_device(d->cfg, p->bus);
     d->source = p->source->add_device(&sd, sp, d->register_points);
     free(sp);
     return d->source ? 0 : -1;

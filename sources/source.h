@@ -112,6 +112,18 @@ struct source_trace {
     void *ctx;
 };
 
+/* What one poll of a device costs a line whose devices take turns, as
+ * planned from its points: the line time of its transactions at the bus's
+ * speed, silences included and a turnaround assumed; and the least time
+ * its longest transaction can take with no turnaround at all (a response
+ * timeout below that can never be met). */
+struct poll_cost {
+    int64_t line_us;
+    int64_t shortest_transaction_us;
+    int requests;
+    char longest[64]; /* that transaction, in the source's words */
+};
+
 struct source_ops {
     /* A connection to the bus, not yet made (no I/O here); NULL when out of
      * memory or the line settings cannot be used. */
@@ -125,6 +137,11 @@ struct source_ops {
      * it can. trace is NULL except under the probe. */
     enum source_result (*poll)(void *bus, void *device, struct source_poll *out,
                                const struct source_trace *trace);
+    /* For checking a configuration, without I/O: 0 and *out, or -1 when the
+     * bus is no shared line the source can time, or out of memory. */
+    int (*poll_cost)(const struct bus_config *bus, const struct bus_kind *kind,
+                     const struct source_device *device, const struct source_point *points,
+                     size_t count, struct poll_cost *out);
 };
 
 #endif

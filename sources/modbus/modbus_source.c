@@ -1,6 +1,7 @@
 #include "sources/modbus/modbus_source.h"
 #include "core/clock.h"
 #include "sources/modbus/decode.h"
+#include "sources/modbus/line_timing.h"
 #include "sources/modbus/modbus_link.h"
 #include "sources/modbus/read_plan.h"
 
@@ -169,10 +170,42 @@ static enum source_result device_poll(void *bus, void *device, struct source_pol
     return result;
 }
 
+/* What planning assumes a unit takes to start its reply; real units take
+ * 1 to 50 ms, most a few (docs/design.md, "A budget per line"). */
+#define ASSUMED_TURNAROUND_US 5000
+
+static int device_poll_cost(const struct bus_config *bus, const struct bus_kind *kind,
+                            const struct source_device *cfg, const struct source_point *points,
+                            size_t count, struct poll_cost *out)
+{
+    if (kind->framing != FRAMING_RTU)
+        return -1;
+    struct modbus_device *d = device_add(cfg, points, count);
+    if (!d)
+        return -1;
+    struct line_timing t = line_timing_of(bus->baud, bus->parity, bus->data_bits, bus->stop_bits);
+    int64_t after = cfg->quiet_after_reply_ms * 1000 > t.t35_us ? cfg->quiet_after_reply_ms * 1000
+                                                                : t.t35_us;
+    *out = (struct poll_cost){.requests = (int)d->plan.request_count};
+    for (size_t i = 0; i < d->plan.request_count; i++) {
+        const struct read_request *rq = &d->plan.requests[i];
+        int64_t least = rtu_read_min_us(&t, rq->function, rq->count);
+        out->line_us += least + ASSUMED_TURNAROUND_US + after + cfg->pause_between_requests_ms * 1000;
+        if (least > out->shortest_transaction_us) {
+            out->shortest_transaction_us = least;
+            snprintf(out->longest, sizeof(out->longest), "%s %d..%d", function_names[rq->function],
+                     rq->address, rq->address + rq->count - 1);
+        }
+    }
+    device_remove(d);
+    return 0;
+}
+
 const struct source_ops modbus_source = {
     .open = bus_open,
     .close = bus_close,
     .add_device = device_add,
     .remove_device = device_remove,
     .poll = device_poll,
+    .poll_cost = device_poll_cost,
 };
