@@ -224,9 +224,10 @@ static void print_stats(const struct line *l, const char *path)
     for (int i = 0; i < l->units.count && n < (int)sizeof(buf) - 200; i++) {
         const struct line_unit *u = &l->units.unit[i];
         n += snprintf(buf + n, sizeof(buf) - (size_t)n,
-                      "%s\"%d\": {\"answered\": %llu, \"ignored_short_gap\": %llu, "
-                      "\"not_heard_quiet\": %llu}",
-                      i ? ", " : "", u->id, (unsigned long long)u->answered,
+                      "%s\"%d\": {\"heard\": %llu, \"answered\": %llu, "
+                      "\"ignored_short_gap\": %llu, \"not_heard_quiet\": %llu}",
+                      i ? ", " : "", u->id, (unsigned long long)u->heard,
+                      (unsigned long long)u->answered,
                       (unsigned long long)u->ignored_short_gap,
                       (unsigned long long)u->not_heard_quiet);
     }

@@ -26,7 +26,7 @@ struct line_unit {
     int64_t turnaround_us; /* from the end of the request frame (t3.5 seen) to the reply */
     int64_t quiet_us;      /* a request sooner than this after its own reply is not heard */
     int64_t last_reply_end_us;
-    uint64_t answered, ignored_short_gap, not_heard_quiet;
+    uint64_t heard, answered, ignored_short_gap, not_heard_quiet; /* heard: frames for it */
 };
 
 struct line_units {

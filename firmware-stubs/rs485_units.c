@@ -75,6 +75,8 @@ void line_units_hear(struct line_units *units, const uint8_t *frame, int len, in
     if (len != 8 || line_crc(frame, 6) != (uint16_t)(frame[6] | (frame[7] << 8)))
         return;
     struct line_unit *u = find_unit(units, frame[0]);
+    if (u)
+        u->heard++;
     if (!u || u->mode == UNIT_DEAD)
         return;
     if (units->strict && gap_us < t35_us) {

@@ -25,9 +25,11 @@ void line_pace_reset(struct line_pace *p)
 static int readable_by(int fd, int64_t deadline_us)
 {
     for (;;) {
+        /* Past the deadline still one look: bytes already waiting in the
+         * kernel's buffer are heard, not left for the next reply. */
         int64_t left = deadline_us - clock_mono_us();
-        if (left <= 0)
-            return 0;
+        if (left < 0)
+            left = 0;
         struct timespec ts = {.tv_sec = left / 1000000, .tv_nsec = (left % 1000000) * 1000};
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         int rc = ppoll(&pfd, 1, &ts, NULL);

@@ -30,6 +30,7 @@ struct modbus_link {
     bool rtu_framing;  /* unit address and CRC, not the MBAP header */
     bool rtu_over_tcp; /* RTU frames on a socket this file connects itself */
     bool echo, kernel_rs485;
+    bool echo_suspected; /* the last failed reply began like our request */
     int rts;
     struct line_pace pace;     /* RTU framing only */
     int64_t quiet_from_us;     /* Modbus TCP: when the last reply came, for the pause */
@@ -223,6 +224,8 @@ static int read_once(struct modbus_link *link, const struct modbus_request *rq,
     int len = err ? -1 : modbus_receive_confirmation(link->ctx, rsp);
     if (!err && len < 0)
         err = errno;
+    /* A reply that begins like our own request is most likely its echo. */
+    link->echo_suspected = !link->echo && err == EMBBADCRC && memcmp(rsp, pdu, 5) == 0;
     /* On RTU libmodbus passes over a frame for another unit as length 0. */
     if (!err && len == 0)
         err = EMBBADSLAVE;
@@ -300,6 +303,10 @@ static void describe_failure(const struct modbus_link *link, const struct link_d
         snprintf(why + n, why_size - (size_t)n,
                  " (its reply came %lld ms after the request; response_timeout is %lld ms)",
                  (long long)late_ms, (long long)dev->timeout_ms);
+    else if (link->echo_suspected && n > 0 && (size_t)n < why_size)
+        snprintf(why + n, why_size - (size_t)n,
+                 " (what came back began like the request itself: if the adapter echoes what "
+                 "it sends, set echo = true on the bus)");
 }
 
 enum link_result link_read(struct modbus_link *link, const struct link_device *dev, int function,

@@ -6,6 +6,7 @@ import json
 import re
 import signal
 
+from .checks import dedupe_by_seq
 from .core import BUILD, check, wait_until
 from .ini import device, head, rtu_bus
 from .processes import Gateway, Subscriber, read_log
@@ -47,10 +48,12 @@ def spec_transaction_us(stats, turnaround_ms):
 
 
 def line_ini(broker, store, line_path, units, baud, parity="even", interval="10ms",
-             device_extra="", bus_extra=""):
+             device_extra="", bus_extra="", gateway="test-gw"):
     """One RTU bus on the paced line, one device per unit reading
-    registers 0..REGISTERS-1 (register 0 counts the unit's replies)."""
-    text = head(broker.port, store) + rtu_bus("line", line_path, baud=baud, parity=parity,
+    registers 0..REGISTERS-1 (register 0 counts the unit's replies);
+    health every second."""
+    text = head(broker.port, store, gateway=gateway,
+                gateway_extra="health_interval = 1s\n") + rtu_bus("line", line_path, baud=baud, parity=parity,
                                               extra=bus_extra)
     for u in units:
         extra = device_extra(u) if callable(device_extra) else device_extra
@@ -63,9 +66,11 @@ def line_ini(broker, store, line_path, units, baud, parity="even", interval="10m
 
 def delivered(subscriber):
     """Per unit id: the polls delivered, as the r0 values (the stub's reply
-    count at the time), and every other point's values."""
+    count at the time), and every other point's values. A reading the
+    broker delivered twice (QoS 1) counts once."""
     polls, values = {}, {}
-    for topic, p in subscriber.readings():
+    unique, _ = dedupe_by_seq(subscriber.readings())
+    for topic, p in unique:
         if p.get("quality") != "good" or not re.fullmatch(r"r\d+", p.get("point", "")):
             continue
         unit, address = int(p["device"][1:]), int(p["point"][1:])
@@ -91,24 +96,49 @@ def check_values(polls, values, stats):
         check(len(counts) == len(set(counts)), f"unit {unit}: one reply delivered twice")
 
 
+class LineRun:
+    """What one run of the line gave: the stub's STATS, the polls delivered
+    per unit (their register-0 values), the other values, the gateway's
+    log, and the last health message's entry for the line."""
+
+    def __init__(self, stats, polls, values, log, health):
+        self.stats, self.polls, self.values, self.log, self.health = (stats, polls, values, log,
+                                                                      health)
+
+    def unit(self, u):
+        return self.stats["units"][str(u)]
+
+    def failures(self, u):
+        """Log lines about unit u's device (a failed poll, a back-off)."""
+        return [line for line in self.log.splitlines() if f"device u{u}:" in line]
+
+    def rate_share(self, turnaround_ms):
+        """Transactions completed per second over the spec's shortest."""
+        answered = sum(u["answered"] for u in self.stats["units"].values())
+        spec = 1e6 / spec_transaction_us(self.stats, turnaround_ms)
+        return answered / self.stats["active_seconds"] / spec
+
+
 def run_line(work, broker, seconds, baud=9600, units=range(1, 9), stub_options=(),
              interval="10ms", device_extra="", bus_extra="", parity="E", turnaround_ms=2,
              name="line"):
-    """Polls the line for `seconds` and returns (stub stats, polls per unit,
-    values, the gateway's log)."""
+    """Polls the line for `seconds` and returns a LineRun."""
     import time
     line = PacedLine(work, baud=baud, parity=parity,
                      units=f"{min(units)}-{max(units)}",
                      options=["--turnaround", str(turnaround_ms)] + list(stub_options))
     parity_name = {"E": "even", "N": "none", "O": "odd"}[parity]
-    sub = Subscriber(work, broker, "smartregion/test-gw/readings/#", client_id=f"sub-{name}")
+    # A gateway id per run: no run sees another's retained messages.
+    sub = Subscriber(work, broker, f"smartregion/gw-{name}/#", client_id=f"sub-{name}")
     gw = Gateway(work, line_ini(broker, work.file(f"{name}.db"), line.path, units, baud,
-                                parity_name, interval, device_extra, bus_extra), name=name)
+                                parity_name, interval, device_extra, bus_extra,
+                                gateway=f"gw-{name}"), name=name)
     gw.start()
     time.sleep(seconds)
     gw.stop()
     stats = line.stop()
     sub.flush()
     polls, values = delivered(sub)
-    sub.proc.terminate()
-    return stats, polls, values, gw.log()
+    healths = [p for t, p in sub.messages("/health")]
+    health = healths[-1]["lines"].get("line") if healths else None
+    return LineRun(stats, polls, values, gw.log(), health)
