@@ -6,7 +6,7 @@ import json
 import re
 import signal
 
-from .checks import dedupe_by_seq
+from .checks import dedupe_by_seq, iso_ms
 from .core import BUILD, check, wait_until
 from .ini import device, head, rtu_bus
 from .processes import Gateway, Subscriber, read_log
@@ -68,7 +68,7 @@ def delivered(subscriber):
     """Per unit id: the polls delivered, as the r0 values (the stub's reply
     count at the time), and every other point's values. A reading the
     broker delivered twice (QoS 1) counts once."""
-    polls, values = {}, {}
+    polls, values, times = {}, {}, {}
     unique, _ = dedupe_by_seq(subscriber.readings())
     for topic, p in unique:
         if p.get("quality") != "good" or not re.fullmatch(r"r\d+", p.get("point", "")):
@@ -76,9 +76,10 @@ def delivered(subscriber):
         unit, address = int(p["device"][1:]), int(p["point"][1:])
         if address == 0:
             polls.setdefault(unit, []).append(p["value"])
+            times.setdefault(unit, []).append(iso_ms(p["ts"]))
         else:
             values.setdefault((unit, address), set()).add(p["value"])
-    return polls, values
+    return polls, values, times
 
 
 def check_values(polls, values, stats):
@@ -101,9 +102,10 @@ class LineRun:
     per unit (their register-0 values), the other values, the gateway's
     log, and the last health message's entry for the line."""
 
-    def __init__(self, stats, polls, values, log, health):
+    def __init__(self, stats, polls, values, times, log, health, started_ms):
         self.stats, self.polls, self.values, self.log, self.health = (stats, polls, values, log,
                                                                       health)
+        self.times, self.started_ms = times, started_ms
 
     def unit(self, u):
         return self.stats["units"][str(u)]
@@ -111,6 +113,12 @@ class LineRun:
     def failures(self, u):
         """Log lines about unit u's device (a failed poll, a back-off)."""
         return [line for line in self.log.splitlines() if f"device u{u}:" in line]
+
+    def polls_between(self, u, t0_s, t1_s):
+        """Unit u's polls whose readings' time lies t0_s..t1_s after the
+        gateway started."""
+        t0, t1 = self.started_ms + t0_s * 1000, self.started_ms + t1_s * 1000
+        return sum(1 for t in self.times.get(u, []) if t0 <= t < t1)
 
     def rate_share(self, turnaround_ms):
         """Transactions completed per second over the spec's shortest."""
@@ -133,12 +141,13 @@ def run_line(work, broker, seconds, baud=9600, units=range(1, 9), stub_options=(
     gw = Gateway(work, line_ini(broker, work.file(f"{name}.db"), line.path, units, baud,
                                 parity_name, interval, device_extra, bus_extra,
                                 gateway=f"gw-{name}"), name=name)
+    started_ms = time.time() * 1000
     gw.start()
     time.sleep(seconds)
     gw.stop()
     stats = line.stop()
     sub.flush()
-    polls, values = delivered(sub)
+    polls, values, times = delivered(sub)
     healths = [p for t, p in sub.messages("/health")]
     health = healths[-1]["lines"].get("line") if healths else None
-    return LineRun(stats, polls, values, gw.log(), health)
+    return LineRun(stats, polls, values, times, gw.log(), health, started_ms)
