@@ -1,4 +1,3 @@
-#define _XOPEN_SOURCE 700 /* posix_openpt and friends */
 #define _GNU_SOURCE       /* ppoll */
 /* The paced line: a pseudo-terminal whose far end is a simulated RS-485
  * wire. What the gateway writes is put on the wire from the moment it is
@@ -15,6 +14,8 @@
  * It prints "LISTENING rtu PATH" when ready and, at the end (SIGTERM or
  * --max-seconds), one line "STATS {json}", also written to --stats. */
 #include "firmware-stubs/rs485_line.h"
+#include "firmware-stubs/stub_faults.h"
+#include "firmware-stubs/stub_pty.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -159,7 +160,7 @@ static void close_frame(struct line *l)
     rx->open = false;
     l->frames++;
     if (rx->garbled || rx->n != 8 ||
-        line_crc(rx->bytes, 6) != (uint16_t)(rx->bytes[6] | (rx->bytes[7] << 8))) {
+        stub_rtu_crc(rx->bytes, 6) != (uint16_t)(rx->bytes[6] | (rx->bytes[7] << 8))) {
         l->bad_frames++;
         return;
     }
@@ -263,28 +264,6 @@ static void run(struct line *l, int max_seconds)
     }
 }
 
-/* The gateway's end of the line. The stub keeps the slave open itself, so
- * the master sees no hang-up when the gateway closes and reopens it. */
-static int open_line(const char *link, int *keep_fd, char *path, size_t size)
-{
-    int master = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK);
-    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0)
-        return -1;
-    snprintf(path, size, "%s", ptsname(master));
-    struct termios tio;
-    *keep_fd = open(path, O_RDWR | O_NOCTTY);
-    if (*keep_fd < 0 || tcgetattr(*keep_fd, &tio) != 0)
-        return -1;
-    cfmakeraw(&tio);
-    tcsetattr(*keep_fd, TCSANOW, &tio);
-    if (link) {
-        unlink(link);
-        if (symlink(path, link) != 0)
-            return -1;
-    }
-    return master;
-}
-
 static struct line_unit *unit_arg(struct line *l, const char *arg, int64_t *ms_us)
 {
     char *end;
@@ -367,7 +346,7 @@ int main(int argc, char **argv)
     l.t35_us = l.baud > 19200 ? 1750 : l.char_us * 7 / 2;
     char path[256];
     int keep_fd;
-    l.master = open_line(link, &keep_fd, path, sizeof(path));
+    l.master = stub_open_pty(link, O_NONBLOCK, path, sizeof(path), &keep_fd);
     if (l.master < 0) {
         fprintf(stderr, "rs485-line-stub: cannot create a pseudo-terminal: %s\n", strerror(errno));
         return 1;

@@ -56,6 +56,4 @@ void line_units_hear(struct line_units *units, const uint8_t *frame, int len, in
                      int64_t first_start_us, int64_t frame_end_us, int64_t t35_us,
                      struct unit_reply *out);
 
-uint16_t line_crc(const uint8_t *data, int len);
-
 #endif

@@ -4,19 +4,9 @@
  * strict unit, one that started too soon after the previous frame (a real
  * UART would have taken it for the previous frame's tail). */
 #include "firmware-stubs/rs485_line.h"
+#include "firmware-stubs/stub_faults.h"
 
 #include <string.h>
-
-uint16_t line_crc(const uint8_t *data, int len)
-{
-    uint16_t crc = 0xFFFF;
-    for (int i = 0; i < len; i++) {
-        crc ^= data[i];
-        for (int b = 0; b < 8; b++)
-            crc = (crc & 1) ? (uint16_t)((crc >> 1) ^ 0xA001) : (uint16_t)(crc >> 1);
-    }
-    return crc;
-}
 
 uint16_t line_register(const struct line_unit *u, int address)
 {
@@ -35,7 +25,7 @@ static struct line_unit *find_unit(struct line_units *units, int id)
 
 static int finish(uint8_t *out, int n)
 {
-    uint16_t crc = line_crc(out, n);
+    uint16_t crc = stub_rtu_crc(out, n);
     out[n] = (uint8_t)(crc & 0xFF);
     out[n + 1] = (uint8_t)(crc >> 8);
     return n + 2;
@@ -72,7 +62,7 @@ void line_units_hear(struct line_units *units, const uint8_t *frame, int len, in
 {
     out->len = 0;
     out->from = NULL;
-    if (len != 8 || line_crc(frame, 6) != (uint16_t)(frame[6] | (frame[7] << 8)))
+    if (len != 8 || stub_rtu_crc(frame, 6) != (uint16_t)(frame[6] | (frame[7] << 8)))
         return;
     struct line_unit *u = find_unit(units, frame[0]);
     if (u)

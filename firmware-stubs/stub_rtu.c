@@ -1,9 +1,9 @@
-#define _XOPEN_SOURCE 700 /* posix_openpt and friends */
 /* RTU framing for the stubs: frames told apart by the line's silence,
  * answered for this unit (or played wrong for the faulty one), on a serial
  * device, a pseudo-terminal, or TCP connections from a gateway that speaks
  * RTU over TCP. */
 #include "firmware-stubs/stub_internal.h"
+#include "firmware-stubs/stub_pty.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,29 +18,6 @@
 #include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
-
-/* Creates a pty pair; returns the master fd and the slave's path. The stub
- * keeps the slave open itself, so that the master does not see a hang-up
- * each time the gateway closes and reopens its end. */
-static int open_pty(const struct stub_options *o, char *slave_path, size_t size, int *keep_fd)
-{
-    int master = posix_openpt(O_RDWR | O_NOCTTY);
-    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0)
-        return -1;
-    snprintf(slave_path, size, "%s", ptsname(master));
-    *keep_fd = open(slave_path, O_RDWR | O_NOCTTY);
-    struct termios tio;
-    if (*keep_fd < 0 || tcgetattr(*keep_fd, &tio) != 0)
-        return -1;
-    cfmakeraw(&tio);
-    tcsetattr(*keep_fd, TCSANOW, &tio);
-    if (o->pty_link) {
-        unlink(o->pty_link);
-        if (symlink(slave_path, o->pty_link) != 0)
-            return -1;
-    }
-    return master;
-}
 
 /* Reads one frame: bytes until the line has been silent for RTU_SILENCE_US.
  * Returns its length, 0 if nothing arrived within 200 ms, -1 on error.
@@ -245,7 +222,7 @@ int serve_rtu(const struct stub_model *m, const struct stub_options *o, modbus_m
     int keep_fd = -1, fd = -1;
     modbus_t *ctx;
     if (o->rtu_pty) {
-        fd = open_pty(o, path, sizeof(path), &keep_fd);
+        fd = stub_open_pty(o->pty_link, 0, path, sizeof(path), &keep_fd);
         if (fd < 0) {
             fprintf(stderr, "%s-stub: cannot create a pseudo-terminal: %s\n", m->name,
                     strerror(errno));

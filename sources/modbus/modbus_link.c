@@ -184,12 +184,12 @@ static int read_echo(struct modbus_link *link, const uint8_t *pdu, int pdu_len, 
 /* Listens after a failure so that the next request starts on a quiet line;
  * a late reply from the unit asked is named in late_ms (else -1). */
 static int settle_line(struct modbus_link *link, const struct modbus_request *rq, int err,
-                       int64_t sent_us, int64_t timeout_ms, int64_t *late_ms)
+                       int64_t sent_us, const struct link_device *dev, int64_t *late_ms)
 {
     uint8_t heard[MODBUS_MAX_ADU_LENGTH];
-    int64_t last_us = 0, listen_ms = timeout_ms < LATE_REPLY_LISTEN_MAX_MS
-                                         ? timeout_ms
-                                         : LATE_REPLY_LISTEN_MAX_MS;
+    int64_t last_us = 0, listen_ms = dev->late_listen_ms ? dev->late_listen_ms : dev->timeout_ms;
+    if (listen_ms > LATE_REPLY_LISTEN_MAX_MS)
+        listen_ms = LATE_REPLY_LISTEN_MAX_MS;
     /* After a timeout a reply may still be on its way; after a broken frame
      * only its tail is, and t3.5 of silence ends it. */
     long n = line_listen(&link->pace, modbus_get_socket(link->ctx),
@@ -235,7 +235,7 @@ static int read_once(struct modbus_link *link, const struct modbus_request *rq,
     if (link->rtu_framing && (err == 0 || is_exception(err)))
         line_replied(&link->pace, dev->quiet_after_ms * 1000);
     else if (link->rtu_framing && err != ERR_LINE_FAILED &&
-             settle_line(link, rq, err, sent_us, dev->timeout_ms, late_ms) != 0)
+             settle_line(link, rq, err, sent_us, dev, late_ms) != 0)
         err = ERR_LINE_FAILED;
     return err;
 }

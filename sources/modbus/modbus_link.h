@@ -40,6 +40,9 @@ struct link_device {
     int64_t timeout_ms;
     int64_t pause_ms;       /* silence added before each request to it */
     int64_t quiet_after_ms; /* the silence it needs after its reply, when more than t3.5 */
+    /* After a timeout, how long to listen for a late reply before the next
+     * request: 0 is as long as the timeout (at most 1 s). */
+    int64_t late_listen_ms;
 };
 
 /* Reads count registers, or bits widened to 0/1 registers, into dest.
