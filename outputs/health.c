@@ -86,6 +86,17 @@ static json_object *devices_json(const struct gateway_config *cfg, struct gatewa
     return all;
 }
 
+/* 0.1, not json-c's 0.10000000000000001: 15 digits when they read back the
+ * same double, as in the reading payloads. */
+static void add_number(json_object *o, const char *key, double v)
+{
+    char text[40];
+    snprintf(text, sizeof(text), "%.15g", v);
+    json_object_object_add(o, key,
+                           strtod(text, NULL) == v ? json_object_new_double_s(v, text)
+                                                   : json_object_new_double(v));
+}
+
 /* Buses whose devices take turns on one line: how full each line is. */
 static json_object *lines_json(const struct gateway_config *cfg, struct gateway_stats *stats)
 {
@@ -96,9 +107,7 @@ static json_object *lines_json(const struct gateway_config *cfg, struct gateway_
         struct bus_stats *b = &stats->buses[i];
         json_object *l = json_object_new_object();
         uint64_t permille = atomic_load_explicit(&b->busy_permille, memory_order_relaxed);
-        json_object_object_add(l, "busy_share",
-                               json_object_new_double((double)(permille > 1000 ? 1000 : permille) /
-                                                      1000.0));
+        add_number(l, "busy_share", (double)(permille > 1000 ? 1000 : permille) / 1000.0);
         add_int(l, "busy_s", (int64_t)(stat_get(&b->busy_us) / 1000000));
         add_int(l, "polls", (int64_t)stat_get(&b->polls));
         add_int(l, "polls_late", (int64_t)stat_get(&b->polls_late));
@@ -144,17 +153,6 @@ char *health_json(const struct gateway_config *cfg, const struct health_inputs *
     json_object_object_add(root, "lines", lines_json(cfg, in->stats));
     json_object_object_add(root, "devices", devices_json(cfg, in->stats));
     return finish(root);
-}
-
-/* 0.1, not json-c's 0.10000000000000001: 15 digits when they read back the
- * same double, as in the reading payloads. */
-static void add_number(json_object *o, const char *key, double v)
-{
-    char text[40];
-    snprintf(text, sizeof(text), "%.15g", v);
-    json_object_object_add(o, key,
-                           strtod(text, NULL) == v ? json_object_new_double_s(v, text)
-                                                   : json_object_new_double(v));
 }
 
 static json_object *point_json(const struct point_config *pc)

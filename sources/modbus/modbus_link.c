@@ -31,6 +31,7 @@ struct modbus_link {
     bool rtu_over_tcp; /* RTU frames on a socket this file connects itself */
     bool echo, kernel_rs485;
     bool echo_suspected; /* the last failed reply began like our request */
+    bool must_reopen;    /* writing failed: the port or socket is gone */
     int rts;
     struct line_pace pace;     /* RTU framing only */
     int64_t quiet_from_us;     /* Modbus TCP: when the last reply came, for the pause */
@@ -216,8 +217,10 @@ static int read_once(struct modbus_link *link, const struct modbus_request *rq,
         clock_sleep_until_us(link->quiet_from_us + dev->pause_ms * 1000);
     int n = modbus_request_encode(rq, pdu);
     int64_t sent_us = clock_mono_us();
-    if (modbus_send_raw_request(link->ctx, pdu, n) < 0)
+    if (modbus_send_raw_request(link->ctx, pdu, n) < 0) {
+        link->must_reopen = true; /* an adapter unplugged, a converter gone */
         return errno;
+    }
     if (link->rtu_framing)
         line_sent(&link->pace, n + 2); /* and the CRC */
     int err = link->echo ? read_echo(link, pdu, n, dev->timeout_ms) : 0;
@@ -284,6 +287,7 @@ enum link_result link_connect(struct modbus_link *link, bool *fresh, char *why, 
         return LINK_IO;
     }
     link->connected = *fresh = true;
+    link->must_reopen = false;
     line_pace_reset(&link->pace);
     return LINK_OK;
 }
@@ -345,7 +349,7 @@ enum link_result link_read(struct modbus_link *link, const struct link_device *d
     /* A Modbus TCP stream after a reply that does not fit is out of step:
      * reconnecting is the clean start. A serial line was listened to until
      * quiet (read_once); a converter's socket too, unless it failed. */
-    if (!link->rtu_framing || err == ERR_LINE_FAILED)
+    if (!link->rtu_framing || err == ERR_LINE_FAILED || link->must_reopen)
         link_close(link);
     return LINK_IO;
 }
