@@ -14,7 +14,9 @@ in one request (8 characters out, 25 back), units turning round in 2 ms.
 - the line's busy share as the gateway's health reports it and as the
   stub measured the wire.
 
-It prints, it does not judge. Run it with tests/bench/rs485_line.sh."""
+It prints, it does not judge. Run it with tests/bench/rs485_line.sh; with
+GW_GATEWAY_BINARY=PATH it measures another build of the daemon (an older
+commit's, for a before and after) on this tree's stub."""
 import os
 import sys
 
@@ -30,6 +32,16 @@ NEIGHBOURS = dict(units=range(1, 9), interval="500ms",
                   device_extra="response_timeout = 100ms\n")
 
 
+def busy(run):
+    """The line's busy share as health says it (a gateway from before the
+    health message had lines, run with GW_GATEWAY_BINARY: n/a)."""
+    return f"{run.health['busy_share']:.0%}" if run.health else "n/a"
+
+
+def strays(run):
+    return run.health["stray_bytes"] if run.health else "n/a"
+
+
 def strict(work, broker, baud):
     run = run_line(work, broker, SECONDS, baud=baud, stub_options=["--strict"],
                    name=f"strict-{baud}")
@@ -38,7 +50,7 @@ def strict(work, broker, baud):
     print(f"strict-{baud}: {answered / run.stats['active_seconds']:.2f} transactions/s = "
           f"{run.rate_share(2):.1%} of the spec's rate; {ignored} requests ignored for a short "
           f"gap, {run.stats['collisions']} collisions, {run.stats['bad_frames']} broken frames; "
-          f"line busy {run.health['busy_share']:.0%} (health), wire carrying characters "
+          f"line busy {busy(run)} (health), wire carrying characters "
           f"{run.stats['busy_share']:.0%} (stub)", flush=True)
 
 
@@ -59,8 +71,7 @@ def neighbours(work, broker):
     print(f"slow: unit 8 answering after 150 ms with a 100 ms timeout: healthy units "
           f"{healthy_rate(slow, *window) / baseline:.1%} of the baseline rate, "
           f"{slow.stats['collisions']} collisions, unit 8 asked {slow.unit(8)['heard']} times, "
-          f"{slow.health['stray_bytes']} late bytes heard out; line busy "
-          f"{slow.health['busy_share']:.0%}", flush=True)
+          f"{strays(slow)} late bytes heard out; line busy {busy(slow)}", flush=True)
     minutes = max(SECONDS * 4, 120)
     dead = run_line(work, broker, minutes, stub_options=["--strict", "--dead", "8"],
                     name="dead", **NEIGHBOURS)
@@ -68,7 +79,7 @@ def neighbours(work, broker):
     after = healthy_rate(dead, 60, minutes - 1) / baseline
     print(f"dead: unit 8 dead for {minutes}s: healthy units {first:.1%} of the baseline rate in "
           f"the first minute, {after:.1%} after it; unit 8 asked {dead.unit(8)['heard']} times; "
-          f"{dead.stats['collisions']} collisions; line busy {dead.health['busy_share']:.0%}",
+          f"{dead.stats['collisions']} collisions; line busy {busy(dead)}",
           flush=True)
 
 

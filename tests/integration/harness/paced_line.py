@@ -7,9 +7,9 @@ import re
 import signal
 
 from .checks import dedupe_by_seq, iso_ms
-from .core import BUILD, check, wait_until
+from .core import check
 from .ini import device, head, rtu_bus
-from .processes import Gateway, Subscriber, read_log
+from .processes import Gateway, Stub, Subscriber, read_log
 
 REGISTERS = 10  # read by every unit's one request: 8 bytes out, 25 back
 
@@ -18,18 +18,10 @@ class PacedLine:
     """The stub: units with ids in `units`, options as its command line
     (--strict, --slow 3:150, --dead 4, --echo, --turnaround 2)."""
 
-    def __init__(self, work, baud=9600, parity="E", units="1-8", options=(), max_seconds=600):
-        argv = [f"{BUILD}/rs485-line-stub", "--baud", str(baud), "--parity", parity,
-                "--units", units, "--max-seconds", str(max_seconds)] + list(options)
-        self.proc = work.start(argv, f"rs485-line-{baud}.log")
-        self.path = None
-        wait_until(self._listening, 10, "rs485-line-stub to listen")
-
-    def _listening(self):
-        m = re.search(r"^LISTENING rtu (\S+)$", read_log(self.proc), re.M)
-        if m:
-            self.path = m.group(1)
-        return m is not None
+    def __init__(self, work, baud=9600, parity="E", units="1-8", options=(), name="line"):
+        argv = ["--baud", str(baud), "--parity", parity, "--units", units] + list(options)
+        self.stub = Stub(work, "rs485-line-stub", argv, log_name=f"rs485-line-{name}.log")
+        self.proc, self.path = self.stub.proc, self.stub.address
 
     def stop(self):
         """Ends the stub and returns its STATS (what the wire saw)."""
@@ -134,7 +126,7 @@ def run_line(work, broker, seconds, baud=9600, units=range(1, 9), stub_options=(
     import time
     line = PacedLine(work, baud=baud, parity=parity,
                      units=f"{min(units)}-{max(units)}",
-                     options=["--turnaround", str(turnaround_ms)] + list(stub_options))
+                     options=["--turnaround", str(turnaround_ms)] + list(stub_options), name=name)
     parity_name = {"E": "even", "N": "none", "O": "odd"}[parity]
     # A gateway id per run: no run sees another's retained messages.
     sub = Subscriber(work, broker, f"smartregion/gw-{name}/#", client_id=f"sub-{name}")
@@ -149,5 +141,5 @@ def run_line(work, broker, seconds, baud=9600, units=range(1, 9), stub_options=(
     sub.flush()
     polls, values, times = delivered(sub)
     healths = [p for t, p in sub.messages("/health")]
-    health = healths[-1]["lines"].get("line") if healths else None
+    health = healths[-1].get("lines", {}).get("line") if healths else None
     return LineRun(stats, polls, values, times, gw.log(), health, started_ms)

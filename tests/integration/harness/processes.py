@@ -165,9 +165,9 @@ class Relay:
 class Stub:
     """A firmware stub; reads the LISTENING line to learn where it serves."""
 
-    def __init__(self, work, program, args):
+    def __init__(self, work, program, args, log_name=None):
         self.proc = work.start([os.path.join(BUILD, program), "--max-seconds", "600"] + args,
-                               f"{program}.log")
+                               log_name or f"{program}.log")
         self.address = None
         wait_until(self._listening, 10, f"{program} to listen")
 
