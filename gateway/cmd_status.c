@@ -38,6 +38,18 @@ static void print_devices(json_object *devices)
     }
 }
 
+/* The serial lines: a full one shows here before data goes missing. */
+static void print_lines(json_object *lines)
+{
+    json_object_object_foreach(lines, name, l)
+    {
+        printf("line %s: busy %.0f %% of the last minute, %lld of %lld polls started late, %lld "
+               "stray bytes\n",
+               name, json_object_get_double(field(l, "busy_share")) * 100, number(l, "polls_late"),
+               number(l, "polls"), number(l, "stray_bytes"));
+    }
+}
+
 int command_status(const char *config_path)
 {
     struct gateway_config cfg;
@@ -68,6 +80,7 @@ int command_status(const char *config_path)
                number(store, "dropped_total"), number(store, "next_seq"));
         printf("broker: %lld connects, %lld connection losses\n", number(broker, "connects"),
                number(broker, "reconnects"));
+        print_lines(field(h, "lines"));
         print_devices(field(h, "devices"));
         json_object_put(h);
         rc = EXIT_SUCCESS;

@@ -49,6 +49,8 @@ def body(work):
     check(rc == 0, f"status exited {rc}: {err}")
     check("gateway test-gw" in out and re.search(r"^weather +\d+ +0 ", out, re.M),
           f"status does not show the gateway and its devices:\n{out}")
+    check(re.search(r"^line \S+: busy \d+ % of the last minute, \d+ of [1-9]\d* polls", out, re.M),
+          f"status does not show the serial lines:\n{out}")
     depth = int(re.search(r"store [0-9a-f]{8}: (\d+) readings \(\d+ messages\) waiting", out).group(1))
     rig.gw.stop()
     status_out = out
