@@ -174,6 +174,7 @@ struct gateway_config {
     /* Where health is also written, broker or not (a technician's view,
      * meant for a tmpfs such as /run); empty: nowhere. */
     char status_file[CFG_TEXT_MAX];
+    char metrics_file[CFG_TEXT_MAX]; /* the health in Prometheus text, for node_exporter */
     /* IANA name (Europe/Berlin) for local days; empty: the system's. */
     char timezone[CFG_NAME_MAX + 1];
     int ingest_capacity;

@@ -26,6 +26,7 @@ static const struct key_spec gateway_keys[] = {
     {"ingest_capacity", K_INT, FIELD(struct gateway_config, ingest_capacity), 64, 1 << 22, NULL,
      false},
     {"status_file", K_TEXT, FIELD(struct gateway_config, status_file), 0, 0, NULL, false},
+    {"metrics_file", K_TEXT, FIELD(struct gateway_config, metrics_file), 0, 0, NULL, false},
     {"timezone", K_TEXT, FIELD(struct gateway_config, timezone), 0, 0, NULL, false},
 };
 

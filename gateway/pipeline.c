@@ -4,6 +4,7 @@
 #include "gateway/pipeline_internal.h"
 #include "outputs/health.h"
 #include "core/stats.h"
+#include "outputs/metrics.h"
 #include "outputs/status_file.h"
 
 #include <stdlib.h>
@@ -91,15 +92,31 @@ static void report_clock_step(struct pipeline *p)
             (double)step / 1000.0, now);
 }
 
-static void write_status_file(struct pipeline *p, const struct health_inputs *in)
+/* The health written locally too: as JSON for a technician (status_file)
+ * and as Prometheus text for the fleet's node_exporter (metrics_file),
+ * both from the one message, so they always agree with it. */
+static void write_local_files(struct pipeline *p, const struct health_inputs *in)
 {
-    if (!p->cfg->status_file[0])
+    const struct gateway_config *cfg = p->cfg;
+    if (!cfg->status_file[0] && !cfg->metrics_file[0])
         return;
     char why[300];
-    char *json = health_json(p->cfg, in);
-    if (!json || status_file_write(p->cfg->status_file, json, why, sizeof(why)) != 0)
+    char *json = health_json(cfg, in);
+    if (cfg->status_file[0] &&
+        (!json || status_file_write(cfg->status_file, json, why, sizeof(why)) != 0))
         log_limited(&p->status_log, LOG_WARNING, "status file %s: cannot be written: %s",
-                    p->cfg->status_file, json ? why : "out of memory");
+                    cfg->status_file, json ? why : "out of memory");
+    char *metrics = json && cfg->metrics_file[0] ? metrics_from_health(json) : NULL;
+    if (metrics) {
+        size_t n = strlen(metrics);
+        if (n > 0 && metrics[n - 1] == '\n')
+            metrics[n - 1] = '\0'; /* status_file_write ends the file with one */
+    }
+    if (cfg->metrics_file[0] &&
+        (!metrics || status_file_write(cfg->metrics_file, metrics, why, sizeof(why)) != 0))
+        log_limited(&p->metrics_log, LOG_WARNING, "metrics file %s: cannot be written: %s",
+                    cfg->metrics_file, metrics ? why : "out of memory");
+    free(metrics);
     free(json);
 }
 
@@ -122,7 +139,7 @@ static void publish_health(struct pipeline *p, int64_t now_mono)
     if (in.oldest_unsent_ts_ms < 0 && p->wb.head < p->wb.count)
         in.oldest_unsent_ts_ms = p->wb.readings[p->wb.recs[p->wb.head].first].ts_ms;
     p->out.ops->announce_health(p->out.self, &in);
-    write_status_file(p, &in);
+    write_local_files(p, &in);
 }
 
 int64_t pipeline_busy_ms(const struct pipeline *p, int64_t now_mono_ms)
@@ -293,7 +310,7 @@ int pipeline_create(const struct gateway_config *cfg, const uint32_t *point_ids,
     *p = (struct pipeline){
         .cfg = cfg, .store = store, .out = out_to, .queue = queue, .stats = stats};
     p->store_log.interval_ms = p->drop_log.interval_ms = p->full_log.interval_ms = 30000;
-    p->orphan_log.interval_ms = p->status_log.interval_ms = 30000;
+    p->orphan_log.interval_ms = p->status_log.interval_ms = p->metrics_log.interval_ms = 30000;
     p->unsaved_since_ms = p->acks_since_ms = INT64_MAX;
     p->store_hw = store_stats(store).next_seq - 1;
     wb_init(&p->wb);

@@ -105,7 +105,7 @@ struct pipeline {
     struct clock_watch wall_watch;
     int64_t started_ms;               /* monotonic, for uptime */
     _Atomic int64_t round_started_ms; /* monotonic; 0 while waiting (pipeline_busy_ms) */
-    struct log_limit store_log, drop_log, full_log, orphan_log, status_log;
+    struct log_limit store_log, drop_log, full_log, orphan_log, status_log, metrics_log;
 };
 
 /* Refusals wait for a commit from now on. */

@@ -3,7 +3,8 @@
 # also what only the test suite uses (libfaketime for clock jumps, clang's
 # libFuzzer for the fuzz targets, valgrind for memcheck, python3-jsonschema
 # to check every message against docs/schemas, sqlite3 to write an old-version
-# store file, mbpoll to read the stubs as an independent Modbus master).
+# store file, mbpoll to read the stubs as an independent Modbus master,
+# python3-prometheus-client to parse the metrics file as Prometheus does).
 # Runs apt-get only when something is missing, so it is cheap to repeat.
 set -euo pipefail
 
@@ -18,7 +19,7 @@ PACKAGES=(
   python3-paho-mqtt python3-matplotlib
 )
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES+=(faketime clang libclang-rt-dev valgrind python3-jsonschema python3-jinja2 sqlite3 mbpoll)
+  PACKAGES+=(faketime clang libclang-rt-dev valgrind python3-jsonschema python3-jinja2 python3-prometheus-client sqlite3 mbpoll)
   # The .deb: man pages, shared-library dependencies, its checks, the unit's.
   PACKAGES+=(scdoc dpkg-dev lintian file adduser systemd)
 fi
