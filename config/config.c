@@ -29,6 +29,8 @@ void config_set_defaults(struct gateway_config *cfg)
     s->max_age_ms = 30 * DAY_MS;
     s->max_size_bytes = 1LL << 30;
     s->sync = 1;
+    cfg->commands.max_age_ms = 30 * 1000;
+    cfg->commands.remember_ms = 10 * 60 * 1000;
 }
 
 void config_error_add(struct config_errors *errors, const char *fmt, ...)

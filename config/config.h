@@ -123,6 +123,14 @@ struct point_config {
     int occupancy_in_index, occupancy_out_index; /* into gateway_config.points */
     char occupancy_reset[8];                     /* "HH:MM" as written */
     int occupancy_reset_minute;                  /* minutes after local midnight */
+
+    /* Commands (docs/mqtt-contract.md, "Commands"): only a point that says
+     * so may be written, within these limits in engineering units (-inf /
+     * +inf when not set), and is read back after the write unless
+     * read_back is false. The write function is where.write_code. */
+    bool writable;
+    double write_min, write_max;
+    bool read_back;
 };
 
 enum mqtt_protocol { MQTT_PROTOCOL_5, MQTT_PROTOCOL_311 };
@@ -166,6 +174,15 @@ struct store_config {
     int sync; /* 0 normal, 1 full */
 };
 
+/* [commands]: writes to points from MQTT. Off unless enabled; a command
+ * older than max_age (or its MQTT 5 expiry) is refused, and one whose id
+ * was seen within remember is answered with the earlier result. */
+struct commands_config {
+    bool enabled;
+    int64_t max_age_ms;
+    int64_t remember_ms;
+};
+
 struct gateway_config {
     char source_path[CFG_TEXT_MAX];
     char id[CFG_NAME_MAX + 1];
@@ -180,6 +197,7 @@ struct gateway_config {
     int ingest_capacity;
     struct mqtt_config mqtt;
     struct store_config store;
+    struct commands_config commands;
     struct bus_config *buses;
     size_t bus_count;
     struct device_config *devices;

@@ -71,6 +71,13 @@ static const struct key_spec store_keys[] = {
     {"sync", K_CHOICE, FIELD(struct store_config, sync), 0, 0, sync_names, false},
 };
 
+static const struct key_spec commands_keys[] = {
+    {"enabled", K_BOOL, FIELD(struct commands_config, enabled), 0, 0, NULL, false},
+    {"max_age", K_DURATION, FIELD(struct commands_config, max_age_ms), 1000, 3600 * 1000, NULL,
+     false},
+    {"remember", K_DURATION, FIELD(struct commands_config, remember_ms), 1000, DAY_MS, NULL, false},
+};
+
 static const struct key_spec bus_keys[] = {
     {"type", K_CHOICE, FIELD(struct bus_config, kind), 0, 0, bus_kind_names, true},
     {"host", K_TEXT, FIELD(struct bus_config, host), 0, 0, NULL, false},
@@ -194,12 +201,19 @@ static const struct key_spec point_keys[] = {
     {"occupancy_in", K_NAME, FIELD(struct point_config, occupancy_in), 0, 0, NULL, false},
     {"occupancy_out", K_NAME, FIELD(struct point_config, occupancy_out), 0, 0, NULL, false},
     {"occupancy_reset", K_TEXT, FIELD(struct point_config, occupancy_reset), 0, 0, NULL, false},
+    {"writable", K_BOOL, FIELD(struct point_config, writable), 0, 0, NULL, false},
+    {"write_min", K_REAL, FIELD(struct point_config, write_min), 0, 0, NULL, false},
+    {"write_max", K_REAL, FIELD(struct point_config, write_max), 0, 0, NULL, false},
+    {"write_function", K_INT, FIELD(struct point_config, where.write_code), 5, 16, NULL, false},
+    {"read_back", K_BOOL, FIELD(struct point_config, read_back), 0, 0, NULL, false},
 };
 
 const struct key_table gateway_key_table = {gateway_keys,
                                             sizeof(gateway_keys) / sizeof(gateway_keys[0])};
 const struct key_table mqtt_key_table = {mqtt_keys, sizeof(mqtt_keys) / sizeof(mqtt_keys[0])};
 const struct key_table store_key_table = {store_keys, sizeof(store_keys) / sizeof(store_keys[0])};
+const struct key_table commands_key_table = {commands_keys,
+                                             sizeof(commands_keys) / sizeof(commands_keys[0])};
 const struct key_table bus_key_table = {bus_keys, sizeof(bus_keys) / sizeof(bus_keys[0])};
 const struct key_table device_key_table = {device_keys,
                                            sizeof(device_keys) / sizeof(device_keys[0])};

@@ -41,7 +41,8 @@ struct key_table {
     size_t count;
 };
 
-extern const struct key_table gateway_key_table, mqtt_key_table, store_key_table, bus_key_table,
+extern const struct key_table gateway_key_table, mqtt_key_table, store_key_table,
+    commands_key_table, bus_key_table,
     device_key_table, profile_key_table, point_key_table;
 
 /* The index of key in t, or t->count when it is not there. */

@@ -37,7 +37,7 @@ struct loader {
     const struct key_table *table; /* the section kind's keys */
     int key_lines[MAX_KEYS];
     bool skip;
-    bool seen_gateway, seen_mqtt, seen_store;
+    bool seen_gateway, seen_mqtt, seen_store, seen_commands;
     /* While a device's profile is read: the device, and its [profile]
      * section's values until they are merged. */
     int profile_device; /* -1 while the INI file itself is read */
@@ -47,7 +47,16 @@ struct loader {
     size_t errors_at_section_start; /* cross-key checks only on clean sections */
 };
 
-enum section_kind { SEC_GATEWAY, SEC_MQTT, SEC_STORE, SEC_BUS, SEC_DEVICE, SEC_POINT, SEC_PROFILE };
+enum section_kind {
+    SEC_GATEWAY,
+    SEC_MQTT,
+    SEC_STORE,
+    SEC_COMMANDS,
+    SEC_BUS,
+    SEC_DEVICE,
+    SEC_POINT,
+    SEC_PROFILE
+};
 
 static void *grow(void **array, size_t *count, size_t elem)
 {
@@ -69,6 +78,8 @@ static void *section_base(struct loader *ld)
         return &cfg->mqtt;
     case SEC_STORE:
         return &cfg->store;
+    case SEC_COMMANDS:
+        return &cfg->commands;
     case SEC_BUS:
         return &cfg->buses[ld->index];
     case SEC_DEVICE:
@@ -217,6 +228,8 @@ static struct point_config *add_point(struct loader *ld, const char *device, con
     p->day_total = true;
     p->occupancy_reset_minute = 4 * 60; /* 04:00, before anything opens */
     p->valid_min = -INFINITY, p->valid_max = INFINITY;
+    p->write_min = -INFINITY, p->write_max = INFINITY;
+    p->read_back = true;
     p->publish_max_interval_ms = 15 * 60 * 1000;
     p->counter_reset_max = -1; /* unset: the default for the counter's width */
     ld->table = &point_key_table;
@@ -272,9 +285,10 @@ static void start_section(struct loader *ld, const char *section)
         const char *word;
         int kind;
         bool named;
-    } kinds[] = {{"gateway", SEC_GATEWAY, false}, {"mqtt", SEC_MQTT, false},
-                 {"store", SEC_STORE, false},     {"bus", SEC_BUS, true},
-                 {"device", SEC_DEVICE, true},    {"point", SEC_POINT, true}};
+    } kinds[] = {{"gateway", SEC_GATEWAY, false},   {"mqtt", SEC_MQTT, false},
+                 {"store", SEC_STORE, false},       {"commands", SEC_COMMANDS, false},
+                 {"bus", SEC_BUS, true},            {"device", SEC_DEVICE, true},
+                 {"point", SEC_POINT, true}};
     char word[32] = "";
     const char *name = strchr(section, ' ');
     size_t wlen = name ? (size_t)(name - section) : strlen(section);
@@ -289,8 +303,8 @@ static void start_section(struct loader *ld, const char *section)
             found = (int)i;
     if (found < 0) {
         section_error(ld, ld->section_line, NULL,
-                      "unknown section (expected [gateway], [mqtt], [store], [bus NAME], "
-                      "[device NAME] or [point DEVICE/NAME])");
+                      "unknown section (expected [gateway], [mqtt], [store], [commands], "
+                      "[bus NAME], [device NAME] or [point DEVICE/NAME])");
         return;
     }
     ld->kind = kinds[found].kind;
@@ -330,8 +344,9 @@ static void start_section(struct loader *ld, const char *section)
     struct gateway_config *cfg = ld->cfg;
     bool *seen = ld->kind == SEC_GATEWAY ? &ld->seen_gateway
                  : ld->kind == SEC_MQTT  ? &ld->seen_mqtt
-                 : ld->kind == SEC_STORE ? &ld->seen_store
-                                         : NULL;
+                 : ld->kind == SEC_STORE    ? &ld->seen_store
+                 : ld->kind == SEC_COMMANDS ? &ld->seen_commands
+                                            : NULL;
     if ((seen && *seen) || (!seen && section_exists(ld, ld->kind, device, point))) {
         section_error(ld, ld->section_line, NULL, "duplicate section");
         return;
@@ -349,6 +364,9 @@ static void start_section(struct loader *ld, const char *section)
         break;
     case SEC_STORE:
         ld->table = &store_key_table;
+        break;
+    case SEC_COMMANDS:
+        ld->table = &commands_key_table;
         break;
     case SEC_BUS: {
         struct bus_config *b = rec = grow((void **)&cfg->buses, &cfg->bus_count, sizeof(*b));

@@ -450,8 +450,59 @@ static void validate_occupancy(const struct section_check *c, struct point_confi
     }
 }
 
+/* The write function codes a table takes, and whether they write one
+ * item only (FC 5 one coil, FC 6 one register). */
+static bool write_code_fits(int table, int code, int width, const char **why)
+{
+    bool coil = table == FN_COIL;
+    bool fits = coil ? code == 5 || code == 15 : code == 6 || code == 16;
+    *why = coil ? "a coil is written with function 5 or 15" : "a register is written with "
+                                                              "function 6 or 16";
+    if (fits && code == 6 && width > 1) {
+        *why = "function 6 writes one register; this type takes more: use 16";
+        return false;
+    }
+    return fits;
+}
+
+static void validate_writable(const struct section_check *c, struct point_config *p)
+{
+    bool write_keys = p->where.write_code || !isinf(p->write_min) || !isinf(p->write_max) ||
+                      !p->read_back;
+    if (!p->writable) {
+        if (write_keys)
+            POINT_ERROR(p,
+                        p->where.write_code   ? "write_function"
+                        : !isinf(p->write_min) ? "write_min"
+                        : !isinf(p->write_max) ? "write_max"
+                                               : "read_back",
+                        "needs writable = true");
+        return;
+    }
+    if (p->source[0] || p->kind == KIND_OCCUPANCY || p->decimals_from[0]) {
+        POINT_ERROR(p, "writable",
+                    "only a point that is one register value can be written, not one %s",
+                    p->kind == KIND_OCCUPANCY ? "computed from counters"
+                    : p->source[0]            ? "derived from another point"
+                                              : "scaled by a decimals register");
+        return;
+    }
+    if (p->where.table != FN_COIL && p->where.table != FN_HOLDING_REGISTER) {
+        POINT_ERROR(p, "writable", "only coils and holding registers can be written, not a %s",
+                    function_names[p->where.table]);
+        return;
+    }
+    const char *why;
+    int width = p->where.table == FN_COIL ? 1 : data_type_width(p->where.type);
+    if (p->where.write_code && !write_code_fits(p->where.table, p->where.write_code, width, &why))
+        POINT_ERROR(p, "write_function", "%d: %s", p->where.write_code, why);
+    if (p->write_min > p->write_max)
+        POINT_ERROR(p, "write_min", "%g is above write_max %g", p->write_min, p->write_max);
+}
+
 void config_check_point(const struct section_check *c, struct point_config *p)
 {
+    validate_writable(c, p);
     if (p->kind == KIND_COUNTER)
         validate_counter(c, p);
     else

@@ -91,7 +91,7 @@ void stop_signal_init(struct stop_signal *s)
 {
     pthread_mutex_init(&s->lock, NULL);
     cond_init_monotonic(&s->cond);
-    s->stopped = false;
+    s->stopped = s->woken = false;
 }
 
 void stop_signal_destroy(struct stop_signal *s)
@@ -103,7 +103,15 @@ void stop_signal_destroy(struct stop_signal *s)
 void stop_signal_raise(struct stop_signal *s)
 {
     pthread_mutex_lock(&s->lock);
-    s->stopped = true;
+    s->stopped = s->woken = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void stop_signal_poke(struct stop_signal *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->woken = true;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
 }
@@ -127,8 +135,9 @@ void cond_wait_flag_until(pthread_cond_t *cond, pthread_mutex_t *lock, const boo
 bool stop_signal_wait_until(struct stop_signal *s, int64_t mono_deadline_ms)
 {
     pthread_mutex_lock(&s->lock);
-    cond_wait_flag_until(&s->cond, &s->lock, &s->stopped, mono_deadline_ms);
+    cond_wait_flag_until(&s->cond, &s->lock, &s->woken, mono_deadline_ms);
     bool stopped = s->stopped;
+    s->woken = stopped;
     pthread_mutex_unlock(&s->lock);
     return stopped;
 }

@@ -38,13 +38,16 @@ struct stop_signal {
     pthread_mutex_t lock;
     pthread_cond_t cond; /* on CLOCK_MONOTONIC */
     bool stopped;
+    bool woken; /* stopped, or poked since the last wait */
 };
 
 void stop_signal_init(struct stop_signal *s);
 void stop_signal_destroy(struct stop_signal *s);
 void stop_signal_raise(struct stop_signal *s);
 bool stop_signal_raised(struct stop_signal *s);
-/* Sleeps until the monotonic deadline; returns true if stopped meanwhile. */
+/* Ends the current or next wait early, without stopping (new work). */
+void stop_signal_poke(struct stop_signal *s);
+/* Sleeps until the monotonic deadline or a poke; returns true if stopped. */
 bool stop_signal_wait_until(struct stop_signal *s, int64_t mono_deadline_ms);
 
 /* A timespec on CLOCK_MONOTONIC for pthread_cond_timedwait. */

@@ -47,6 +47,12 @@ struct gateway_stats {
     atomic_uint_fast64_t store_errors;
     atomic_uint_fast64_t broker_connects;
     atomic_uint_fast64_t broker_losses;
+    /* Commands by outcome (gateway/command_desk.c); expired ones are not
+     * also counted as refused. */
+    atomic_uint_fast64_t commands_done;
+    atomic_uint_fast64_t commands_refused;
+    atomic_uint_fast64_t commands_failed;
+    atomic_uint_fast64_t commands_expired;
     /* Per device, indexed like gateway_config.devices: written by the
      * device's poller, read by the pipeline. One lock for all devices: a
      * poll takes it once, the health message once a minute. */

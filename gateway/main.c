@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "core/clock.h"
 #include "gateway/commands.h"
+#include "gateway/command_desk.h"
 #include "outputs/mqtt/mqtt_output.h"
 #include "outputs/mqtt/ha_discovery.h"
 #include "gateway/ingest_queue.h"
@@ -148,6 +149,7 @@ struct gateway {
     bool queue_ready;
     struct pipeline *pipeline;
     struct poller **pollers;
+    struct command_desk *desk;
     uint32_t *point_ids;
 };
 
@@ -170,6 +172,7 @@ static int start_pollers(struct gateway *gw)
             poller_start(gw->pollers[i]) != 0)
             return -1;
     }
+    command_desk_attach(gw->desk, gw->pollers);
     return 0;
 }
 
@@ -183,8 +186,13 @@ static int gateway_start(struct gateway *gw)
     if (ingest_queue_init(&gw->queue, (size_t)gw->cfg.ingest_capacity, &gw->stats) != 0)
         return -1;
     gw->queue_ready = true;
-    if (mqtt_output_create(&gw->cfg, gw->store, &gw->stats, wake_queue, &gw->queue, &gw->out) !=
-            0 ||
+    if (command_desk_create(&gw->cfg, &gw->stats, &gw->desk) != 0)
+        return -1;
+    /* Only a gateway with a writable point listens for commands at all. */
+    struct command_sink sink = {command_desk_submit, gw->desk};
+    bool listens = command_desk_listens(&gw->cfg);
+    if (mqtt_output_create(&gw->cfg, gw->store, &gw->stats, wake_queue, &gw->queue,
+                           listens ? &sink : NULL, &gw->out) != 0 ||
         pipeline_create(&gw->cfg, gw->point_ids, gw->store, gw->out, &gw->queue, &gw->stats,
                         &gw->pipeline) != 0 ||
         pipeline_start(gw->pipeline) != 0)
@@ -196,6 +204,8 @@ static int gateway_start(struct gateway *gw)
  * (everything queued is committed), then the broker connection. */
 static void gateway_stop(struct gateway *gw, const char *summary)
 {
+    if (gw->desk)
+        command_desk_detach(gw->desk);
     for (size_t i = 0; gw->pollers && i < gw->cfg.bus_count; i++)
         poller_stop(gw->pollers[i]);
     for (size_t i = 0; gw->pollers && i < gw->cfg.bus_count; i++)
@@ -207,6 +217,7 @@ static void gateway_stop(struct gateway *gw, const char *summary)
         gw->out.ops->stop(gw->out.self, 1000);
         gw->out.ops->destroy(gw->out.self);
     }
+    command_desk_destroy(gw->desk);
     if (gw->store) {
         struct store_stats s = store_stats(gw->store);
         log_msg(LOG_INFO, "store: %lld readings kept for the next start", (long long)s.depth);

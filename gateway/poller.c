@@ -1,4 +1,5 @@
 #include "gateway/poller.h"
+#include "commands/command_value.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "gateway/point_quality.h"
@@ -38,7 +39,11 @@ struct device_state {
 /* The line's busy share over a minute, for the health message. */
 #define BUSY_WINDOW_MS 60000
 
+/* Commands waiting for the bus; more are refused as busy. */
+#define COMMAND_QUEUE_MAX 32
+
 struct poller {
+    const struct gateway_config *cfg;
     const struct bus_config *bus;
     struct bus_stats *line;
     int64_t window_start_us, window_busy_us;
@@ -54,6 +59,10 @@ struct poller {
     struct reading *batch;
     struct source_poll poll;          /* room for the most points of a device */
     const struct source_trace *trace; /* only while a probe polls */
+    /* Commands handed over by the desk, run between polls in order. */
+    pthread_mutex_t commands_lock;
+    struct command *commands, **commands_tail;
+    size_t commands_waiting;
 };
 
 int64_t poller_backoff_ms(int64_t interval_ms, int64_t backoff_max_ms, int failures,
@@ -285,6 +294,127 @@ static void account_poll(struct poller *p, const struct device_state *d, int64_t
     }
 }
 
+static struct device_state *device_of(struct poller *p, int config_index)
+{
+    for (size_t i = 0; i < p->device_count; i++)
+        if (p->devices[i].index == config_index)
+            return &p->devices[i];
+    return NULL;
+}
+
+/* The device's register point that is config point index, or -1. */
+static int register_point_of(const struct poller *p, const struct device_state *d, int index)
+{
+    for (size_t i = 0; i < d->register_points; i++)
+        if (d->points[i] == &p->cfg->points[index])
+            return (int)i;
+    return -1;
+}
+
+/* What the device holds after the write, judged against what was written. */
+static void judge_write(const struct point_config *pc, const struct command *cmd,
+                        const struct source_write *io, struct command_result *res)
+{
+    if (!pc->read_back) {
+        command_result_set(res, COMMAND_DONE, REASON_NONE,
+                           "written; not read back (read_back = false)");
+        return;
+    }
+    if (io->have_value) {
+        res->has_value = true;
+        res->value = point_scaled(pc, io->value_raw);
+    }
+    if (!io->have_value || !command_raw_matches(pc, cmd->raw, io->value_raw))
+        command_result_set(res, COMMAND_FAILED, REASON_READ_BACK_DIFFERS,
+                           "the device confirmed the write but holds %.15g %s (raw %.15g, "
+                           "written %.15g)",
+                           res->value, pc->unit, io->value_raw, cmd->raw);
+    else
+        command_result_set(res, COMMAND_DONE, REASON_NONE, NULL);
+}
+
+/* One command on the bus, between polls: the line is ours, its silences
+ * are the link's as for a poll. */
+static void execute(struct poller *p, struct command *cmd, struct command_result *res)
+{
+    struct device_state *d = device_of(p, cmd->device_index);
+    int idx = d ? register_point_of(p, d, cmd->point_index) : -1;
+    *res = (struct command_result){0};
+    if (idx < 0) {
+        command_result_set(res, COMMAND_REFUSED, REASON_UNKNOWN_POINT, "not polled on bus %s",
+                           p->bus->name);
+        return;
+    }
+    if (clock_mono_ms() > cmd->expires_ms) {
+        command_result_set(res, COMMAND_REFUSED, REASON_EXPIRED,
+                           "expired while waiting for bus %s", p->bus->name);
+        return;
+    }
+    /* A device that is backed off would cost the line a full timeout for
+     * a command that most likely fails too. */
+    if (d->failures >= 2) {
+        command_result_set(res, COMMAND_FAILED, REASON_BACKED_OFF,
+                           "device %s failed its last %d polls; it is asked again in %lld ms",
+                           d->cfg->name, d->failures,
+                           (long long)(d->next_due_ms - clock_mono_ms()));
+        return;
+    }
+    const struct point_config *pc = d->points[idx];
+    struct source_write io = {.read_back = pc->read_back};
+    enum source_result r = p->source->write(p->source_bus, d->source, (size_t)idx, cmd->raw, &io);
+    res->took_ms = io.took_us / 1000;
+    stat_add(&p->line->busy_us, (uint64_t)io.took_us);
+    p->window_busy_us += io.took_us;
+    if (r == SOURCE_OK)
+        judge_write(pc, cmd, &io, res);
+    else
+        command_result_set(res, COMMAND_FAILED,
+                           r == SOURCE_REFUSED ? REASON_EXCEPTION : REASON_NO_ANSWER, "%s", io.why);
+}
+
+static struct command *take_commands(struct poller *p)
+{
+    pthread_mutex_lock(&p->commands_lock);
+    struct command *all = p->commands;
+    p->commands = NULL;
+    p->commands_tail = &p->commands;
+    p->commands_waiting = 0;
+    pthread_mutex_unlock(&p->commands_lock);
+    return all;
+}
+
+static void run_commands(struct poller *p)
+{
+    for (struct command *cmd = take_commands(p), *next; cmd; cmd = next) {
+        next = cmd->next;
+        struct command_result res;
+        execute(p, cmd, &res);
+        cmd->finish(cmd->finish_ctx, cmd, &res);
+    }
+}
+
+int poller_command(struct poller *p, struct command *cmd)
+{
+    pthread_mutex_lock(&p->commands_lock);
+    bool room = p->started && p->commands_waiting < COMMAND_QUEUE_MAX;
+    if (room) {
+        cmd->next = NULL;
+        *p->commands_tail = cmd;
+        p->commands_tail = &cmd->next;
+        p->commands_waiting++;
+    }
+    pthread_mutex_unlock(&p->commands_lock);
+    if (!room)
+        return -1;
+    stop_signal_poke(&p->stop);
+    return 0;
+}
+
+void poller_command_now(struct poller *p, struct command *cmd, struct command_result *res)
+{
+    execute(p, cmd, res);
+}
+
 static void *poller_thread(void *arg)
 {
     struct poller *p = arg;
@@ -293,6 +423,7 @@ static void *poller_thread(void *arg)
     for (size_t i = 0; i < p->device_count; i++)
         p->devices[i].next_due_ms = start;
     for (;;) {
+        run_commands(p);
         struct device_state *next = &p->devices[0];
         for (size_t i = 1; i < p->device_count; i++)
             if (p->devices[i].next_due_ms < next->next_due_ms)
@@ -317,7 +448,10 @@ int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_
     struct poller *p = calloc(1, sizeof(*p));
     if (!p)
         return -1;
+    p->cfg = cfg;
     p->bus = &cfg->buses[bus_index];
+    pthread_mutex_init(&p->commands_lock, NULL);
+    p->commands_tail = &p->commands;
     p->line = &stats->buses[bus_index];
     p->queue = queue;
     p->stats = stats;
@@ -396,6 +530,14 @@ void poller_destroy(struct poller *p)
         return;
     if (p->started)
         pthread_join(p->thread, NULL);
+    /* Commands that came after the last round end here, answered. */
+    for (struct command *cmd = take_commands(p), *next; cmd; cmd = next) {
+        next = cmd->next;
+        struct command_result res = {0};
+        command_result_set(&res, COMMAND_FAILED, REASON_STOPPING, "the gateway is stopping");
+        cmd->finish(cmd->finish_ctx, cmd, &res);
+    }
+    pthread_mutex_destroy(&p->commands_lock);
     for (size_t i = 0; p->devices && i < p->device_count; i++)
         device_free(p, &p->devices[i]);
     free(p->devices);

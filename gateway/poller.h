@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "commands/command.h"
 #include "config/config.h"
 #include "core/clock.h"
 #include "gateway/ingest_queue.h"
@@ -32,6 +33,15 @@ int poller_device_count(const struct poller *p);
  * requests to trace; its readings go to the queue as in a running poller.
  * -1 when the device is not on this bus. */
 int poller_poll_once(struct poller *p, const char *device, const struct source_trace *trace);
+
+/* Queues a command the desk admitted (device_index, point_index and raw
+ * set) for the poller's thread, which runs it before its next poll and
+ * then calls cmd->finish. -1 when the poller is not running or too many
+ * wait already: the caller still owns cmd then. */
+int poller_command(struct poller *p, struct command *cmd);
+/* The same from the calling thread, now (the poller is not started): the
+ * technician's write. res is filled; cmd->finish is not called. */
+void poller_command_now(struct poller *p, struct command *cmd, struct command_result *res);
 
 /* The next back-off delay after `failures` failed polls in a row, the last
  * of which held the bus for cost_ms. After one failure the device is asked

@@ -81,9 +81,20 @@ struct source_device {
 /* Where one point's value is and how it is encoded. A register source
  * reads `table` (Modbus: coil, discrete input, holding or input register)
  * at `address`; `type` and `word_order` say how the words make a number
- * (sources/modbus/point_types.h). */
+ * (sources/modbus/point_types.h). write_code is how the device takes a
+ * write to it (Modbus: function 5, 6, 15 or 16), 0 for the source's usual. */
 struct source_point {
     int table, address, type, word_order;
+    int write_code;
+};
+
+/* One write of a raw value to a point, and what the device holds then. */
+struct source_write {
+    bool read_back;  /* read the point again after writing it */
+    bool have_value; /* out: the point was read back, value_raw holds it */
+    double value_raw;
+    int64_t took_us; /* out: the write and the read-back on the line */
+    char why[256];   /* out: the failure, when the result is not SOURCE_OK */
 };
 
 /* What one point gave: `point` indexes the points handed to add_device;
@@ -137,6 +148,12 @@ struct source_ops {
      * it can. trace is NULL except under the probe. */
     enum source_result (*poll)(void *bus, void *device, struct source_poll *out,
                                const struct source_trace *trace);
+    /* Writes raw to point (an index into the points given to add_device),
+     * from the calling thread, between polls: the bus carries one
+     * transaction at a time. SOURCE_OK once the device confirmed the write
+     * (and, with read_back, answered the read after it). */
+    enum source_result (*write)(void *bus, void *device, size_t point, double raw,
+                                struct source_write *io);
     /* For checking a configuration, without I/O: 0 and *out, or -1 when the
      * bus is no shared line the source can time, or out of memory. */
     int (*poll_cost)(const struct bus_config *bus, const struct bus_kind *kind,

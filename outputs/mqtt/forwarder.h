@@ -16,15 +16,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "commands/command.h"
 #include "config/config.h"
 #include "core/stats.h"
 #include "core/reading.h"
 
 struct forwarder;
 
-/* wake is called from paho's thread whenever the pipeline has news. */
+/* wake is called from paho's thread whenever the pipeline has news.
+ * commands: where commands received go (outputs/mqtt/command_link.h);
+ * NULL: none are listened for. */
 int forwarder_create(const struct gateway_config *cfg, struct gateway_stats *stats,
-                     void (*wake)(void *), void *wake_ctx, struct forwarder **out);
+                     void (*wake)(void *), void *wake_ctx, const struct command_sink *commands,
+                     struct forwarder **out);
 void forwarder_destroy(struct forwarder *fw);
 
 /* Starts a connection attempt when one is due. */

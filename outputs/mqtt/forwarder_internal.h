@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "commands/command.h"
 #include "outputs/mqtt/forwarder.h"
 #include "outputs/mqtt/inflight.h"
 #include "core/log.h"
@@ -73,6 +74,7 @@ struct forwarder {
     char *uri_list[CFG_MAX_URIS];
     void (*wake)(void *);
     void *wake_ctx;
+    struct command_sink commands; /* submit NULL: the gateway takes no commands */
 
     pthread_mutex_t lock; /* everything below; paho calls back on its own thread */
     enum link_state state;

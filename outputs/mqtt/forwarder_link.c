@@ -2,6 +2,7 @@
  * back-off, noticing a lost or silent link and what it probably means, the
  * status messages, stopping. The messages are forwarder.c. */
 #include "core/clock.h"
+#include "outputs/mqtt/command_link.h"
 #include "outputs/mqtt/forwarder_internal.h"
 #include "outputs/mqtt/tls_diagnose.h"
 #include "core/stats.h"
@@ -35,6 +36,9 @@ static void connected(struct forwarder *fw, const char *uri, int64_t max_packet)
     log_msg(LOG_INFO, "mqtt: connected to %s (MQTT %s)", fw->connected_uri,
             mqtt_protocol_names[fw->cfg->mqtt.protocol]);
     publish_status(fw, "online");
+    /* A clean session forgets subscriptions: each connect makes it again. */
+    if (fw->commands.submit)
+        command_link_subscribe(fw);
     fw->wake(fw->wake_ctx);
 }
 static void on_connected(void *context, MQTTAsync_successData *response)
@@ -271,8 +275,8 @@ static void on_disconnected5(void *context, MQTTProperties *properties, enum MQT
 }
 static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *message)
 {
-    (void)context;
-    (void)topic_len;
+    (void)topic_len; /* paho hands topics NUL-terminated */
+    command_link_receive(context, topic, message);
     MQTTAsync_freeMessage(&message);
     MQTTAsync_free(topic);
     return 1;
@@ -288,7 +292,8 @@ static void normalise_uri(char *dst, size_t size, const char *uri)
         snprintf(dst, size, "%s", uri);
 }
 int forwarder_create(const struct gateway_config *cfg, struct gateway_stats *stats,
-                     void (*wake)(void *), void *wake_ctx, struct forwarder **out)
+                     void (*wake)(void *), void *wake_ctx, const struct command_sink *commands,
+                     struct forwarder **out)
 {
     struct forwarder *fw = calloc(1, sizeof(*fw));
     if (!fw)
@@ -297,6 +302,8 @@ int forwarder_create(const struct gateway_config *cfg, struct gateway_stats *sta
     fw->stats = stats;
     fw->wake = wake;
     fw->wake_ctx = wake_ctx;
+    if (commands)
+        fw->commands = *commands;
     fw->retry_delay_ms = cfg->mqtt.reconnect_min_ms;
     fw->v5 = cfg->mqtt.protocol == MQTT_PROTOCOL_5;
     fw->suspect_seq = -1;

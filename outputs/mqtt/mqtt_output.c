@@ -122,14 +122,14 @@ static const struct output_ops mqtt_ops = {
 
 int mqtt_output_create(const struct gateway_config *cfg, const struct store *store,
                        struct gateway_stats *stats, void (*wake)(void *), void *wake_ctx,
-                       struct output *out)
+                       const struct command_sink *commands, struct output *out)
 {
     struct mqtt_output *o = calloc(1, sizeof(*o));
     if (!o)
         return -1;
     o->cfg = cfg;
     o->store = store;
-    if (forwarder_create(cfg, stats, wake, wake_ctx, &o->fw) != 0) {
+    if (forwarder_create(cfg, stats, wake, wake_ctx, commands, &o->fw) != 0) {
         free(o);
         return -1;
     }

@@ -170,7 +170,7 @@ static bool is_exception(int err)
  * send before the unit's reply: read them and check they are ours. */
 static int read_echo(struct modbus_link *link, const uint8_t *pdu, int pdu_len, int64_t timeout_ms)
 {
-    uint8_t echo[16];
+    uint8_t echo[MODBUS_REQUEST_MAX + 2];
     size_t n = (size_t)pdu_len + 2; /* unit and PDU, CRC */
     long got = line_read_exact(modbus_get_socket(link->ctx), echo, n,
                                clock_mono_us() + timeout_ms * 1000);
@@ -198,7 +198,7 @@ static int settle_line(struct modbus_link *link, const struct modbus_request *rq
     *late_ms = -1;
     if (n < 0)
         return -1;
-    if (err == ETIMEDOUT && n >= 5 && heard[0] == rq->unit_id && (heard[1] & 0x7f) == modbus_function_code(rq->function))
+    if (err == ETIMEDOUT && n >= 5 && heard[0] == rq->unit_id && (heard[1] & 0x7f) == modbus_request_code(rq))
         *late_ms = (last_us - sent_us) / 1000;
     return 0;
 }
@@ -208,7 +208,7 @@ static int settle_line(struct modbus_link *link, const struct modbus_request *rq
 static int read_once(struct modbus_link *link, const struct modbus_request *rq,
                      const struct link_device *dev, uint16_t *dest, int64_t *late_ms)
 {
-    uint8_t pdu[6], rsp[MODBUS_MAX_ADU_LENGTH];
+    uint8_t pdu[MODBUS_REQUEST_MAX], rsp[MODBUS_MAX_ADU_LENGTH];
     int fd = modbus_get_socket(link->ctx);
     *late_ms = -1;
     if (link->rtu_framing && line_wait_quiet(&link->pace, fd, dev->pause_ms * 1000) != 0)
@@ -216,6 +216,8 @@ static int read_once(struct modbus_link *link, const struct modbus_request *rq,
     if (!link->rtu_framing && dev->pause_ms > 0)
         clock_sleep_until_us(link->quiet_from_us + dev->pause_ms * 1000);
     int n = modbus_request_encode(rq, pdu);
+    if (n < 0)
+        return EMBBADDATA;
     int64_t sent_us = clock_mono_us();
     if (modbus_send_raw_request(link->ctx, pdu, n) < 0) {
         link->must_reopen = true; /* an adapter unplugged, a converter gone */
@@ -301,8 +303,13 @@ static void describe_failure(const struct modbus_link *link, const struct link_d
                                                     "right for this adapter?)"
                          : err == ERR_LINE_FAILED ? "the line failed or was closed"
                                                   : modbus_strerror(err);
-    int n = snprintf(why, why_size, "%s %d..%d from unit %d on %s: %s", function_names[rq->function],
-                     rq->address, rq->address + rq->count - 1, rq->unit_id, link->label, reason);
+    int n = rq->write_code
+                ? snprintf(why, why_size, "writing %s %d..%d (function %d) to unit %d on %s: %s",
+                           function_names[rq->function], rq->address, rq->address + rq->count - 1,
+                           rq->write_code, rq->unit_id, link->label, reason)
+                : snprintf(why, why_size, "%s %d..%d from unit %d on %s: %s",
+                           function_names[rq->function], rq->address, rq->address + rq->count - 1,
+                           rq->unit_id, link->label, reason);
     if (late_ms >= 0 && n > 0 && (size_t)n < why_size)
         snprintf(why + n, why_size - (size_t)n,
                  " (its reply came %lld ms after the request; response_timeout is %lld ms)",
@@ -313,8 +320,11 @@ static void describe_failure(const struct modbus_link *link, const struct link_d
                  "it sends, set echo = true on the bus)");
 }
 
-enum link_result link_read(struct modbus_link *link, const struct link_device *dev, int function,
-                           int address, int count, uint16_t *dest, char *why, size_t why_size)
+/* One transaction with the device: connects, addresses the unit, and on
+ * failure says why and leaves the link ready for the next one. */
+static enum link_result transact(struct modbus_link *link, const struct link_device *dev,
+                                 const struct modbus_request *rq, uint16_t *dest, char *why,
+                                 size_t why_size)
 {
     modbus_t *ctx = link->ctx;
     bool fresh;
@@ -332,18 +342,17 @@ enum link_result link_read(struct modbus_link *link, const struct link_device *d
      * dribbles its answer cannot hold the bus longer than this. */
     modbus_set_response_timeout(ctx, (uint32_t)(dev->timeout_ms / 1000),
                                 (uint32_t)(dev->timeout_ms % 1000) * 1000);
-    struct modbus_request rq = {
-        .unit_id = dev->unit_id, .function = function, .address = address, .count = count};
     int64_t late_ms;
-    int err = read_once(link, &rq, dev, dest, &late_ms);
+    int err = read_once(link, rq, dev, dest, &late_ms);
     /* On a shared RS-485 line a slow unit's late answer can land in the
      * next unit's transaction. That frame says nothing about this device:
-     * drop it and ask once more instead of failing a healthy neighbour. */
-    if (err == EMBBADSLAVE && link->rtu_framing)
-        err = read_once(link, &rq, dev, dest, &late_ms);
+     * drop it and ask once more instead of failing a healthy neighbour.
+     * A write is not sent twice: the unit may have carried out the first. */
+    if (err == EMBBADSLAVE && link->rtu_framing && !rq->write_code)
+        err = read_once(link, rq, dev, dest, &late_ms);
     if (err == 0)
         return LINK_OK;
-    describe_failure(link, dev, &rq, err, late_ms, why, why_size);
+    describe_failure(link, dev, rq, err, late_ms, why, why_size);
     if (is_exception(err))
         return LINK_EXCEPTION;
     /* A Modbus TCP stream after a reply that does not fit is out of step:
@@ -352,6 +361,27 @@ enum link_result link_read(struct modbus_link *link, const struct link_device *d
     if (!link->rtu_framing || err == ERR_LINE_FAILED || link->must_reopen)
         link_close(link);
     return LINK_IO;
+}
+
+enum link_result link_read(struct modbus_link *link, const struct link_device *dev, int function,
+                           int address, int count, uint16_t *dest, char *why, size_t why_size)
+{
+    struct modbus_request rq = {
+        .unit_id = dev->unit_id, .function = function, .address = address, .count = count};
+    return transact(link, dev, &rq, dest, why, why_size);
+}
+
+enum link_result link_write(struct modbus_link *link, const struct link_device *dev, int function,
+                            int write_code, int address, int count, const uint16_t *values,
+                            char *why, size_t why_size)
+{
+    struct modbus_request rq = {.unit_id = dev->unit_id,
+                                .function = function,
+                                .address = address,
+                                .count = count,
+                                .write_code = write_code,
+                                .values = values};
+    return transact(link, dev, &rq, NULL, why, why_size);
 }
 
 uint32_t link_take_stray_bytes(struct modbus_link *link)

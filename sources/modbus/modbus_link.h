@@ -52,6 +52,15 @@ struct link_device {
 enum link_result link_read(struct modbus_link *link, const struct link_device *dev, int function,
                            int address, int count, uint16_t *dest, char *why, size_t why_size);
 
+/* Writes count registers or coils (values as 0/1) at address of the table
+ * function (enum point_function) with Modbus function code write_code (5,
+ * 6, 15 or 16), under the same line timing as a read. LINK_OK once the
+ * device's reply confirmed the address and the value or count; a write is
+ * never sent twice. */
+enum link_result link_write(struct modbus_link *link, const struct link_device *dev, int function,
+                            int write_code, int address, int count, const uint16_t *values,
+                            char *why, size_t why_size);
+
 /* Bytes heard on the line since the last call that answered no request. */
 uint32_t link_take_stray_bytes(struct modbus_link *link);
 

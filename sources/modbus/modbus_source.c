@@ -5,6 +5,7 @@
 #include "sources/modbus/modbus_link.h"
 #include "sources/modbus/read_plan.h"
 
+#include <modbus/modbus.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,45 @@ static enum source_result device_poll(void *bus, void *device, struct source_pol
     return result;
 }
 
+/* The function code a point is written with when its section names none:
+ * a coil by FC 5, a one-register value by FC 6, a wider one by FC 16. */
+static int write_code_of(const struct source_point *p, int width)
+{
+    if (p->write_code)
+        return p->write_code;
+    if (p->table == FN_COIL)
+        return width == 1 ? MODBUS_FC_WRITE_SINGLE_COIL : MODBUS_FC_WRITE_MULTIPLE_COILS;
+    return width == 1 ? MODBUS_FC_WRITE_SINGLE_REGISTER : MODBUS_FC_WRITE_MULTIPLE_REGISTERS;
+}
+
+static enum source_result device_write(void *bus, void *device, size_t point, double raw,
+                                       struct source_write *io)
+{
+    struct modbus_bus *b = bus;
+    struct modbus_device *d = device;
+    const struct source_point *p = &d->points[point];
+    bool bits = function_reads_bits(p->table);
+    int width = bits ? 1 : data_type_width(p->type);
+    uint16_t words[4] = {0};
+    if (bits)
+        words[0] = raw != 0;
+    else
+        encode_registers(raw, p->type, p->word_order, words);
+    int64_t began = clock_mono_us();
+    io->have_value = false;
+    io->why[0] = '\0';
+    enum link_result res = link_write(b->link, &d->link, p->table, write_code_of(p, width),
+                                      p->address, width, words, io->why, sizeof(io->why));
+    if (res == LINK_OK && io->read_back) {
+        res = link_read(b->link, &d->link, p->table, p->address, width, b->regs, io->why,
+                        sizeof(io->why));
+        io->have_value = res == LINK_OK && decode_registers(b->regs, p->type, p->word_order,
+                                                            &io->value_raw) == DECODE_OK;
+    }
+    io->took_us = clock_mono_us() - began;
+    return from_link[res];
+}
+
 /* What planning assumes a unit takes to start its reply; real units take
  * 1 to 50 ms, most a few (docs/design.md, "A budget per line"). */
 #define ASSUMED_TURNAROUND_US 5000
@@ -207,5 +247,6 @@ const struct source_ops modbus_source = {
     .add_device = device_add,
     .remove_device = device_remove,
     .poll = device_poll,
+    .write = device_write,
     .poll_cost = device_poll_cost,
 };
