@@ -64,8 +64,8 @@ enum command_reason command_to_raw(const struct point_config *p, const struct co
     }
     double x = v->number;
     if (x < p->write_min || x > p->write_max) {
-        snprintf(why, why_size, "%.15g %s is outside write_min %.15g .. write_max %.15g", x,
-                 p->unit, p->write_min, p->write_max);
+        snprintf(why, why_size, "%.15g%s%s is outside write_min %.15g .. write_max %.15g", x,
+                 p->unit[0] ? " " : "", p->unit, p->write_min, p->write_max);
         return REASON_OUT_OF_RANGE;
     }
     double r = (x - p->offset) / p->scale;
@@ -75,8 +75,8 @@ enum command_reason command_to_raw(const struct point_config *p, const struct co
         /* A step of the scale, give or take the error of decimal scales
          * (21.3 / 0.1 is 212.99999999999997). */
         if (fabs(r - nearest) > 1e-6 * fmax(1.0, fabs(nearest))) {
-            snprintf(why, why_size, "%.15g %s is not a step of the point's scale %.15g", x,
-                     p->unit, p->scale);
+            snprintf(why, why_size, "%.15g%s%s is not a step of the point's scale %.15g", x,
+                     p->unit[0] ? " " : "", p->unit, p->scale);
             return REASON_OUT_OF_RANGE;
         }
         r = nearest;
@@ -84,8 +84,8 @@ enum command_reason command_to_raw(const struct point_config *p, const struct co
     double lo, hi;
     type_range(p->where.type, &lo, &hi);
     if (!isfinite(r) || r < lo || r > hi) {
-        snprintf(why, why_size, "%.15g %s is %.15g on the wire, beyond what a %s holds", x,
-                 p->unit, r, data_type_names[p->where.type]);
+        snprintf(why, why_size, "%.15g%s%s is %.15g on the wire, beyond what a %s holds", x,
+                 p->unit[0] ? " " : "", p->unit, r, data_type_names[p->where.type]);
         return REASON_OUT_OF_RANGE;
     }
     *raw = r;

@@ -226,11 +226,12 @@ static void print_stats(const struct line *l, const char *path)
         const struct line_unit *u = &l->units.unit[i];
         n += snprintf(buf + n, sizeof(buf) - (size_t)n,
                       "%s\"%d\": {\"heard\": %llu, \"answered\": %llu, "
-                      "\"ignored_short_gap\": %llu, \"not_heard_quiet\": %llu}",
+                      "\"ignored_short_gap\": %llu, \"not_heard_quiet\": %llu, "
+                      "\"writes\": %llu}",
                       i ? ", " : "", u->id, (unsigned long long)u->heard,
                       (unsigned long long)u->answered,
                       (unsigned long long)u->ignored_short_gap,
-                      (unsigned long long)u->not_heard_quiet);
+                      (unsigned long long)u->not_heard_quiet, (unsigned long long)u->writes);
     }
     snprintf(buf + n, sizeof(buf) - (size_t)n, "}}");
     printf("STATS %s\n", buf);
@@ -337,6 +338,10 @@ int main(int argc, char **argv)
                     a);
             return 2;
         }
+    }
+    if (l.units.registers < 1 || l.units.registers > LINE_REGISTERS_MAX) {
+        fprintf(stderr, "rs485-line-stub: --registers takes 1 to %d\n", LINE_REGISTERS_MAX);
+        return 2;
     }
     if (!l.units.count)
         add_units(&l, units, turnaround_us);

@@ -20,6 +20,9 @@
 
 enum unit_mode { UNIT_HEALTHY, UNIT_DEAD, UNIT_SLOW };
 
+/* The most registers a unit serves (--registers). */
+#define LINE_REGISTERS_MAX 125
+
 struct line_unit {
     int id;
     enum unit_mode mode;
@@ -27,6 +30,11 @@ struct line_unit {
     int64_t quiet_us;      /* a request sooner than this after its own reply is not heard */
     int64_t last_reply_end_us;
     uint64_t heard, answered, ignored_short_gap, not_heard_quiet; /* heard: frames for it */
+    /* Holding registers written with function 6 (any but 0): they read
+     * back as written from then on. */
+    uint16_t written[LINE_REGISTERS_MAX];
+    bool is_written[LINE_REGISTERS_MAX];
+    uint64_t writes;
 };
 
 struct line_units {

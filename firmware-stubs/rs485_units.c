@@ -1,6 +1,7 @@
 /* What the units on the paced line answer: read holding and input
- * registers (functions 3 and 4) from a small map, an exception for
- * anything else, nothing for a frame that is broken, not theirs, or, on a
+ * registers (functions 3 and 4) from a small map, write one holding
+ * register (function 6, any but register 0), an exception for anything
+ * else, nothing for a frame that is broken, not theirs, or, on a
  * strict unit, one that started too soon after the previous frame (a real
  * UART would have taken it for the previous frame's tail). */
 #include "firmware-stubs/rs485_line.h"
@@ -12,6 +13,8 @@ uint16_t line_register(const struct line_unit *u, int address)
 {
     if (address == 0)
         return (uint16_t)u->answered;
+    if (address < LINE_REGISTERS_MAX && u->is_written[address])
+        return u->written[address];
     return (uint16_t)(u->id * 100 + address);
 }
 
@@ -31,11 +34,35 @@ static int finish(uint8_t *out, int n)
     return n + 2;
 }
 
-static int build_reply(const struct line_units *units, const struct line_unit *u,
-                       const uint8_t *req, uint8_t *out)
+static int exception(const uint8_t *req, uint8_t *out, int code)
+{
+    out[0] = req[0];
+    out[1] = (uint8_t)(req[1] | 0x80);
+    out[2] = (uint8_t)code;
+    return finish(out, 3);
+}
+
+/* Function 6 is answered with the request itself. */
+static int write_register(const struct line_units *units, struct line_unit *u, const uint8_t *req,
+                          uint8_t *out)
+{
+    int address = (req[2] << 8) | req[3];
+    if (address == 0 || address >= units->registers)
+        return exception(req, out, 2);
+    u->written[address] = (uint16_t)((req[4] << 8) | req[5]);
+    u->is_written[address] = true;
+    u->writes++;
+    memcpy(out, req, 6);
+    return finish(out, 6);
+}
+
+static int build_reply(const struct line_units *units, struct line_unit *u, const uint8_t *req,
+                       uint8_t *out)
 {
     int function = req[1], address = (req[2] << 8) | req[3], count = (req[4] << 8) | req[5];
     out[0] = req[0];
+    if (function == 6)
+        return write_register(units, u, req, out);
     if (function != 3 && function != 4) {
         out[1] = (uint8_t)(function | 0x80);
         out[2] = 1; /* illegal function */

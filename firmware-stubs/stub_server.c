@@ -140,18 +140,57 @@ static int parse_options(int argc, char **argv, const struct stub_model *m, stru
     return 0;
 }
 
+static int write_target(int function)
+{
+    switch (function) {
+    case MODBUS_FC_WRITE_SINGLE_COIL:
+    case MODBUS_FC_WRITE_MULTIPLE_COILS:
+        return MODBUS_FC_READ_COILS;
+    case MODBUS_FC_WRITE_SINGLE_REGISTER:
+    case MODBUS_FC_WRITE_MULTIPLE_REGISTERS:
+        return MODBUS_FC_READ_HOLDING_REGISTERS;
+    default:
+        return 0;
+    }
+}
+
+/* 0 when the model's manual lets this write through; else the exception. */
+static int write_refused(const struct stub_model *m, int function, int address, int count)
+{
+    int table = write_target(function);
+    if (m->writable_count == 0)
+        return MODBUS_EXCEPTION_ILLEGAL_FUNCTION;
+    if (function == MODBUS_FC_WRITE_SINGLE_COIL || function == MODBUS_FC_WRITE_SINGLE_REGISTER)
+        count = 1; /* the field holds the value */
+    for (int i = 0; i < m->writable_count; i++) {
+        const struct stub_writable *w = &m->writable[i];
+        if (w->table == table && address >= w->first && address + count - 1 <= w->last)
+            return 0;
+    }
+    return MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS;
+}
+
 void handle_request(modbus_t *ctx, modbus_mapping_t *map, const struct stub_model *m,
                     const uint8_t *req, int len)
 {
     int hl = modbus_get_header_length(ctx);
     int refused = 0;
-    if (len >= hl + 5)
-        refused = m->on_request(map, req[hl], (req[hl + 1] << 8) | req[hl + 2],
-                                (req[hl + 3] << 8) | req[hl + 4]);
-    if (refused)
+    if (len < hl + 5) {
+        modbus_reply(ctx, req, len, map); /* libmodbus answers what it makes of it */
+        return;
+    }
+    int function = req[hl], address = (req[hl + 1] << 8) | req[hl + 2],
+        count = (req[hl + 3] << 8) | req[hl + 4];
+    bool write = write_target(function) != 0;
+    refused = write ? write_refused(m, function, address, count)
+                    : m->on_request(map, function, address, count);
+    if (refused) {
         modbus_reply_exception(ctx, req, (unsigned)refused);
-    else
-        modbus_reply(ctx, req, len, map);
+        return;
+    }
+    modbus_reply(ctx, req, len, map);
+    if (write && m->on_write)
+        m->on_write(map, address, function == 5 || function == 6 ? 1 : count);
 }
 
 int time_is_up(const struct stub_options *o, time_t started)

@@ -10,6 +10,14 @@
 
 #include <modbus/modbus.h>
 
+/* Registers (or coils) a device's manual documents as writable: a write
+ * anywhere else is refused with an illegal data address exception, and a
+ * model without any refuses every write function as illegal. */
+struct stub_writable {
+    int table; /* MODBUS_FC_READ_COILS or MODBUS_FC_READ_HOLDING_REGISTERS: where it lands */
+    int first, last;
+};
+
 struct stub_model {
     const char *name;
     const char *options_help; /* model options, for --help */
@@ -24,6 +32,11 @@ struct stub_model {
     /* Where the model counts the reads its documented sequence follows;
      * a power loss (SIGUSR1) sets it back to 0, as at switch-on. */
     long *reads;
+    /* Where functions 5, 6, 15 and 16 may write (with on_write, if set,
+     * told after each write the map took). */
+    const struct stub_writable *writable;
+    int writable_count;
+    void (*on_write)(modbus_mapping_t *map, int address, int count);
     /* Optional: what else the device does after a power loss. */
     void (*on_power_loss)(modbus_mapping_t *map);
 };

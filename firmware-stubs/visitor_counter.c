@@ -5,6 +5,9 @@
  *   out = (start_out + 5k) mod 65536     register 1
  *   status = 1 (counting)                register 2
  *   power_on_count                       register 3 (1 at start, +1 per power loss)
+ *   display = what the counter's display shows, uint32   registers 4-5 (writable, FC 16)
+ *   relay   = its relay output (a lamp, a gate)            coil 0 (writable, FC 5 or 15)
+ * both 0 at switch-on and after a power loss.
  * A power loss (SIGUSR1 or --power-loss-after N reads) restarts k at 0 with
  * both counters at 0, as the real device forgets its count, or at
  * --counted-at-restart N: visitors the device counted after it came back
@@ -18,6 +21,8 @@
 #define REG_OUT 1
 #define REG_STATUS 2
 #define REG_POWER_ON_COUNT 3
+#define REG_DISPLAY 4 /* and 5 */
+#define COIL_RELAY 0
 
 static long start_in, start_out, power_loss_after, counted_at_restart;
 static long reads, reads_total;
@@ -53,6 +58,8 @@ static void power_on(modbus_mapping_t *map)
     reads = 0;
     map->tab_registers[REG_STATUS] = 1;
     map->tab_registers[REG_POWER_ON_COUNT] = (uint16_t)power_ons;
+    map->tab_registers[REG_DISPLAY] = map->tab_registers[REG_DISPLAY + 1] = 0;
+    map->tab_bits[COIL_RELAY] = 0;
 }
 
 static int on_request(modbus_mapping_t *map, int function, int address, int count)
@@ -72,8 +79,15 @@ static int on_request(modbus_mapping_t *map, int function, int address, int coun
 
 int main(int argc, char **argv)
 {
+    static const struct stub_writable outputs[] = {
+        {MODBUS_FC_READ_HOLDING_REGISTERS, REG_DISPLAY, REG_DISPLAY + 1},
+        {MODBUS_FC_READ_COILS, COIL_RELAY, COIL_RELAY},
+    };
     static const struct stub_model model = {
         .name = "visitor-counter",
+        .writable = outputs,
+        .writable_count = 2,
+        .nb_bits = 8,
         .options_help = "  --start-in N           in counter at switch-on (default 0)\n"
                         "  --start-out N          out counter at switch-on (default 0)\n"
                         "  --power-loss-after N   lose power once, before the N-th read\n"

@@ -18,33 +18,48 @@ int command_load_config(const char *path, struct gateway_config *cfg)
     return -1;
 }
 
+int technician_poller_open(const struct gateway_config *cfg, int device_index,
+                          struct technician_poller *tp)
+{
+    const struct device_config *d = &cfg->devices[device_index];
+    *tp = (struct technician_poller){0};
+    tp->ids = calloc(cfg->point_count + 1, sizeof(*tp->ids));
+    for (size_t i = 0; tp->ids && i < cfg->point_count; i++)
+        tp->ids[i] = (uint32_t)i; /* a reading names its point by config index */
+    if (!tp->ids || stats_init(&tp->stats, cfg->device_count, cfg->bus_count) != 0) {
+        free(tp->ids);
+        return -1;
+    }
+    if (ingest_queue_init(&tp->queue, 4096, &tp->stats) != 0) {
+        stats_free(&tp->stats);
+        free(tp->ids);
+        return -1;
+    }
+    if (poller_create(cfg, d->bus_index, tp->ids, &tp->queue, &tp->stats, &tp->poller) != 0) {
+        ingest_queue_destroy(&tp->queue);
+        stats_free(&tp->stats);
+        free(tp->ids);
+        return -1;
+    }
+    return 0;
+}
+
+void technician_poller_close(struct technician_poller *tp)
+{
+    poller_destroy(tp->poller);
+    ingest_queue_destroy(&tp->queue);
+    stats_free(&tp->stats);
+    free(tp->ids);
+}
+
 int command_poll_once(const struct gateway_config *cfg, int device_index,
                       const struct source_trace *trace, struct reading *out, size_t max)
 {
-    const struct device_config *d = &cfg->devices[device_index];
-    uint32_t *ids = calloc(cfg->point_count + 1, sizeof(*ids));
-    struct ingest_queue queue;
-    struct gateway_stats stats;
-    struct poller *poller = NULL;
-    int n = -1;
-    for (size_t i = 0; ids && i < cfg->point_count; i++)
-        ids[i] = (uint32_t)i; /* a reading names its point by config index */
-    if (!ids || stats_init(&stats, cfg->device_count, cfg->bus_count) != 0) {
-        free(ids);
+    struct technician_poller tp;
+    if (technician_poller_open(cfg, device_index, &tp) != 0)
         return -1;
-    }
-    if (ingest_queue_init(&queue, 4096, &stats) != 0) {
-        stats_free(&stats);
-        free(ids);
-        return -1;
-    }
-    if (poller_create(cfg, d->bus_index, ids, &queue, &stats, &poller) == 0) {
-        poller_poll_once(poller, d->name, trace);
-        n = (int)ingest_queue_take(&queue, out, max);
-        poller_destroy(poller);
-    }
-    ingest_queue_destroy(&queue);
-    stats_free(&stats);
-    free(ids);
+    poller_poll_once(tp.poller, cfg->devices[device_index].name, trace);
+    int n = (int)ingest_queue_take(&tp.queue, out, max);
+    technician_poller_close(&tp);
     return n;
 }

@@ -39,6 +39,7 @@ static void usage(FILE *out)
                  "       sensor-gateway status --config FILE\n"
                  "       sensor-gateway probe --config FILE DEVICE\n"
                  "       sensor-gateway scan --config FILE BUS [--units FIRST-LAST]\n"
+                 "       sensor-gateway write --config FILE DEVICE POINT VALUE\n"
                  "\n"
                  "Polls Modbus TCP/RTU devices, buffers every reading in SQLite and forwards\n"
                  "it over MQTT (QoS 1 by default). See README.md and docs/.\n"
@@ -58,6 +59,7 @@ static void usage(FILE *out)
                  "  status   the daemon's health from its status_file, broker or not\n"
                  "  probe    poll one device once: registers, values, quality, timings\n"
                  "  scan     which unit ids answer on a bus (default 1-247)\n"
+                 "  write    write a value to a writable point once and read it back\n"
                  "  -h, --help               print this help and exit\n"
                  "\n"
                  "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure,\n"
@@ -340,27 +342,30 @@ static int run(const char *path, int level_override)
     return EXIT_SUCCESS;
 }
 
-/* `sensor-gateway status|probe|scan --config FILE [ARG] [--units A-B]`. */
+/* `sensor-gateway status|probe|scan|write --config FILE [ARG...] [--units A-B]`. */
 static int technician_command(int argc, char **argv)
 {
-    const char *config = NULL, *arg = NULL;
-    int first = 1, last = 247;
+    const char *config = NULL, *args[3] = {NULL, NULL, NULL};
+    int first = 1, last = 247, n_args = 0;
     for (int i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc)
             config = argv[++i];
         else if (strcmp(argv[i], "--units") == 0 && i + 1 < argc &&
                  sscanf(argv[i + 1], "%d-%d", &first, &last) == 2)
             i++;
-        else if (argv[i][0] != '-' && !arg)
-            arg = argv[i];
+        else if ((argv[i][0] != '-' || (n_args == 2 && argv[i][1])) && n_args < 3)
+            args[n_args++] = argv[i]; /* a write's value may be negative */
         else
             config = NULL, i = argc; /* anything else: usage */
     }
-    bool needs_arg = strcmp(argv[0], "status") != 0;
-    if (!config || needs_arg != (arg != NULL)) {
+    int needs = strcmp(argv[0], "status") == 0 ? 0 : strcmp(argv[0], "write") == 0 ? 3 : 1;
+    const char *arg = args[0];
+    if (!config || n_args != needs) {
         usage(stderr);
         return EXIT_CONFIG;
     }
+    if (strcmp(argv[0], "write") == 0)
+        return command_write(config, args[0], args[1], args[2]);
     if (strcmp(argv[0], "status") == 0)
         return command_status(config);
     if (strcmp(argv[0], "probe") == 0)
@@ -379,7 +384,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (argc > 1 && (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "probe") == 0 ||
-                     strcmp(argv[1], "scan") == 0))
+                     strcmp(argv[1], "scan") == 0 || strcmp(argv[1], "write") == 0))
         return technician_command(argc - 1, argv + 1);
 
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},

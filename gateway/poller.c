@@ -326,9 +326,9 @@ static void judge_write(const struct point_config *pc, const struct command *cmd
     }
     if (!io->have_value || !command_raw_matches(pc, cmd->raw, io->value_raw))
         command_result_set(res, COMMAND_FAILED, REASON_READ_BACK_DIFFERS,
-                           "the device confirmed the write but holds %.15g %s (raw %.15g, "
+                           "the device confirmed the write but holds %.15g%s%s (raw %.15g, "
                            "written %.15g)",
-                           res->value, pc->unit, io->value_raw, cmd->raw);
+                           res->value, pc->unit[0] ? " " : "", pc->unit, io->value_raw, cmd->raw);
     else
         command_result_set(res, COMMAND_DONE, REASON_NONE, NULL);
 }

@@ -150,6 +150,12 @@ char *health_json(const struct gateway_config *cfg, const struct health_inputs *
     add_int(broker, "connects", (int64_t)stat_get(&in->stats->broker_connects));
     add_int(broker, "reconnects", (int64_t)stat_get(&in->stats->broker_losses));
     json_object_object_add(root, "broker", broker);
+    json_object *commands = json_object_new_object();
+    add_int(commands, "done", (int64_t)stat_get(&in->stats->commands_done));
+    add_int(commands, "refused", (int64_t)stat_get(&in->stats->commands_refused));
+    add_int(commands, "failed", (int64_t)stat_get(&in->stats->commands_failed));
+    add_int(commands, "expired", (int64_t)stat_get(&in->stats->commands_expired));
+    json_object_object_add(root, "commands", commands);
     json_object_object_add(root, "lines", lines_json(cfg, in->stats));
     json_object_object_add(root, "devices", devices_json(cfg, in->stats));
     return finish(root);

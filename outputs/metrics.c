@@ -150,16 +150,20 @@ static void flow_part(FILE *f, json_object *h)
                                connects = {"sensor_gateway_broker_connects_total", "counter",
                                            "Connections to the broker made."},
                                losses = {"sensor_gateway_broker_losses_total", "counter",
-                                         "Connections to the broker lost."};
+                                         "Connections to the broker lost."},
+                               commands = {"sensor_gateway_commands_total", "counter",
+                                           "Commands to devices by outcome."};
     static const char *const reading_outcomes[] = {
         "polled", "stored", "published", "acknowledged", "refused", "dropped_queue_full",
         "dropped_store_bound", "dropped_store_full", NULL};
     static const char *const message_outcomes[] = {"published", "acknowledged", "refused", NULL};
+    static const char *const command_outcomes[] = {"done", "refused", "failed", "expired", NULL};
     by_outcome(f, &readings, at(h, "readings"), reading_outcomes);
     scalar(f, &errors, at(at(h, "readings"), "store_errors"));
     by_outcome(f, &messages, at(h, "messages"), message_outcomes);
     scalar(f, &connects, at(at(h, "broker"), "connects"));
     scalar(f, &losses, at(at(h, "broker"), "reconnects"));
+    by_outcome(f, &commands, at(h, "commands"), command_outcomes);
 }
 
 /* One family per field of the per-device or per-line objects. */

@@ -72,6 +72,8 @@ def check_equal(values, health):
         expect("sensor_gateway_" + name, store[key])
     expect("sensor_gateway_broker_connects_total", health["broker"]["connects"])
     expect("sensor_gateway_broker_losses_total", health["broker"]["reconnects"])
+    for outcome, v in health["commands"].items():
+        expect("sensor_gateway_commands_total", v, outcome=outcome)
     expect("sensor_gateway_uptime_seconds", health["uptime_s"])
     expect("sensor_gateway_clock_synced", int(health["clock_synced"]))
     expect("sensor_gateway_info", 1, gateway=health["gateway"], version=health["version"],

@@ -26,6 +26,10 @@ def schema_validator(name):
 
 def schema_for_topic(topic):
     parts = topic.split("/")
+    if "commands" in parts and parts[-1] == "result" or "replies" in parts:
+        return "command-result"
+    if len(parts) >= 3 and parts[-3] == "commands":
+        return "command"
     if parts[0] == "homeassistant" and parts[-1] == "config":
         return "ha-discovery"
     if "readings" in parts:
