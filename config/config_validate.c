@@ -488,7 +488,7 @@ static void validate_writable(const struct section_check *c, struct point_config
         return;
     }
     if (p->where.table != FN_COIL && p->where.table != FN_HOLDING_REGISTER) {
-        POINT_ERROR(p, "writable", "only coils and holding registers can be written, not a %s",
+        POINT_ERROR(p, "writable", "only coils and holding registers can be written (function = %s)",
                     function_names[p->where.table]);
         return;
     }

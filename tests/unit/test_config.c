@@ -51,8 +51,8 @@ static const struct broken_case {
     const char *message; /* %s is the file's path */
 } broken[] = {
     {HEAD "[sensor x]\nfoo = 1\n" BUS DEV PT,
-     "%s:7: [sensor x]: unknown section (expected [gateway], [mqtt], [store], [bus NAME], "
-     "[device NAME] or [point DEVICE/NAME])"},
+     "%s:7: [sensor x]: unknown section (expected [gateway], [mqtt], [store], [commands], "
+     "[bus NAME], [device NAME] or [point DEVICE/NAME])"},
     {HEAD BUS DEV PT "colour = red\n", "%s:18: [point d/p] colour: unknown key"},
     {"[gateway]\nid = gw\ntimezone = Europe/Berln\n[mqtt]\nuri = tcp://127.0.0.1:1883\n[store]\n"
      "path = /tmp/x.db\n" BUS DEV PT,
@@ -190,11 +190,31 @@ static const struct broken_case {
                      "occupancy_in = q\noccupancy_out = p\n",
      "%s:28: [point d/again] occupancy_in: 'q' already feeds occupancy point inside (line 24); "
      "a counter feeds one"},
+    /* Writable points (commands) */
+    {HEAD BUS DEV PT "write_max = 5\n", "%s:18: [point d/p] write_max: needs writable = true"},
+    {HEAD BUS DEV "[point d/p]\nfunction = input_register\naddress = 0\ntype = uint16\n"
+                  "writable = true\n",
+     "%s:18: [point d/p] writable: only coils and holding registers can be written (function = "
+     "input_register)"},
+    {HEAD BUS DEV "[point d/p]\nfunction = holding_register\naddress = 0\ntype = uint32\n"
+                  "writable = true\nwrite_function = 6\n",
+     "%s:19: [point d/p] write_function: 6: function 6 writes one register; this type takes "
+     "more: use 16"},
+    {HEAD BUS DEV PT "writable = true\nwrite_function = 5\n",
+     "%s:19: [point d/p] write_function: 5: a register is written with function 6 or 16"},
+    {HEAD BUS DEV PT "writable = true\nwrite_min = 5\nwrite_max = 1\n",
+     "%s:19: [point d/p] write_min: 5 is above write_max 1"},
+    {HEAD BUS DEV PT "[point d/q]\nsource = p\nwritable = true\n",
+     "%s:20: [point d/q] writable: only a point that is one register value can be written, not "
+     "one derived from another point"},
+    {HEAD "[commands]\nenable = true\n" BUS DEV PT, "%s:8: [commands] enable: unknown key"},
+    {HEAD "[commands]\nmax_age = 10ms\n" BUS DEV PT,
+     "%s:8: [commands] max_age: 10ms is out of range (1000ms to 3600000ms)"},
     /* inih calls back for keys only: a section with none must not vanish. */
     {HEAD "[bus b]\n" DEV PT, "%s:7: [bus b] type: missing (this key is required)"},
     {HEAD "[sesnor x]\n" BUS DEV PT,
-     "%s:7: [sesnor x]: unknown section (expected [gateway], [mqtt], [store], [bus NAME], "
-     "[device NAME] or [point DEVICE/NAME])"},
+     "%s:7: [sesnor x]: unknown section (expected [gateway], [mqtt], [store], [commands], "
+     "[bus NAME], [device NAME] or [point DEVICE/NAME])"},
     {HEAD BUS DEV PT "[point d/q]\n",
      "%s:18: [point d/q] function: missing (this key is required)"},
     {"[gateway]\nid = gw\n[mqtt]\nuri = tcp://h:1\nreconnect_min = 2m\nreconnect_max = 30s\n"
