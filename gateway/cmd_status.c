@@ -80,6 +80,11 @@ int command_status(const char *config_path)
                number(store, "dropped_total"), number(store, "next_seq"));
         printf("broker: %lld connects, %lld connection losses\n", number(broker, "connects"),
                number(broker, "reconnects"));
+        json_object *cmds = field(h, "commands");
+        if (cmds)
+            printf("commands: %lld done, %lld refused, %lld failed, %lld expired\n",
+                   number(cmds, "done"), number(cmds, "refused"), number(cmds, "failed"),
+                   number(cmds, "expired"));
         print_lines(field(h, "lines"));
         print_devices(field(h, "devices"));
         json_object_put(h);
