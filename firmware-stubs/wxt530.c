@@ -6,23 +6,21 @@
  *   0x0012 wind direction x10     97k mod 3600
  *   0x001F air temperature x10    -100 + (17k mod 400)
  *   0x0023 dew point x10          32767 when k mod 5 = 4 (no data), else -150 + (11k mod 300)
- * Holding register 0x0007: writing 0x3247 resets the rain counter (kept
- * at 0x0007 as the count of such resets, for tests). */
+ * Holding register 0x0007 is the only writable one: a write of 0x3247
+ * there resets the rain counter (counted in rain_resets). */
 #include "firmware-stubs/stub_server.h"
 #include "firmware-stubs/stub_values.h"
 
 #define WXT_NO_DATA 32767
+#define REG_RAIN_RESET 0x0007
 #define RAIN_RESET_COMMAND 0x3247
 
 static long reads, rain_resets;
 
 static int on_request(modbus_mapping_t *map, int function, int address, int count)
 {
+    (void)address;
     (void)count;
-    if (function == MODBUS_FC_WRITE_SINGLE_REGISTER && address == 0x0007) {
-        rain_resets++;
-        return 0;
-    }
     if (function != MODBUS_FC_READ_INPUT_REGISTERS)
         return 0;
     long k = reads++;
@@ -35,10 +33,23 @@ static int on_request(modbus_mapping_t *map, int function, int address, int coun
     return 0;
 }
 
+static void on_write(modbus_mapping_t *map, int address, int count)
+{
+    (void)count;
+    if (address == REG_RAIN_RESET && map->tab_registers[REG_RAIN_RESET] == RAIN_RESET_COMMAND)
+        rain_resets++;
+}
+
 int main(int argc, char **argv)
 {
+    static const struct stub_writable rain_reset[] = {
+        {MODBUS_FC_READ_HOLDING_REGISTERS, REG_RAIN_RESET, REG_RAIN_RESET},
+    };
     static const struct stub_model model = {
         .name = "wxt530",
+        .writable = rain_reset,
+        .writable_count = 1,
+        .on_write = on_write,
         .options_help = "  (none)\n",
         .nb_registers = 11,
         .nb_input_registers = 0x0030,

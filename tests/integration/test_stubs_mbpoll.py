@@ -80,6 +80,8 @@ def body(work):
         check(got == want, f"wxt530 read {k}: {got}, manual and sequence say {want}")
     rc, _, out = mbpoll(dev, "4", 7, 1, serial=s, write=[0x3247])
     check(rc == 0, f"wxt530 refused the rain counter reset command: {out}")
+    rc, _, out = mbpoll(dev, "4", 8, 1, serial=s, write=[1])
+    check(rc != 0 and "Illegal data address" in out, f"wxt530 took a write to 0x0008: {out}")
     checked.append("wxt530")
 
     # GMP252: FC 3, float32 least significant word first, address 240, 19200 8N2.
