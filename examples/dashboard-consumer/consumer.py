@@ -1,290 +1,146 @@
 #!/usr/bin/python3
 """Reference consumer of the gateway's MQTT contract (docs/mqtt-contract.md,
 "Building a dashboard"): what a county's ingest service has to do to get the
-visitor figures right, in about three hundred lines of Python.
+visitor figures right.
 
-  consumer.py run    --host H --port P --db F [--report-dir D]   ingest until SIGTERM
-  consumer.py report --db F --report-dir D                        write the report once
+  consumer.py run    --host H --port P --db DB [--share GROUP] [--report-dir D]
+  consumer.py report --db DB --report-dir D          write the report once
+
+DB is a file (SQLite, the single-box default) or postgresql://... (several
+consumers may share one database and one subscription).
 
 `run` subscribes with a persistent session (fixed client id, clean session
-off, QoS 1), so that the broker keeps what is published while it is down;
-keeps every message's (gateway, store, seq) once, so a message delivered
-twice counts once and a gateway whose store was made anew (seq from 1
-again, under a new store identity) loses nothing; keeps counts, day totals and device metadata in SQLite; and
-every --report-every seconds (and at the end) writes the report:
-  report.md    per site and local day: visitors in and out, completeness,
-               where the figure comes from (the day total, or the day's
-               counts so far), and the sequence gaps seen per gateway
-  daily.csv    the same rows, for a spreadsheet or a test
-  report.png   visitors per hour (the last day) and per day, per site
+off, QoS 1), so that the broker keeps what is published while it is down.
+Messages are committed in batches, and each message is acknowledged to the
+broker only after the batch that holds it has been committed: a consumer
+killed mid-batch loses nothing, the broker delivers again what it did not
+acknowledge. Every message is kept once by (gateway, store, seq), so a
+message delivered twice (to this consumer or to another one sharing the
+subscription) counts once and a gateway whose store was made anew loses
+nothing. With --share GROUP, readings and indicators come through the
+shared subscription $share/GROUP/...: the broker hands each message to one
+member of the group. Device metadata, health and status are retained and
+come through a normal subscription (a shared one gets no retained
+messages) to every member.
 
-Debian packages: python3-paho-mqtt (1.6), python3-matplotlib."""
+Every --report-every seconds (and at the end) `run` writes the report
+(report.py). Debian packages: python3-paho-mqtt (1.6), python3-matplotlib,
+python3-psycopg for PostgreSQL."""
 import argparse
-import csv
-import json
-import os
 import signal
-import sqlite3
 import sys
 import threading
 import time
-from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS seen (gateway TEXT, store TEXT, seq INTEGER,
-  PRIMARY KEY (gateway, store, seq));
-CREATE TABLE IF NOT EXISTS counts (
-  gateway TEXT, device TEXT, point TEXT, type TEXT, interval_start TEXT, interval_end TEXT,
-  day TEXT, count INTEGER, completeness REAL, events TEXT, seq INTEGER,
-  PRIMARY KEY (gateway, device, point, type, interval_start));
-CREATE TABLE IF NOT EXISTS devices (
-  gateway TEXT, device TEXT, site TEXT, latitude REAL, longitude REAL, direction_in TEXT,
-  PRIMARY KEY (gateway, device));
-CREATE TABLE IF NOT EXISTS restarts (gateway TEXT, store TEXT, first_seq INTEGER,
-  PRIMARY KEY (gateway, store, first_seq));
-CREATE TABLE IF NOT EXISTS stats (name TEXT PRIMARY KEY, value INTEGER);
-"""
-SUPPORTED_SCHEMA = 3
-# Messages of schema 2 and older carry no store identity: they count as
-# store "", so their seqs never collide with a newer store's.
-NO_STORE = ""
+from ingest import Batch, Database, add_message
+from report import write_report
 
 
-def parse_utc(iso):
-    return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+def ack_after_commit_client(mqtt):
+    """paho 1.6 acknowledges a QoS 1 message as soon as on_message returns,
+    and offers no manual acknowledgement (2.0 does): its PUBACK is held here
+    until the batch is committed. A PUBACK is valid only on the connection
+    the message came on: after a reconnect the broker delivers the message
+    again, and the held one is dropped."""
+    if not hasattr(mqtt.Client, "_send_puback"):
+        sys.exit("consumer: needs paho-mqtt 1.6 (Debian 12's python3-paho-mqtt)")
+
+    class Client(mqtt.Client):
+        def _send_puback(self, mid):
+            return mqtt.MQTT_ERR_SUCCESS  # sent by release(), after the commit
+
+        def release(self, mids):
+            for mid in mids:
+                mqtt.Client._send_puback(self, mid)
+    return Client
 
 
-class Store:
-    """The consumer's SQLite file. One connection, used under a lock by the
-    MQTT thread and the report."""
+class Inbox:
+    """Messages received and not yet committed, with the connection they
+    came on."""
 
-    def __init__(self, path):
-        self.db = sqlite3.connect(path, check_same_thread=False)
-        self._upgrade()
-        self.db.executescript(SCHEMA)
-        self.lock = threading.Lock()
+    def __init__(self, tz):
+        self.tz, self.lock = tz, threading.Lock()
+        self.batch, self.mids, self.opened = Batch(), [], None
+        self.connection = 0
 
-    def _upgrade(self):
-        """A file of the version before store identities: its (gateway, seq)
-        rows become store "" rows."""
-        for table, key in (("seen", "seq"), ("restarts", "first_seq")):
-            cols = [r[1] for r in self.db.execute(f"PRAGMA table_info({table})")]
-            if cols and "store" not in cols:
-                self.db.executescript(
-                    f"ALTER TABLE {table} RENAME TO {table}_v2;"
-                    f"CREATE TABLE {table} (gateway TEXT, store TEXT, {key} INTEGER,"
-                    f"  PRIMARY KEY (gateway, store, {key}));"
-                    f"INSERT INTO {table} SELECT gateway, '', {key} FROM {table}_v2;"
-                    f"DROP TABLE {table}_v2;")
+    def add(self, msg):
+        with self.lock:
+            if not add_message(self.batch, msg.topic, msg.payload, self.tz):
+                print(f"consumer: unreadable message on {msg.topic}", flush=True)
+            if msg.qos > 0:
+                self.mids.append(msg.mid)
+            if self.opened is None:
+                self.opened = time.monotonic()
 
-    def bump(self, name, by=1):
-        self.db.execute("INSERT INTO stats VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
-                        "SET value = value + excluded.value", (name, by))
+    def connected(self):
+        with self.lock:
+            self.connection += 1
+            self.mids = []  # their PUBACKs would land on a connection that never saw them
 
-    def stat(self, name):
-        row = self.db.execute("SELECT value FROM stats WHERE name = ?", (name,)).fetchone()
-        return row[0] if row else 0
-
-    def take(self, topic, payload):
-        """One message; False if it was a duplicate."""
-        parts = topic.split("/")
-        if parts[-1] == "status":
-            return True
-        doc = json.loads(payload)
-        if doc.get("schema_version", 1) > SUPPORTED_SCHEMA:
-            self.bump("newer_schema")  # still read: fields are only ever added
-        gateway = doc["gateway"]
-        if parts[-1] == "health":
-            self.db.execute("INSERT OR IGNORE INTO restarts VALUES (?, ?, ?)",
-                            (gateway, doc["store"].get("id", NO_STORE), doc["store"]["first_seq"]))
-            return True
-        if parts[-1] == "meta":
-            site = doc.get("site", {})
-            self.db.execute("INSERT OR REPLACE INTO devices VALUES (?, ?, ?, ?, ?, ?)",
-                            (gateway, doc["device"], site.get("name", doc["device"]),
-                             site.get("latitude"), site.get("longitude"),
-                             site.get("direction_in")))
-            return True
-        fresh = self.db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)",
-                                (gateway, doc.get("store", NO_STORE), doc["seq"])).rowcount == 1
-        if not fresh:
-            self.bump("duplicates")
-            return False
-        if doc.get("type") in ("count", "day_total"):
-            self.db.execute(
-                "INSERT OR REPLACE INTO counts VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (gateway, doc["device"], doc["point"], doc["type"], doc["interval_start"],
-                 doc["interval_end"], doc.get("day"), doc["count"], doc.get("completeness"),
-                 ",".join(doc["events"]), doc["seq"]))
-        return True
+    def take(self, max_age, max_messages):
+        """The batch, if it is due: the oldest message waited max_age or it
+        holds max_messages."""
+        with self.lock:
+            if self.opened is None or (len(self.batch) < max_messages and
+                                       time.monotonic() - self.opened < max_age):
+                return None
+            taken = (self.batch, self.mids, self.connection)
+            self.batch, self.mids, self.opened = Batch(), [], None
+            return taken
 
 
-def gaps(db):
-    """Per gateway and store, the runs of missing seqs, each marked as a
-    restart (it ends at a first_seq a health message of that store named)
-    or not."""
-    out = []
-    rows = db.execute("""
-        SELECT gateway, store, prev + 1, seq - 1 FROM (
-          SELECT gateway, store, seq,
-                 LAG(seq) OVER (PARTITION BY gateway, store ORDER BY seq) AS prev
-          FROM seen) WHERE seq - prev > 1 ORDER BY gateway, store, seq""").fetchall()
-    for gateway, store, first, last in rows:
-        restart = db.execute("SELECT 1 FROM restarts WHERE gateway = ? AND store = ? AND "
-                             "first_seq = ?", (gateway, store, last + 1)).fetchone() is not None
-        out.append((gateway if not store else f"{gateway} (store {store})", first, last, restart))
-    return out
-
-
-def daily_rows(db, tz):
-    """(site, device, point, day, visitors, completeness, source) per local
-    day: from the day total where the day has one, else from the day's
-    counts so far (the day is not over, or the gateway predates day totals).
-    Intervals sent with no data count as missing, not as zero."""
-    rows = {}
-    for gw, device, point, day, count, done in db.execute(
-            "SELECT gateway, device, point, day, count, completeness FROM counts "
-            "WHERE type = 'day_total'"):
-        rows[(gw, device, point, day)] = (count, done, "day_total")
-    partial = {}
-    for gw, device, point, start, end, count, done in db.execute(
-            "SELECT gateway, device, point, interval_start, interval_end, count, completeness "
-            "FROM counts WHERE type = 'count'"):
-        day = parse_utc(start).astimezone(tz).date().isoformat()
-        if (gw, device, point, day) in rows:
-            continue
-        seconds = (parse_utc(end) - parse_utc(start)).total_seconds()
-        got = partial.setdefault((gw, device, point, day), [0, 0.0, 0.0])
-        got[0] += count or 0
-        got[1] += seconds * (done or 0)
-        got[2] += seconds
-    for key, (visitors, covered, spanned) in partial.items():
-        rows[key] = (visitors, covered / spanned if spanned else 0, "counts so far")
-    sites = {(g, d): s for g, d, s in db.execute("SELECT gateway, device, site FROM devices")}
-    return sorted((sites.get((g, d), d), d, p, day, v, c, src)
-                  for (g, d, p, day), (v, c, src) in rows.items())
-
-
-def hourly(db, tz):
-    """{site: {local hour start: visitors in}} of the newest local day."""
-    sites = {(g, d): s for g, d, s in db.execute("SELECT gateway, device, site FROM devices")}
-    per = {}
-    for gw, device, point, start, count in db.execute(
-            "SELECT gateway, device, point, interval_start, count FROM counts "
-            "WHERE type = 'count' AND count IS NOT NULL AND point LIKE '%\\_in' ESCAPE '\\'"):
-        local = parse_utc(start).astimezone(tz)
-        hour = local.replace(minute=0, second=0, microsecond=0)
-        site = per.setdefault(sites.get((gw, device), device), {})
-        site[hour] = site.get(hour, 0) + count
-    if not per:
-        return {}
-    newest = max(h.date() for s in per.values() for h in s)
-    return {s: {h: v for h, v in hours.items() if h.date() == newest} for s, hours in per.items()}
-
-
-def write_report(store, out_dir, tz):
-    os.makedirs(out_dir, exist_ok=True)
-    with store.lock:
-        rows = daily_rows(store.db, tz)
-        gap_list = gaps(store.db)
-        hours = hourly(store.db, tz)
-        duplicates = store.stat("duplicates")
-        messages = store.db.execute("SELECT COUNT(*) FROM seen").fetchone()[0]
-    with open(os.path.join(out_dir, "daily.csv.tmp"), "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["site", "device", "point", "day", "visitors", "completeness", "source"])
-        for r in rows:
-            w.writerow(list(r[:5]) + [f"{r[5]:.3f}" if r[5] is not None else "", r[6]])
-    os.replace(os.path.join(out_dir, "daily.csv.tmp"), os.path.join(out_dir, "daily.csv"))
-    lines = ["# Visitors per site and local day", "",
-             f"{messages} messages kept, {duplicates} duplicates dropped; time zone {tz.key}.", "",
-             "| site | device | point | day | visitors | completeness | from |",
-             "|---|---|---|---|---:|---:|---|"]
-    lines += [f"| {s} | {d} | {p} | {day} | {v} | {c:.1%} | {src} |"
-              for s, d, p, day, v, c, src in rows]
-    lines += ["", "## Sequence gaps", ""]
-    lines += [f"- {g}: seq {a}..{b} missing ({'a restart: numbers never used' if r else 'dropped by the gateway (see its health)'})"
-              for g, a, b, r in gap_list] or ["none"]
-    with open(os.path.join(out_dir, "report.md.tmp"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(os.path.join(out_dir, "report.md.tmp"), os.path.join(out_dir, "report.md"))
-    draw_chart(rows, hours, os.path.join(out_dir, "report.png"))
-
-
-def draw_chart(rows, hours, path):
-    """Visitors in per local hour of the newest day (an hour with no count
-    has no bar: missing, not zero) and per day, one colour per site."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, (per_hour, per_day) = plt.subplots(2, 1, figsize=(10, 7))
-    sites = sorted(set(hours) | {r[0] for r in rows if r[2].endswith("_in")})
-    width = 0.8 / max(1, len(sites))
-    for i, site in enumerate(sites):
-        by_hour = {h.hour: v for h, v in hours.get(site, {}).items()}
-        per_hour.bar([h + i * width for h in by_hour], list(by_hour.values()), width, label=site)
-    day = next((h.date().isoformat() for s in hours.values() for h in s), "")
-    per_hour.set_xticks(range(24), [f"{h:02d}" for h in range(24)])
-    per_hour.set_xlim(-0.6, 23.6)
-    per_hour.set_title(f"Visitors in per hour, {day} (local time)")
-    days = sorted({r[3] for r in rows})[-14:]
-    for i, site in enumerate(sites):
-        values = [sum(r[4] or 0 for r in rows if r[0] == site and r[3] == d and r[2].endswith("_in"))
-                  for d in days]
-        per_day.bar([k + i * width for k in range(len(days))], values, width, label=site)
-    per_day.set_xticks([k + 0.4 - width / 2 for k in range(len(days))], days)
-    per_day.set_xlim(-0.6, max(len(days), 7) - 0.4)  # a bar stays a bar with few days
-    per_day.set_title("Visitors in per day (the last 14)")
-    for ax in (per_hour, per_day):
-        if sites:
-            ax.legend(loc="upper left", fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path + ".tmp.png")
-    plt.close(fig)
-    os.replace(path + ".tmp.png", path)
+def topics(args):
+    shared = f"$share/{args.share}/" if args.share else ""
+    data = [(f"{shared}{args.prefix}/+/{t}", 1) for t in ("readings/#", "indicators/#")]
+    return data + [(f"{args.prefix}/+/{t}", 1) for t in ("devices/+/meta", "health", "status")]
 
 
 def run(args, tz):
     import paho.mqtt.client as mqtt
-    store = Store(args.db)
+    db = Database(args.db, args.client_id)
+    if not db.postgres:
+        db.fill_local_days(tz)
+    inbox = Inbox(tz)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     def on_connect(client, userdata, flags, rc):
+        inbox.connected()
         print(f"consumer: connected (rc {rc}, session present {flags.get('session present')})",
               flush=True)
-        client.subscribe([(f"{args.prefix}/+/{t}", 1) for t in
-                          ("readings/#", "indicators/#", "devices/+/meta", "health", "status")])
+        client.subscribe(topics(args))
 
-    def on_message(client, userdata, msg):
-        with store.lock:
-            try:
-                store.take(msg.topic, msg.payload)
-            except (ValueError, KeyError) as e:  # not the contract: counted, not fatal
-                store.bump("unreadable")
-                print(f"consumer: unreadable message on {msg.topic}: {e}", flush=True)
-
-    client = mqtt.Client(client_id=args.client_id, clean_session=False)
+    client = ack_after_commit_client(mqtt)(client_id=args.client_id, clean_session=False)
     client.on_connect = on_connect
-    client.on_message = on_message
+    client.on_message = lambda c, u, msg: inbox.add(msg)
     client.reconnect_delay_set(1, 10)
     client.connect_async(args.host, args.port, keepalive=30)
     client.loop_start()
     next_report = time.monotonic() + args.report_every
-    while not stop.wait(0.5):
-        with store.lock:
-            store.db.commit()  # one transaction per half second, not per message
+    max_age = args.batch_ms / 1000
+
+    def commit(due_age):
+        taken = inbox.take(due_age, args.batch)
+        if taken:
+            batch, mids, connection = taken
+            db.ingest(batch)
+            if connection == inbox.connection:
+                client.release(mids)
+    while not stop.wait(min(max_age, 0.05)):
+        commit(max_age)
         if args.report_dir and time.monotonic() >= next_report:
-            write_report(store, args.report_dir, tz)
+            write_report(db, args.report_dir, tz)
             next_report = time.monotonic() + args.report_every
+    commit(0)
     client.disconnect()
     client.loop_stop()
-    with store.lock:
-        store.db.commit()
+    commit(0)  # what arrived meanwhile is kept; its PUBACK is lost, so it comes again
     if args.report_dir:
-        write_report(store, args.report_dir, tz)
+        write_report(db, args.report_dir, tz)
+    db.close()
     print("consumer: stopped", flush=True)
 
 
@@ -294,8 +150,15 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=1883)
     ap.add_argument("--prefix", default="smartregion")
-    ap.add_argument("--client-id", default="dashboard-consumer")
-    ap.add_argument("--db", default="dashboard.db")
+    ap.add_argument("--client-id", default="dashboard-consumer",
+                    help="the persistent session's id: one per consumer")
+    ap.add_argument("--db", default="dashboard.db",
+                    help="a SQLite file, or postgresql://user@host/dbname")
+    ap.add_argument("--share", default="",
+                    help="take readings and indicators through $share/GROUP/...")
+    ap.add_argument("--batch", type=int, default=1000, help="commit at most this many at once")
+    ap.add_argument("--batch-ms", type=float, default=50,
+                    help="commit when the oldest uncommitted message waited this long")
     ap.add_argument("--report-dir", default="")
     ap.add_argument("--report-every", type=float, default=60)
     ap.add_argument("--timezone", default="Europe/Berlin",
@@ -303,7 +166,10 @@ def main():
     args = ap.parse_args()
     tz = ZoneInfo(args.timezone)
     if args.command == "report":
-        write_report(Store(args.db), args.report_dir or ".", tz)
+        db = Database(args.db, args.client_id)
+        if not db.postgres:
+            db.fill_local_days(tz)
+        write_report(db, args.report_dir or ".", tz)
         return 0
     run(args, tz)
     return 0

@@ -6,6 +6,7 @@
 - ini: the gateway's INI files
 - models: the stubs' documented values
 - checks: schemas, sequences, counters, status file, store
+- postgres: a PostgreSQL server of the test's own (the county side)
 - runner: run_test() and figure()
 
 Tests import what they need from here: `from harness import Broker, check`.
@@ -16,4 +17,5 @@ from .ini import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
 from .fake_broker import *  # noqa: F401,F403
 from .processes import *  # noqa: F401,F403
+from .postgres import *  # noqa: F401,F403
 from .runner import *  # noqa: F401,F403
