@@ -122,11 +122,15 @@ def run(args, tz):
     next_report = time.monotonic() + args.report_every
     max_age = args.batch_ms / 1000
 
+    totals = {"messages": 0, "new": 0, "batches": 0}
+
     def commit(due_age):
         taken = inbox.take(due_age, args.batch)
         if taken:
             batch, mids, connection = taken
-            db.ingest(batch)
+            totals["new"] += db.ingest(batch)
+            totals["messages"] += len(batch)
+            totals["batches"] += 1
             if connection == inbox.connection:
                 client.release(mids)
     while not stop.wait(min(max_age, 0.05)):
@@ -141,7 +145,8 @@ def run(args, tz):
     if args.report_dir:
         write_report(db, args.report_dir, tz)
     db.close()
-    print("consumer: stopped", flush=True)
+    print(f"consumer: stopped; {totals['messages']} messages committed in {totals['batches']} "
+          f"batches, {totals['new']} of them new", flush=True)
 
 
 def main():

@@ -13,51 +13,13 @@ import calendar
 import csv
 import json
 import os
-import signal
-import sys
 import time
 
-from harness import (SLOW, SOURCE, Broker, FakeClock, Gateway, Stub, Subscriber, check,
-                     counter_point, device, figure, head, run_test, tcp_bus, wait_until)
+from harness import (SLOW, Broker, Consumer, FakeClock, Gateway, Stub, Subscriber, check,
+                     check_days, counter_point, device, figure, head, run_test, sent_keys,
+                     tcp_bus, trail_gateway_ini, wait_until)
 
 MIDNIGHT = calendar.timegm((2026, 6, 15, 22, 0, 0))  # 00:00 CEST, 16 June 2026
-CONSUMER = os.path.join(SOURCE, "examples", "dashboard-consumer", "consumer.py")
-
-
-class Consumer:
-    def __init__(self, work, broker, name="county-ingest"):
-        self.work, self.broker, self.runs, self.name = work, broker, 0, name
-        self.db, self.reports = work.file(f"{name}.db"), work.file(f"{name}-report")
-
-    def start(self):
-        self.runs += 1
-        self.proc = self.work.start(
-            [sys.executable, CONSUMER, "run", "--port", str(self.broker.port), "--db", self.db,
-             "--report-dir", self.reports, "--report-every", "2", "--client-id", self.name],
-            f"{self.name}-{self.runs}.log")
-        wait_until(lambda: "consumer: connected" in open(self.proc.log_path).read(), 15,
-                   "the consumer to connect")
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(30)
-        check(self.proc.returncode == 0, f"consumer exited with {self.proc.returncode}")
-
-    def seqs(self, gateway="test-gw"):
-        import sqlite3
-        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as db:
-            return set(db.execute("SELECT store, seq FROM seen WHERE gateway = ?", (gateway,)))
-
-
-def sent_keys(sub):
-    """(store, seq) of every message a subscriber received."""
-    keys = set()
-    for line in sub.lines():
-        topic, payload = line.split(" ", 1)
-        if not topic.endswith("/status") and '"seq"' in payload:
-            doc = json.loads(payload)
-            keys.add((doc["store"], doc["seq"]))
-    return keys
 
 
 def wiped_store(work, broker, counter):
@@ -98,22 +60,6 @@ def wiped_store(work, broker, counter):
            f"both stores, all {len(kept)} kept by the consumer (key: gateway, store, seq)")
 
 
-def gateway_ini(work, broker, counter):
-    site = ("count_interval = 10s\nsite = Nordpfad trailhead\nlatitude = 50.4969\n"
-            "longitude = 9.9354\ndirection_in = into the forest\n")
-    return (head(broker.port, work.file("store.db"), gateway_extra="timezone = Europe/Berlin\n") +
-            tcp_bus("gate", counter.address.split(":")[1]) +
-            device("trail_north", "gate", interval="200ms", extra=site) +
-            counter_point("trail_north", "visitors_in", 0) +
-            counter_point("trail_north", "visitors_out", 1))
-
-
-def stub_visitors(raw, since_ts, until_ts):
-    """The stub's visitors between the readings at since_ts and until_ts."""
-    values = [v for ts, v in sorted(raw.items()) if since_ts <= ts <= until_ts]
-    return sum((b - a) % 65536 for a, b in zip(values, values[1:]))
-
-
 def body(work):
     broker = Broker(work)
     broker.start()
@@ -123,7 +69,7 @@ def body(work):
     consumer.start()
     clock = FakeClock(work)
     clock.set_wall(MIDNIGHT - 20 * SLOW)
-    gw = Gateway(work, gateway_ini(work, broker, counter), env=clock.env())
+    gw = Gateway(work, trail_gateway_ini(work, broker, counter), env=clock.env())
     gw.start()
 
     def days():
@@ -145,29 +91,8 @@ def body(work):
     wait_until(lambda: sent <= consumer.seqs(), 30, "the consumer to have every message")
     consumer.stop()
 
-    rows = {(r["point"], r["day"]): r for r in
-            csv.DictReader(open(os.path.join(consumer.reports, "daily.csv")))}
-    for point in ("visitors_in", "visitors_out"):
-        raw = {}
-        for _, p in truth.messages("/readings/trail_north"):
-            raw[p["ts"]] = p["points"][point]["value"]
-        first_ts = min(raw)
-        day_end = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(MIDNIGHT))
-        last_of_day = max(ts for ts in raw if ts < day_end)
-        counts = [p for _, p in truth.messages(f"/indicators/trail_north/{point}")
-                  if p["type"] == "count" and p["count"] is not None]
-        last_to = max(c["to"] for c in counts)
-        old, new = rows[(point, "2026-06-15")], rows[(point, "2026-06-16")]
-        want_old = stub_visitors(raw, first_ts, last_of_day)
-        want_new = stub_visitors(raw, last_of_day, last_to)
-        check(old["source"] == "day_total" and int(old["visitors"]) == want_old,
-              f"{point} on 15 June: report {old}, the stub's visitors {want_old}")
-        check(new["source"] == "counts so far" and int(new["visitors"]) == want_new,
-              f"{point} on 16 June: report {new}, the stub's visitors {want_new}")
-        check(new["site"] == "Nordpfad trailhead", f"site not taken from the metadata: {new}")
-        figure(f"{point}: 15 June {old['visitors']} (day total, completeness "
-               f"{old['completeness']}), 16 June so far {new['visitors']} = the stub's "
-               f"{want_old} and {want_new}")
+    rows = list(csv.DictReader(open(os.path.join(consumer.reports, "daily.csv"))))
+    check_days(truth, rows, MIDNIGHT, "trail_north", ("visitors_in", "visitors_out"))
     report = open(os.path.join(consumer.reports, "report.md")).read()
     check("dropped by the gateway" not in report, f"the report sees a gap that is no restart:\n{report}")
     png = open(os.path.join(consumer.reports, "report.png"), "rb").read()

@@ -7,6 +7,7 @@
 - models: the stubs' documented values
 - checks: schemas, sequences, counters, status file, store
 - postgres: a PostgreSQL server of the test's own (the county side)
+- consumer: the reference consumer, and what its database is compared with
 - runner: run_test() and figure()
 
 Tests import what they need from here: `from harness import Broker, check`.
@@ -18,4 +19,5 @@ from .models import *  # noqa: F401,F403
 from .fake_broker import *  # noqa: F401,F403
 from .processes import *  # noqa: F401,F403
 from .postgres import *  # noqa: F401,F403
+from .consumer import *  # noqa: F401,F403
 from .runner import *  # noqa: F401,F403
