@@ -18,12 +18,13 @@ CONSUMER = os.path.join(SOURCE, "examples", "dashboard-consumer", "consumer.py")
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def trail_gateway_ini(work, broker, counter, gateway="test-gw"):
+def trail_gateway_ini(work, broker, counter, gateway="test-gw", port=None):
     """A gateway in Europe/Berlin with one visitor counter (in and out,
-    counts every 10 s) at a named site."""
+    counts every 10 s) at a named site; it reaches the broker on `port`
+    (a Relay's) if given."""
     site = ("count_interval = 10s\nsite = Nordpfad trailhead\nlatitude = 50.4969\n"
             "longitude = 9.9354\ndirection_in = into the forest\n")
-    return (head(broker.port, work.file(f"{gateway}-store.db"), gateway=gateway,
+    return (head(port or broker.port, work.file(f"{gateway}-store.db"), gateway=gateway,
                  gateway_extra="timezone = Europe/Berlin\n") +
             tcp_bus("gate", counter.address.split(":")[1]) +
             device("trail_north", "gate", interval="200ms", extra=site) +

@@ -59,6 +59,9 @@ class Postgres:
             return db.execute(sql, params).fetchall()
 
     def stop(self):
+        if os.environ.get("GW_KEEP_POSTGRES"):
+            print(f"PostgreSQL left running at {self.url} (GW_KEEP_POSTGRES)")
+            return
         if os.path.exists(os.path.join(self.data, "postmaster.pid")):
             subprocess.run(self.as_user + [f"{PG_BIN}/pg_ctl", "stop", "-m", "fast", "-w",
                                            "-D", self.data], capture_output=True, timeout=60)

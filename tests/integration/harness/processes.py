@@ -121,6 +121,8 @@ class Relay:
         import threading
         self.target_port = target_port
         self.blackhole = False
+        self.refusing = False
+        self.open = []
         self.server = socket.socket()
         self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.server.bind(("127.0.0.1", 0))
@@ -135,13 +137,32 @@ class Relay:
                 client, _ = self.server.accept()
             except OSError:
                 return
+            if self.refusing:
+                client.close()
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port), 2)
             except OSError:
                 client.close()
                 continue
+            self.open += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 self._threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def cut(self):
+        """The path goes down for this side only (a mobile uplink lost):
+        open connections are closed, new ones closed at once, until
+        restore(); the broker and its other clients carry on."""
+        self.refusing = True
+        for sock in self.open:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.open = []
+
+    def restore(self):
+        self.refusing = False
 
     def _pump(self, src, dst):
         try:
