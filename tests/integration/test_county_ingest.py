@@ -113,7 +113,7 @@ def body(work):
     check("dropped by the gateway" not in md, f"a gap that is no restart:\n{md}")
     duplicates = pg.query("SELECT COALESCE(SUM(value), 0) FROM stats WHERE name = 'duplicates'")
     figure(f"two consumers sharing one subscription, one killed (SIGKILL at {killed_at} "
-           f"messages stored) and restarted, a broker outage and a gateway restart: "
+           f"messages stored) and restarted, the gateway's uplink cut for 3 s and a restart: "
            f"{len(rows)} of {len(sent)} messages in PostgreSQL, each once; committed per run "
            f"(messages, new): ingest-a {both[0]}, ingest-b {both[1]}; "
            f"{duplicates[0][0]} duplicates dropped by the database")
