@@ -19,7 +19,6 @@ Usage: tests/bench/county.sh [GATEWAYS [MESSAGES per gateway]]   (300, 100)"""
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 

@@ -19,8 +19,8 @@ import sys
 import time
 
 from harness import (CONSUMER, SLOW, Broker, Consumer, FakeClock, Gateway, Postgres, Relay, Stub,
-                     Subscriber, check, check_days, figure, run_test, sent_keys,
-                     trail_gateway_ini, wait_until)
+                     Subscriber, check, check_days, figure, restart_then_stop, run_test,
+                     sent_keys, trail_gateway_ini, wait_for_midnight, wait_until)
 
 MIDNIGHT = calendar.timegm((2026, 6, 15, 22, 0, 0))  # 00:00 CEST, 16 June 2026
 
@@ -63,19 +63,11 @@ def body(work):
     killed_at = len(stored(pg))
     time.sleep(2 * SLOW)
     a.start()
-
-    def days():
-        return [p for _, p in truth.messages("/indicators/") if p["type"] == "day_total"]
-    wait_until(lambda: len(days()) == 2, 60 * SLOW, "the day totals at midnight")
+    wait_for_midnight(truth)
     uplink.cut()  # an outage: the gateway keeps what it polls
     time.sleep(3 * SLOW)
     uplink.restore()
-    gw.stop()
-    gw.start()
-    before = len([1 for _, p in truth.messages("/indicators/") if p["type"] == "count"])
-    wait_until(lambda: len([1 for _, p in truth.messages("/indicators/")
-                            if p["type"] == "count"]) >= before + 4, 60, "counts after it all")
-    gw.stop()
+    restart_then_stop(gw, truth)
     sent = sent_keys(truth)
     deadline = time.monotonic() + 30 * SLOW
     while not sent <= stored(pg) and time.monotonic() < deadline:

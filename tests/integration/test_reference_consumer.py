@@ -16,8 +16,9 @@ import os
 import time
 
 from harness import (SLOW, Broker, Consumer, FakeClock, Gateway, Stub, Subscriber, check,
-                     check_days, counter_point, device, figure, head, run_test, sent_keys,
-                     tcp_bus, trail_gateway_ini, wait_until)
+                     check_days, counter_point, counts_of, device, figure, head,
+                     restart_then_stop, run_test, sent_keys, tcp_bus, trail_gateway_ini,
+                     wait_for_midnight, wait_until)
 
 MIDNIGHT = calendar.timegm((2026, 6, 15, 22, 0, 0))  # 00:00 CEST, 16 June 2026
 
@@ -71,22 +72,14 @@ def body(work):
     clock.set_wall(MIDNIGHT - 20 * SLOW)
     gw = Gateway(work, trail_gateway_ini(work, broker, counter), env=clock.env())
     gw.start()
-
-    def days():
-        return [p for _, p in truth.messages("/indicators/") if p["type"] == "day_total"]
-    wait_until(lambda: len(days()) == 2, 60 * SLOW, "the day totals at midnight")
+    wait_for_midnight(truth)
     broker.stop()  # an outage: the gateway keeps what it polls
     time.sleep(3 * SLOW)
     broker.start()
     consumer.stop()  # the ingest restarts; the broker queues for its session
     time.sleep(3 * SLOW)
     consumer.start()
-    gw.stop()
-    gw.start()
-    before = len([1 for _, p in truth.messages("/indicators/") if p["type"] == "count"])
-    wait_until(lambda: len([1 for _, p in truth.messages("/indicators/")
-                            if p["type"] == "count"]) >= before + 4, 60, "counts after it all")
-    gw.stop()
+    restart_then_stop(gw, truth)
     sent = sent_keys(truth)
     wait_until(lambda: sent <= consumer.seqs(), 30, "the consumer to have every message")
     consumer.stop()
@@ -97,7 +90,7 @@ def body(work):
     check("dropped by the gateway" not in report, f"the report sees a gap that is no restart:\n{report}")
     png = open(os.path.join(consumer.reports, "report.png"), "rb").read()
     check(png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10000, "report.png is no chart")
-    day_total = next(p for p in days() if p["point"] == "visitors_in")
+    day_total = next(p for p in counts_of(truth, "day_total") if p["point"] == "visitors_in")
     figure("day total: " + json.dumps(day_total))
     figure(f"consumer: {len(consumer.seqs())} messages over {consumer.runs} runs, a broker "
            f"outage and a gateway restart; report.png {len(png)} bytes")

@@ -10,7 +10,7 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .core import SOURCE, check, wait_until
+from .core import SLOW, SOURCE, check, wait_until
 from .ini import counter_point, device, head, tcp_bus
 from .runner import figure
 
@@ -114,3 +114,23 @@ def check_days(truth, rows, midnight, device, points):
         figure(f"{point}: {old_day} {old['visitors']} (day total, completeness "
                f"{old['completeness']}), {new_day} so far {new['visitors']} = the stub's "
                f"{want_old} and {want_new}")
+
+
+def counts_of(truth, kind="count"):
+    return [p for _, p in truth.messages("/indicators/") if p["type"] == kind]
+
+
+def wait_for_midnight(truth):
+    """Until the gateway has sent both counters' day totals."""
+    wait_until(lambda: len(counts_of(truth, "day_total")) == 2, 60 * SLOW,
+               "the day totals at midnight")
+
+
+def restart_then_stop(gw, truth, counts=4):
+    """A gateway restart, then `counts` more counts sent, then the gateway
+    stopped: every interval it will ever send is out."""
+    gw.stop()
+    gw.start()
+    before = len(counts_of(truth))
+    wait_until(lambda: len(counts_of(truth)) >= before + counts, 60, "counts after it all")
+    gw.stop()
