@@ -15,7 +15,7 @@ import json
 import os
 import time
 
-from harness import (SLOW, Broker, Consumer, FakeClock, Gateway, Stub, Subscriber, check,
+from harness import (CONSUMER, SLOW, Broker, Consumer, FakeClock, Gateway, Stub, Subscriber, check,
                      check_days, counter_point, counts_of, device, figure, head,
                      restart_then_stop, run_test, sent_keys, tcp_bus, trail_gateway_ini,
                      wait_for_midnight, wait_until)
@@ -61,6 +61,48 @@ def wiped_store(work, broker, counter):
            f"both stores, all {len(kept)} kept by the consumer (key: gateway, store, seq)")
 
 
+OLD_FILE = """
+CREATE TABLE seen (gateway TEXT, store TEXT, seq INTEGER, PRIMARY KEY (gateway, store, seq));
+CREATE TABLE counts (gateway TEXT, device TEXT, point TEXT, type TEXT, interval_start TEXT,
+  interval_end TEXT, day TEXT, count INTEGER, completeness REAL, events TEXT, seq INTEGER,
+  PRIMARY KEY (gateway, device, point, type, interval_start));
+CREATE TABLE devices (gateway TEXT, device TEXT, site TEXT, latitude REAL, longitude REAL,
+  direction_in TEXT, PRIMARY KEY (gateway, device));
+CREATE TABLE restarts (gateway TEXT, store TEXT, first_seq INTEGER,
+  PRIMARY KEY (gateway, store, first_seq));
+CREATE TABLE stats (name TEXT PRIMARY KEY, value INTEGER);
+INSERT INTO seen VALUES ('gw', 'abcd0123', 1), ('gw', 'abcd0123', 2), ('gw', 'abcd0123', 5);
+INSERT INTO counts VALUES ('gw', 'dev', 'visitors_in', 'count', '2026-06-15T21:00:00.000Z',
+  '2026-06-15T21:10:00.000Z', NULL, 7, 1.0, '', 1);
+INSERT INTO counts VALUES ('gw', 'dev', 'visitors_in', 'count', '2026-06-15T22:00:00.000Z',
+  '2026-06-15T22:10:00.000Z', NULL, 3, 0.5, '', 2);
+INSERT INTO restarts VALUES ('gw', 'abcd0123', 5);
+INSERT INTO stats VALUES ('duplicates', 4);
+"""
+
+
+def old_file(work):
+    """A database file of the version before PostgreSQL (no message bodies,
+    no local days, one stats row per name) is upgraded in place and
+    reported as before: local days filled in from the counts' starts."""
+    import sqlite3
+    import subprocess
+    import sys
+    path, out = work.file("old-consumer.db"), work.file("old-report")
+    with sqlite3.connect(path) as db:
+        db.executescript(OLD_FILE)
+    run = subprocess.run([sys.executable, CONSUMER, "report", "--db", path, "--report-dir", out],
+                         capture_output=True, text=True, timeout=60)
+    check(run.returncode == 0, f"report on an old file failed: {run.stderr}")
+    rows = [(r["day"], r["visitors"]) for r in
+            csv.DictReader(open(os.path.join(out, "daily.csv")))]
+    check(rows == [("2026-06-15", "7"), ("2026-06-16", "3")], f"old file's days: {rows}")
+    report = open(os.path.join(out, "report.md")).read()
+    check("3 messages kept, 4 duplicates" in report and "seq 3..4 missing (a restart" in report,
+          f"old file's report:\n{report}")
+    figure("a consumer file of the version before: upgraded in place, days " + str(rows))
+
+
 def body(work):
     broker = Broker(work)
     broker.start()
@@ -95,6 +137,7 @@ def body(work):
     figure(f"consumer: {len(consumer.seqs())} messages over {consumer.runs} runs, a broker "
            f"outage and a gateway restart; report.png {len(png)} bytes")
     wiped_store(work, broker, counter)
+    old_file(work)
 
 
 if __name__ == "__main__":
