@@ -266,6 +266,9 @@ struct section_check {
     void *ctx;
 };
 void config_check_point(const struct section_check *c, struct point_config *p);
+/* Windows and intervals start on the wall clock's round numbers only if
+ * they divide a day. */
+bool config_divides_day(int64_t ms);
 /* What the file needs of this machine: the store's and status file's
  * directories writable, serial devices present and usable. */
 void config_check_host(const struct gateway_config *cfg, struct config_errors *e);
