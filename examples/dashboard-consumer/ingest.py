@@ -87,7 +87,7 @@ class Batch:
 
     def __init__(self):
         self.seen, self.counts, self.devices, self.restarts = [], {}, {}, set()
-        self.unreadable = 0
+        self.unreadable = self.newer_schema = 0
         self.messages = 0
 
     def __len__(self):
@@ -104,6 +104,8 @@ def add_message(batch, topic, payload, tz):
     try:
         doc = json.loads(payload)
         gateway = doc["gateway"]
+        if doc.get("schema_version", 1) > SUPPORTED_SCHEMA:
+            batch.newer_schema += 1  # still read: fields are only ever added
         if parts[-1] == "health":
             batch.restarts.add((gateway, doc["store"].get("id", NO_STORE),
                                 doc["store"]["first_seq"]))
@@ -126,9 +128,9 @@ def add_data(batch, doc, parts, tz, payload):
     store, seq = doc.get("store", NO_STORE), int(doc["seq"])
     ts = doc.get("ts") or doc.get("interval_end")
     body = payload.decode() if isinstance(payload, bytes) else payload
-    batch.seen.append((doc["gateway"], store, seq, kind, doc["device"], doc.get("point"),
-                       ts, body))
+    seen = (doc["gateway"], store, seq, kind, doc["device"], doc.get("point"), ts, body)
     if doc.get("type") not in ("count", "day_total"):
+        batch.seen.append(seen)
         return
     start, end = parse_utc(doc["interval_start"]), parse_utc(doc["interval_end"])
     local = start.astimezone(tz)
@@ -136,6 +138,8 @@ def add_data(batch, doc, parts, tz, payload):
     row = key + (doc["interval_end"], doc.get("day"), doc["count"], doc.get("completeness"),
                  ",".join(doc.get("events", [])), seq, local.date().isoformat(), local.hour,
                  (end - start).total_seconds())
+    # Both rows or neither: a count that cannot be read is not half kept.
+    batch.seen.append(seen)
     if key not in batch.counts or batch.counts[key][10] < seq:
         batch.counts[key] = row
 
@@ -262,7 +266,8 @@ class Database:
         if batch.restarts:
             cur.executemany(self.sql(INSERT_RESTART), sorted(batch.restarts))
         bumps = [(self.consumer, "duplicates", len(seen) - fresh),
-                 (self.consumer, "unreadable", batch.unreadable)]
+                 (self.consumer, "unreadable", batch.unreadable),
+                 (self.consumer, "newer_schema", batch.newer_schema)]
         bumps = [b for b in bumps if b[2]]
         if bumps:
             cur.executemany(self.sql(BUMP), bumps)

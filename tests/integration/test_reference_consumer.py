@@ -103,6 +103,33 @@ def old_file(work):
     figure("a consumer file of the version before: upgraded in place, days " + str(rows))
 
 
+def bad_messages(work):
+    """A count that cannot be read keeps neither its message row nor its
+    count, and is counted; a message of a newer schema is kept and counted."""
+    import sqlite3
+    import sys
+    from zoneinfo import ZoneInfo
+    sys.path.insert(0, os.path.dirname(CONSUMER))
+    from ingest import Batch, Database, add_message
+    tz, batch = ZoneInfo("Europe/Berlin"), Batch()
+    base = {"gateway": "gw", "store": "abcd0123", "device": "dev", "point": "visitors_in"}
+    broken = dict(base, seq=1, type="count", schema_version=3)  # no interval, no count
+    newer = dict(base, seq=2, ts="2026-06-15T22:00:00.000Z", schema_version=4)
+    check(not add_message(batch, "smartregion/gw/indicators/dev/visitors_in",
+                          json.dumps(broken).encode(), tz), "a broken count was taken")
+    check(add_message(batch, "smartregion/gw/readings/dev/visitors_in",
+                      json.dumps(newer).encode(), tz), "a newer schema's reading was refused")
+    path = work.file("bad-messages.db")
+    db = Database(path, "t")
+    db.ingest(batch)
+    db.close()
+    with sqlite3.connect(path) as raw:
+        seqs = [r[0] for r in raw.execute("SELECT seq FROM seen")]
+        stats = dict(raw.execute("SELECT name, value FROM stats"))
+    check(seqs == [2] and stats == {"unreadable": 1, "newer_schema": 1},
+          f"kept {seqs}, counted {stats}")
+
+
 def body(work):
     broker = Broker(work)
     broker.start()
@@ -138,6 +165,7 @@ def body(work):
            f"outage and a gateway restart; report.png {len(png)} bytes")
     wiped_store(work, broker, counter)
     old_file(work)
+    bad_messages(work)
 
 
 if __name__ == "__main__":
