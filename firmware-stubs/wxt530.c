@@ -6,16 +6,16 @@
  *   0x0012 wind direction x10     97k mod 3600
  *   0x001F air temperature x10    -100 + (17k mod 400)
  *   0x0023 dew point x10          32767 when k mod 5 = 4 (no data), else -150 + (11k mod 300)
- * Holding register 0x0007 is the only writable one: a write of 0x3247
- * there resets the rain counter (counted in rain_resets). */
+ * Holding register 0x0007 is the only writable one (on the device, a
+ * write of 0x3247 there resets the rain counter, which the stub does not
+ * serve). */
 #include "firmware-stubs/stub_server.h"
 #include "firmware-stubs/stub_values.h"
 
 #define WXT_NO_DATA 32767
 #define REG_RAIN_RESET 0x0007
-#define RAIN_RESET_COMMAND 0x3247
 
-static long reads, rain_resets;
+static long reads;
 
 static int on_request(modbus_mapping_t *map, int function, int address, int count)
 {
@@ -33,13 +33,6 @@ static int on_request(modbus_mapping_t *map, int function, int address, int coun
     return 0;
 }
 
-static void on_write(modbus_mapping_t *map, int address, int count)
-{
-    (void)count;
-    if (address == REG_RAIN_RESET && map->tab_registers[REG_RAIN_RESET] == RAIN_RESET_COMMAND)
-        rain_resets++;
-}
-
 int main(int argc, char **argv)
 {
     static const struct stub_writable rain_reset[] = {
@@ -49,7 +42,6 @@ int main(int argc, char **argv)
         .name = "wxt530",
         .writable = rain_reset,
         .writable_count = 1,
-        .on_write = on_write,
         .options_help = "  (none)\n",
         .nb_registers = 11,
         .nb_input_registers = 0x0030,
