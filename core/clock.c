@@ -92,6 +92,7 @@ void stop_signal_init(struct stop_signal *s)
     pthread_mutex_init(&s->lock, NULL);
     cond_init_monotonic(&s->cond);
     s->stopped = s->woken = false;
+    s->park_wanted = s->parked = false;
 }
 
 void stop_signal_destroy(struct stop_signal *s)
@@ -138,6 +139,56 @@ bool stop_signal_wait_until(struct stop_signal *s, int64_t mono_deadline_ms)
     cond_wait_flag_until(&s->cond, &s->lock, &s->woken, mono_deadline_ms);
     bool stopped = s->stopped;
     s->woken = stopped;
+    pthread_mutex_unlock(&s->lock);
+    return stopped;
+}
+
+void stop_signal_park(struct stop_signal *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->park_wanted = s->woken = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+bool stop_signal_parked(struct stop_signal *s, int64_t mono_deadline_ms)
+{
+    pthread_mutex_lock(&s->lock);
+    struct timespec deadline = clock_mono_deadline(mono_deadline_ms);
+    while (!s->parked && !s->stopped && clock_mono_ms() < mono_deadline_ms)
+        pthread_cond_timedwait(&s->cond, &s->lock, &deadline);
+    bool parked = s->parked || s->stopped;
+    pthread_mutex_unlock(&s->lock);
+    return parked;
+}
+
+void stop_signal_unpark(struct stop_signal *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->park_wanted = false;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+bool stop_signal_park_wanted(struct stop_signal *s)
+{
+    pthread_mutex_lock(&s->lock);
+    bool wanted = s->park_wanted;
+    pthread_mutex_unlock(&s->lock);
+    return wanted;
+}
+
+bool stop_signal_park_point(struct stop_signal *s)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->park_wanted && !s->stopped) {
+        s->parked = true;
+        pthread_cond_broadcast(&s->cond);
+        while (s->park_wanted && !s->stopped)
+            pthread_cond_wait(&s->cond, &s->lock);
+        s->parked = false;
+    }
+    bool stopped = s->stopped;
     pthread_mutex_unlock(&s->lock);
     return stopped;
 }

@@ -39,6 +39,9 @@ struct stop_signal {
     pthread_cond_t cond; /* on CLOCK_MONOTONIC */
     bool stopped;
     bool woken; /* stopped, or poked since the last wait */
+    /* A pause asked of the thread (a reload): it parks at its next safe
+     * point until resumed or stopped, and says when it has. */
+    bool park_wanted, parked;
 };
 
 void stop_signal_init(struct stop_signal *s);
@@ -49,6 +52,17 @@ bool stop_signal_raised(struct stop_signal *s);
 void stop_signal_poke(struct stop_signal *s);
 /* Sleeps until the monotonic deadline or a poke; returns true if stopped. */
 bool stop_signal_wait_until(struct stop_signal *s, int64_t mono_deadline_ms);
+
+/* Pausing a worker between two of its rounds. The asking thread calls
+ * stop_signal_park, then stop_signal_parked to wait until the worker is
+ * parked, changes what the worker uses, and stop_signal_unpark. The worker
+ * calls stop_signal_park_point where it holds nothing half-done; it returns
+ * once unparked (true if stopped meanwhile). */
+void stop_signal_park(struct stop_signal *s);
+bool stop_signal_parked(struct stop_signal *s, int64_t mono_deadline_ms);
+void stop_signal_unpark(struct stop_signal *s);
+bool stop_signal_park_wanted(struct stop_signal *s);
+bool stop_signal_park_point(struct stop_signal *s);
 
 /* A timespec on CLOCK_MONOTONIC for pthread_cond_timedwait. */
 struct timespec clock_mono_deadline(int64_t mono_ms);

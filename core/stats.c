@@ -35,6 +35,51 @@ void stats_free(struct gateway_stats *s)
     s->device_count = 0;
 }
 
+int stats_resize(struct gateway_stats *s, size_t devices, const int *device_from, size_t buses,
+                 const int *bus_from)
+{
+    struct device_stats *d = calloc(devices ? devices : 1, sizeof(*d));
+    struct bus_stats *b = calloc(buses ? buses : 1, sizeof(*b));
+    if (!d || !b) {
+        free(d);
+        free(b);
+        return -1;
+    }
+    pthread_mutex_lock(&s->devices_lock);
+    for (size_t i = 0; i < devices; i++)
+        if (device_from[i] >= 0 && (size_t)device_from[i] < s->device_count)
+            d[i] = s->devices[device_from[i]];
+    for (size_t i = 0; i < buses; i++) {
+        if (bus_from[i] < 0 || (size_t)bus_from[i] >= s->bus_count)
+            continue;
+        const struct bus_stats *old = &s->buses[bus_from[i]];
+        atomic_store(&b[i].polls, atomic_load(&old->polls));
+        atomic_store(&b[i].polls_late, atomic_load(&old->polls_late));
+        atomic_store(&b[i].stray_bytes, atomic_load(&old->stray_bytes));
+        atomic_store(&b[i].busy_us, atomic_load(&old->busy_us));
+        atomic_store(&b[i].busy_permille, atomic_load(&old->busy_permille));
+    }
+    free(s->devices);
+    free(s->buses);
+    s->devices = d;
+    s->device_count = devices;
+    s->buses = b;
+    s->bus_count = buses;
+    pthread_mutex_unlock(&s->devices_lock);
+    return 0;
+}
+
+void stats_reload_done(struct gateway_stats *s, bool applied, int64_t now_wall_ms,
+                       const char *what)
+{
+    stat_add(applied ? &s->reloads_applied : &s->reloads_refused, 1);
+    pthread_mutex_lock(&s->devices_lock);
+    s->last_reload_ms = now_wall_ms;
+    s->last_reload_applied = applied;
+    snprintf(s->last_reload, sizeof(s->last_reload), "%s", what);
+    pthread_mutex_unlock(&s->devices_lock);
+}
+
 void stats_log_summary(struct gateway_stats *s, const char *when)
 {
     log_msg(LOG_INFO,

@@ -53,6 +53,13 @@ struct gateway_stats {
     atomic_uint_fast64_t commands_refused;
     atomic_uint_fast64_t commands_failed;
     atomic_uint_fast64_t commands_expired;
+    /* Reloads of the file (SIGHUP): applied, or refused (errors in the
+     * file, a change that needs a restart). The last one's time (wall
+     * clock, 0 = none yet) and what it did, under devices_lock. */
+    atomic_uint_fast64_t reloads_applied, reloads_refused;
+    int64_t last_reload_ms;
+    bool last_reload_applied;
+    char last_reload[256];
     /* Per device, indexed like gateway_config.devices: written by the
      * device's poller, read by the pipeline. One lock for all devices: a
      * poll takes it once, the health message once a minute. */
@@ -66,6 +73,13 @@ struct gateway_stats {
 /* All counters at 0, room for `devices` devices and `buses` buses. */
 int stats_init(struct gateway_stats *s, size_t devices, size_t buses);
 void stats_free(struct gateway_stats *s);
+/* For a reload, with the pollers parked: room for `devices` devices and
+ * `buses` buses, device i carrying the counters of the old device
+ * device_from[i] (-1: a new one, from 0), bus i those of bus_from[i]. */
+int stats_resize(struct gateway_stats *s, size_t devices, const int *device_from, size_t buses,
+                 const int *bus_from);
+void stats_reload_done(struct gateway_stats *s, bool applied, int64_t now_wall_ms,
+                       const char *what);
 
 static inline void stat_add(atomic_uint_fast64_t *counter, uint64_t n)
 {

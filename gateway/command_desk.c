@@ -13,7 +13,9 @@ struct command_desk {
     const struct gateway_config *cfg;
     struct gateway_stats *stats;
     struct command_memory memory;
-    pthread_mutex_t lock; /* pollers */
+    /* The pollers, and the configuration while a command is admitted: a
+     * reload changes both under it (command_desk_hold). */
+    pthread_mutex_t lock;
     struct poller **pollers;
 };
 
@@ -51,6 +53,17 @@ void command_desk_destroy(struct command_desk *desk)
 void command_desk_attach(struct command_desk *desk, struct poller **pollers)
 {
     pthread_mutex_lock(&desk->lock);
+    desk->pollers = pollers;
+    pthread_mutex_unlock(&desk->lock);
+}
+
+void command_desk_hold(struct command_desk *desk)
+{
+    pthread_mutex_lock(&desk->lock);
+}
+
+void command_desk_release(struct command_desk *desk, struct poller **pollers)
+{
     desk->pollers = pollers;
     pthread_mutex_unlock(&desk->lock);
 }
@@ -164,20 +177,25 @@ void command_desk_submit(void *ctx, struct command *cmd)
     /* A sender that gave no expiry gets the configured one. */
     if (cmd->expires_ms == 0)
         cmd->expires_ms = cmd->received_ms + desk->cfg->commands.max_age_ms;
-    if (refused(desk, cmd, &res)) {
+    pthread_mutex_lock(&desk->lock);
+    bool no = refused(desk, cmd, &res);
+    int queued = -1, bus = no ? -1 : desk->cfg->devices[cmd->device_index].bus_index;
+    bool running = desk->pollers != NULL;
+    char bus_name[CFG_NAME_MAX + 1] = "";
+    if (bus >= 0) {
+        snprintf(bus_name, sizeof(bus_name), "%s", desk->cfg->buses[bus].name);
+        queued = running ? poller_command(desk->pollers[bus], cmd) : -1;
+    }
+    pthread_mutex_unlock(&desk->lock);
+    if (no) {
         finish(desk, cmd, &res);
         return;
     }
-    pthread_mutex_lock(&desk->lock);
-    int bus = desk->cfg->devices[cmd->device_index].bus_index;
-    int queued = desk->pollers ? poller_command(desk->pollers[bus], cmd) : -1;
-    bool running = desk->pollers != NULL;
-    pthread_mutex_unlock(&desk->lock);
     if (queued == 0)
         return;
     if (running)
         command_result_set(&res, COMMAND_REFUSED, REASON_BUSY,
-                           "too many commands wait for bus %s", desk->cfg->buses[bus].name);
+                           "too many commands wait for bus %s", bus_name);
     else
         command_result_set(&res, COMMAND_FAILED, REASON_STOPPING,
                            "the gateway is starting or stopping");

@@ -24,6 +24,11 @@ void command_desk_destroy(struct command_desk *desk);
 /* Until attached (and after detach) admitted commands fail as "stopping". */
 void command_desk_attach(struct command_desk *desk, struct poller **pollers);
 void command_desk_detach(struct command_desk *desk);
+/* A reload: hold keeps commands from being admitted while the
+ * configuration and the pollers change (they wait; none is refused for
+ * it); release attaches the new pollers and lets them through. */
+void command_desk_hold(struct command_desk *desk);
+void command_desk_release(struct command_desk *desk, struct poller **pollers);
 
 /* Takes cmd (malloc'ed, with reply set) and sees it through: the desk owns
  * it from here and frees it once answered. For the output's use; the

@@ -275,6 +275,26 @@ int indicators_create(const struct gateway_config *cfg, const uint32_t *point_id
     return 0;
 }
 
+void indicators_carry(struct indicators *to, const struct indicators *from, const int *point_from)
+{
+    for (size_t i = 0; i < to->point_count; i++) {
+        int k = point_from[i];
+        if (k < 0 || (size_t)k >= from->point_count)
+            continue;
+        struct point_indicator *p = &to->points[i];
+        struct point_indicator keep = *p;
+        *p = from->points[k];
+        /* What the new file says of the point and where it sits now. */
+        p->pc = keep.pc;
+        p->id = keep.id;
+        p->limits = keep.limits;
+        p->poll_ms = keep.poll_ms;
+        p->emits_max = keep.emits_max;
+        p->occupancy = keep.occupancy;
+        p->occupancy_sign = keep.occupancy_sign;
+    }
+}
+
 static void free_texts(struct indicators *ind)
 {
     for (size_t i = 0; i < ind->n_changed; i++)

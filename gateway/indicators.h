@@ -21,6 +21,11 @@ struct indicators;
 int indicators_create(const struct gateway_config *cfg, const uint32_t *point_ids,
                       struct store *store, struct indicators **out);
 void indicators_destroy(struct indicators *ind);
+/* A reload: point i of `to` (made by indicators_create for the new file)
+ * goes on with the state in memory of point point_from[i] of `from` (-1:
+ * a new or changed point keeps what the store gave it): open intervals
+ * and windows, a counter's last reading, publish-on-change's last value. */
+void indicators_carry(struct indicators *to, const struct indicators *from, const int *point_from);
 
 /* The most records indicators_feed for n readings and indicators_close_due
  * after it can write together. */

@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "core/clock.h"
 #include "gateway/commands.h"
+#include "gateway/daemon.h"
 #include "gateway/command_desk.h"
 #include "outputs/mqtt/mqtt_output.h"
 #include "outputs/mqtt/ha_discovery.h"
@@ -69,11 +70,8 @@ static void usage(FILE *out)
 static int load_config(const char *path, struct gateway_config *cfg)
 {
     struct config_errors errors = {0};
-    if (config_load(path, cfg, &errors) == 0) {
-        if (!cfg->mqtt.ha_discovery || ha_discovery_check(cfg, &errors) == 0)
-            return 0;
-        config_free(cfg);
-    }
+    if (gateway_load_config(path, cfg, &errors) == 0)
+        return 0;
     for (size_t i = 0; i < errors.count; i++)
         fprintf(stderr, "%s\n", errors.lines[i]);
     fprintf(stderr, "%s: %zu configuration error%s; not starting\n", path, errors.count,
@@ -139,21 +137,6 @@ static void wake_queue(void *queue)
 {
     ingest_queue_wake(queue);
 }
-
-/* Everything the daemon runs, in one place: no globals. */
-struct gateway {
-    struct gateway_config cfg;
-    struct gateway_stats stats;
-    bool stats_ready;
-    struct store *store;
-    struct output out; /* ops NULL until created */
-    struct ingest_queue queue;
-    bool queue_ready;
-    struct pipeline *pipeline;
-    struct poller **pollers;
-    struct command_desk *desk;
-    uint32_t *point_ids;
-};
 
 static int register_points(struct gateway *gw)
 {
@@ -243,9 +226,10 @@ static void stop_signals(sigset_t *set)
     sigaddset(set, SIGHUP);
 }
 
-/* Waits for SIGTERM or SIGINT; meanwhile keeps systemd's watchdog fed
- * while the pipeline makes progress. */
-static int wait_for_stop_signal(const struct pipeline *pipeline)
+/* Waits for SIGTERM or SIGINT, reloading the file on SIGHUP; meanwhile
+ * keeps systemd's watchdog fed while the pipeline makes progress. Returns
+ * the signal, or -1 when a reload failed half-way. */
+static int wait_for_stop_signal(struct gateway *gw)
 {
     sigset_t set;
     stop_signals(&set);
@@ -260,14 +244,17 @@ static int wait_for_stop_signal(const struct pipeline *pipeline)
         } else {
             struct timespec wait = {.tv_sec = period / 1000, .tv_nsec = period % 1000 * 1000000};
             sig = sigtimedwait(&set, NULL, &wait);
-            watchdog_check(&dog, pipeline_busy_ms(pipeline, clock_mono_ms()));
+            watchdog_check(&dog, pipeline_busy_ms(gw->pipeline, clock_mono_ms()));
             if (sig < 0)
                 continue; /* the period passed (EAGAIN) or a signal outside the set */
         }
         if (sig != SIGHUP)
             return sig;
-        log_msg(LOG_WARNING, "SIGHUP: configuration reload is not supported; restart the "
-                             "service to apply a changed file");
+        sd_notify(0, "RELOADING=1");
+        int rc = gateway_reload(gw);
+        sd_notify(0, "READY=1");
+        if (rc != 0)
+            return -1;
     }
 }
 
@@ -313,7 +300,7 @@ static int set_aside_command(const char *path, bool resend)
 
 static int run(const char *path, int level_override)
 {
-    struct gateway gw = {0};
+    struct gateway gw = {.level_override = level_override};
     if (load_config(path, &gw.cfg) != 0)
         return EXIT_CONFIG;
     log_set_level(level_override >= 0 ? level_override : gw.cfg.log_level);
@@ -335,11 +322,12 @@ static int run(const char *path, int level_override)
         return EXIT_FAILURE;
     }
     sd_notify(0, "READY=1");
-    int sig = wait_for_stop_signal(gw.pipeline);
+    int sig = wait_for_stop_signal(&gw);
     sd_notify(0, "STOPPING=1");
-    log_msg(LOG_INFO, "%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    if (sig > 0)
+        log_msg(LOG_INFO, "%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     gateway_stop(&gw, "stopped");
-    return EXIT_SUCCESS;
+    return sig > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 /* `sensor-gateway status|probe|scan|write --config FILE [ARG...] [--units A-B]`. */

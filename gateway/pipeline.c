@@ -191,6 +191,19 @@ static bool stop_round(struct pipeline *p, int64_t now)
     return true;
 }
 
+/* A reload: what the parked pollers left in the queue goes through the
+ * indicators of the file it was polled under, the states are saved (a
+ * changed point starts from them), and the thread waits for
+ * pipeline_reconfigure and the unpark. */
+static void park(struct pipeline *p, int64_t now)
+{
+    for (int rounds = 0; rounds < 64 && ingest_queue_length(p->queue) > 0; rounds++)
+        pipeline_take_new_records(p, now);
+    pipeline_save_states(p, now);
+    atomic_store(&p->round_started_ms, 0);
+    stop_signal_park_point(&p->stop);
+}
+
 static void *pipeline_thread(void *arg)
 {
     struct pipeline *p = arg;
@@ -225,6 +238,15 @@ static void *pipeline_thread(void *arg)
             if (stop_round(p, now))
                 break;
             continue;
+        }
+        if (stop_signal_park_wanted(&p->stop)) {
+            park(p, now);
+            continue;
+        }
+        if (p->announce_due) {
+            p->announce_due = false;
+            p->out.ops->announce_devices(p->out.self);
+            next_health = now;
         }
         p->out.ops->service(p->out.self, now);
         if (p->out.ops->take_resend(p->out.self)) { /* a fresh connection */
@@ -276,28 +298,55 @@ static void pipeline_free(struct pipeline *p)
 }
 
 /* With layout = device a raw record's retained topic is its device's: all
- * points of a device map to the lowest id among them. */
+ * points of a device map to the lowest id among them. Extends the map to
+ * ids the store has named since (a reload's new points). */
 static int map_topic_keys(struct pipeline *p)
 {
-    uint32_t limit = store_point_limit(p->store);
-    p->key_count = limit;
-    p->key_of = calloc(limit ? limit : 1, sizeof(*p->key_of));
-    if (!p->key_of)
+    uint32_t limit = store_point_limit(p->store), from = (uint32_t)p->key_count;
+    uint32_t *key_of = realloc(p->key_of, (limit ? limit : 1) * sizeof(*key_of));
+    if (!key_of)
         return -1;
-    for (uint32_t id = 0; id < limit; id++) {
-        p->key_of[id] = id;
+    p->key_of = key_of;
+    for (uint32_t id = from; id < limit; id++) {
+        key_of[id] = id;
         if (p->cfg->mqtt.layout != MQTT_LAYOUT_DEVICE)
             continue;
         const struct store_point *pt = store_point(p->store, id);
         for (uint32_t other = 0; other < id; other++) {
             const struct store_point *o = store_point(p->store, other);
             if (pt->device[0] && strcmp(o->device, pt->device) == 0) {
-                p->key_of[id] = p->key_of[other];
+                key_of[id] = key_of[other];
                 break;
             }
         }
     }
-    return latest_seq_load(&p->latest, p->store, p->key_of, limit);
+    p->key_count = limit;
+    p->latest.key_of = key_of;
+    p->latest.key_count = limit;
+    return 0;
+}
+
+/* Room for what the indicator stage can make of a full batch. */
+static int size_buffers(struct pipeline *p, size_t room)
+{
+    if (room <= p->room)
+        return 0;
+    struct reading *derived = realloc(p->derived, room * sizeof(*derived));
+    if (derived)
+        p->derived = derived;
+    struct reading *grouped = realloc(p->grouped, room * sizeof(*grouped));
+    if (grouped)
+        p->grouped = grouped;
+    uint16_t *sizes = realloc(p->sizes, room * sizeof(*sizes));
+    if (sizes)
+        p->sizes = sizes;
+    uint32_t *scratch = realloc(p->scratch, room * 2 * sizeof(*scratch));
+    if (scratch)
+        p->scratch = scratch;
+    if (!derived || !grouped || !sizes || !scratch)
+        return -1;
+    p->room = room;
+    return 0;
 }
 
 int pipeline_create(const struct gateway_config *cfg, const uint32_t *point_ids,
@@ -315,27 +364,56 @@ int pipeline_create(const struct gateway_config *cfg, const uint32_t *point_ids,
     p->store_hw = store_stats(store).next_seq - 1;
     wb_init(&p->wb);
     stop_signal_init(&p->stop);
-    if (indicators_create(cfg, point_ids, store, &p->indicators) != 0 || map_topic_keys(p) != 0) {
+    if (indicators_create(cfg, point_ids, store, &p->indicators) != 0 || map_topic_keys(p) != 0 ||
+        latest_seq_load(&p->latest, store, p->key_of, p->key_count) != 0) {
         log_msg(LOG_ERROR, "indicators: cannot load their state from the store");
         pipeline_free(p);
         return -1;
     }
-    size_t room = indicators_room(p->indicators, BATCH_MAX);
+    int sized = size_buffers(p, indicators_room(p->indicators, BATCH_MAX));
     p->polled = calloc(BATCH_MAX, sizeof(*p->polled));
-    p->derived = calloc(room, sizeof(*p->derived));
-    p->grouped = calloc(room, sizeof(*p->grouped));
-    p->sizes = calloc(room, sizeof(*p->sizes));
-    p->scratch = calloc(room * 2, sizeof(*p->scratch));
     p->claimed = calloc(CLAIM_MAX, sizeof(*p->claimed));
     p->claimed_readings = calloc(CLAIM_READINGS, sizeof(*p->claimed_readings));
     p->acks = calloc(ACKS_MAX, sizeof(*p->acks));
     p->refusals = calloc(ACKS_MAX, sizeof(*p->refusals));
-    if (!p->polled || !p->derived || !p->grouped || !p->sizes || !p->scratch || !p->claimed ||
+    if (sized != 0 || !p->polled || !p->claimed ||
         !p->claimed_readings || !p->acks || !p->refusals) {
         pipeline_free(p);
         return -1;
     }
     *out = p;
+    return 0;
+}
+
+void pipeline_park(struct pipeline *p)
+{
+    stop_signal_park(&p->stop);
+    ingest_queue_wake(p->queue);
+}
+
+bool pipeline_parked(struct pipeline *p, int64_t mono_deadline_ms)
+{
+    return stop_signal_parked(&p->stop, mono_deadline_ms);
+}
+
+void pipeline_unpark(struct pipeline *p)
+{
+    stop_signal_unpark(&p->stop);
+}
+
+int pipeline_reconfigure(struct pipeline *p, const uint32_t *point_ids, const int *point_from)
+{
+    struct indicators *ind = NULL;
+    if (indicators_create(p->cfg, point_ids, p->store, &ind) != 0)
+        return -1;
+    indicators_carry(ind, p->indicators, point_from);
+    if (size_buffers(p, indicators_room(ind, BATCH_MAX)) != 0 || map_topic_keys(p) != 0) {
+        indicators_destroy(ind);
+        return -1;
+    }
+    indicators_destroy(p->indicators);
+    p->indicators = ind;
+    p->announce_due = true;
     return 0;
 }
 

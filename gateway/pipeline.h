@@ -10,6 +10,9 @@
 #ifndef GW_PIPELINE_H
 #define GW_PIPELINE_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "config/config.h"
 #include "outputs/output.h"
 #include "gateway/ingest_queue.h"
@@ -30,6 +33,19 @@ int pipeline_start(struct pipeline *p);
 void pipeline_stop(struct pipeline *p, int64_t grace_ms);
 /* Waits for the thread (if started) and frees. */
 void pipeline_destroy(struct pipeline *p);
+
+/* A reload (gateway/reload.c), with the pollers parked first: park asks
+ * the thread to take in what the queue holds, save the indicator state and
+ * wait; parked waits until it does (false at the deadline). While parked,
+ * reconfigure moves the stage to the file now in cfg (changed in place):
+ * point_ids as registered for it, point i carrying the state in memory of
+ * old point point_from[i] (-1: a new or changed point, from the store);
+ * the devices are described again after the unpark. -1 when out of memory
+ * or the store cannot be read: the old stage stays. */
+void pipeline_park(struct pipeline *p);
+bool pipeline_parked(struct pipeline *p, int64_t mono_deadline_ms);
+int pipeline_reconfigure(struct pipeline *p, const uint32_t *point_ids, const int *point_from);
+void pipeline_unpark(struct pipeline *p);
 /* How long the pipeline has been inside one round (a commit, a publish, a
  * store call), monotonic milliseconds; 0 while it waits for work. A round
  * takes milliseconds: one that lasts seconds means a stuck disk or thread

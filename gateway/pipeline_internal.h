@@ -59,6 +59,8 @@ struct pipeline {
      * record's retained topic (latest_seq.h) and its poll (record_group.h). */
     uint32_t *key_of;
     size_t key_count;
+    size_t room;             /* derived, grouped and sizes hold this many (indicators_room) */
+    bool announce_due;       /* a reload changed the devices: describe them again */
     struct reading *polled;  /* taken from the queue, on its way through the indicators */
     struct reading *derived; /* out of the indicator stage, waiting for sequence numbers */
     size_t derived_count;

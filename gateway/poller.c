@@ -1,4 +1,5 @@
 #include "gateway/poller.h"
+#include "gateway/poller_internal.h"
 #include "commands/command_value.h"
 #include "core/log.h"
 #include "core/stats.h"
@@ -10,60 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* What one point gave in the current poll, for the points that depend on
- * it (a decimal-places register, the source of a derived value). */
-struct point_result {
-    bool read;
-    double raw, value;
-    uint8_t quality;
-};
-
-struct device_state {
-    const struct device_config *cfg;
-    int index; /* into gateway_config.devices */
-    /* This device's points: the ones that read registers first (the read
-     * plan's indexes refer to them), then the derived ones. */
-    const struct point_config **points;
-    uint32_t *point_ids;
-    int *local;                /* per point: its decimals_from or source, as an index here, or -1 */
-    struct stale_watch *stale; /* per point */
-    struct point_result *result;
-    size_t point_count, register_points;
-    void *source; /* the source's side of this device */
-    int64_t next_due_ms;
-    int failures;
-    struct log_limit fail_log;
-};
-
-/* The line's busy share over a minute, for the health message. */
-#define BUSY_WINDOW_MS 60000
-
-/* Commands waiting for the bus; more are refused as busy. */
-#define COMMAND_QUEUE_MAX 32
-
-struct poller {
-    const struct gateway_config *cfg;
-    const struct bus_config *bus;
-    struct bus_stats *line;
-    int64_t window_start_us, window_busy_us;
-    const struct source_ops *source;
-    void *source_bus;
-    struct device_state *devices;
-    size_t device_count;
-    struct ingest_queue *queue;
-    struct gateway_stats *stats;
-    struct stop_signal stop;
-    pthread_t thread;
-    bool started;
-    struct reading *batch;
-    struct source_poll poll;          /* room for the most points of a device */
-    const struct source_trace *trace; /* only while a probe polls */
-    /* Commands handed over by the desk, run between polls in order. */
-    pthread_mutex_t commands_lock;
-    struct command *commands, **commands_tail;
-    size_t commands_waiting;
-};
 
 int64_t poller_backoff_ms(int64_t interval_ms, int64_t backoff_max_ms, int failures,
                           int64_t cost_ms)
@@ -98,7 +45,7 @@ static bool polled_here(const struct point_config *pc, int device_index)
 }
 
 /* Register points first, derived points after, each in file order. */
-static void collect_points(struct device_state *d, const struct gateway_config *cfg,
+void collect_points(struct device_state *d, const struct gateway_config *cfg,
                            const uint32_t *point_ids)
 {
     size_t n = 0;
@@ -119,7 +66,7 @@ static void collect_points(struct device_state *d, const struct gateway_config *
                                                           : d->points[i]->decimals_index);
 }
 
-static int device_init(struct poller *p, struct device_state *d, const struct gateway_config *cfg,
+int device_init(struct poller *p, struct device_state *d, const struct gateway_config *cfg,
                        int index, const uint32_t *point_ids)
 {
     d->cfg = &cfg->devices[index];
@@ -146,8 +93,10 @@ static int device_init(struct poller *p, struct device_state *d, const struct ga
     return d->source ? 0 : -1;
 }
 
-static void device_free(struct poller *p, struct device_state *d)
+void device_free(struct poller *p, struct device_state *d)
 {
+    if (!d->points && !d->source)
+        return; /* moved to the poller's new devices, or never set up */
     if (d->source)
         p->source->remove_device(d->source);
     free(d->points);
@@ -294,7 +243,7 @@ static void account_poll(struct poller *p, const struct device_state *d, int64_t
     }
 }
 
-static struct device_state *device_of(struct poller *p, int config_index)
+struct device_state *device_of(struct poller *p, int config_index)
 {
     for (size_t i = 0; i < p->device_count; i++)
         if (p->devices[i].index == config_index)
@@ -423,6 +372,8 @@ static void *poller_thread(void *arg)
     for (size_t i = 0; i < p->device_count; i++)
         p->devices[i].next_due_ms = start;
     for (;;) {
+        if (stop_signal_park_point(&p->stop))
+            break;
         run_commands(p);
         struct device_state *next = &p->devices[0];
         for (size_t i = 1; i < p->device_count; i++)
@@ -430,6 +381,10 @@ static void *poller_thread(void *arg)
                 next = &p->devices[i];
         if (stop_signal_wait_until(&p->stop, next->next_due_ms))
             break;
+        /* Woken early (a command, a pause): back to the top, not a poll
+         * before its time. */
+        if (clock_mono_ms() < next->next_due_ms)
+            continue;
         int64_t began = clock_mono_us();
         bool io_ok = poll_device(p, next);
         int64_t ended = clock_mono_us();
@@ -440,6 +395,27 @@ static void *poller_thread(void *arg)
         schedule_next(next, io_ok, ended / 1000, cost_ms);
     }
     return NULL;
+}
+
+/* The room a poll of the bus's largest device needs. */
+int size_buffers(struct poller *p)
+{
+    size_t most = 0;
+    for (size_t i = 0; i < p->device_count; i++)
+        if (p->devices[i].point_count > most)
+            most = p->devices[i].point_count;
+    struct reading *batch = calloc(most + 1, sizeof(*batch));
+    struct source_sample *samples = calloc(most + 1, sizeof(*samples));
+    if (!batch || !samples) {
+        free(batch);
+        free(samples);
+        return -1;
+    }
+    free(p->batch);
+    free(p->poll.samples);
+    p->batch = batch;
+    p->poll.samples = samples;
+    return 0;
 }
 
 int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_t *point_ids,
@@ -464,21 +440,14 @@ int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_
     p->source_bus = p->source->open(p->bus, kind);
     if (!p->devices || !p->source_bus)
         goto fail;
-    size_t n = 0, most_points = 0;
+    size_t n = 0;
     for (size_t i = 0; i < cfg->device_count; i++) {
         if (cfg->devices[i].bus_index != bus_index)
             continue;
-        if (device_init(p, &p->devices[n], cfg, (int)i, point_ids) != 0) {
-            n++;
+        if (device_init(p, &p->devices[n++], cfg, (int)i, point_ids) != 0)
             goto fail;
-        }
-        if (p->devices[n].point_count > most_points)
-            most_points = p->devices[n].point_count;
-        n++;
     }
-    p->batch = calloc(most_points + 1, sizeof(*p->batch));
-    p->poll.samples = calloc(most_points + 1, sizeof(*p->poll.samples));
-    if (!p->batch || !p->poll.samples)
+    if (size_buffers(p) != 0)
         goto fail;
     *out = p;
     return 0;
@@ -505,17 +474,12 @@ int poller_poll_once(struct poller *p, const char *device, const struct source_t
 
 int poller_start(struct poller *p)
 {
-    if (p->device_count == 0)
+    if (p->started || p->device_count == 0)
         return 0;
     if (pthread_create(&p->thread, NULL, poller_thread, p) != 0)
         return -1;
     p->started = true;
     return 0;
-}
-
-int poller_device_count(const struct poller *p)
-{
-    return (int)p->device_count;
 }
 
 void poller_stop(struct poller *p)

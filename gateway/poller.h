@@ -26,7 +26,20 @@ int poller_start(struct poller *p);
 void poller_stop(struct poller *p);
 /* Waits for the thread (after poller_stop) and frees. */
 void poller_destroy(struct poller *p);
-int poller_device_count(const struct poller *p);
+
+/* A reload (gateway/reload.c). park asks the thread to stop between two
+ * polls, parked waits until it has (true; false at the deadline: a poll
+ * still under way), unpark lets it go on. While parked, rebind moves it
+ * to the file now in cfg (the one it was created with, changed in place;
+ * the bus itself unchanged): device i of the new file carries on from
+ * device_from[i] of the old one (-1: a new or changed device, set up
+ * afresh and polled at once), devices gone are let go. -1 when out of
+ * memory or a device cannot be set up: the poller is to be replaced. */
+void poller_park(struct poller *p);
+bool poller_parked(struct poller *p, int64_t mono_deadline_ms);
+void poller_unpark(struct poller *p);
+int poller_rebind(struct poller *p, int bus_index, const uint32_t *point_ids,
+                  const int *device_from, struct gateway_stats *stats);
 
 /* Polls the device named device, which is on this poller's bus, once and
  * now, from the calling thread (the poller is not started), reporting its

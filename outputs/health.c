@@ -117,6 +117,27 @@ static json_object *lines_json(const struct gateway_config *cfg, struct gateway_
     return all;
 }
 
+/* Reloads of the file (SIGHUP) and how the last one went: an operator who
+ * pushed a file sees here whether the daemon runs on it. */
+static json_object *config_json(struct gateway_stats *stats)
+{
+    json_object *config = json_object_new_object();
+    add_int(config, "reloads_applied", (int64_t)stat_get(&stats->reloads_applied));
+    add_int(config, "reloads_refused", (int64_t)stat_get(&stats->reloads_refused));
+    json_object *last = NULL;
+    pthread_mutex_lock(&stats->devices_lock);
+    if (stats->last_reload_ms > 0) {
+        last = json_object_new_object();
+        add_time_or_null(last, "ts", stats->last_reload_ms);
+        json_object_object_add(last, "applied",
+                               json_object_new_boolean(stats->last_reload_applied));
+        add_string(last, "message", stats->last_reload);
+    }
+    pthread_mutex_unlock(&stats->devices_lock);
+    json_object_object_add(config, "last_reload", last);
+    return config;
+}
+
 char *health_json(const struct gateway_config *cfg, const struct health_inputs *in)
 {
     json_object *root = json_object_new_object();
@@ -156,6 +177,7 @@ char *health_json(const struct gateway_config *cfg, const struct health_inputs *
     add_int(commands, "failed", (int64_t)stat_get(&in->stats->commands_failed));
     add_int(commands, "expired", (int64_t)stat_get(&in->stats->commands_expired));
     json_object_object_add(root, "commands", commands);
+    json_object_object_add(root, "config", config_json(in->stats));
     json_object_object_add(root, "lines", lines_json(cfg, in->stats));
     json_object_object_add(root, "devices", devices_json(cfg, in->stats));
     return finish(root);
