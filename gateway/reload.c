@@ -41,7 +41,7 @@ struct reload_plan {
     int *device_named;  /* the old device of that name: its poll counters */
     int *point_kept;    /* the old point whose indicator state goes on */
     size_t added, changed, removed;
-    char what[256];
+    char what[400];
 };
 
 static void plan_free(struct reload_plan *plan)
