@@ -1,19 +1,22 @@
 /* What the technician's commands share: loading the daemon's file, and
  * polling one device once from the calling thread. */
 #include "gateway/cmd_common.h"
+#include "gateway/daemon.h"
 #include "gateway/ingest_queue.h"
 #include "core/stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-int command_load_config(const char *path, struct gateway_config *cfg)
+int command_load_config(const char *path, struct gateway_config *cfg, const char *consequence)
 {
     struct config_errors errors = {0};
-    if (config_load(path, cfg, &errors) == 0)
+    if (gateway_load_config(path, cfg, &errors) == 0)
         return 0;
     for (size_t i = 0; i < errors.count; i++)
         fprintf(stderr, "%s\n", errors.lines[i]);
+    fprintf(stderr, "%s: %zu configuration error%s; %s\n", path, errors.count,
+            errors.count == 1 ? "" : "s", consequence);
     config_errors_free(&errors);
     return -1;
 }

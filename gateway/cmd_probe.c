@@ -63,7 +63,7 @@ static int probe_loaded(const struct gateway_config *cfg, const char *device)
 int command_probe(const char *config_path, const char *device)
 {
     struct gateway_config cfg;
-    if (command_load_config(config_path, &cfg) != 0)
+    if (command_load_config(config_path, &cfg, "nothing done") != 0)
         return EXIT_CONFIG;
     log_set_level(LOG_ERROR);
     int rc = probe_loaded(&cfg, device);

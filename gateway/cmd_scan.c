@@ -123,7 +123,7 @@ static int scan_bus(const struct bus_config *bus, int first, int last)
 int command_scan(const char *config_path, const char *bus, int first, int last)
 {
     struct gateway_config cfg;
-    if (command_load_config(config_path, &cfg) != 0)
+    if (command_load_config(config_path, &cfg, "nothing done") != 0)
         return EXIT_CONFIG;
     log_set_level(LOG_ERROR);
     int index = config_find_bus(&cfg, bus);

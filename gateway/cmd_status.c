@@ -50,10 +50,25 @@ static void print_lines(json_object *lines)
     }
 }
 
+/* Whether the daemon runs on the file as it is now: an operator who
+ * reloaded after an edit looks here first. */
+static void print_reloads(json_object *config)
+{
+    json_object *last = field(config, "last_reload");
+    if (!config || !last)
+        return;
+    printf("config: %lld reloads applied, %lld refused; the last at %s %s: %s\n",
+           number(config, "reloads_applied"), number(config, "reloads_refused"),
+           text(last, "ts"),
+           json_object_get_boolean(field(last, "applied")) ? "applied" : "REFUSED (still on the "
+                                                                         "file before)",
+           text(last, "message"));
+}
+
 int command_status(const char *config_path)
 {
     struct gateway_config cfg;
-    if (command_load_config(config_path, &cfg) != 0)
+    if (command_load_config(config_path, &cfg, "nothing done") != 0)
         return EXIT_CONFIG;
     int rc = EXIT_FAILURE;
     struct stat st;
@@ -85,6 +100,7 @@ int command_status(const char *config_path)
             printf("commands: %lld done, %lld refused, %lld failed, %lld expired\n",
                    number(cmds, "done"), number(cmds, "refused"), number(cmds, "failed"),
                    number(cmds, "expired"));
+        print_reloads(field(h, "config"));
         print_lines(field(h, "lines"));
         print_devices(field(h, "devices"));
         json_object_put(h);

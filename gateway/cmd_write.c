@@ -95,7 +95,7 @@ int command_write(const char *config_path, const char *device, const char *point
     strcpy(cmd.device, device);
     strcpy(cmd.point, point);
     struct gateway_config cfg;
-    if (command_load_config(config_path, &cfg) != 0)
+    if (command_load_config(config_path, &cfg, "nothing done") != 0)
         return EXIT_CONFIG;
     log_set_level(LOG_ERROR);
     int rc = write_loaded(&cfg, &cmd);

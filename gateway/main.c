@@ -5,6 +5,7 @@
  * This file wires them together and handles the process's life. */
 #include "config/config.h"
 #include "core/clock.h"
+#include "gateway/cmd_common.h"
 #include "gateway/commands.h"
 #include "gateway/daemon.h"
 #include "gateway/command_desk.h"
@@ -29,7 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXIT_CONFIG 2
 #define SHUTDOWN_GRACE_MS 3000
 
 static void usage(FILE *out)
@@ -67,18 +67,6 @@ static void usage(FILE *out)
                  "2 on a configuration error.\n");
 }
 
-static int load_config(const char *path, struct gateway_config *cfg)
-{
-    struct config_errors errors = {0};
-    if (gateway_load_config(path, cfg, &errors) == 0)
-        return 0;
-    for (size_t i = 0; i < errors.count; i++)
-        fprintf(stderr, "%s\n", errors.lines[i]);
-    fprintf(stderr, "%s: %zu configuration error%s; not starting\n", path, errors.count,
-            errors.count == 1 ? "" : "s");
-    config_errors_free(&errors);
-    return -1;
-}
 
 /* Risks of a valid file, and what it needs of this machine that is not
  * there (unless offline): printed by --check-config, logged at start (a
@@ -276,7 +264,7 @@ static void print_set_aside(void *ctx, int64_t seq, int64_t ts_ms, const struct 
 static int set_aside_command(const char *path, bool resend)
 {
     struct gateway_config cfg;
-    if (load_config(path, &cfg) != 0)
+    if (command_load_config(path, &cfg, "nothing done") != 0)
         return EXIT_CONFIG;
     log_set_level(LOG_WARNING);
     struct store *store = NULL;
@@ -301,7 +289,7 @@ static int set_aside_command(const char *path, bool resend)
 static int run(const char *path, int level_override)
 {
     struct gateway gw = {.level_override = level_override};
-    if (load_config(path, &gw.cfg) != 0)
+    if (command_load_config(path, &gw.cfg, "not starting") != 0)
         return EXIT_CONFIG;
     log_set_level(level_override >= 0 ? level_override : gw.cfg.log_level);
 
@@ -435,7 +423,7 @@ int main(int argc, char **argv)
     }
     if (check) {
         struct gateway_config cfg;
-        if (load_config(check, &cfg) != 0)
+        if (command_load_config(check, &cfg, "not starting") != 0)
             return EXIT_CONFIG;
         report_risks(&cfg, false, offline);
         int rc = offline ? EXIT_SUCCESS : check_host(&cfg);

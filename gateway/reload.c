@@ -286,6 +286,9 @@ int gateway_reload(struct gateway *gw)
         return 0;
     }
     int rc = apply(gw, &next, &plan);
+    for (size_t i = 0; rc == 0 && i < next.device_count; i++) /* next: the old file now */
+        if (config_find_device(&gw->cfg, next.devices[i].name) < 0)
+            gw->out.ops->forget_device(gw->out.self, next.devices[i].name);
     if (rc == 0) {
         log_msg(LOG_INFO, "reload applied: %s; %zu buses, %zu devices, %zu points", plan.what,
                 gw->cfg.bus_count, gw->cfg.device_count, gw->cfg.point_count);

@@ -166,6 +166,25 @@ static void flow_part(FILE *f, json_object *h)
     by_outcome(f, &commands, at(h, "commands"), command_outcomes);
 }
 
+/* Reloads of the file, and whether the daemon runs on the file as it now
+ * is: the alert a fleet wants after pushing a file (Prometheus's own
+ * prometheus_config_last_reload_successful). */
+static void config_part(FILE *f, json_object *config)
+{
+    static const struct family reloads = {"sensor_gateway_config_reloads_total", "counter",
+                                          "Reloads of the configuration file by outcome."},
+                               last = {"sensor_gateway_config_last_reload_successful", "gauge",
+                                       "1 unless the last reload was refused."};
+    header(f, &reloads);
+    sample(f, reloads.name, "outcome", "applied", at(config, "reloads_applied"));
+    sample(f, reloads.name, "outcome", "refused", at(config, "reloads_refused"));
+    json_object *l = at(config, "last_reload");
+    json_object *ok = json_object_new_boolean(!l || json_object_is_type(l, json_type_null) ||
+                                              json_object_get_boolean(at(l, "applied")));
+    scalar(f, &last, config ? ok : NULL);
+    json_object_put(ok);
+}
+
 /* One family per field of the per-device or per-line objects. */
 static void per_name(FILE *f, json_object *all, const char *label, const struct family *fam,
                      const char *key)
@@ -226,6 +245,7 @@ char *metrics_from_health(const char *health_json)
         gateway_part(f, h);
         store_part(f, at(h, "store"));
         flow_part(f, h);
+        config_part(f, at(h, "config"));
         devices_part(f, at(h, "devices"));
         lines_part(f, at(h, "lines"));
         if (fclose(f) != 0) {

@@ -48,6 +48,9 @@ struct output_ops {
      * and on every connect its devices. */
     void (*announce_health)(void *self, const struct health_inputs *in);
     void (*announce_devices)(void *self);
+    /* A device a reload removed: what described it is withdrawn, so that a
+     * dashboard forgets it. Any thread. */
+    void (*forget_device)(void *self, const char *device);
     /* Says goodbye (waiting at most timeout_ms), and frees. */
     void (*stop)(void *self, int64_t timeout_ms);
     void (*destroy)(void *self);

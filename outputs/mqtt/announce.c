@@ -1,4 +1,5 @@
 #include "outputs/mqtt/announce.h"
+#include "core/log.h"
 #include "outputs/mqtt/ha_discovery.h"
 #include "outputs/mqtt/payload.h"
 
@@ -49,4 +50,16 @@ void announce_on_connect(const struct gateway_config *cfg, struct forwarder *fw)
 {
     announce_devices(cfg, fw);
     announce_ha_discovery(cfg, fw);
+}
+
+void announce_device_gone(const struct gateway_config *cfg, struct forwarder *fw,
+                          const char *device)
+{
+    char topic[TOPIC_MAX];
+    if (topic_format_device_meta(topic, sizeof(topic), cfg->mqtt.topic_prefix, cfg->id, device) >
+            0 &&
+        forwarder_publish_retained(fw, topic, "") != 0)
+        log_msg(LOG_WARNING, "mqtt: %s could not be cleared (not connected): a subscriber may "
+                             "still be handed device %s's metadata",
+                topic, device);
 }

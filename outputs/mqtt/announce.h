@@ -16,5 +16,9 @@ void announce_health(const struct gateway_config *cfg, struct forwarder *fw,
  * every connect, as Home Assistant may have started after the gateway or
  * the broker lost its retained store. */
 void announce_on_connect(const struct gateway_config *cfg, struct forwarder *fw);
+/* A device the file no longer has: its retained metadata cleared (an empty
+ * retained message), so a dashboard that subscribes later never meets it. */
+void announce_device_gone(const struct gateway_config *cfg, struct forwarder *fw,
+                          const char *device);
 
 #endif

@@ -90,6 +90,12 @@ static void announce_devices(void *self)
     announce_on_connect(o->cfg, o->fw);
 }
 
+static void forget_device(void *self, const char *device)
+{
+    struct mqtt_output *o = self;
+    announce_device_gone(o->cfg, o->fw, device);
+}
+
 static void stop(void *self, int64_t timeout_ms)
 {
     forwarder_stop(((struct mqtt_output *)self)->fw, timeout_ms);
@@ -116,6 +122,7 @@ static const struct output_ops mqtt_ops = {
     .take_resend = take_resend,
     .announce_health = announce_health_op,
     .announce_devices = announce_devices,
+    .forget_device = forget_device,
     .stop = stop,
     .destroy = destroy,
 };

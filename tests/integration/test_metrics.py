@@ -74,6 +74,11 @@ def check_equal(values, health):
     expect("sensor_gateway_broker_losses_total", health["broker"]["reconnects"])
     for outcome, v in health["commands"].items():
         expect("sensor_gateway_commands_total", v, outcome=outcome)
+    config = health["config"]
+    expect("sensor_gateway_config_reloads_total", config["reloads_applied"], outcome="applied")
+    expect("sensor_gateway_config_reloads_total", config["reloads_refused"], outcome="refused")
+    expect("sensor_gateway_config_last_reload_successful",
+           int(config["last_reload"] is None or config["last_reload"]["applied"]))
     expect("sensor_gateway_uptime_seconds", health["uptime_s"])
     expect("sensor_gateway_clock_synced", int(health["clock_synced"]))
     expect("sensor_gateway_info", 1, gateway=health["gateway"], version=health["version"],

@@ -20,9 +20,11 @@ import json
 import os
 import re
 import signal
+import subprocess
 import time
 
-from harness import (SLOW, Broker, Gateway, Stub, Subscriber, check, demo_ini, figure, iso_ms,
+from harness import (SLOW, Broker, Gateway, Stub, Subscriber, check, demo_ini, figure,
+                     gateway_argv, iso_ms,
                      point_payloads, run_test, status, wait_until)
 
 STEP_IN = 7           # the visitor counter stub adds this per read (docs/firmware-stubs.md)
@@ -188,6 +190,10 @@ def body(work):
     wait_until(lambda: (status(status_path) or {}).get("config", {}).get("reloads_refused") == 2,
                10 * SLOW, "health to count two refused reloads")
     health = status(status_path)
+    said = subprocess.run(gateway_argv(gw.ini)[:-2] + ["status", "--config", gw.ini],
+                          capture_output=True, text=True, timeout=30 * SLOW).stdout
+    check("config: 1 reloads applied, 2 refused" in said and "REFUSED (still on the file before)"
+          in said, f"sensor-gateway status does not say the last reload was refused:\n{said}")
     gw.stop()
     sub.flush()
 
@@ -225,6 +231,12 @@ def body(work):
     check(any(t > refused_ms for t in south_ts), "polling stopped at the refused reload")
     metas = [line.split(" ", 1)[0] for line in sub.lines() if "/devices/trail_south/meta" in line]
     check(metas, "trail_south's device metadata was not published after the reload")
+    # The broker no longer hands a late subscriber the removed device.
+    late = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-v",
+                           "-t", "smartregion/test-gw/devices/+/meta", "-W", "2"],
+                          capture_output=True, text=True).stdout
+    check("/devices/trail_south/meta" in late and "/devices/carpark/meta" not in late,
+          f"retained metadata after the reload: {late.splitlines()}")
     figure(f"across the reload: trail_north {worst_north} ms and weather {worst_weather} ms at "
            f"most between polls (interval {INTERVAL_MS} ms); {len(counts)} counts contiguous, "
            f"one baseline; seq {min(seqs)}..{max(seqs)} gap-free; museum every "

@@ -20,6 +20,8 @@ static const char *const HEALTH =
     "\"store_errors\":1},"
     "\"messages\":{\"published\":13741,\"acknowledged\":13741,\"refused\":0},"
     "\"broker\":{\"connects\":2,\"reconnects\":1},"
+    "\"config\":{\"reloads_applied\":3,\"reloads_refused\":1,\"last_reload\":"
+    "{\"ts\":\"2026-11-25T10:00:00.000Z\",\"applied\":false,\"message\":\"x\"}},"
     "\"lines\":{\"rs485-1\":{\"busy_share\":0.42,\"busy_s\":1512,\"polls\":7200,"
     "\"polls_late\":5,\"stray_bytes\":25}},"
     "\"devices\":{\"trail\\\"north\":{\"polls_ok\":3600,\"polls_failed\":2,\"last_ok\":null,"
@@ -47,6 +49,9 @@ static void test_figures_and_names(void **state)
     assert_has(text, "sensor_gateway_health_timestamp_seconds 1795601700.123\n");
     assert_has(text, "sensor_gateway_info{gateway=\"north\",version=\"0.1.0\",store=\"5f0c93a1\"} 1\n");
     assert_has(text, "sensor_gateway_line_busy_ratio{bus=\"rs485-1\"} 0.42\n");
+    assert_has(text, "sensor_gateway_config_reloads_total{outcome=\"applied\"} 3\n");
+    assert_has(text, "sensor_gateway_config_reloads_total{outcome=\"refused\"} 1\n");
+    assert_has(text, "sensor_gateway_config_last_reload_successful 0\n");
     assert_has(text, "sensor_gateway_line_polls_late_total{bus=\"rs485-1\"} 5\n");
     /* a label value's quote escaped */
     assert_has(text, "sensor_gateway_device_polls_total{device=\"trail\\\"north\",result=\"failed\"} 2\n");
