@@ -440,7 +440,6 @@ static void open_keyless_section(struct loader *ld)
     start_section(ld, ld->header_name);
 }
 
-/* fgets for inih that counts lines and notices section headers. */
 /* Checks what inih would pass over or misread: a UTF-8 byte order mark,
  * bytes that are not UTF-8 (they would reach the JSON payloads), a
  * password with an inline comment. */
@@ -460,6 +459,7 @@ static void check_line_text(struct loader *ld, char *buf)
                          ld->path, ld->line);
 }
 
+/* fgets for inih that counts lines and notices section headers. */
 static char *read_line(char *buf, int size, void *user)
 {
     struct loader *ld = user;

@@ -1,8 +1,6 @@
 #include "sources/bus_kind.h"
 #include "sources/modbus/modbus_source.h"
 
-#include <string.h>
-
 /* RTU over TCP: what the cheap serial-to-Ethernet converters speak in
  * their transparent mode. The RS-485 line's settings live in the
  * converter; the gateway sends RTU frames, CRC and all, over the socket. */
@@ -14,11 +12,3 @@ const struct bus_kind bus_kinds[] = {
 const int bus_kind_count = sizeof(bus_kinds) / sizeof(bus_kinds[0]);
 /* The same names, as the INI parser's list of choices for [bus] type. */
 const char *const bus_kind_names[] = {"tcp", "rtu", "rtu-over-tcp", NULL};
-
-int bus_kind_find(const char *name)
-{
-    for (int i = 0; i < bus_kind_count; i++)
-        if (strcmp(bus_kinds[i].name, name) == 0)
-            return i;
-    return -1;
-}

@@ -15,9 +15,6 @@ extern const struct bus_kind bus_kinds[];
 extern const int bus_kind_count;
 extern const char *const bus_kind_names[];
 
-/* The index of the kind named name, or -1. */
-int bus_kind_find(const char *name);
-
 static inline const struct bus_kind *bus_kind(int kind)
 {
     return &bus_kinds[kind >= 0 && kind < bus_kind_count ? kind : 0];

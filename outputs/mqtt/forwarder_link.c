@@ -390,10 +390,6 @@ static int start_connect(struct forwarder *fw)
     }
     return MQTTAsync_connect(fw->client, &o);
 }
-/* paho notices a dead link only when its own PINGREQ goes unanswered, and
- * steady publishing postpones the ping: up to about three keep-alives. A
- * whole keep-alive without a single PUBACK while messages wait is proof
- * enough; the connection is dropped and the readings stay in the store. */
 /* Called with fw->lock held: from when on the link counts as silent, or
  * INT64_MAX while nothing waits for an answer. */
 static int64_t silent_from(const struct forwarder *fw)
@@ -403,6 +399,10 @@ static int64_t silent_from(const struct forwarder *fw)
     return fw->last_progress_ms + fw->cfg->mqtt.keepalive_ms + 1;
 }
 
+/* paho notices a dead link only when its own PINGREQ goes unanswered, and
+ * steady publishing postpones the ping: up to about three keep-alives. A
+ * whole keep-alive without a single PUBACK while messages wait is proof
+ * enough; the connection is dropped and the readings stay in the store. */
 static void drop_if_silent(struct forwarder *fw, int64_t now_mono_ms)
 {
     int64_t keepalive = fw->cfg->mqtt.keepalive_ms;

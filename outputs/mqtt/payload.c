@@ -23,13 +23,6 @@ int topic_format_data(char *buf, size_t size, const char *prefix, const char *ga
                 size);
 }
 
-int topic_format_reading(char *buf, size_t size, const char *prefix, const char *gateway,
-                         const struct reading *r, const struct store_point *p)
-{
-    return topic_format_data(buf, size, prefix, gateway, MQTT_LAYOUT_POINT, r->kind, p->device,
-                             p->point);
-}
-
 int topic_format_status(char *buf, size_t size, const char *prefix, const char *gateway)
 {
     return fits(snprintf(buf, size, "%s/%s/status", prefix, gateway), size);

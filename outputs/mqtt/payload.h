@@ -16,11 +16,6 @@
 
 #define TOPIC_MAX 320
 
-/* {prefix}/{gateway}/readings/{device}/{point} for raw readings,
- * {prefix}/{gateway}/indicators/{device}/{point} for counts and windows,
- * .../indicators/{device}/{point}/day for a counter's day totals. */
-int topic_format_reading(char *buf, size_t size, const char *prefix, const char *gateway,
-                         const struct reading *r, const struct store_point *p);
 /* The one place the data topics are spelled: raw readings on
  * {prefix}/{gateway}/readings/{device} (layout = device) or
  * .../readings/{device}/{point} (layout = point); indicators always on
@@ -50,7 +45,7 @@ int payload_format_reading(char *buf, size_t size, const struct origin *o, const
 
 /* A record's topic: with layout = device a poll's readings go to
  * {prefix}/{gateway}/readings/{device}; otherwise (and for indicators,
- * always) as topic_format_reading for its one reading. */
+ * always) topic_format_data's for its one reading. */
 int topic_format_record(char *buf, size_t size, const char *prefix, const char *gateway, int layout,
                         const struct record *rec, const struct store *s);
 /* A record's payload: one reading's as above, or a device poll's,

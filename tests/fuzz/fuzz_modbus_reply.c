@@ -75,7 +75,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (n && write(sv[1], reply, n) != (ssize_t)n)
         abort();
     shutdown(sv[1], SHUT_WR);
-    struct bus_config bus = {.kind = bus_kind_find(tcp ? "tcp" : "rtu"),
+    int kind = 0;
+    while (strcmp(bus_kinds[kind].name, tcp ? "tcp" : "rtu") != 0)
+        kind++;
+    struct bus_config bus = {.kind = kind,
                              .port = 502,
                              .baud = 19200,
                              .data_bits = 8,
