@@ -106,5 +106,6 @@ struct source_device config_source_device(const struct device_config *dc,
 
 bool config_point_reads(const struct point_config *p, int device_index)
 {
-    return p->device_index == device_index && p->kind != KIND_OCCUPANCY && p->source[0] == '\0';
+    return p->device_index == device_index && p->kind != KIND_OCCUPANCY &&
+           p->derived_from[0] == '\0';
 }

@@ -74,7 +74,7 @@ struct point_config {
     /* Where the source reads the value (Modbus: function, address, type,
      * word_order); the keys fill it, the poller hands it on unchanged. */
     struct source_point where;
-    int kind;       /* enum point_kind */
+    int kind; /* enum point_kind */
     double scale;
     double offset;
     char unit[CFG_UNIT_MAX];
@@ -85,8 +85,8 @@ struct point_config {
     /* A point with a source reads no registers: its value is the source
      * point's (same device) times scale plus offset, e.g. a water level
      * from a pressure. */
-    char source[CFG_NAME_MAX + 1];
-    int source_index; /* into gateway_config.points, or -1 */
+    char derived_from[CFG_NAME_MAX + 1]; /* the INI key "source" */
+    int derived_from_index;              /* into gateway_config.points, or -1 */
     /* The value is divided by 10^n, n read from this point of the same
      * device (a decimal-places register, read first). */
     char decimals_from[CFG_NAME_MAX + 1];
@@ -184,7 +184,7 @@ struct commands_config {
 };
 
 struct gateway_config {
-    char source_path[CFG_TEXT_MAX];
+    char ini_path[CFG_TEXT_MAX];
     char id[CFG_NAME_MAX + 1];
     int log_level; /* enum log_level */
     int64_t health_interval_ms;

@@ -116,8 +116,9 @@ static bool write_code_fits(int table, int code, int width, const char **why)
 {
     bool coil = table == FN_COIL;
     bool fits = coil ? code == 5 || code == 15 : code == 6 || code == 16;
-    *why = coil ? "a coil is written with function 5 or 15" : "a register is written with "
-                                                              "function 6 or 16";
+    *why = coil ? "a coil is written with function 5 or 15"
+                : "a register is written with "
+                  "function 6 or 16";
     if (fits && code == 6 && width > 1) {
         *why = "function 6 writes one register; this type takes more: use 16";
         return false;
@@ -127,28 +128,29 @@ static bool write_code_fits(int table, int code, int width, const char **why)
 
 static void validate_writable(const struct section_check *c, struct point_config *p)
 {
-    bool write_keys = p->where.write_code || !isinf(p->write_min) || !isinf(p->write_max) ||
-                      !p->read_back;
+    bool write_keys =
+        p->where.write_code || !isinf(p->write_min) || !isinf(p->write_max) || !p->read_back;
     if (!p->writable) {
         if (write_keys)
             POINT_ERROR(p,
-                        p->where.write_code   ? "write_function"
+                        p->where.write_code    ? "write_function"
                         : !isinf(p->write_min) ? "write_min"
                         : !isinf(p->write_max) ? "write_max"
                                                : "read_back",
                         "needs writable = true");
         return;
     }
-    if (p->source[0] || p->kind == KIND_OCCUPANCY || p->decimals_from[0]) {
+    if (p->derived_from[0] || p->kind == KIND_OCCUPANCY || p->decimals_from[0]) {
         POINT_ERROR(p, "writable",
                     "only a point that is one register value can be written, not one %s",
                     p->kind == KIND_OCCUPANCY ? "computed from counters"
-                    : p->source[0]            ? "derived from another point"
+                    : p->derived_from[0]      ? "derived from another point"
                                               : "scaled by a decimals register");
         return;
     }
     if (p->where.table != FN_COIL && p->where.table != FN_HOLDING_REGISTER) {
-        POINT_ERROR(p, "writable", "only coils and holding registers can be written (function = %s)",
+        POINT_ERROR(p, "writable",
+                    "only coils and holding registers can be written (function = %s)",
                     function_names[p->where.table]);
         return;
     }

@@ -45,8 +45,8 @@ void config_restart_only_changes(const struct gateway_config *running,
     name_changes("gateway", &gateway_key_table, running, next, sizeof(*running), true, out);
     name_changes("store", &store_key_table, &running->store, &next->store, sizeof(running->store),
                  false, out);
-    name_changes("mqtt", &mqtt_key_table, &running->mqtt, &next->mqtt, sizeof(running->mqtt),
-                 false, out);
+    name_changes("mqtt", &mqtt_key_table, &running->mqtt, &next->mqtt, sizeof(running->mqtt), false,
+                 out);
     name_changes("commands", &commands_key_table, &running->commands, &next->commands,
                  sizeof(running->commands), false, out);
 }
@@ -63,7 +63,7 @@ bool config_point_same(const struct point_config *a, const struct point_config *
     struct point_config x = *a, y = *b;
     x.line = y.line = 0;
     x.device_index = y.device_index = 0;
-    x.source_index = y.source_index = 0;
+    x.derived_from_index = y.derived_from_index = 0;
     x.decimals_index = y.decimals_index = 0;
     x.power_on_index = y.power_on_index = 0;
     x.occupancy_in_index = y.occupancy_in_index = 0;

@@ -25,13 +25,13 @@ static void check_directory_of(const char *path, const char *what, const char *i
 
 void config_check_host(const struct gateway_config *cfg, struct config_errors *e)
 {
-    check_directory_of(cfg->store.path, "[store] path", cfg->source_path, e);
+    check_directory_of(cfg->store.path, "[store] path", cfg->ini_path, e);
     if (cfg->status_file[0])
-        check_directory_of(cfg->status_file, "[gateway] status_file", cfg->source_path, e);
+        check_directory_of(cfg->status_file, "[gateway] status_file", cfg->ini_path, e);
     for (size_t i = 0; i < cfg->bus_count; i++) {
         const struct bus_config *b = &cfg->buses[i];
         if (bus_kind(b->kind)->addressing == BUS_SERIAL && access(b->device, R_OK | W_OK) != 0)
-            config_error_add(e, "%s:%d: [bus %s] device: %s %s", cfg->source_path, b->line, b->name,
+            config_error_add(e, "%s:%d: [bus %s] device: %s %s", cfg->ini_path, b->line, b->name,
                              b->device,
                              errno == ENOENT ? "does not exist (is the adapter plugged in?)"
                                              : "cannot be opened by this user (group dialout?)");

@@ -51,8 +51,8 @@ void config_check_line_timeouts(const struct gateway_config *cfg, struct config_
                          "%s:%d: [device %s] response_timeout: %lld ms is shorter than its %s "
                          "can take on [bus %s] (%s:%d) at %d baud: %.1f ms for request and reply "
                          "alone; give it at least %lld ms",
-                         cfg->source_path, d->line, d->name, (long long)d->response_timeout_ms,
-                         c.longest, b->name, cfg->source_path, b->line, b->baud,
+                         cfg->ini_path, d->line, d->name, (long long)d->response_timeout_ms,
+                         c.longest, b->name, cfg->ini_path, b->line, b->baud,
                          (double)c.shortest_transaction_us / 1000,
                          (long long)((c.shortest_transaction_us / 1000 + 5) / 10 + 1) * 10);
     }
@@ -81,7 +81,7 @@ void config_warn_line_load(const struct gateway_config *cfg, struct config_error
                          "the line at %d baud, more than the %.0f %% a line can carry without "
                          "polls starting late (planned with a 5 ms turnaround per reply): "
                          "lengthen the intervals, raise the baud rate or split the line",
-                         cfg->source_path, b->line, b->name, devices, requests, load * 100, b->baud,
+                         cfg->ini_path, b->line, b->name, devices, requests, load * 100, b->baud,
                          LINE_LOAD_WARN * 100);
     }
 }

@@ -223,7 +223,7 @@ static struct point_config *add_point(struct loader *ld, const char *device, con
     strcpy(p->name, point);
     p->scale = 1.0, p->line = ld->section_line, p->device_index = -1;
     p->file = ld->profile ? ld->profile->path : NULL;
-    p->source_index = p->decimals_index = -1;
+    p->derived_from_index = p->decimals_index = -1;
     p->occupancy_in_index = p->occupancy_out_index = p->power_on_index = -1;
     p->day_total = true;
     p->occupancy_reset_minute = 4 * 60; /* 04:00, before anything opens */
@@ -285,9 +285,9 @@ static void start_section(struct loader *ld, const char *section)
         const char *word;
         int kind;
         bool named;
-    } kinds[] = {{"gateway", SEC_GATEWAY, false},   {"mqtt", SEC_MQTT, false},
-                 {"store", SEC_STORE, false},       {"commands", SEC_COMMANDS, false},
-                 {"bus", SEC_BUS, true},            {"device", SEC_DEVICE, true},
+    } kinds[] = {{"gateway", SEC_GATEWAY, false}, {"mqtt", SEC_MQTT, false},
+                 {"store", SEC_STORE, false},     {"commands", SEC_COMMANDS, false},
+                 {"bus", SEC_BUS, true},          {"device", SEC_DEVICE, true},
                  {"point", SEC_POINT, true}};
     char word[32] = "";
     const char *name = strchr(section, ' ');
@@ -342,8 +342,8 @@ static void start_section(struct loader *ld, const char *section)
     }
 
     struct gateway_config *cfg = ld->cfg;
-    bool *seen = ld->kind == SEC_GATEWAY ? &ld->seen_gateway
-                 : ld->kind == SEC_MQTT  ? &ld->seen_mqtt
+    bool *seen = ld->kind == SEC_GATEWAY    ? &ld->seen_gateway
+                 : ld->kind == SEC_MQTT     ? &ld->seen_mqtt
                  : ld->kind == SEC_STORE    ? &ld->seen_store
                  : ld->kind == SEC_COMMANDS ? &ld->seen_commands
                                             : NULL;
@@ -584,7 +584,7 @@ int config_load(const char *path, struct gateway_config *cfg, struct config_erro
 {
     memset(cfg, 0, sizeof(*cfg));
     config_set_defaults(cfg);
-    snprintf(cfg->source_path, sizeof(cfg->source_path), "%s", path);
+    snprintf(cfg->ini_path, sizeof(cfg->ini_path), "%s", path);
     struct loader ld = {
         .path = path, .cfg = cfg, .errors = errors, .profile_device = -1, .table = &no_keys};
     ld.fp = fopen(path, "r");

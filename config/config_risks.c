@@ -17,14 +17,14 @@ static void warn_manual_address(const struct gateway_config *cfg, const struct p
     int base = p->where.table == FN_HOLDING_REGISTER ? 40001
                : p->where.table == FN_INPUT_REGISTER ? 30001
                                                      : 0;
-    if (!base || p->broken || p->source[0] || p->kind == KIND_OCCUPANCY ||
+    if (!base || p->broken || p->derived_from[0] || p->kind == KIND_OCCUPANCY ||
         p->where.address < base || p->where.address > base + 9998)
         return;
     config_error_add(warnings,
                      "%s:%d: [point %s/%s] address: %d looks like a register number from a "
                      "manual's table (%dxxxx); the address on the wire is counted from 0, here "
                      "most likely %d",
-                     p->file ? p->file : cfg->source_path, p->line, p->device_name, p->name,
+                     p->file ? p->file : cfg->ini_path, p->line, p->device_name, p->name,
                      p->where.address, base / 10000, p->where.address - base);
 }
 
@@ -38,7 +38,7 @@ void config_risks(const struct gateway_config *cfg, struct config_errors *warnin
         tls = tls || is_tls;
         plain = plain || !is_tls;
     }
-    const char *secret = m->password_file[0] ? m->password_file : cfg->source_path;
+    const char *secret = m->password_file[0] ? m->password_file : cfg->ini_path;
     if (m->password[0] && credential_readable_by_others(secret))
         config_error_add(warnings,
                          "%s: holds the MQTT password and every user of this machine can read "
@@ -53,7 +53,7 @@ void config_risks(const struct gateway_config *cfg, struct config_errors *warnin
         config_error_add(warnings,
                          "%s: [mqtt] password: sent unencrypted to a tcp:// or mqtt:// broker; "
                          "use ssl:// (TLS)",
-                         cfg->source_path);
+                         cfg->ini_path);
     for (size_t i = 0; i < cfg->point_count; i++)
         warn_manual_address(cfg, &cfg->points[i], warnings);
     config_warn_line_load(cfg, warnings);
@@ -61,5 +61,5 @@ void config_risks(const struct gateway_config *cfg, struct config_errors *warnin
         config_error_add(warnings,
                          "%s: [mqtt] tls_verify = false: the broker's certificate is not checked, "
                          "anyone on the path can pose as the broker",
-                         cfg->source_path);
+                         cfg->ini_path);
 }

@@ -16,7 +16,7 @@
 
 static void validate_buses(struct gateway_config *cfg, struct config_errors *e)
 {
-    const char *path = cfg->source_path;
+    const char *path = cfg->ini_path;
     for (size_t i = 0; i < cfg->bus_count; i++) {
         const struct bus_config *b = &cfg->buses[i];
         if (b->broken)
@@ -63,7 +63,7 @@ static void check_profile_serial(const struct gateway_config *cfg, const struct 
                      "%s:%d: [device %s] speaks %d baud, parity %s, %d stop bit(s) (%s); bus %s "
                      "(line %d) is set to %d, %s, %d: set the bus to match, or give the device's "
                      "own baud, parity and stop_bits if it was reconfigured",
-                     cfg->source_path, d->line, d->name, d->serial_baud ? d->serial_baud : b->baud,
+                     cfg->ini_path, d->line, d->name, d->serial_baud ? d->serial_baud : b->baud,
                      parity_names[d->serial_parity >= 0 ? d->serial_parity : b->parity],
                      d->serial_stop_bits ? d->serial_stop_bits : b->stop_bits,
                      d->profile[0] ? "its profile's factory setting" : "as its section says",
@@ -100,13 +100,13 @@ static void check_serial_ports(struct gateway_config *cfg, struct config_errors 
                 config_error_add(e,
                                  "%s:%d: [bus %s] device: %s is already bus %s (line %d); one "
                                  "serial line is one bus: put its devices under one [bus]",
-                                 cfg->source_path, b->line, b->name, b->device, a->name, a->line);
+                                 cfg->ini_path, b->line, b->name, b->device, a->name, a->line);
             else
                 config_error_add(e,
                                  "%s:%d: [bus %s] device: %s is the same serial port as %s of bus "
                                  "%s (line %d); one serial line is one bus: put its devices "
                                  "under one [bus]",
-                                 cfg->source_path, b->line, b->name, b->device, a->device, a->name,
+                                 cfg->ini_path, b->line, b->name, b->device, a->device, a->name,
                                  a->line);
         }
 }
@@ -114,7 +114,7 @@ static void check_serial_ports(struct gateway_config *cfg, struct config_errors 
 static void check_site(const struct gateway_config *cfg, const struct device_config *d,
                        struct config_errors *e)
 {
-    const char *path = cfg->source_path;
+    const char *path = cfg->ini_path;
     if (isnan(d->latitude) != isnan(d->longitude))
         config_error_add(e, "%s:%d: [device %s] %s: give latitude and longitude together", path,
                          d->line, d->name, isnan(d->latitude) ? "latitude" : "longitude");
@@ -151,7 +151,7 @@ static void apply_device_intervals(const struct gateway_config *cfg, struct poin
 
 static void validate_devices(struct gateway_config *cfg, struct config_errors *e)
 {
-    const char *path = cfg->source_path;
+    const char *path = cfg->ini_path;
     for (size_t i = 0; i < cfg->device_count; i++) {
         struct device_config *d = &cfg->devices[i];
         d->bus_index = config_find_bus(cfg, d->bus_name);
@@ -201,12 +201,12 @@ static void validate_overlaps(struct gateway_config *cfg, struct config_errors *
 {
     struct point_config **sorted = malloc(cfg->point_count * sizeof(*sorted) + 1);
     if (!sorted) {
-        config_error_add(e, "%s: out of memory", cfg->source_path);
+        config_error_add(e, "%s: out of memory", cfg->ini_path);
         return;
     }
     size_t n = 0;
     for (size_t i = 0; i < cfg->point_count; i++)
-        if (cfg->points[i].device_index >= 0 && cfg->points[i].source[0] == '\0' &&
+        if (cfg->points[i].device_index >= 0 && cfg->points[i].derived_from[0] == '\0' &&
             cfg->points[i].kind != KIND_OCCUPANCY && !cfg->points[i].broken)
             sorted[n++] = &cfg->points[i];
     qsort(sorted, n, sizeof(*sorted), by_device_function_address);
@@ -219,7 +219,7 @@ static void validate_overlaps(struct gateway_config *cfg, struct config_errors *
             config_error_add(e,
                              "%s:%d: [point %s/%s] address: %s %d overlaps point %s (line %d, "
                              "%d..%d)",
-                             p->file ? p->file : cfg->source_path, p->line, p->device_name, p->name,
+                             p->file ? p->file : cfg->ini_path, p->line, p->device_name, p->name,
                              function_names[p->where.table], p->where.address, prev->name,
                              prev->line, prev->where.address, prev_end - 1);
     }
@@ -243,15 +243,17 @@ static bool is_integer_type(int type)
 static void resolve_sibling_points(struct gateway_config *cfg, struct point_config *p,
                                    struct config_errors *e)
 {
-    const char *path = p->file ? p->file : cfg->source_path;
-    if (p->source[0]) {
-        p->source_index = find_point(cfg, p->device_index, p->source);
-        const struct point_config *s = p->source_index >= 0 ? &cfg->points[p->source_index] : NULL;
-        if (!s || s == p || s->source[0])
+    const char *path = p->file ? p->file : cfg->ini_path;
+    if (p->derived_from[0]) {
+        p->derived_from_index = find_point(cfg, p->device_index, p->derived_from);
+        const struct point_config *s =
+            p->derived_from_index >= 0 ? &cfg->points[p->derived_from_index] : NULL;
+        if (!s || s == p || s->derived_from[0])
             config_error_add(e,
                              "%s:%d: [point %s/%s] source: '%s' is not a point of device %s that "
                              "reads registers",
-                             path, p->line, p->device_name, p->name, p->source, p->device_name);
+                             path, p->line, p->device_name, p->name, p->derived_from,
+                             p->device_name);
     }
     const char *ends[2] = {p->occupancy_in, p->occupancy_out};
     int *indexes[2] = {&p->occupancy_in_index, &p->occupancy_out_index};
@@ -279,7 +281,7 @@ static void resolve_sibling_points(struct gateway_config *cfg, struct point_conf
         p->decimals_index = find_point(cfg, p->device_index, p->decimals_from);
         const struct point_config *d =
             p->decimals_index >= 0 ? &cfg->points[p->decimals_index] : NULL;
-        if (!d || d == p || d->source[0] || !is_integer_type(d->where.type) ||
+        if (!d || d == p || d->derived_from[0] || !is_integer_type(d->where.type) ||
             d->where.table != p->where.table || d->where.address >= p->where.address)
             config_error_add(e,
                              "%s:%d: [point %s/%s] decimals_from: '%s' must be an integer point "
@@ -296,7 +298,7 @@ static void validate_points(struct gateway_config *cfg, struct config_errors *e)
         cfg->points[i].device_index = config_find_device(cfg, cfg->points[i].device_name);
     for (size_t i = 0; i < cfg->point_count; i++) {
         struct point_config *p = &cfg->points[i];
-        const char *path = p->file ? p->file : cfg->source_path;
+        const char *path = p->file ? p->file : cfg->ini_path;
         if (p->device_index < 0) {
             config_error_add(e, "%s:%d: [point %s/%s]: no [device %s] in this file", path, p->line,
                              p->device_name, p->name, p->device_name);
@@ -305,10 +307,10 @@ static void validate_points(struct gateway_config *cfg, struct config_errors *e)
         if (p->broken)
             continue;
         apply_device_intervals(cfg, p);
-        if (p->source[0] || p->decimals_from[0] || p->power_on_counter[0] ||
+        if (p->derived_from[0] || p->decimals_from[0] || p->power_on_counter[0] ||
             p->kind == KIND_OCCUPANCY) {
             resolve_sibling_points(cfg, p, e);
-            if (p->source[0] || p->kind == KIND_OCCUPANCY)
+            if (p->derived_from[0] || p->kind == KIND_OCCUPANCY)
                 continue; /* no registers of its own */
         }
         if (function_reads_bits(p->where.table) && p->where.type != DT_BOOL)
@@ -337,12 +339,12 @@ static void validate_device_points(struct gateway_config *cfg, struct config_err
             count += cfg->points[j].device_index == (int)i;
         if (count == 0)
             config_error_add(e, "%s:%d: [device %s]: has no points (add [point %s/NAME] sections)",
-                             cfg->source_path, cfg->devices[i].line, cfg->devices[i].name,
+                             cfg->ini_path, cfg->devices[i].line, cfg->devices[i].name,
                              cfg->devices[i].name);
     }
     if (cfg->device_count == 0)
         config_error_add(e, "%s: no [device NAME] sections: there is nothing to poll",
-                         cfg->source_path);
+                         cfg->ini_path);
 }
 
 /* A counter feeds one occupancy point, as its way in or its way out: the
@@ -354,7 +356,7 @@ static void validate_occupancy_links(struct gateway_config *cfg, struct config_e
         if (p->kind != KIND_OCCUPANCY || p->broken || p->occupancy_in_index < 0 ||
             p->occupancy_out_index < 0)
             continue;
-        const char *path = p->file ? p->file : cfg->source_path;
+        const char *path = p->file ? p->file : cfg->ini_path;
         if (p->occupancy_in_index == p->occupancy_out_index)
             config_error_add(e,
                              "%s:%d: [point %s/%s] occupancy_out: '%s' is also the way in; name "
@@ -396,7 +398,7 @@ static void validate_timezone(const struct gateway_config *cfg, struct config_er
         config_error_add(e,
                          "%s: [gateway] timezone: '%s' is not a time zone of this system (an "
                          "IANA name such as Europe/Berlin, from /usr/share/zoneinfo)",
-                         cfg->source_path, tz);
+                         cfg->ini_path, tz);
 }
 
 void config_validate(struct gateway_config *cfg, struct config_errors *e)

@@ -69,8 +69,7 @@ int stats_resize(struct gateway_stats *s, size_t devices, const int *device_from
     return 0;
 }
 
-void stats_reload_done(struct gateway_stats *s, bool applied, int64_t now_wall_ms,
-                       const char *what)
+void stats_reload_done(struct gateway_stats *s, bool applied, int64_t now_wall_ms, const char *what)
 {
     stat_add(applied ? &s->reloads_applied : &s->reloads_refused, 1);
     pthread_mutex_lock(&s->devices_lock);

@@ -23,8 +23,8 @@ struct bus_stats {
     atomic_uint_fast64_t polls;
     atomic_uint_fast64_t polls_late; /* started more than half an interval after due */
     atomic_uint_fast64_t stray_bytes;
-    atomic_uint_fast64_t busy_us;           /* polling, waits for the line's silences included */
-    atomic_uint_fast64_t busy_permille;     /* over the last minute (the first: so far) */
+    atomic_uint_fast64_t busy_us;       /* polling, waits for the line's silences included */
+    atomic_uint_fast64_t busy_permille; /* over the last minute (the first: so far) */
 };
 
 struct gateway_stats {

@@ -22,7 +22,7 @@ int command_load_config(const char *path, struct gateway_config *cfg, const char
 }
 
 int technician_poller_open(const struct gateway_config *cfg, int device_index,
-                          struct technician_poller *tp)
+                           struct technician_poller *tp)
 {
     const struct device_config *d = &cfg->devices[device_index];
     *tp = (struct technician_poller){0};
@@ -39,7 +39,7 @@ int technician_poller_open(const struct gateway_config *cfg, int device_index,
         return -1;
     }
     if (poller_create(cfg, d->bus_index, tp->ids, &tp->queue, &tp->stats, &tp->poller) != 0) {
-        ingest_queue_destroy(&tp->queue);
+        ingest_queue_free(&tp->queue);
         stats_free(&tp->stats);
         free(tp->ids);
         return -1;
@@ -50,7 +50,7 @@ int technician_poller_open(const struct gateway_config *cfg, int device_index,
 void technician_poller_close(struct technician_poller *tp)
 {
     poller_destroy(tp->poller);
-    ingest_queue_destroy(&tp->queue);
+    ingest_queue_free(&tp->queue);
     stats_free(&tp->stats);
     free(tp->ids);
 }

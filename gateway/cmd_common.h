@@ -24,7 +24,7 @@ struct technician_poller {
     struct poller *poller;
 };
 int technician_poller_open(const struct gateway_config *cfg, int device_index,
-                          struct technician_poller *tp);
+                           struct technician_poller *tp);
 void technician_poller_close(struct technician_poller *tp);
 
 /* Polls cfg's device device_index once, now, from this thread (a poller of

@@ -44,7 +44,7 @@ static int probe_loaded(const struct gateway_config *cfg, const char *device)
 {
     int index = config_find_device(cfg, device);
     if (index < 0) {
-        fprintf(stderr, "%s: no device '%s' in this file\n", cfg->source_path, device);
+        fprintf(stderr, "%s: no device '%s' in this file\n", cfg->ini_path, device);
         return EXIT_CONFIG;
     }
     const struct device_config *d = &cfg->devices[index];

@@ -58,10 +58,10 @@ static void print_reloads(json_object *config)
     if (!config || !last)
         return;
     printf("config: %lld reloads applied, %lld refused; the last at %s %s: %s\n",
-           number(config, "reloads_applied"), number(config, "reloads_refused"),
-           text(last, "ts"),
-           json_object_get_boolean(field(last, "applied")) ? "applied" : "REFUSED (still on the "
-                                                                         "file before)",
+           number(config, "reloads_applied"), number(config, "reloads_refused"), text(last, "ts"),
+           json_object_get_boolean(field(last, "applied")) ? "applied"
+                                                           : "REFUSED (still on the "
+                                                             "file before)",
            text(last, "message"));
 }
 

@@ -54,7 +54,7 @@ static int write_loaded(const struct gateway_config *cfg, struct command *cmd)
     cmd->device_index = config_find_device(cfg, cmd->device);
     cmd->point_index = cmd->device_index < 0 ? -1 : find_point(cfg, cmd->device_index, cmd->point);
     if (cmd->point_index < 0) {
-        fprintf(stderr, "%s: no point %s/%s in this file\n", cfg->source_path, cmd->device,
+        fprintf(stderr, "%s: no point %s/%s in this file\n", cfg->ini_path, cmd->device,
                 cmd->point);
         return EXIT_CONFIG;
     }
@@ -62,7 +62,7 @@ static int write_loaded(const struct gateway_config *cfg, struct command *cmd)
     char why[256];
     if (!pc->writable) {
         fprintf(stderr, "%s:%d: [point %s/%s] is not writable (add writable = true)\n",
-                pc->file ? pc->file : cfg->source_path, pc->line, cmd->device, cmd->point);
+                pc->file ? pc->file : cfg->ini_path, pc->line, cmd->device, cmd->point);
         return EXIT_CONFIG;
     }
     if (command_to_raw(pc, &cmd->value, &cmd->raw, why, sizeof(why)) != REASON_NONE) {

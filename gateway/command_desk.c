@@ -104,8 +104,8 @@ static void audit(const struct command *cmd, const struct command_result *res)
         snprintf(reason, sizeof(reason), " (%s)", command_reason_names[res->reason]);
     log_msg(res->status == COMMAND_DONE ? LOG_INFO : LOG_WARNING,
             "command %s: %s/%s = %s from %s: %s%s%s%s", cmd->id[0] ? cmd->id : "(no id)",
-            cmd->device, cmd->point, value, cmd->origin, command_status_names[res->status],
-            reason, res->message[0] ? ": " : "", res->message);
+            cmd->device, cmd->point, value, cmd->origin, command_status_names[res->status], reason,
+            res->message[0] ? ": " : "", res->message);
 }
 
 /* Every command ends here, once: from the poller that ran it, or from
@@ -137,8 +137,9 @@ static bool refused(struct command_desk *desk, struct command *cmd, struct comma
         return refuse(res, REASON_RETAINED,
                       "a retained message is never carried out: publish commands with retain off");
     if (!cfg->commands.enabled)
-        return refuse(res, REASON_DISABLED, "commands are off on this gateway ([commands] "
-                                                 "enabled = false)");
+        return refuse(res, REASON_DISABLED,
+                      "commands are off on this gateway ([commands] "
+                      "enabled = false)");
     if (cmd->parse_error != REASON_NONE)
         return refuse(res, cmd->parse_error, cmd->parse_message);
     cmd->device_index = config_find_device(cfg, cmd->device);
@@ -194,8 +195,8 @@ void command_desk_submit(void *ctx, struct command *cmd)
     if (queued == 0)
         return;
     if (running)
-        command_result_set(&res, COMMAND_REFUSED, REASON_BUSY,
-                           "too many commands wait for bus %s", bus_name);
+        command_result_set(&res, COMMAND_REFUSED, REASON_BUSY, "too many commands wait for bus %s",
+                           bus_name);
     else
         command_result_set(&res, COMMAND_FAILED, REASON_STOPPING,
                            "the gateway is starting or stopping");

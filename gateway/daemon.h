@@ -34,8 +34,7 @@ struct gateway {
 
 /* config_load and the checks of what the output makes of the file (Home
  * Assistant's names): the one way a daemon's file is loaded. */
-int gateway_load_config(const char *path, struct gateway_config *cfg,
-                        struct config_errors *errors);
+int gateway_load_config(const char *path, struct gateway_config *cfg, struct config_errors *errors);
 
 /* SIGHUP: reads the file again and applies what changed, restarting only
  * that (docs/design.md, "Reloading the file"). A file with errors, or one

@@ -20,7 +20,7 @@ int ingest_queue_init(struct ingest_queue *q, size_t capacity, struct gateway_st
     return 0;
 }
 
-void ingest_queue_destroy(struct ingest_queue *q)
+void ingest_queue_free(struct ingest_queue *q)
 {
     free(q->ring);
     q->ring = NULL;

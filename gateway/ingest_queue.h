@@ -28,7 +28,7 @@ struct ingest_queue {
 };
 
 int ingest_queue_init(struct ingest_queue *q, size_t capacity, struct gateway_stats *stats);
-void ingest_queue_destroy(struct ingest_queue *q);
+void ingest_queue_free(struct ingest_queue *q);
 
 /* Returns how many of n were accepted; the rest are counted as dropped. */
 size_t ingest_queue_push(struct ingest_queue *q, const struct reading *readings, size_t n);

@@ -67,7 +67,6 @@ static void usage(FILE *out)
                  "2 on a configuration error.\n");
 }
 
-
 /* Risks of a valid file, and what it needs of this machine that is not
  * there (unless offline): printed by --check-config, logged at start (a
  * serial adapter plugged in later is fine: its bus retries). */
@@ -96,7 +95,7 @@ static int check_host(const struct gateway_config *cfg)
         fprintf(stderr, "%s\n", problems.lines[i]);
     if (problems.count)
         fprintf(stderr, "%s: valid, but %zu problem%s on this machine (--offline skips these)\n",
-                cfg->source_path, problems.count, problems.count == 1 ? "" : "s");
+                cfg->ini_path, problems.count, problems.count == 1 ? "" : "s");
     int rc = problems.count ? EXIT_FAILURE : EXIT_SUCCESS;
     config_errors_free(&problems);
     return rc;
@@ -197,7 +196,7 @@ static void gateway_stop(struct gateway *gw, const char *summary)
         store_close(gw->store);
     }
     if (gw->queue_ready)
-        ingest_queue_destroy(&gw->queue);
+        ingest_queue_free(&gw->queue);
     if (gw->stats_ready && summary)
         stats_log_summary(&gw->stats, summary);
     if (gw->stats_ready)

@@ -178,7 +178,7 @@ static int64_t commit_due(const struct pipeline *p)
  * needs writing; the rest is committed once at the end. */
 static bool stop_round(struct pipeline *p, int64_t now)
 {
-    bool drained = ingest_queue_length(p->queue) == 0 && p->derived_count == 0;
+    bool drained = ingest_queue_length(p->queue) == 0 && p->staged_count == 0;
     bool grace_over = now >= p->grace_deadline_ms;
     if (!(drained && p->out.ops->in_flight(p->out.self) == 0) && !grace_over) {
         forward_round(p);
@@ -283,7 +283,7 @@ static void pipeline_free(struct pipeline *p)
     wb_free(&p->wb);
     free(p->key_of);
     free(p->polled);
-    free(p->derived);
+    free(p->staged);
     free(p->held);
     free(p->grouped);
     free(p->sizes);
@@ -331,9 +331,9 @@ static int size_buffers(struct pipeline *p, size_t room)
 {
     if (room <= p->room)
         return 0;
-    struct reading *derived = realloc(p->derived, room * sizeof(*derived));
-    if (derived)
-        p->derived = derived;
+    struct reading *staged = realloc(p->staged, room * sizeof(*staged));
+    if (staged)
+        p->staged = staged;
     struct reading *grouped = realloc(p->grouped, room * sizeof(*grouped));
     if (grouped)
         p->grouped = grouped;
@@ -343,7 +343,7 @@ static int size_buffers(struct pipeline *p, size_t room)
     uint32_t *scratch = realloc(p->scratch, room * 2 * sizeof(*scratch));
     if (scratch)
         p->scratch = scratch;
-    if (!derived || !grouped || !sizes || !scratch)
+    if (!staged || !grouped || !sizes || !scratch)
         return -1;
     p->room = room;
     return 0;
@@ -376,8 +376,8 @@ int pipeline_create(const struct gateway_config *cfg, const uint32_t *point_ids,
     p->claimed_readings = calloc(CLAIM_READINGS, sizeof(*p->claimed_readings));
     p->acks = calloc(ACKS_MAX, sizeof(*p->acks));
     p->refusals = calloc(ACKS_MAX, sizeof(*p->refusals));
-    if (sized != 0 || !p->polled || !p->claimed ||
-        !p->claimed_readings || !p->acks || !p->refusals) {
+    if (sized != 0 || !p->polled || !p->claimed || !p->claimed_readings || !p->acks ||
+        !p->refusals) {
         pipeline_free(p);
         return -1;
     }

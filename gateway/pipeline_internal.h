@@ -59,11 +59,13 @@ struct pipeline {
      * record's retained topic (latest_seq.h) and its poll (record_group.h). */
     uint32_t *key_of;
     size_t key_count;
-    size_t room;             /* derived, grouped and sizes hold this many (indicators_room) */
+    size_t room;             /* staged, grouped and sizes hold this many (indicators_room) */
     bool announce_due;       /* a reload changed the devices: describe them again */
     struct reading *polled;  /* taken from the queue, on its way through the indicators */
-    struct reading *derived; /* out of the indicator stage, waiting for sequence numbers */
-    size_t derived_count;
+    /* Out of the indicator stage, raw readings and indicators alike,
+     * waiting for sequence numbers. */
+    struct reading *staged;
+    size_t staged_count;
     struct reading *grouped; /* the same, each record's readings together */
     uint16_t *sizes;
     uint32_t *scratch;

@@ -23,10 +23,10 @@ void pipeline_note_unsaved(struct pipeline *p)
 /* Commits the acknowledgements and refusals and, with records, every
  * record the broker has not acknowledged, with the indicator state. The
  * state goes only when every record derived with it is among them: not
- * while derived readings or held indicators wait for sequence numbers. */
+ * while staged readings or held indicators wait for sequence numbers. */
 static int commit_pending(struct pipeline *p, bool records, bool states)
 {
-    bool with_state = states && p->derived_count == 0 && p->held_count == 0;
+    bool with_state = states && p->staged_count == 0 && p->held_count == 0;
     int64_t dropped = 0;
     size_t n = 0;
     if (records) {
@@ -106,7 +106,7 @@ static int commit_when_full(struct pipeline *p)
 }
 
 /* Without the records: while no state is owed (state_due) and nothing
- * derived waits for its number, every record derived from the states is
+ * staged waits for its number, every record derived from the states is
  * in the store already, so the states alone can go ahead of the raw
  * readings the write-behind still holds. */
 void pipeline_save_states(struct pipeline *p, int64_t now)
@@ -134,7 +134,7 @@ void pipeline_commit_round(struct pipeline *p)
         stat_add(&p->stats->store_errors, 1);
         log_limited(&p->store_log, LOG_ERROR,
                     "store: commit failed; %zu readings held in memory and retried",
-                    p->wb.live_readings + p->derived_count + p->held_count);
+                    p->wb.live_readings + p->staged_count + p->held_count);
     }
 }
 
@@ -201,14 +201,14 @@ static bool admit(struct pipeline *p, const struct reading *in, size_t n, int64_
     return true;
 }
 
-/* Moves counts and windows out of derived into held; false without memory
+/* Moves counts and windows out of staged into held; false without memory
  * (they stay, and so does everything behind them). */
 static bool hold_indicators(struct pipeline *p, int64_t now)
 {
     size_t raw = 0;
-    for (size_t i = 0; i < p->derived_count; i++) {
-        if (p->derived[i].kind == READING_RAW) {
-            p->derived[raw++] = p->derived[i];
+    for (size_t i = 0; i < p->staged_count; i++) {
+        if (p->staged[i].kind == READING_RAW) {
+            p->staged[raw++] = p->staged[i];
             continue;
         }
         if (p->held_count == p->held_cap) {
@@ -221,9 +221,9 @@ static bool hold_indicators(struct pipeline *p, int64_t now)
         }
         if (p->held_count == 0)
             p->held_since_ms = now;
-        p->held[p->held_count++] = p->derived[i];
+        p->held[p->held_count++] = p->staged[i];
     }
-    p->derived_count = raw;
+    p->staged_count = raw;
     return true;
 }
 
@@ -231,23 +231,23 @@ static bool hold_indicators(struct pipeline *p, int64_t now)
  * tried again before anything new is taken. */
 void pipeline_take_new_records(struct pipeline *p, int64_t now)
 {
-    if (p->derived_count == 0 && !pipeline_memory_full(p)) {
+    if (p->staged_count == 0 && !pipeline_memory_full(p)) {
         size_t n = ingest_queue_take(p->queue, p->polled, BATCH_MAX);
-        p->derived_count = indicators_feed(p->indicators, p->polled, n, p->derived);
-        p->derived_count +=
-            indicators_close_due(p->indicators, clock_wall_ms(), p->derived + p->derived_count);
+        p->staged_count = indicators_feed(p->indicators, p->polled, n, p->staged);
+        p->staged_count +=
+            indicators_close_due(p->indicators, clock_wall_ms(), p->staged + p->staged_count);
         if (!hold_indicators(p, now))
             return;
     }
-    if (p->derived_count > 0 && admit(p, p->derived, p->derived_count, now))
-        p->derived_count = 0;
+    if (p->staged_count > 0 && admit(p, p->staged, p->staged_count, now))
+        p->staged_count = 0;
 }
 
 /* Counts and windows get their sequence numbers now, to be committed with
  * the state that produced them and only then published. */
 static void admit_held(struct pipeline *p, int64_t now)
 {
-    if (p->held_count == 0 || p->derived_count > 0)
+    if (p->held_count == 0 || p->staged_count > 0)
         return;
     int64_t next = store_stats(p->store).next_seq;
     if (!admit(p, p->held, p->held_count, now))
@@ -284,7 +284,7 @@ void pipeline_expire_round(struct pipeline *p)
 void pipeline_report_unsaved(struct pipeline *p)
 {
     size_t lost =
-        p->wb.live_readings + p->derived_count + p->held_count + ingest_queue_length(p->queue);
+        p->wb.live_readings + p->staged_count + p->held_count + ingest_queue_length(p->queue);
     if (lost == 0)
         return;
     stat_add(&p->stats->dropped_unsaved, lost);

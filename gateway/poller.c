@@ -21,8 +21,8 @@ int64_t poller_backoff_ms(int64_t interval_ms, int64_t backoff_max_ms, int failu
     int64_t by_interval = interval_ms << (shift + 1);
     int64_t by_cost = (BACKOFF_START_COSTS * cost_ms) << shift;
     int64_t delay = by_interval > by_cost ? by_interval : by_cost;
-    int64_t cap = backoff_max_ms > BACKOFF_CAP_COSTS * cost_ms ? backoff_max_ms
-                                                               : BACKOFF_CAP_COSTS * cost_ms;
+    int64_t cap =
+        backoff_max_ms > BACKOFF_CAP_COSTS * cost_ms ? backoff_max_ms : BACKOFF_CAP_COSTS * cost_ms;
     if (delay > cap)
         delay = cap;
     return delay > interval_ms ? delay : interval_ms;
@@ -46,7 +46,7 @@ static bool polled_here(const struct point_config *pc, int device_index)
 
 /* Register points first, derived points after, each in file order. */
 void collect_points(struct device_state *d, const struct gateway_config *cfg,
-                           const uint32_t *point_ids)
+                    const uint32_t *point_ids)
 {
     size_t n = 0;
     for (int derived = 0; derived < 2; derived++)
@@ -62,12 +62,12 @@ void collect_points(struct device_state *d, const struct gateway_config *cfg,
         }
     for (size_t i = 0; i < d->point_count; i++)
         d->local[i] = local_index(d, cfg,
-                                  d->points[i]->source[0] ? d->points[i]->source_index
-                                                          : d->points[i]->decimals_index);
+                                  d->points[i]->derived_from[0] ? d->points[i]->derived_from_index
+                                                                : d->points[i]->decimals_index);
 }
 
 int device_init(struct poller *p, struct device_state *d, const struct gateway_config *cfg,
-                       int index, const uint32_t *point_ids)
+                int index, const uint32_t *point_ids)
 {
     d->cfg = &cfg->devices[index];
     d->index = index;
@@ -295,8 +295,8 @@ static void execute(struct poller *p, struct command *cmd, struct command_result
         return;
     }
     if (clock_mono_ms() > cmd->expires_ms) {
-        command_result_set(res, COMMAND_REFUSED, REASON_EXPIRED,
-                           "expired while waiting for bus %s", p->bus->name);
+        command_result_set(res, COMMAND_REFUSED, REASON_EXPIRED, "expired while waiting for bus %s",
+                           p->bus->name);
         return;
     }
     /* A device that is backed off would cost the line a full timeout for

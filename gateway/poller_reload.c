@@ -85,4 +85,3 @@ void poller_unpark(struct poller *p)
 {
     stop_signal_unpark(&p->stop);
 }
-

@@ -21,8 +21,7 @@
  * a response timeout per request and the line's listening (2 s). */
 #define PARK_WAIT_MS 30000
 
-int gateway_load_config(const char *path, struct gateway_config *cfg,
-                        struct config_errors *errors)
+int gateway_load_config(const char *path, struct gateway_config *cfg, struct config_errors *errors)
 {
     if (config_load(path, cfg, errors) != 0)
         return -1;
@@ -35,11 +34,11 @@ int gateway_load_config(const char *path, struct gateway_config *cfg,
 /* Which of the old file's buses, devices and points each of the new
  * file's goes on from: by name, and for carrying state also unchanged. */
 struct reload_plan {
-    int *bus_kept;      /* the old poller that goes on, or -1 */
-    int *bus_named;     /* the old bus of that name: its line counters */
-    int *device_kept;   /* the old device whose connection and schedule go on */
-    int *device_named;  /* the old device of that name: its poll counters */
-    int *point_kept;    /* the old point whose indicator state goes on */
+    int *bus_kept;     /* the old poller that goes on, or -1 */
+    int *bus_named;    /* the old bus of that name: its line counters */
+    int *device_kept;  /* the old device whose connection and schedule go on */
+    int *device_named; /* the old device of that name: its poll counters */
+    int *point_kept;   /* the old point whose indicator state goes on */
     size_t added, changed, removed;
     char what[400];
 };
@@ -244,7 +243,7 @@ static int apply(struct gateway *gw, struct gateway_config *next, const struct r
 
 int gateway_reload(struct gateway *gw)
 {
-    const char *path = gw->cfg.source_path;
+    const char *path = gw->cfg.ini_path;
     log_msg(LOG_INFO, "SIGHUP: reading %s again", path);
     struct gateway_config next;
     struct config_errors why = {0};
@@ -258,8 +257,9 @@ int gateway_reload(struct gateway *gw)
     }
     config_restart_only_changes(&gw->cfg, &next, &why);
     if (command_desk_listens(&next) != command_desk_listens(&gw->cfg))
-        config_error_add(&why, "%s: whether any point is writable changed: the daemon subscribes "
-                               "to commands or not at a restart only",
+        config_error_add(&why,
+                         "%s: whether any point is writable changed: the daemon subscribes "
+                         "to commands or not at a restart only",
                          path);
     struct reload_plan plan;
     if (why.count == 0 && plan_make(&gw->cfg, &next, &plan) != 0)

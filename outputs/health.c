@@ -189,13 +189,13 @@ static json_object *point_json(const struct point_config *pc)
     add_string(p, "name", pc->name);
     add_string(p, "unit", pc->unit);
     add_string(p, "kind", point_kind_names[pc->kind]);
-    bool registers = pc->kind != KIND_OCCUPANCY && !pc->source[0];
+    bool registers = pc->kind != KIND_OCCUPANCY && !pc->derived_from[0];
     if (registers) {
         add_string(p, "data_type", data_type_names[pc->where.type]);
         add_string(p, "function", function_names[pc->where.table]);
         add_int(p, "address", pc->where.address);
-    } else if (pc->source[0]) {
-        add_string(p, "source", pc->source);
+    } else if (pc->derived_from[0]) {
+        add_string(p, "source", pc->derived_from);
     }
     if (registers && data_type_width(pc->where.type) > 1)
         add_string(p, "word_order", word_order_names[pc->where.word_order]);

@@ -104,8 +104,9 @@ static void gateway_part(FILE *f, json_object *h)
     timestamp(f, h);
     static const struct family up = {"sensor_gateway_uptime_seconds", "gauge",
                                      "Seconds since the daemon started."},
-                               synced = {"sensor_gateway_clock_synced", "gauge",
-                                         "1 when the kernel considers the wall clock synchronised."};
+                               synced = {
+                                   "sensor_gateway_clock_synced", "gauge",
+                                   "1 when the kernel considers the wall clock synchronised."};
     scalar(f, &up, at(h, "uptime_s"));
     scalar(f, &synced, at(h, "clock_synced"));
 }
@@ -153,9 +154,15 @@ static void flow_part(FILE *f, json_object *h)
                                          "Connections to the broker lost."},
                                commands = {"sensor_gateway_commands_total", "counter",
                                            "Commands to devices by outcome."};
-    static const char *const reading_outcomes[] = {
-        "polled", "stored", "published", "acknowledged", "refused", "dropped_queue_full",
-        "dropped_store_bound", "dropped_store_full", NULL};
+    static const char *const reading_outcomes[] = {"polled",
+                                                   "stored",
+                                                   "published",
+                                                   "acknowledged",
+                                                   "refused",
+                                                   "dropped_queue_full",
+                                                   "dropped_store_bound",
+                                                   "dropped_store_full",
+                                                   NULL};
     static const char *const message_outcomes[] = {"published", "acknowledged", "refused", NULL};
     static const char *const command_outcomes[] = {"done", "refused", "failed", "expired", NULL};
     by_outcome(f, &readings, at(h, "readings"), reading_outcomes);

@@ -59,7 +59,8 @@ void announce_device_gone(const struct gateway_config *cfg, struct forwarder *fw
     if (topic_format_device_meta(topic, sizeof(topic), cfg->mqtt.topic_prefix, cfg->id, device) >
             0 &&
         forwarder_publish_retained(fw, topic, "") != 0)
-        log_msg(LOG_WARNING, "mqtt: %s could not be cleared (not connected): a subscriber may "
-                             "still be handed device %s's metadata",
+        log_msg(LOG_WARNING,
+                "mqtt: %s could not be cleared (not connected): a subscriber may "
+                "still be handed device %s's metadata",
                 topic, device);
 }

@@ -43,7 +43,7 @@ bool ha_entity_exists(const struct point_config *p, enum ha_stream stream)
 static bool is_binary(const struct point_config *p, enum ha_stream stream)
 {
     return stream == HA_READINGS && p->kind == KIND_MEASUREMENT && p->where.type == DT_BOOL &&
-           !p->source[0];
+           !p->derived_from[0];
 }
 
 static const char *object_suffix(const struct point_config *p, enum ha_stream stream)
@@ -236,7 +236,7 @@ size_t ha_discovery_check(const struct gateway_config *cfg, struct config_errors
 {
     struct entity_id *ids = calloc(2 * cfg->point_count + 1, sizeof(*ids));
     if (!ids) {
-        config_error_add(errors, "%s: out of memory", cfg->source_path);
+        config_error_add(errors, "%s: out of memory", cfg->ini_path);
         return 1;
     }
     size_t n = 0, clashes = 0;
@@ -254,7 +254,7 @@ size_t ha_discovery_check(const struct gateway_config *cfg, struct config_errors
                              "%s:%d: [point %s/%s]: its Home Assistant object id '%s' is also "
                              "that of point %s/%s (line %d); rename one, or set [mqtt] "
                              "ha_discovery = false",
-                             cfg->source_path, ini_line(cfg, a), a->device_name, a->name, ids[i].id,
+                             cfg->ini_path, ini_line(cfg, a), a->device_name, a->name, ids[i].id,
                              b->device_name, b->name, ini_line(cfg, b));
             clashes++;
         }

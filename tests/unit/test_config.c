@@ -447,8 +447,8 @@ static void test_profile_overrides(void **state)
     const struct point_config *level = point_named(&cfg, "level");
     assert_true(level->scale == 9.95);
     assert_null(level->file); /* the INI file's own section */
-    assert_true(level->source_index >= 0);
-    assert_string_equal(cfg.points[level->source_index].name, "pressure");
+    assert_true(level->derived_from_index >= 0);
+    assert_string_equal(cfg.points[level->derived_from_index].name, "pressure");
     const struct point_config *temp = NULL;
     for (size_t i = 0; i < cfg.point_count; i++)
         if (strcmp(cfg.points[i].name, "temperature") == 0 &&

@@ -67,21 +67,24 @@ static void test_restart_only_settings_are_named(void **state)
                                        "health_interval = 5s\n[mqtt]\nuri = tcp://127.0.0.1:1883\n"
                                        "[store]\npath = /tmp/x.db\n" BUSES DEV_D PT_D),
                         "");
-    assert_non_null(strstr(blockers(BASE, "[gateway]\nid = gw\n[mqtt]\nuri = tcp://127.0.0.1:1883\n"
-                                          "[store]\npath = /tmp/y.db\n" BUSES DEV_D DEV_E PT_D PT_E),
-                           "[store] path changed: the daemon applies it at a restart only"));
-    assert_non_null(strstr(blockers(BASE, "[gateway]\nid = other\n[mqtt]\nuri = "
-                                          "tcp://127.0.0.1:1883\n[store]\npath = /tmp/x.db\n" BUSES
-                                              DEV_D DEV_E PT_D PT_E),
-                           "[gateway] id changed"));
+    assert_non_null(
+        strstr(blockers(BASE, "[gateway]\nid = gw\n[mqtt]\nuri = tcp://127.0.0.1:1883\n"
+                              "[store]\npath = /tmp/y.db\n" BUSES DEV_D DEV_E PT_D PT_E),
+               "[store] path changed: the daemon applies it at a restart only"));
+    assert_non_null(strstr(
+        blockers(BASE,
+                 "[gateway]\nid = other\n[mqtt]\nuri = "
+                 "tcp://127.0.0.1:1883\n[store]\npath = /tmp/x.db\n" BUSES DEV_D DEV_E PT_D PT_E),
+        "[gateway] id changed"));
     /* The broker's address has no field of its own in the key table. */
-    assert_non_null(strstr(blockers(BASE, "[gateway]\nid = gw\n[mqtt]\nuri = tcp://127.0.0.1:1884\n"
-                                          "[store]\npath = /tmp/x.db\n" BUSES DEV_D DEV_E PT_D PT_E),
-                           "[mqtt] changed (uri"));
-    assert_non_null(strstr(blockers(BASE, "[gateway]\nid = gw\n[mqtt]\nuri = tcp://127.0.0.1:1883\n"
-                                          "qos = 0\n[store]\npath = /tmp/x.db\n" BUSES DEV_D DEV_E
-                                              PT_D PT_E),
-                           "[mqtt] qos changed"));
+    assert_non_null(
+        strstr(blockers(BASE, "[gateway]\nid = gw\n[mqtt]\nuri = tcp://127.0.0.1:1884\n"
+                              "[store]\npath = /tmp/x.db\n" BUSES DEV_D DEV_E PT_D PT_E),
+               "[mqtt] changed (uri"));
+    assert_non_null(
+        strstr(blockers(BASE, "[gateway]\nid = gw\n[mqtt]\nuri = tcp://127.0.0.1:1883\n"
+                              "qos = 0\n[store]\npath = /tmp/x.db\n" BUSES DEV_D DEV_E PT_D PT_E),
+               "[mqtt] qos changed"));
 }
 
 static void test_devices_points_and_buses_compared(void **state)
@@ -92,9 +95,10 @@ static void test_devices_points_and_buses_compared(void **state)
     /* Another order in the file, the same settings: the same devices. */
     load(HEAD BUSES DEV_E PT_E "\n\n" DEV_D PT_D, &same);
     /* A device and point before them: their indexes move, nothing else. */
-    load(HEAD BUSES "[device f]\nbus = b\nunit_id = 3\ninterval = 1s\n"
-                    "[point f/r]\nfunction = holding_register\naddress = 9\ntype = uint16\n" DEV_D
-                        DEV_E PT_D PT_E,
+    load(HEAD BUSES
+         "[device f]\nbus = b\nunit_id = 3\ninterval = 1s\n"
+         "[point f/r]\nfunction = holding_register\naddress = 9\ntype = uint16\n" DEV_D DEV_E PT_D
+             PT_E,
          &moved);
     load(HEAD BUSES "[device d]\nbus = b\nunit_id = 1\ninterval = 2s\n" DEV_E PT_D PT_E, &slower);
     load(HEAD BUSES DEV_D DEV_E PT_D "scale = 0.1\n" PT_E, &scaled);
@@ -134,7 +138,7 @@ static void test_swap_moves_live_parts_only(void **state)
     assert_int_equal(running.device_count, 1);
     assert_int_equal(next.device_count, 2);
     assert_string_equal(running.status_file, "/tmp/s.json");
-    assert_int_equal(running.mqtt.qos, 1);            /* a restart's, untouched */
+    assert_int_equal(running.mqtt.qos, 1);                /* a restart's, untouched */
     assert_string_equal(running.store.path, "/tmp/x.db"); /* likewise */
     config_free(&running);
     config_free(&next);
