@@ -32,6 +32,14 @@ struct gateway {
     uint32_t *point_ids; /* the store's id of each of cfg.points */
 };
 
+/* Blocks the signals the daemon waits for (stop, reload), first thing in
+ * main(): one that arrives while the file loads then waits for sigwait()
+ * instead of killing the process half-way; threads inherit the mask. */
+void daemon_block_signals(void);
+/* Runs the daemon on cfg (taken over: left empty) until SIGTERM or SIGINT;
+ * the process's exit status. */
+int daemon_run(struct gateway_config *cfg, int level_override);
+
 /* config_load and the checks of what the output makes of the file (Home
  * Assistant's names): the one way a daemon's file is loaded. */
 int gateway_load_config(const char *path, struct gateway_config *cfg, struct config_errors *errors);

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 
 #include "core/clock.h"
-#include "gateway/indicators.h"
+#include "gateway/indicator_stage.h"
 #include "gateway/latest_seq.h"
 #include "core/log.h"
 #include "gateway/pipeline.h"

@@ -11,7 +11,6 @@
 #include "core/log.h"
 #include "config/config_diff.h"
 #include "gateway/daemon.h"
-#include "outputs/mqtt/ha_discovery.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,16 +19,6 @@
 /* A poll under way is finished before the file changes under it: at most
  * a response timeout per request and the line's listening (2 s). */
 #define PARK_WAIT_MS 30000
-
-int gateway_load_config(const char *path, struct gateway_config *cfg, struct config_errors *errors)
-{
-    if (config_load(path, cfg, errors) != 0)
-        return -1;
-    if (!cfg->mqtt.ha_discovery || ha_discovery_check(cfg, errors) == 0)
-        return 0;
-    config_free(cfg);
-    return -1;
-}
 
 /* Which of the old file's buses, devices and points each of the new
  * file's goes on from: by name, and for carrying state also unchanged. */

@@ -70,7 +70,7 @@ const struct store_point *store_point(const struct store *s, uint32_t id);
 uint32_t store_point_limit(const struct store *s);
 
 /* The indicator state of one point, as text the store keeps but does not
- * read (gateway/indicators.c writes and parses it). */
+ * read (gateway/indicator_state.c writes and parses it). */
 struct store_state {
     uint32_t point_id;
     const char *text;

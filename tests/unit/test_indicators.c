@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "gateway/indicators.h"
+#include "gateway/indicator_stage.h"
 #include "core/log.h"
 #include "gateway/point_quality.h"
 #include "store/store.h"

@@ -5,8 +5,8 @@
 #include "commands/command_value.h"
 #include "config/config.h"
 #include "core/log.h"
-#include "gateway/cmd_common.h"
-#include "gateway/commands.h"
+#include "cli/cmd_common.h"
+#include "cli/subcommands.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,8 +70,8 @@ static int write_loaded(const struct gateway_config *cfg, struct command *cmd)
         return EXIT_CONFIG;
     }
     printf("write %s/%s = %.15g%s%s (raw %.15g, %s %d)\n", cmd->device, cmd->point,
-           cmd->value.number, pc->unit[0] ? " " : "", pc->unit, cmd->raw, function_names[pc->where.table],
-           pc->where.address);
+           cmd->value.number, pc->unit[0] ? " " : "", pc->unit, cmd->raw,
+           function_names[pc->where.table], pc->where.address);
     struct technician_poller tp;
     if (technician_poller_open(cfg, cmd->device_index, &tp) != 0)
         return EXIT_FAILURE;
@@ -83,7 +83,7 @@ static int write_loaded(const struct gateway_config *cfg, struct command *cmd)
     return res.status == COMMAND_DONE ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-int command_write(const char *config_path, const char *device, const char *point,
+int command_write(const struct gateway_config *cfg, const char *device, const char *point,
                   const char *value)
 {
     struct command cmd = {0};
@@ -94,11 +94,6 @@ int command_write(const char *config_path, const char *device, const char *point
     }
     strcpy(cmd.device, device);
     strcpy(cmd.point, point);
-    struct gateway_config cfg;
-    if (command_load_config(config_path, &cfg, "nothing done") != 0)
-        return EXIT_CONFIG;
     log_set_level(LOG_ERROR);
-    int rc = write_loaded(&cfg, &cmd);
-    config_free(&cfg);
-    return rc;
+    return write_loaded(cfg, &cmd);
 }

@@ -6,8 +6,8 @@
 #include "sources/bus_kind.h"
 #include "sources/modbus/modbus_link.h"
 #include "sources/modbus/point_types.h"
-#include "gateway/cmd_common.h"
-#include "gateway/commands.h"
+#include "cli/cmd_common.h"
+#include "cli/subcommands.h"
 #include "core/log.h"
 
 #include <stdio.h>
@@ -120,20 +120,15 @@ static int scan_bus(const struct bus_config *bus, int first, int last)
     return found > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-int command_scan(const char *config_path, const char *bus, int first, int last)
+int command_scan(const struct gateway_config *cfg, const char *bus, int first, int last)
 {
-    struct gateway_config cfg;
-    if (command_load_config(config_path, &cfg, "nothing done") != 0)
-        return EXIT_CONFIG;
     log_set_level(LOG_ERROR);
-    int index = config_find_bus(&cfg, bus);
-    int rc = EXIT_CONFIG;
+    int index = config_find_bus(cfg, bus);
     if (index < 0)
-        fprintf(stderr, "%s: no bus '%s' in this file\n", config_path, bus);
+        fprintf(stderr, "%s: no bus '%s' in this file\n", cfg->ini_path, bus);
     else if (first < 0 || last > 247 || first > last)
         fprintf(stderr, "--units %d-%d: unit ids are 0-247\n", first, last);
     else
-        rc = scan_bus(&cfg.buses[index], first, last);
-    config_free(&cfg);
-    return rc;
+        return scan_bus(&cfg->buses[index], first, last);
+    return EXIT_CONFIG;
 }

@@ -1,5 +1,5 @@
-#ifndef GW_CMD_COMMON_H
-#define GW_CMD_COMMON_H
+#ifndef GW_CLI_CMD_COMMON_H
+#define GW_CLI_CMD_COMMON_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /* `sensor-gateway status`: what the health message says, read from the
  * file the daemon keeps, for a technician without a broker. */
 #include "config/config.h"
-#include "gateway/cmd_common.h"
-#include "gateway/commands.h"
+#include "cli/cmd_common.h"
+#include "cli/subcommands.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -65,25 +65,22 @@ static void print_reloads(json_object *config)
            text(last, "message"));
 }
 
-int command_status(const char *config_path)
+int command_status(const struct gateway_config *cfg)
 {
-    struct gateway_config cfg;
-    if (command_load_config(config_path, &cfg, "nothing done") != 0)
-        return EXIT_CONFIG;
     int rc = EXIT_FAILURE;
     struct stat st;
     json_object *h = NULL;
-    if (!cfg.status_file[0]) {
+    if (!cfg->status_file[0]) {
         fprintf(stderr, "%s: [gateway] status_file is not set: the daemon keeps no status file\n",
-                config_path);
-    } else if (stat(cfg.status_file, &st) != 0 || !(h = json_object_from_file(cfg.status_file))) {
-        fprintf(stderr, "%s: no status yet (is the daemon running?)\n", cfg.status_file);
+                cfg->ini_path);
+    } else if (stat(cfg->status_file, &st) != 0 || !(h = json_object_from_file(cfg->status_file))) {
+        fprintf(stderr, "%s: no status yet (is the daemon running?)\n", cfg->status_file);
     } else {
         long long age = (long long)(time(NULL) - st.st_mtime);
         json_object *store = field(h, "store"), *broker = field(h, "broker");
         printf("gateway %s, version %s, up %llds; status written %llds ago%s\n", text(h, "gateway"),
                text(h, "version"), number(h, "uptime_s"), age,
-               age * 1000 > 3 * cfg.health_interval_ms ? " (STALE: is the daemon running?)" : "");
+               age * 1000 > 3 * cfg->health_interval_ms ? " (STALE: is the daemon running?)" : "");
         char oldest[48] = "";
         if (field(store, "oldest_unsent_age_s"))
             snprintf(oldest, sizeof(oldest), ", the oldest %llds old",
@@ -106,6 +103,5 @@ int command_status(const char *config_path)
         json_object_put(h);
         rc = EXIT_SUCCESS;
     }
-    config_free(&cfg);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* What the technician's commands share: loading the daemon's file, and
  * polling one device once from the calling thread. */
-#include "gateway/cmd_common.h"
+#include "cli/cmd_common.h"
 #include "gateway/daemon.h"
 #include "gateway/ingest_queue.h"
 #include "core/stats.h"

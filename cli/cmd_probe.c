@@ -2,8 +2,8 @@
  * daemon would see, as `telegraf --test` does for its inputs. The device's
  * bus gets a poller of its own that is never started: the poll runs here. */
 #include "config/config.h"
-#include "gateway/cmd_common.h"
-#include "gateway/commands.h"
+#include "cli/cmd_common.h"
+#include "cli/subcommands.h"
 #include "core/log.h"
 
 #include <stdio.h>
@@ -60,13 +60,8 @@ static int probe_loaded(const struct gateway_config *cfg, const char *device)
     return pr.requests > 0 && pr.failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-int command_probe(const char *config_path, const char *device)
+int command_probe(const struct gateway_config *cfg, const char *device)
 {
-    struct gateway_config cfg;
-    if (command_load_config(config_path, &cfg, "nothing done") != 0)
-        return EXIT_CONFIG;
     log_set_level(LOG_ERROR);
-    int rc = probe_loaded(&cfg, device);
-    config_free(&cfg);
-    return rc;
+    return probe_loaded(cfg, device);
 }

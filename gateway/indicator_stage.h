@@ -4,8 +4,8 @@
  * indicators the readings complete (counts per interval, aggregates per
  * window). The state behind the indicators is saved in the same store
  * transaction as the records it produced. Runs on the pipeline thread. */
-#ifndef GW_INDICATORS_H
-#define GW_INDICATORS_H
+#ifndef GW_INDICATOR_STAGE_H
+#define GW_INDICATOR_STAGE_H
 
 #include <stddef.h>
 #include <stdint.h>
