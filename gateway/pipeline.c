@@ -136,8 +136,8 @@ static void publish_health(struct pipeline *p, int64_t now_mono)
         in.oldest_unsent_ts_ms = -1;
     }
     in.store.depth += (int64_t)p->wb.live_readings;
-    if (in.oldest_unsent_ts_ms < 0 && p->wb.head < p->wb.count)
-        in.oldest_unsent_ts_ms = p->wb.readings[p->wb.recs[p->wb.head].first].ts_ms;
+    if (in.oldest_unsent_ts_ms < 0)
+        in.oldest_unsent_ts_ms = wb_oldest_ts(&p->wb);
     p->out.ops->announce_health(p->out.self, &in);
     write_local_files(p, &in);
 }
@@ -297,10 +297,11 @@ static void pipeline_free(struct pipeline *p)
     free(p);
 }
 
-/* With layout = device a raw record's retained topic is its device's: all
- * points of a device map to the lowest id among them. Extends the map to
- * ids the store has named since (a reload's new points). */
-static int map_topic_keys(struct pipeline *p)
+/* Each point's message key, as the output has it (outputs/output.h):
+ * names a raw record's retained topic (latest_seq.h) and its poll
+ * (record_group.h). Extends the map to ids the store has named since (a
+ * reload's new points). */
+static int map_message_keys(struct pipeline *p)
 {
     uint32_t limit = store_point_limit(p->store), from = (uint32_t)p->key_count;
     uint32_t *key_of = realloc(p->key_of, (limit ? limit : 1) * sizeof(*key_of));
@@ -308,17 +309,8 @@ static int map_topic_keys(struct pipeline *p)
         return -1;
     p->key_of = key_of;
     for (uint32_t id = from; id < limit; id++) {
-        key_of[id] = id;
-        if (p->cfg->mqtt.layout != MQTT_LAYOUT_DEVICE)
-            continue;
-        const struct store_point *pt = store_point(p->store, id);
-        for (uint32_t other = 0; other < id; other++) {
-            const struct store_point *o = store_point(p->store, other);
-            if (pt->device[0] && strcmp(o->device, pt->device) == 0) {
-                key_of[id] = key_of[other];
-                break;
-            }
-        }
+        key_of[id] = p->out.ops->message_key(p->out.self, id);
+        p->keys_group |= key_of[id] != id;
     }
     p->key_count = limit;
     p->latest.key_of = key_of;
@@ -364,7 +356,7 @@ int pipeline_create(const struct gateway_config *cfg, const uint32_t *point_ids,
     p->store_hw = store_stats(store).next_seq - 1;
     wb_init(&p->wb);
     stop_signal_init(&p->stop);
-    if (indicators_create(cfg, point_ids, store, &p->indicators) != 0 || map_topic_keys(p) != 0 ||
+    if (indicators_create(cfg, point_ids, store, &p->indicators) != 0 || map_message_keys(p) != 0 ||
         latest_seq_load(&p->latest, store, p->key_of, p->key_count) != 0) {
         log_msg(LOG_ERROR, "indicators: cannot load their state from the store");
         pipeline_free(p);
@@ -407,7 +399,7 @@ int pipeline_reconfigure(struct pipeline *p, const uint32_t *point_ids, const in
     if (indicators_create(p->cfg, point_ids, p->store, &ind) != 0)
         return -1;
     indicators_carry(ind, p->indicators, point_from);
-    if (size_buffers(p, indicators_room(ind, BATCH_MAX)) != 0 || map_topic_keys(p) != 0) {
+    if (size_buffers(p, indicators_room(ind, BATCH_MAX)) != 0 || map_message_keys(p) != 0) {
         indicators_destroy(ind);
         return -1;
     }

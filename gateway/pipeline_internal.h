@@ -54,11 +54,12 @@ struct pipeline {
 
     struct indicators *indicators;
     struct latest_seq latest;
-    /* point id -> its device's key (the lowest id among the device's
-     * points) with layout = device, else the point id: names a raw
-     * record's retained topic (latest_seq.h) and its poll (record_group.h). */
+    /* point id -> its message key (outputs/output.h): names a raw
+     * record's retained topic (latest_seq.h) and its poll (record_group.h);
+     * keys_group: some points share a key, so polls are grouped. */
     uint32_t *key_of;
     size_t key_count;
+    bool keys_group;
     size_t room;             /* staged, grouped and sizes hold this many (indicators_room) */
     bool announce_due;       /* a reload changed the devices: describe them again */
     struct reading *polled;  /* taken from the queue, on its way through the indicators */

@@ -178,9 +178,8 @@ bool pipeline_memory_full(const struct pipeline *p)
  * numbers (the readings are kept by the caller and tried again). */
 static bool admit(struct pipeline *p, const struct reading *in, size_t n, int64_t now)
 {
-    bool by_device = p->cfg->mqtt.layout == MQTT_LAYOUT_DEVICE;
-    size_t records = records_group(in, n, by_device ? p->key_of : NULL, p->key_count, p->grouped,
-                                   p->sizes, p->scratch);
+    size_t records = records_group(in, n, p->keys_group ? p->key_of : NULL, p->key_count,
+                                   p->grouped, p->sizes, p->scratch);
     int64_t seq;
     if (records == 0)
         return true;

@@ -137,3 +137,8 @@ struct wb_record *wb_next_unacked(struct write_behind *wb, int64_t after_seq)
             return &wb->recs[i];
     return NULL;
 }
+
+int64_t wb_oldest_ts(const struct write_behind *wb)
+{
+    return wb->head < wb->count ? wb->readings[wb->recs[wb->head].first].ts_ms : -1;
+}

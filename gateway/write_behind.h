@@ -65,6 +65,8 @@ size_t wb_pending_count(const struct write_behind *wb);
 
 /* Everything held is now in the store. */
 void wb_all_committed(struct write_behind *wb);
+/* The time of the oldest record still held, or -1 when none is. */
+int64_t wb_oldest_ts(const struct write_behind *wb);
 
 /* The first record after seq that waits for the broker, or NULL. */
 struct wb_record *wb_next_unacked(struct write_behind *wb, int64_t after_seq);

@@ -31,7 +31,8 @@ struct output_ops {
     void (*service)(void *self, int64_t now_mono_ms);
     int64_t (*next_service_ms)(void *self);
     /* Records that may be published now (0 while not connected), and those
-     * still waiting for their acknowledgement. */
+     * still waiting for their acknowledgement. A full window asks for a
+     * wake-up: the wake function is called once half of it is free again. */
     size_t (*window)(void *self);
     size_t (*in_flight)(void *self);
     /* newest: no later record of the same device or point is known, so a
@@ -51,8 +52,16 @@ struct output_ops {
     /* A device a reload removed: what described it is withdrawn, so that a
      * dashboard forgets it. Any thread. */
     void (*forget_device)(void *self, const char *device);
-    /* Says goodbye (waiting at most timeout_ms), and frees. */
+    /* What a message is: raw readings of one poll (one timestamp) whose
+     * points have the same key travel as one message, and so are made one
+     * record under one seq; the key also names the message's retained
+     * topic. A point's own id: one message per reading. Indicators are
+     * always a message each. Asked once per point id. */
+    uint32_t (*message_key)(void *self, uint32_t point_id);
+    /* Says goodbye, waiting at most timeout_ms for it to be heard; the
+     * output is still there (and still answers window and in_flight). */
     void (*stop)(void *self, int64_t timeout_ms);
+    /* Frees, after stop. */
     void (*destroy)(void *self);
 };
 

@@ -4,6 +4,7 @@
 #include "outputs/mqtt/payload.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct mqtt_output {
     const struct gateway_config *cfg;
@@ -96,6 +97,22 @@ static void forget_device(void *self, const char *device)
     announce_device_gone(o->cfg, o->fw, device);
 }
 
+/* With layout = device a poll's readings are one message on the device's
+ * topic: every point of a device has the lowest id among them as key. */
+static uint32_t message_key(void *self, uint32_t point_id)
+{
+    struct mqtt_output *o = self;
+    const struct store_point *pt = store_point(o->store, point_id);
+    if (o->cfg->mqtt.layout != MQTT_LAYOUT_DEVICE || !pt || !pt->device[0])
+        return point_id;
+    for (uint32_t other = 0; other < point_id; other++) {
+        const struct store_point *q = store_point(o->store, other);
+        if (q && strcmp(q->device, pt->device) == 0)
+            return other;
+    }
+    return point_id;
+}
+
 static void stop(void *self, int64_t timeout_ms)
 {
     forwarder_stop(((struct mqtt_output *)self)->fw, timeout_ms);
@@ -123,6 +140,7 @@ static const struct output_ops mqtt_ops = {
     .announce_health = announce_health_op,
     .announce_devices = announce_devices,
     .forget_device = forget_device,
+    .message_key = message_key,
     .stop = stop,
     .destroy = destroy,
 };
