@@ -1,11 +1,9 @@
-/* `sensor-gateway scan`: which unit ids answer on a line, and which of the
- * built-in profiles each might be. Each unit is asked for holding register
- * 0 with a short timeout; an exception reply counts as an answer too (the
- * device is there, register 0 is not). */
+/* `sensor-gateway scan`: which unit ids answer on a bus (its source's
+ * scan: Modbus asks holding register 0 with a short timeout, and counts an
+ * exception as an answer), and which of the built-in profiles each might
+ * be. */
 #include "config/config.h"
 #include "sources/bus_kind.h"
-#include "sources/modbus/modbus_link.h"
-#include "sources/modbus/point_types.h"
 #include "cli/cmd_common.h"
 #include "cli/subcommands.h"
 #include "core/log.h"
@@ -14,9 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define SCAN_TIMEOUT_MS 200
-#define SCAN_LATE_LISTEN_MS 30
 
 /* The bus's own section, as the daemon's file would have it. */
 static void write_bus(FILE *f, const struct bus_config *b)
@@ -83,41 +78,50 @@ static void guess_profiles(const struct bus_config *bus, int unit)
     printf("%s\n", found ? "" : "no built-in profile's registers all answer");
 }
 
-/* Asks every unit id, then (the line free again) tries the profiles on
- * those that answered. */
+struct scan_state {
+    int first, last;
+    int answered[248];
+    int found;
+};
+
+static void asking(void *ctx, int unit)
+{
+    /* A progress line a technician can watch; the answers stay. */
+    const struct scan_state *st = ctx;
+    fprintf(stderr, "\rasking unit %d of %d-%d...", unit, st->first, st->last);
+}
+
+static void answered(void *ctx, int unit, const char *how)
+{
+    struct scan_state *st = ctx;
+    fprintf(stderr, "\r%*s\r", 40, "");
+    printf("unit %d: %s\n", unit, how);
+    if (st->found < 248)
+        st->answered[st->found++] = unit;
+}
+
+/* Asks every unit id through the bus's source, then (the line free again)
+ * tries the profiles on those that answered. */
 static int scan_bus(const struct bus_config *bus, int first, int last)
 {
-    struct modbus_link *link = link_create(bus, bus_kind(bus->kind));
-    if (!link)
-        return EXIT_FAILURE;
-    int answered[248], found = 0;
-    char why[256];
-    for (int unit = first; unit <= last; unit++) {
-        /* A progress line a technician can watch; the answers stay. */
-        fprintf(stderr, "\rasking unit %d of %d-%d...", unit, first, last);
-        uint16_t reg = 0;
-        /* Most ids are empty: a short listen after each silence keeps the
-         * scan near 247 x 200 ms while still hearing out a late reply's start. */
-        struct link_device dev = {
-            .unit_id = unit, .timeout_ms = SCAN_TIMEOUT_MS, .late_listen_ms = SCAN_LATE_LISTEN_MS};
-        enum link_result res =
-            link_read(link, &dev, FN_HOLDING_REGISTER, 0, 1, &reg, why, sizeof(why));
-        if (res == LINK_IO)
-            continue;
-        answered[found++] = unit;
-        fprintf(stderr, "\r%*s\r", 40, "");
-        if (res == LINK_OK)
-            printf("unit %d: answers (holding register 0 = %u)\n", unit, reg);
-        else
-            printf("unit %d: answers with an exception (%s)\n", unit, why);
+    const struct bus_kind *kind = bus_kind(bus->kind);
+    if (!kind->source->scan) {
+        fprintf(stderr, "bus %s: a %s bus has no addresses to ask\n", bus->name, kind->name);
+        return EXIT_CONFIG;
     }
+    void *open = kind->source->open(bus, kind);
+    if (!open)
+        return EXIT_FAILURE;
+    struct scan_state st = {.first = first, .last = last};
+    struct source_scan report = {answered, asking, &st};
+    kind->source->scan(open, first, last, &report);
+    kind->source->close(open);
     fprintf(stderr, "\r%*s\r", 40, "");
-    link_destroy(link);
-    for (int i = 0; i < found; i++)
-        guess_profiles(bus, answered[i]);
-    printf("bus %s: %d unit%s answered of %d-%d\n", bus->name, found, found == 1 ? "" : "s", first,
-           last);
-    return found > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    for (int i = 0; i < st.found; i++)
+        guess_profiles(bus, st.answered[i]);
+    printf("bus %s: %d unit%s answered of %d-%d\n", bus->name, st.found, st.found == 1 ? "" : "s",
+           first, last);
+    return st.found > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 int command_scan(const struct gateway_config *cfg, const char *bus, int first, int last)

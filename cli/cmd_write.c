@@ -69,9 +69,10 @@ static int write_loaded(const struct gateway_config *cfg, struct command *cmd)
         fprintf(stderr, "%s/%s: %s\n", cmd->device, cmd->point, why);
         return EXIT_CONFIG;
     }
-    printf("write %s/%s = %.15g%s%s (raw %.15g, %s %d)\n", cmd->device, cmd->point,
-           cmd->value.number, pc->unit[0] ? " " : "", pc->unit, cmd->raw,
-           function_names[pc->where.table], pc->where.address);
+    char place[64];
+    pc->source->name_of(&pc->where, place, sizeof(place));
+    printf("write %s/%s = %.15g%s%s (raw %.15g, %s)\n", cmd->device, cmd->point, cmd->value.number,
+           pc->unit[0] ? " " : "", pc->unit, cmd->raw, place);
     struct technician_poller tp;
     if (technician_poller_open(cfg, cmd->device_index, &tp) != 0)
         return EXIT_FAILURE;

@@ -12,7 +12,6 @@
 
 #include "core/names.h"
 #include "sources/bus_kind.h"
-#include "sources/modbus/point_types.h"
 
 #define CFG_UNIT_MAX 32
 #define CFG_MAX_URIS 8
@@ -71,9 +70,14 @@ struct point_config {
     char device_name[CFG_NAME_MAX + 1];
     char name[CFG_NAME_MAX + 1];
     int device_index;
-    /* Where the source reads the value (Modbus: function, address, type,
-     * word_order); the keys fill it, the poller hands it on unchanged. */
+    /* Where the source reads the value, filled by the [point] keys its
+     * source declares (Modbus: function, address, type, word_order,
+     * write_function) and read only by that source: the device's bus's,
+     * set once the file is loaded. source_key_lines[i]: the line of the
+     * source's key i, 0 when the file did not set it. */
     struct source_point where;
+    const struct source_ops *source;
+    int source_key_lines[SOURCE_KEYS_MAX];
     int kind; /* enum point_kind */
     double scale;
     double offset;
@@ -127,7 +131,8 @@ struct point_config {
     /* Commands (docs/mqtt-contract.md, "Commands"): only a point that says
      * so may be written, within these limits in engineering units (-inf /
      * +inf when not set), and is read back after the write unless
-     * read_back is false. The write function is where.write_code. */
+     * read_back is false. How the device takes the write is the source's
+     * (Modbus: write_function). */
     bool writable;
     double write_min, write_max;
     bool read_back;
@@ -276,6 +281,16 @@ void config_check_host(const struct gateway_config *cfg, struct config_errors *e
 /* Also reads password_file into password and resolves a relative
  * tls_key_file (config/credentials.h). */
 void config_check_mqtt(const struct section_check *c, struct mqtt_config *m);
+
+/* Each point's source (its device's bus's), once devices and buses are
+ * known; the keys it requires. Called by config_validate(). */
+void config_resolve_sources(struct gateway_config *cfg, struct config_errors *e);
+/* The sources' checks of each device's points: the errors, or (warnings)
+ * the risks of a valid file. */
+void config_check_source_points(const struct gateway_config *cfg, bool warnings,
+                                struct config_errors *out);
+/* What a point's raw value is, as its source says. */
+struct source_value config_point_value(const struct point_config *p);
 
 /* Index of the named device or bus, or -1. */
 int config_find_device(const struct gateway_config *cfg, const char *name);

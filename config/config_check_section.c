@@ -33,22 +33,27 @@ static void point_error(const struct section_check *c, const struct point_config
                      p->device_name, p->name, key, msg);
 }
 
-static int counter_bits(int type)
-{
-    return type == DT_UINT16 ? 16 : type == DT_UINT32 ? 32 : type == DT_UINT64 ? 64 : 0;
-}
-
 bool config_divides_day(int64_t ms)
 {
     return ms > 0 && (86400LL * 1000) % ms == 0;
 }
 
+/* A counter wraps at its width: an unsigned integer's (the source says
+ * what the point's value is). */
+static int counter_bits(const struct point_config *p)
+{
+    if (!p->source)
+        return 0;
+    struct source_value v = p->source->value_of(&p->where);
+    return v.is_signed ? 0 : v.bits;
+}
+
 static void validate_counter(const struct section_check *c, struct point_config *p)
 {
-    int bits = counter_bits(p->where.type);
+    int bits = counter_bits(p);
     if (bits == 0)
-        POINT_ERROR(p, "type", "a counter must be uint16, uint32 or uint64, not %s",
-                    data_type_names[p->where.type]);
+        POINT_ERROR(p, "kind", "a counter is an unsigned integer read from the device, not %s",
+                    p->source ? p->source->value_of(&p->where).type : "a derived value");
     if (p->scale != 1.0 || p->offset != 0.0)
         POINT_ERROR(p, "scale", "a counter counts events: leave scale and offset out");
     if (p->window_ms)
@@ -110,31 +115,15 @@ static void validate_occupancy(const struct section_check *c, struct point_confi
     }
 }
 
-/* The write function codes a table takes, and whether they write one
- * item only (FC 5 one coil, FC 6 one register). */
-static bool write_code_fits(int table, int code, int width, const char **why)
-{
-    bool coil = table == FN_COIL;
-    bool fits = coil ? code == 5 || code == 15 : code == 6 || code == 16;
-    *why = coil ? "a coil is written with function 5 or 15"
-                : "a register is written with "
-                  "function 6 or 16";
-    if (fits && code == 6 && width > 1) {
-        *why = "function 6 writes one register; this type takes more: use 16";
-        return false;
-    }
-    return fits;
-}
-
 static void validate_writable(const struct section_check *c, struct point_config *p)
 {
-    bool write_keys =
-        p->where.write_code || !isinf(p->write_min) || !isinf(p->write_max) || !p->read_back;
+    /* How the device takes a write (Modbus: write_function) is its
+     * source's to check (sources/source.h, check_points). */
+    bool write_keys = !isinf(p->write_min) || !isinf(p->write_max) || !p->read_back;
     if (!p->writable) {
         if (write_keys)
             POINT_ERROR(p,
-                        p->where.write_code    ? "write_function"
-                        : !isinf(p->write_min) ? "write_min"
+                        !isinf(p->write_min)   ? "write_min"
                         : !isinf(p->write_max) ? "write_max"
                                                : "read_back",
                         "needs writable = true");
@@ -148,16 +137,12 @@ static void validate_writable(const struct section_check *c, struct point_config
                                               : "scaled by a decimals register");
         return;
     }
-    if (p->where.table != FN_COIL && p->where.table != FN_HOLDING_REGISTER) {
-        POINT_ERROR(p, "writable",
-                    "only coils and holding registers can be written (function = %s)",
-                    function_names[p->where.table]);
+    if (p->source && !p->source->value_of(&p->where).writable) {
+        char place[64];
+        p->source->name_of(&p->where, place, sizeof(place));
+        POINT_ERROR(p, "writable", "the device takes no writes at %s", place);
         return;
     }
-    const char *why;
-    int width = p->where.table == FN_COIL ? 1 : data_type_width(p->where.type);
-    if (p->where.write_code && !write_code_fits(p->where.table, p->where.write_code, width, &why))
-        POINT_ERROR(p, "write_function", "%d: %s", p->where.write_code, why);
     if (p->write_min > p->write_max)
         POINT_ERROR(p, "write_min", "%g is above write_max %g", p->write_min, p->write_max);
 }

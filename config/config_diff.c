@@ -68,6 +68,8 @@ bool config_point_same(const struct point_config *a, const struct point_config *
     x.power_on_index = y.power_on_index = 0;
     x.occupancy_in_index = y.occupancy_in_index = 0;
     x.occupancy_out_index = y.occupancy_out_index = 0;
+    memset(x.source_key_lines, 0, sizeof(x.source_key_lines));
+    memset(y.source_key_lines, 0, sizeof(y.source_key_lines));
     return memcmp(&x, &y, sizeof(x)) == 0;
 }
 

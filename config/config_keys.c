@@ -144,7 +144,7 @@ static const struct key_spec bus_keys[] = {
 
 static const struct key_spec device_keys[] = {
     {"bus", K_NAME, FIELD(struct device_config, bus_name), 0, 0, NULL, true},
-    {"unit_id", K_INT, FIELD(struct device_config, unit_id), 0, 255, NULL, true},
+    {"unit_id", K_INT, FIELD(struct device_config, unit_id), 0, 255, NULL, false},
     {"interval", K_DURATION, FIELD(struct device_config, interval_ms), 10, DAY_MS, NULL, true},
     {"backoff_max", K_DURATION, FIELD(struct device_config, backoff_max_ms), 100, DAY_MS, NULL,
      false},
@@ -168,12 +168,9 @@ static const struct key_spec profile_keys[] = {
     DEVICE_QUIRK_KEYS,
 };
 
+/* Where a point's value is read (Modbus: function, address, type,
+ * word_order, write_function) are its source's keys (sources/source.h). */
 static const struct key_spec point_keys[] = {
-    {"function", K_CHOICE, FIELD(struct point_config, where.table), 0, 0, function_names, true},
-    {"address", K_INT, FIELD(struct point_config, where.address), 0, 65535, NULL, true},
-    {"type", K_CHOICE, FIELD(struct point_config, where.type), 0, 0, data_type_names, true},
-    {"word_order", K_CHOICE, FIELD(struct point_config, where.word_order), 0, 0, word_order_names,
-     false},
     {"scale", K_REAL, FIELD(struct point_config, scale), 0, 0, NULL, false},
     {"offset", K_REAL, FIELD(struct point_config, offset), 0, 0, NULL, false},
     {"unit", K_PLAIN, FIELD(struct point_config, unit), 0, 0, NULL, false},
@@ -205,7 +202,6 @@ static const struct key_spec point_keys[] = {
     {"writable", K_BOOL, FIELD(struct point_config, writable), 0, 0, NULL, false},
     {"write_min", K_REAL, FIELD(struct point_config, write_min), 0, 0, NULL, false},
     {"write_max", K_REAL, FIELD(struct point_config, write_max), 0, 0, NULL, false},
-    {"write_function", K_INT, FIELD(struct point_config, where.write_code), 5, 16, NULL, false},
     {"read_back", K_BOOL, FIELD(struct point_config, read_back), 0, 0, NULL, false},
 };
 
@@ -306,4 +302,12 @@ int key_store_value(const struct key_spec *k, void *section, const char *value, 
                                &((struct point_config *)section)->invalid_value_count, why);
     }
     return -1;
+}
+
+struct key_spec key_spec_of_source(const struct source_key *k)
+{
+    static const enum key_kind kinds[] = {
+        [SOURCE_KEY_INT] = K_INT, [SOURCE_KEY_CHOICE] = K_CHOICE, [SOURCE_KEY_TEXT] = K_TEXT};
+    return (struct key_spec){k->key,    kinds[k->kind], k->offset,  k->size,
+                             k->min,    k->max,         k->choices, k->required};
 }

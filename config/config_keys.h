@@ -53,4 +53,8 @@ size_t key_index(const struct key_table *t, const char *key);
  * [mqtt], ...). Returns 0, or -1 with a reason. */
 int key_store_value(const struct key_spec *k, void *section, const char *value, value_reason why);
 
+/* A key a source declares for its points, as the loader parses it (into
+ * the point's source_point bytes). */
+struct key_spec key_spec_of_source(const struct source_key *k);
+
 #endif

@@ -15,7 +15,7 @@
 static bool shared_line(const struct bus_config *b)
 {
     const struct bus_kind *k = bus_kind(b->kind);
-    return !b->broken && k->framing == FRAMING_RTU && k->source->poll_cost;
+    return !b->broken && k->shared_line && k->source->poll_cost;
 }
 
 /* The device's poll cost on its bus; -1 when it has none to say. */

@@ -127,26 +127,70 @@ static bool reads_no_registers(struct loader *ld)
 
 static bool key_may_be_missing(struct loader *ld, const char *key)
 {
-    if (ld->kind == SEC_POINT && reads_no_registers(ld))
-        return strcmp(key, "function") == 0 || strcmp(key, "address") == 0 ||
-               strcmp(key, "type") == 0;
     if (ld->kind == SEC_DEVICE && key_line(ld, "profile"))
         return strcmp(key, "unit_id") == 0;
     return false;
 }
 
+/* A point that reads nothing of its own (derived, occupancy) has no
+ * business with the keys that say where a value is read. */
 static void check_source_point(struct loader *ld)
 {
-    static const char *const register_keys[] = {"function", "address", "type", "word_order",
-                                                "decimals_from"};
-    for (size_t i = 0; i < sizeof(register_keys) / sizeof(register_keys[0]); i++) {
-        int line = key_line(ld, register_keys[i]);
-        if (line)
-            section_error(ld, line, register_keys[i],
-                          key_line(ld, "source")
-                              ? "a point with a source reads no registers of its own"
-                              : "an occupancy point reads no registers of its own");
+    const struct point_config *p = &ld->cfg->points[ld->index];
+    const char *why = key_line(ld, "source") ? "a point with a source reads no registers of its own"
+                                             : "an occupancy point reads no registers of its own";
+    if (key_line(ld, "decimals_from"))
+        section_error(ld, key_line(ld, "decimals_from"), "decimals_from", "%s", why);
+    for (size_t i = 0; p->source && i < p->source->point_keys->count; i++)
+        if (p->source_key_lines[i])
+            section_error(ld, p->source_key_lines[i], p->source->point_keys->keys[i].key, "%s",
+                          why);
+}
+
+/* The keys its source requires, once its keys named the source (a point
+ * with none of them is checked against its bus's source, config_validate). */
+static void check_source_keys(struct loader *ld)
+{
+    const struct point_config *p = &ld->cfg->points[ld->index];
+    for (size_t i = 0; p->source && i < p->source->point_keys->count; i++)
+        if (p->source->point_keys->keys[i].required && !p->source_key_lines[i])
+            section_error(ld, ld->section_line, p->source->point_keys->keys[i].key,
+                          "missing (this key is required)");
+}
+
+/* A key of the point's source (Modbus: function, address, ...): the first
+ * such key names the source, every source of the table of bus kinds
+ * declaring its own. False when no source has the key. */
+static bool on_source_key(struct loader *ld, const char *key, const char *value)
+{
+    const struct source_ops *source = NULL;
+    size_t i = 0;
+    for (int k = 0; k < bus_kind_count && !source; k++) {
+        const struct source_keys *t = bus_kinds[k].source->point_keys;
+        for (i = 0; t && i < t->count && strcmp(t->keys[i].key, key) != 0;)
+            i++;
+        if (t && i < t->count)
+            source = bus_kinds[k].source;
     }
+    if (!source)
+        return false;
+    struct point_config *p = &ld->cfg->points[ld->index];
+    if (p->source && p->source != source) {
+        section_error(ld, ld->line, key, "a key of another kind of bus's points than this "
+                                         "section's other keys");
+        return true;
+    }
+    p->source = source;
+    if (p->source_key_lines[i]) {
+        section_error(ld, ld->line, key, "set twice (first on line %d)", p->source_key_lines[i]);
+        return true;
+    }
+    p->source_key_lines[i] = ld->line;
+    struct key_spec spec = key_spec_of_source(&source->point_keys->keys[i]);
+    value_reason why;
+    if (key_store_value(&spec, p->where.bytes, value, why) != 0)
+        section_error(ld, ld->line, key, "%s", why);
+    return true;
 }
 
 static void mark_broken(struct loader *ld)
@@ -177,6 +221,8 @@ static void finish_section(struct loader *ld)
         memcpy(ld->profile_key_lines, ld->key_lines, sizeof(ld->key_lines));
     if (ld->kind == SEC_POINT && reads_no_registers(ld))
         check_source_point(ld);
+    else if (ld->kind == SEC_POINT)
+        check_source_keys(ld);
     if (ld->kind == SEC_MQTT && ld->errors->count == ld->errors_at_section_start) {
         struct section_check c = {ld->path, ld->errors, key_line, ld};
         config_check_mqtt(&c, &ld->cfg->mqtt);
@@ -386,6 +432,7 @@ static void start_section(struct loader *ld, const char *section)
             break;
         ld->index = cfg->device_count - 1;
         strcpy(d->name, device);
+        d->unit_id = -1; /* required unless the bus is on the box (config_validate) */
         d->response_timeout_ms = 1000, d->backoff_max_ms = 60 * 1000, d->max_registers = 125,
         d->max_gap = 8, d->line = ld->section_line, d->bus_index = -1, d->serial_parity = -1;
         d->latitude = d->longitude = NAN;
@@ -413,6 +460,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
     if (ld->skip)
         return 1;
     size_t i = key_index(ld->table, key);
+    if (i == ld->table->count && ld->kind == SEC_POINT && on_source_key(ld, key, value))
+        return 1;
     if (i == ld->table->count) {
         section_error(ld, ld->line, key, "unknown key");
         return 1;

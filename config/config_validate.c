@@ -1,5 +1,5 @@
-/* Checks that need more than one section: references, register overlaps,
- * settings that only make sense together. */
+/* Checks that need more than one section: references, the points' sources
+ * (config_points.c), settings that only make sense together. */
 #include "config/config.h"
 #include "config/config_line_budget.h"
 #include "sources/bus_kind.h"
@@ -12,8 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MODBUS_ADDRESS_SPACE 65536
-
 static void validate_buses(struct gateway_config *cfg, struct config_errors *e)
 {
     const char *path = cfg->ini_path;
@@ -23,6 +21,12 @@ static void validate_buses(struct gateway_config *cfg, struct config_errors *e)
             continue;
         const struct bus_kind *k = bus_kind(b->kind);
         bool network = k->addressing == BUS_NETWORK;
+        if (k->addressing == BUS_LOCAL) {
+            if (b->host[0] || b->device[0])
+                config_error_add(e, "%s:%d: [bus %s] %s: a %s bus is on the box itself", path,
+                                 b->line, b->name, b->host[0] ? "host" : "device", k->name);
+            continue;
+        }
         if (network && b->host[0] == '\0')
             config_error_add(e, "%s:%d: [bus %s] host: missing (a %s bus needs a host)", path,
                              b->line, b->name, k->name);
@@ -41,7 +45,7 @@ static void validate_buses(struct gateway_config *cfg, struct config_errors *e)
             config_error_add(e, "%s:%d: [bus %s] %s: only a serial port has %s", path, b->line,
                              b->name, b->rts ? "rts" : "kernel_rs485",
                              b->rts ? "an RTS line" : "the kernel's RS-485 mode");
-        if (k->framing != FRAMING_RTU && b->echo)
+        if (!k->shared_line && b->echo)
             config_error_add(e, "%s:%d: [bus %s] echo: only a serial line echoes its requests",
                              path, b->line, b->name);
     }
@@ -161,69 +165,28 @@ static void validate_devices(struct gateway_config *cfg, struct config_errors *e
             continue;
         }
         const struct bus_config *b = &cfg->buses[d->bus_index];
-        bool rtu = bus_kind(b->kind)->framing == FRAMING_RTU;
-        if (rtu && (d->unit_id < 1 || d->unit_id > 247))
-            config_error_add(e,
-                             "%s:%d: [device %s] unit_id: %d is out of range for an %s bus "
-                             "(1 to 247; 0 is broadcast)",
-                             path, d->line, d->name, d->unit_id, bus_kind(b->kind)->name);
-        /* libmodbus refuses these on TCP (modbus_set_slave fails). */
-        if (!rtu && d->unit_id >= 248 && d->unit_id <= 254)
-            config_error_add(e,
-                             "%s:%d: [device %s] unit_id: %d cannot be used on a tcp bus "
-                             "(0 to 247, or 255)",
-                             path, d->line, d->name, d->unit_id);
+        const struct bus_kind *kind = bus_kind(b->kind);
+        char why[200];
+        /* A bus on the box itself (BUS_LOCAL) has no addresses to give. */
+        if (d->unit_id < 0 && kind->addressing == BUS_LOCAL)
+            d->unit_id = 0;
+        else if (d->unit_id < 0 && !d->profile[0])
+            config_error_add(e, "%s:%d: [device %s] unit_id: missing (this key is required)", path,
+                             d->line, d->name);
+        else if (d->unit_id >= 0 && kind->source->check_address &&
+                 kind->source->check_address(kind, d->unit_id, why, sizeof(why)) != 0)
+            config_error_add(e, "%s:%d: [device %s] unit_id: %s", path, d->line, d->name, why);
         check_profile_serial(cfg, d, b, e);
         check_site(cfg, d, e);
         for (size_t j = 0; j < i; j++) {
             const struct device_config *o = &cfg->devices[j];
-            if (rtu && o->bus_index == d->bus_index && o->unit_id == d->unit_id)
+            if (kind->shared_line && o->bus_index == d->bus_index && o->unit_id == d->unit_id)
                 config_error_add(e,
                                  "%s:%d: [device %s] unit_id: %d is already used by device %s "
                                  "(line %d) on bus %s",
                                  path, d->line, d->name, d->unit_id, o->name, o->line, b->name);
         }
     }
-}
-
-static int by_device_function_address(const void *a, const void *b)
-{
-    const struct point_config *const *pa = a, *const *pb = b;
-    const struct point_config *x = *pa, *y = *pb;
-    if (x->device_index != y->device_index)
-        return x->device_index - y->device_index;
-    if (x->where.table != y->where.table)
-        return x->where.table - y->where.table;
-    return x->where.address - y->where.address;
-}
-
-static void validate_overlaps(struct gateway_config *cfg, struct config_errors *e)
-{
-    struct point_config **sorted = malloc(cfg->point_count * sizeof(*sorted) + 1);
-    if (!sorted) {
-        config_error_add(e, "%s: out of memory", cfg->ini_path);
-        return;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < cfg->point_count; i++)
-        if (cfg->points[i].device_index >= 0 && cfg->points[i].derived_from[0] == '\0' &&
-            cfg->points[i].kind != KIND_OCCUPANCY && !cfg->points[i].broken)
-            sorted[n++] = &cfg->points[i];
-    qsort(sorted, n, sizeof(*sorted), by_device_function_address);
-    for (size_t i = 1; i < n; i++) {
-        const struct point_config *prev = sorted[i - 1], *p = sorted[i];
-        if (prev->device_index != p->device_index || prev->where.table != p->where.table)
-            continue;
-        int prev_end = prev->where.address + data_type_width(prev->where.type);
-        if (p->where.address < prev_end)
-            config_error_add(e,
-                             "%s:%d: [point %s/%s] address: %s %d overlaps point %s (line %d, "
-                             "%d..%d)",
-                             p->file ? p->file : cfg->ini_path, p->line, p->device_name, p->name,
-                             function_names[p->where.table], p->where.address, prev->name,
-                             prev->line, prev->where.address, prev_end - 1);
-    }
-    free(sorted);
 }
 
 static int find_point(const struct gateway_config *cfg, int device_index, const char *name)
@@ -234,9 +197,19 @@ static int find_point(const struct gateway_config *cfg, int device_index, const 
     return -1;
 }
 
-static bool is_integer_type(int type)
+static bool is_integer(const struct point_config *p)
 {
-    return type >= DT_INT16 && type <= DT_UINT64;
+    return config_point_value(p).bits > 0;
+}
+
+/* Whether a is read before b in a poll of their device, in the same
+ * group (Modbus: a lower address of the same register table). */
+static bool read_before(const struct point_config *a, const struct point_config *b)
+{
+    if (!a->source || a->source != b->source || !a->source->order_of)
+        return false;
+    struct source_order x = a->source->order_of(&a->where), y = b->source->order_of(&b->where);
+    return x.group == y.group && x.position < y.position;
 }
 
 /* source and decimals_from name another point of the same device. */
@@ -270,7 +243,7 @@ static void resolve_sibling_points(struct gateway_config *cfg, struct point_conf
         p->power_on_index = find_point(cfg, p->device_index, p->power_on_counter);
         const struct point_config *c =
             p->power_on_index >= 0 ? &cfg->points[p->power_on_index] : NULL;
-        if (!c || c == p || c->kind != KIND_MEASUREMENT || !is_integer_type(c->where.type))
+        if (!c || c == p || c->kind != KIND_MEASUREMENT || !is_integer(c))
             config_error_add(e,
                              "%s:%d: [point %s/%s] power_on_counter: '%s' is not an integer "
                              "measurement point of device %s",
@@ -281,8 +254,7 @@ static void resolve_sibling_points(struct gateway_config *cfg, struct point_conf
         p->decimals_index = find_point(cfg, p->device_index, p->decimals_from);
         const struct point_config *d =
             p->decimals_index >= 0 ? &cfg->points[p->decimals_index] : NULL;
-        if (!d || d == p || d->derived_from[0] || !is_integer_type(d->where.type) ||
-            d->where.table != p->where.table || d->where.address >= p->where.address)
+        if (!d || d == p || d->derived_from[0] || !is_integer(d) || !read_before(d, p))
             config_error_add(e,
                              "%s:%d: [point %s/%s] decimals_from: '%s' must be an integer point "
                              "of device %s in the same register table, at a lower address (it "
@@ -296,6 +268,7 @@ static void validate_points(struct gateway_config *cfg, struct config_errors *e)
 {
     for (size_t i = 0; i < cfg->point_count; i++) /* first, for sibling lookups */
         cfg->points[i].device_index = config_find_device(cfg, cfg->points[i].device_name);
+    config_resolve_sources(cfg, e);
     for (size_t i = 0; i < cfg->point_count; i++) {
         struct point_config *p = &cfg->points[i];
         const char *path = p->file ? p->file : cfg->ini_path;
@@ -313,18 +286,6 @@ static void validate_points(struct gateway_config *cfg, struct config_errors *e)
             if (p->derived_from[0] || p->kind == KIND_OCCUPANCY)
                 continue; /* no registers of its own */
         }
-        if (function_reads_bits(p->where.table) && p->where.type != DT_BOOL)
-            config_error_add(e,
-                             "%s:%d: [point %s/%s] type: a %s carries one bit, so the type "
-                             "must be bool",
-                             path, p->line, p->device_name, p->name,
-                             function_names[p->where.table]);
-        if (p->where.address + data_type_width(p->where.type) > MODBUS_ADDRESS_SPACE)
-            config_error_add(e,
-                             "%s:%d: [point %s/%s] address: %s at %d runs past the last "
-                             "address 65535",
-                             path, p->line, p->device_name, p->name, data_type_names[p->where.type],
-                             p->where.address);
         if (p->scale == 0.0)
             config_error_add(e, "%s:%d: [point %s/%s] scale: 0 would turn every value into 0", path,
                              p->line, p->device_name, p->name);
@@ -412,7 +373,7 @@ void config_validate(struct gateway_config *cfg, struct config_errors *e)
     validate_devices(cfg, e);
     validate_points(cfg, e);
     validate_occupancy_links(cfg, e);
-    validate_overlaps(cfg, e);
+    config_check_source_points(cfg, false, e);
     validate_device_points(cfg, e);
     config_check_line_timeouts(cfg, e);
 }

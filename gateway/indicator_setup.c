@@ -54,7 +54,7 @@ int indicators_create(const struct gateway_config *cfg, const uint32_t *point_id
         p->pc = pc;
         p->id = point_ids[i];
         if (pc->kind == KIND_COUNTER) {
-            p->limits = counter_limits_default(data_type_width(pc->where.type) * 16);
+            p->limits = counter_limits_default(config_point_value(pc).bits);
             p->limits.max_step = (uint64_t)pc->counter_max_step;
             p->limits.reset_max = (uint64_t)pc->counter_reset_max;
         }

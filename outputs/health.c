@@ -1,6 +1,5 @@
 #include "outputs/health.h"
 #include "sources/bus_kind.h"
-#include "sources/modbus/point_types.h"
 #include "core/clock.h"
 #include "core/stats.h"
 #include "version.h"
@@ -102,7 +101,7 @@ static json_object *lines_json(const struct gateway_config *cfg, struct gateway_
 {
     json_object *all = json_object_new_object();
     for (size_t i = 0; i < cfg->bus_count && i < stats->bus_count; i++) {
-        if (bus_kind(cfg->buses[i].kind)->framing != FRAMING_RTU)
+        if (!bus_kind(cfg->buses[i].kind)->shared_line)
             continue;
         struct bus_stats *b = &stats->buses[i];
         json_object *l = json_object_new_object();
@@ -189,16 +188,16 @@ static json_object *point_json(const struct point_config *pc)
     add_string(p, "name", pc->name);
     add_string(p, "unit", pc->unit);
     add_string(p, "kind", point_kind_names[pc->kind]);
-    bool registers = pc->kind != KIND_OCCUPANCY && !pc->derived_from[0];
-    if (registers) {
-        add_string(p, "data_type", data_type_names[pc->where.type]);
-        add_string(p, "function", function_names[pc->where.table]);
-        add_int(p, "address", pc->where.address);
-    } else if (pc->derived_from[0]) {
+    bool reads = pc->kind != KIND_OCCUPANCY && !pc->derived_from[0];
+    struct source_field place[SOURCE_FIELDS_MAX];
+    size_t n = reads && pc->source ? pc->source->describe(&pc->where, place) : 0;
+    for (size_t i = 0; i < n; i++) /* where its source reads it, in the source's words */
+        if (place[i].text)
+            add_string(p, place[i].name, place[i].text);
+        else
+            add_int(p, place[i].name, place[i].number);
+    if (pc->derived_from[0])
         add_string(p, "source", pc->derived_from);
-    }
-    if (registers && data_type_width(pc->where.type) > 1)
-        add_string(p, "word_order", word_order_names[pc->where.word_order]);
     add_number(p, "scale", pc->scale);
     add_number(p, "offset", pc->offset);
     add_string(p, "publish", publish_mode_names[pc->publish]);

@@ -5,9 +5,9 @@
  * their transparent mode. The RS-485 line's settings live in the
  * converter; the gateway sends RTU frames, CRC and all, over the socket. */
 const struct bus_kind bus_kinds[] = {
-    {"tcp", "modbus-tcp", BUS_NETWORK, FRAMING_MBAP, &modbus_source},
-    {"rtu", "modbus-rtu", BUS_SERIAL, FRAMING_RTU, &modbus_source},
-    {"rtu-over-tcp", "modbus-rtu-over-tcp", BUS_NETWORK, FRAMING_RTU, &modbus_source},
+    {"tcp", "modbus-tcp", BUS_NETWORK, false, MODBUS_MBAP, &modbus_source},
+    {"rtu", "modbus-rtu", BUS_SERIAL, true, MODBUS_RTU, &modbus_source},
+    {"rtu-over-tcp", "modbus-rtu-over-tcp", BUS_NETWORK, true, MODBUS_RTU, &modbus_source},
 };
 const int bus_kind_count = sizeof(bus_kinds) / sizeof(bus_kinds[0]);
 /* The same names, as the INI parser's list of choices for [bus] type. */

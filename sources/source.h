@@ -1,5 +1,6 @@
-/* What a source of readings is to the poller above it: a bus it opens, the
- * devices on it, and one operation that polls a device into numbers.
+/* What a source of readings is to the layers above it: a bus it opens, the
+ * devices on it, one operation that polls a device into numbers, and what
+ * only the source knows of a point (its keys, its checks, its value).
  *
  * The poller schedules, backs off, judges quality and derives; it never
  * asks what protocol a bus speaks. A source (sources/modbus/) turns one
@@ -18,11 +19,7 @@
 enum bus_addressing {
     BUS_NETWORK, /* host and port */
     BUS_SERIAL,  /* a serial device and its line settings */
-};
-
-enum bus_framing {
-    FRAMING_MBAP, /* Modbus TCP: one connection, many units behind a gateway */
-    FRAMING_RTU,  /* an RS-485 line: units 1 to 247, one request at a time */
+    BUS_LOCAL,   /* on the box itself: neither (the source knows where) */
 };
 
 struct source_ops;
@@ -32,7 +29,10 @@ struct bus_kind {
     const char *name;      /* the INI's [bus] type */
     const char *transport; /* the device metadata's transport */
     enum bus_addressing addressing;
-    enum bus_framing framing;
+    /* Its devices take turns on one line, one transaction at a time: the
+     * line is timed, budgeted and reported as a line. */
+    bool shared_line;
+    int variant;                     /* the source's own distinction (Modbus: its framing) */
     const struct source_ops *source; /* what polls its devices */
 };
 
@@ -78,14 +78,82 @@ struct source_device {
     bool single_requests;
 };
 
-/* Where one point's value is and how it is encoded. A register source
- * reads `table` (Modbus: coil, discrete input, holding or input register)
- * at `address`; `type` and `word_order` say how the words make a number
- * (sources/modbus/point_types.h). write_code is how the device takes a
- * write to it (Modbus: function 5, 6, 15 or 16), 0 for the source's usual. */
+/* Where one point's value is, in the source's own terms (Modbus: the
+ * table, address, data type, word order and write function; sysfs: a
+ * file). The source declares the [point] keys that fill it (point_keys)
+ * and alone reads it; the layers above keep it and hand it on. Zeroed:
+ * every key at its default. */
+#define SOURCE_POINT_BYTES 280
 struct source_point {
-    int table, address, type, word_order;
-    int write_code;
+    _Alignas(8) unsigned char bytes[SOURCE_POINT_BYTES];
+};
+
+/* One [point] key a source declares, as data: the config loader parses it
+ * like its own keys, into the field at offset inside source_point.bytes. */
+enum source_key_kind {
+    SOURCE_KEY_INT,    /* an int field, min..max */
+    SOURCE_KEY_CHOICE, /* an int field: the index of the value in choices */
+    SOURCE_KEY_TEXT,   /* a char array of size bytes */
+};
+struct source_key {
+    const char *key;
+    enum source_key_kind kind;
+    size_t offset, size;
+    long long min, max;
+    const char *const *choices;
+    bool required; /* by a point that reads from the device */
+};
+#define SOURCE_KEYS_MAX 8
+struct source_keys {
+    const struct source_key *keys;
+    size_t count; /* at most SOURCE_KEYS_MAX */
+};
+
+/* What the layers above may know of a point's raw value, whatever the
+ * source: for counters (where a count wraps), commands (what a write can
+ * hold) and the dashboard. */
+struct source_value {
+    const char *type; /* in the source's words, for messages: "uint16" */
+    int bits;         /* an integer's width; 0 for a float or a two-state value */
+    bool integral;    /* whole numbers only (an integer, a two-state value) */
+    bool is_signed;
+    bool binary;       /* two states: a coil, a flag */
+    bool single_float; /* a 32-bit float: a value read back compares as one */
+    bool writable;     /* the device takes writes there */
+    double raw_min, raw_max; /* what a write can hold exactly */
+};
+
+/* One field of a point's place, for the device metadata ("address": 4). */
+#define SOURCE_FIELDS_MAX 6
+struct source_field {
+    const char *name;
+    const char *text; /* NULL: the number */
+    long long number;
+};
+
+/* A problem a source finds with a device's points, for config to put on
+ * the right line. */
+struct source_problem {
+    size_t point;    /* index into the points checked */
+    const char *key; /* the key to name */
+    size_t other;    /* another point it concerns (an overlap), or SIZE_MAX */
+    bool warning;    /* a risk of a valid file, not an error */
+    char why[240];
+};
+
+/* A point's place in a poll: a device's points are read in the order of
+ * (group, position), so a point can scale one of its group read after it
+ * (Modbus: the register table, the address). */
+struct source_order {
+    int group;
+    long position;
+};
+
+/* For `sensor-gateway scan`: each address that answered, and how. */
+struct source_scan {
+    void (*answered)(void *ctx, int address, const char *how);
+    void (*asking)(void *ctx, int address); /* progress, may be NULL */
+    void *ctx;
 };
 
 /* One write of a raw value to a point, and what the device holds then. */
@@ -159,6 +227,28 @@ struct source_ops {
     int (*poll_cost)(const struct bus_config *bus, const struct bus_kind *kind,
                      const struct source_device *device, const struct source_point *points,
                      size_t count, struct poll_cost *out);
+
+    /* Whether a device's address (unit_id) can be used on a bus of this
+     * kind: 0, or -1 and why. NULL: any. */
+    int (*check_address)(const struct bus_kind *kind, int address, char *why, size_t size);
+    /* The [point] keys that fill a point's source_point. */
+    const struct source_keys *point_keys;
+    /* What a point's raw value is (a parsed source_point). */
+    struct source_value (*value_of)(const struct source_point *point);
+    /* The point's place for the device metadata; how many fields. */
+    size_t (*describe)(const struct source_point *point, struct source_field *out);
+    /* Where it comes in a poll of its device. */
+    struct source_order (*order_of)(const struct source_point *point);
+    /* The place in a few words, for messages: "holding_register 4". */
+    void (*name_of)(const struct source_point *point, char *buf, size_t size);
+    /* Checks the points of one device that read from it, alone and
+     * together (an overlap); writable[i]: point i is declared writable.
+     * Writes at most max problems, returns how many it found. */
+    size_t (*check_points)(const struct source_point *points, const bool *writable, size_t n,
+                           struct source_problem *out, size_t max);
+    /* Asks the addresses first..last of an opened bus which answer; how
+     * many did, or -1 when the source has no addresses to ask. */
+    int (*scan)(void *bus, int first, int last, const struct source_scan *report);
 };
 
 #endif

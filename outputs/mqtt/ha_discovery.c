@@ -1,5 +1,4 @@
 #include "outputs/mqtt/ha_discovery.h"
-#include "sources/modbus/point_types.h"
 #include "outputs/mqtt/payload.h"
 #include "version.h"
 
@@ -42,7 +41,7 @@ bool ha_entity_exists(const struct point_config *p, enum ha_stream stream)
 
 static bool is_binary(const struct point_config *p, enum ha_stream stream)
 {
-    return stream == HA_READINGS && p->kind == KIND_MEASUREMENT && p->where.type == DT_BOOL &&
+    return stream == HA_READINGS && p->kind == KIND_MEASUREMENT && config_point_value(p).binary &&
            !p->derived_from[0];
 }
 

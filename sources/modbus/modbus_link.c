@@ -2,6 +2,7 @@
 #include "core/clock.h"
 #include "sources/modbus/line_pacing.h"
 #include "sources/modbus/modbus_reply.h"
+#include "sources/modbus/modbus_source.h"
 #include "sources/modbus/point_types.h"
 
 #include <errno.h>
@@ -46,7 +47,7 @@ struct modbus_link *link_create(const struct bus_config *bus, const struct bus_k
     if (!link)
         return NULL;
     static const char parity_letter[] = {'N', 'E', 'O'};
-    link->rtu_framing = kind->framing == FRAMING_RTU;
+    link->rtu_framing = kind->variant == MODBUS_RTU;
     link->echo = bus->echo;
     link->kernel_rs485 = bus->kernel_rs485;
     link->rts = bus->rts;

@@ -3,6 +3,7 @@
 #include "sources/modbus/decode.h"
 #include "sources/modbus/line_timing.h"
 #include "sources/modbus/modbus_link.h"
+#include "sources/modbus/modbus_point.h"
 #include "sources/modbus/read_plan.h"
 
 #include <modbus/modbus.h>
@@ -77,9 +78,8 @@ static void *device_add(const struct source_device *cfg, const struct source_poi
                                    .quiet_after_ms = cfg->quiet_after_reply_ms};
     memcpy(d->points, points, count * sizeof(*points));
     for (size_t i = 0; i < count; i++) {
-        const struct source_point *p = &points[i];
-        pp[i] = (struct plan_point){p->table, p->address,
-                                    function_reads_bits(p->table) ? 1 : data_type_width(p->type)};
+        const struct modbus_point *p = modbus_point(&points[i]);
+        pp[i] = (struct plan_point){p->table, p->address, modbus_point_width(p)};
     }
     struct read_limits limits = {cfg->max_per_request, cfg->max_gap, cfg->single_requests};
     int rc = read_plan_build(pp, count, &limits, &d->plan);
@@ -102,7 +102,7 @@ static void decode_request(const struct modbus_bus *b, const struct modbus_devic
 {
     for (size_t k = 0; k < rq->n_points; k++) {
         size_t idx = d->plan.order[rq->first + k];
-        const struct source_point *p = &d->points[idx];
+        const struct modbus_point *p = modbus_point(&d->points[idx]);
         struct source_sample *s = &out->samples[out->count++];
         s->point = (uint32_t)idx;
         s->raw = 0;
@@ -173,7 +173,7 @@ static enum source_result device_poll(void *bus, void *device, struct source_pol
 
 /* The function code a point is written with when its section names none:
  * a coil by FC 5, a one-register value by FC 6, a wider one by FC 16. */
-static int write_code_of(const struct source_point *p, int width)
+static int write_code_of(const struct modbus_point *p, int width)
 {
     if (p->write_code)
         return p->write_code;
@@ -187,9 +187,9 @@ static enum source_result device_write(void *bus, void *device, size_t point, do
 {
     struct modbus_bus *b = bus;
     struct modbus_device *d = device;
-    const struct source_point *p = &d->points[point];
+    const struct modbus_point *p = modbus_point(&d->points[point]);
     bool bits = function_reads_bits(p->table);
-    int width = bits ? 1 : data_type_width(p->type);
+    int width = modbus_point_width(p);
     uint16_t words[4] = {0};
     if (bits)
         words[0] = raw != 0;
@@ -218,7 +218,7 @@ static int device_poll_cost(const struct bus_config *bus, const struct bus_kind 
                             const struct source_device *cfg, const struct source_point *points,
                             size_t count, struct poll_cost *out)
 {
-    if (kind->framing != FRAMING_RTU)
+    if (!kind->shared_line)
         return -1;
     struct modbus_device *d = device_add(cfg, points, count);
     if (!d)
@@ -241,6 +241,53 @@ static int device_poll_cost(const struct bus_config *bus, const struct bus_kind 
     return 0;
 }
 
+/* `sensor-gateway scan`: most unit ids are empty, so a short timeout and
+ * a short listen after each silence keep a scan near 247 x 200 ms while
+ * still hearing out a late reply's start. Holding register 0 is asked; an
+ * exception counts as an answer (the unit is there, the register not). */
+#define SCAN_TIMEOUT_MS 200
+#define SCAN_LATE_LISTEN_MS 30
+
+static int bus_scan(void *bus, int first, int last, const struct source_scan *report)
+{
+    struct modbus_bus *b = bus;
+    int found = 0;
+    char why[256], how[300];
+    for (int unit = first; unit <= last; unit++) {
+        if (report->asking)
+            report->asking(report->ctx, unit);
+        struct link_device dev = {
+            .unit_id = unit, .timeout_ms = SCAN_TIMEOUT_MS, .late_listen_ms = SCAN_LATE_LISTEN_MS};
+        enum link_result res =
+            link_read(b->link, &dev, FN_HOLDING_REGISTER, 0, 1, b->regs, why, sizeof(why));
+        if (res == LINK_IO)
+            continue;
+        found++;
+        if (res == LINK_OK)
+            snprintf(how, sizeof(how), "answers (holding register 0 = %u)", b->regs[0]);
+        else
+            snprintf(how, sizeof(how), "answers with an exception (%s)", why);
+        report->answered(report->ctx, unit, how);
+    }
+    return found;
+}
+
+/* Units 1 to 247 on a line (0 is broadcast); libmodbus refuses 248 to
+ * 254 on TCP (modbus_set_slave fails). */
+static int check_unit(const struct bus_kind *kind, int unit, char *why, size_t size)
+{
+    if (kind->variant == MODBUS_RTU && (unit < 1 || unit > 247)) {
+        snprintf(why, size, "%d is out of range for an %s bus (1 to 247; 0 is broadcast)", unit,
+                 kind->name);
+        return -1;
+    }
+    if (kind->variant != MODBUS_RTU && unit >= 248 && unit <= 254) {
+        snprintf(why, size, "%d cannot be used on a tcp bus (0 to 247, or 255)", unit);
+        return -1;
+    }
+    return 0;
+}
+
 const struct source_ops modbus_source = {
     .open = bus_open,
     .close = bus_close,
@@ -249,4 +296,12 @@ const struct source_ops modbus_source = {
     .poll = device_poll,
     .write = device_write,
     .poll_cost = device_poll_cost,
+    .check_address = check_unit,
+    .point_keys = &modbus_point_keys,
+    .value_of = modbus_point_value,
+    .describe = modbus_point_describe,
+    .order_of = modbus_point_order,
+    .name_of = modbus_point_name,
+    .check_points = modbus_points_check,
+    .scan = bus_scan,
 };

@@ -9,4 +9,10 @@
 
 extern const struct source_ops modbus_source;
 
+/* bus_kind.variant for the kinds Modbus serves: how a request is framed. */
+enum modbus_framing {
+    MODBUS_MBAP, /* Modbus TCP: one connection, many units behind a gateway */
+    MODBUS_RTU,  /* RTU frames, CRC and all: a serial line, or a converter over TCP */
+};
+
 #endif

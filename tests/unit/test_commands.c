@@ -16,7 +16,9 @@
 #include "commands/command_payload.h"
 #include "commands/command_value.h"
 #include "sources/modbus/decode.h"
+#include "sources/modbus/modbus_point.h"
 #include "sources/modbus/modbus_reply.h"
+#include "sources/modbus/modbus_source.h"
 
 static struct command parse(const char *text, int64_t *ts)
 {
@@ -76,13 +78,15 @@ static void test_payloads(void **state)
 
 static struct point_config point(int table, int type, double scale, double offset)
 {
-    return (struct point_config){.name = "p",
-                                 .where = {.table = table, .type = type},
-                                 .scale = scale,
-                                 .offset = offset,
-                                 .write_min = -INFINITY,
-                                 .write_max = INFINITY,
-                                 .read_back = true};
+    struct point_config p = {.name = "p",
+                             .source = &modbus_source,
+                             .scale = scale,
+                             .offset = offset,
+                             .write_min = -INFINITY,
+                             .write_max = INFINITY,
+                             .read_back = true};
+    *modbus_point_mut(&p.where) = (struct modbus_point){.table = table, .type = type};
+    return p;
 }
 
 static enum command_reason to_raw(const struct point_config *p, double v, bool is_bool,
@@ -147,7 +151,7 @@ static void test_encoding_round_trips(void **state)
         for (int order = WO_ABCD; order <= WO_DCBA; order++)
             for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
                 struct point_config p = point(FN_HOLDING_REGISTER, types[t], 1, 0);
-                p.where.word_order = order;
+                modbus_point_mut(&p.where)->word_order = order;
                 double raw, back;
                 if (to_raw(&p, values[v], false, &raw) != REASON_NONE)
                     continue; /* out of the type's range, or not a step */

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "sources/bus_kind.h"
+#include "sources/modbus/modbus_point.h"
 
 /* Lines 1-6, 7-9, 10-13 and 14-17 of every broken file below. */
 #define HEAD "[gateway]\nid = gw\n[mqtt]\nuri = tcp://127.0.0.1:1883\n[store]\npath = /tmp/x.db\n"
@@ -67,9 +68,10 @@ static const struct broken_case {
     {HEAD BUS DEV PT PT, "%s:18: [point d/p]: duplicate section"},
     {HEAD BUS DEV "[point d/p]\nfunction = holding_register\naddress = 0\ntype = float32\n"
                   "[point d/q]\nfunction = holding_register\naddress = 1\ntype = uint16\n",
-     "%s:18: [point d/q] address: holding_register 1 overlaps point p (line 14, 0..1)"},
+     "%s:20: [point d/q] address: holding_register 1 overlaps holding_register 0..1 of point p "
+     "(line 14)"},
     {HEAD BUS DEV "[point d/p]\nfunction = input_register\naddress = 65534\ntype = uint64\n",
-     "%s:14: [point d/p] address: uint64 at 65534 runs past the last address 65535"},
+     "%s:16: [point d/p] address: uint64 at 65534 runs past the last address 65535"},
     {HEAD BUS "[device Trail North]\nbus = b\nunit_id = 1\ninterval = 1s\n" PT,
      "%s:10: [device Trail North]: 'Trail North' may hold only lowercase letters, digits, '_' "
      "and '-' (it becomes part of MQTT topics)"},
@@ -82,7 +84,7 @@ static const struct broken_case {
     {HEAD BUS "[device d]\nbus = nope\nunit_id = 1\ninterval = 1s\n" PT,
      "%s:10: [device d] bus: no [bus nope] in this file"},
     {HEAD BUS DEV "[point d/p]\nfunction = coil\naddress = 0\ntype = uint16\n",
-     "%s:14: [point d/p] type: a coil carries one bit, so the type must be bool"},
+     "%s:17: [point d/p] type: a coil carries one bit, so the type must be bool"},
     {HEAD "this line is not ini\n" BUS DEV PT,
      "%s:7: syntax error: expected '[section]' or 'key = value'"},
     {"[gateway]\nid = gw\n[mqtt]\nuri = tcp://127.0.0.1:1883\n" BUS DEV PT,
@@ -122,7 +124,7 @@ static const struct broken_case {
      "(it becomes part of MQTT topics)"},
     {HEAD BUS DEV "[point d/p]\nfunction = holding_register\naddress = 0\ntype = int16\n"
                   "kind = counter\n",
-     "%s:17: [point d/p] type: a counter must be uint16, uint32 or uint64, not int16"},
+     "%s:18: [point d/p] kind: a counter is an unsigned integer read from the device, not int16"},
     {HEAD BUS DEV PT "kind = counter\nscale = 0.1\n",
      "%s:19: [point d/p] scale: a counter counts events: leave scale and offset out"},
     {HEAD BUS DEV PT "kind = counter\ncount_interval = 7m\n",
@@ -194,8 +196,7 @@ static const struct broken_case {
     {HEAD BUS DEV PT "write_max = 5\n", "%s:18: [point d/p] write_max: needs writable = true"},
     {HEAD BUS DEV "[point d/p]\nfunction = input_register\naddress = 0\ntype = uint16\n"
                   "writable = true\n",
-     "%s:18: [point d/p] writable: only coils and holding registers can be written (function = "
-     "input_register)"},
+     "%s:18: [point d/p] writable: the device takes no writes at input_register 0"},
     {HEAD BUS DEV "[point d/p]\nfunction = holding_register\naddress = 0\ntype = uint32\n"
                   "writable = true\nwrite_function = 6\n",
      "%s:19: [point d/p] write_function: 6: function 6 writes one register; this type takes "
@@ -263,7 +264,7 @@ static void test_one_run_reports_every_stage(void **state)
                      "[point g/s]\nfunction = holding_register\naddress = 0\ntype = uint16\n"
                      "[point e/t]\nfunction = holding_register\naddress = 0\ntype = uint16\n");
     const char *expected[] = {"function: 'register' is not one of", "no profile 'nosuch'",
-                              "no [bus nobus]", "no [device g]", "overlaps point p"};
+                              "no [bus nobus]", "no [device g]", "of point p (line"};
     for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
         bool found = false;
         for (size_t j = 0; j < errors.count; j++)
@@ -308,9 +309,9 @@ static void test_good_file_values_and_defaults(void **state)
     assert_int_equal(cfg.devices[1].unit_id, 240);
     assert_int_equal(cfg.devices[1].bus_index, 1);
     assert_true(cfg.devices[1].single_requests);
-    assert_int_equal(cfg.points[0].where.address, 16);
-    assert_int_equal(cfg.points[0].where.type, DT_INT32);
-    assert_int_equal(cfg.points[0].where.word_order, WO_CDAB);
+    assert_int_equal(modbus_point(&cfg.points[0].where)->address, 16);
+    assert_int_equal(modbus_point(&cfg.points[0].where)->type, DT_INT32);
+    assert_int_equal(modbus_point(&cfg.points[0].where)->word_order, WO_CDAB);
     assert_float_equal(cfg.points[0].offset, -40, 0);
     assert_string_equal(cfg.points[0].unit, "°C");
     assert_int_equal(cfg.points[1].device_index, 1);
@@ -442,8 +443,8 @@ static void test_profile_overrides(void **state)
     assert_string_equal(cfg.devices[0].model, "Vaisala GMP252 CO2 probe");
     assert_int_equal(cfg.devices[1].unit_id, 1); /* the profile's */
     const struct point_config *co2 = point_named(&cfg, "co2");
-    assert_int_equal(co2->where.type, DT_FLOAT32);
-    assert_int_equal(co2->where.word_order, WO_CDAB);
+    assert_int_equal(modbus_point(&co2->where)->type, DT_FLOAT32);
+    assert_int_equal(modbus_point(&co2->where)->word_order, WO_CDAB);
     const struct point_config *level = point_named(&cfg, "level");
     assert_true(level->scale == 9.95);
     assert_null(level->file); /* the INI file's own section */
@@ -455,7 +456,7 @@ static void test_profile_overrides(void **state)
             strcmp(cfg.points[i].device_name, "river") == 0)
             temp = &cfg.points[i];
     assert_non_null(temp);
-    assert_int_equal(temp->where.address, 0x0102);
+    assert_int_equal(modbus_point(&temp->where)->address, 0x0102);
     config_free(&cfg);
 }
 
