@@ -48,7 +48,11 @@ static int probe_loaded(const struct gateway_config *cfg, const char *device)
         return EXIT_CONFIG;
     }
     const struct device_config *d = &cfg->devices[index];
-    printf("device %s: unit %d on bus %s\n", d->name, d->unit_id, cfg->buses[d->bus_index].name);
+    const struct bus_config *bus = &cfg->buses[d->bus_index];
+    if (bus_kind(bus->kind)->addressing == BUS_LOCAL)
+        printf("device %s on bus %s (%s)\n", d->name, bus->name, bus_kind(bus->kind)->name);
+    else
+        printf("device %s: unit %d on bus %s\n", d->name, d->unit_id, bus->name);
     struct probe pr = {0};
     struct source_trace trace = {print_request, &pr};
     struct reading r[512];
