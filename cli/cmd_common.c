@@ -8,10 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int command_load_config(const char *path, struct gateway_config *cfg, const char *consequence)
+int command_load_config(const char *path, bool offline, struct gateway_config *cfg,
+                        const char *consequence)
 {
     struct config_errors errors = {0};
-    if (gateway_load_config(path, cfg, &errors) == 0)
+    if (gateway_load_config(path, offline, cfg, &errors) == 0)
         return 0;
     for (size_t i = 0; i < errors.count; i++)
         fprintf(stderr, "%s\n", errors.lines[i]);

@@ -14,7 +14,8 @@
 /* The daemon's file loaded and checked as the daemon does
  * (gateway_load_config), each error printed to stderr and then how many,
  * with the consequence ("not starting"): 0, or -1. */
-int command_load_config(const char *path, struct gateway_config *cfg, const char *consequence);
+int command_load_config(const char *path, bool offline, struct gateway_config *cfg,
+                        const char *consequence);
 /* A poller for a device's bus that is never started (its work runs on the
  * calling thread), with the queue and counters it needs. */
 struct technician_poller {

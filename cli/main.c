@@ -211,7 +211,7 @@ int main(int argc, char **argv)
         return rc;
     bool daemon = !inv.subcommand && !inv.set_aside;
     struct gateway_config cfg;
-    if (command_load_config(inv.check ? inv.check : inv.config, &cfg,
+    if (command_load_config(inv.check ? inv.check : inv.config, inv.check && inv.offline, &cfg,
                             daemon ? "not starting" : "nothing done") != 0)
         return EXIT_CONFIG;
     rc = run_loaded(&inv, &cfg);

@@ -234,6 +234,11 @@ extern const char *const mqtt_layout_names[];
 
 /* Returns 0 when the file is valid; otherwise -1 with errors filled in. */
 int config_load(const char *path, struct gateway_config *cfg, struct config_errors *errors);
+/* The same; offline: the file only, nothing looked up on this machine (the
+ * time zone's file, the password file, the TLS files), for checking a file
+ * written for another box. */
+int config_load_as(const char *path, bool offline, struct gateway_config *cfg,
+                   struct config_errors *errors);
 
 /* The built-in device profiles (sources/modbus/profiles/NAME.ini, compiled in). */
 struct builtin_profile {
@@ -258,7 +263,7 @@ void config_errors_free(struct config_errors *errors);
 
 /* Cross-section checks that need the whole file: references between
  * sections, overlapping registers, limits. Called by config_load(). */
-void config_validate(struct gateway_config *cfg, struct config_errors *errors);
+void config_validate(struct gateway_config *cfg, bool offline, struct config_errors *errors);
 
 /* Checks of one section's keys against each other (a counter's type, a
  * window that divides a day, a reconnect range) and against the machine (a
@@ -269,6 +274,7 @@ struct section_check {
     struct config_errors *errors;
     int (*line_of)(void *ctx, const char *key); /* 0 when the key is not in the file */
     void *ctx;
+    bool offline; /* the file only: no files of this machine read */
 };
 void config_check_point(const struct section_check *c, struct point_config *p);
 /* Windows and intervals start on the wall clock's round numbers only if

@@ -200,6 +200,8 @@ static void resolve_secrets(const struct section_check *c, struct mqtt_config *m
         mqtt_error(c, line, "password_file", "password is set too; keep one of them");
         return;
     }
+    if (c->offline)
+        return; /* the file only: the secret is looked for on the box it is for */
     if (credential_path(c->path, m->password_file, path, sizeof(path)) != 0) {
         mqtt_error(c, line, "password_file", "'%s': the path is too long", m->password_file);
         return;
@@ -227,7 +229,7 @@ void config_check_mqtt(const struct section_check *c, struct mqtt_config *m)
     } files[] = {{"tls_ca_file", m->tls_ca_file},
                  {"tls_cert_file", m->tls_cert_file},
                  {"tls_key_file", m->tls_key_file}};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+    for (size_t i = 0; !c->offline && i < sizeof(files) / sizeof(files[0]); i++)
         if (files[i].path[0] && access(files[i].path, R_OK) != 0)
             mqtt_error(c, c->line_of(c->ctx, files[i].key), files[i].key, "'%s' cannot be read: %s",
                        files[i].path, strerror(errno));

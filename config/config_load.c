@@ -45,6 +45,7 @@ struct loader {
     struct device_config profile_values;
     int profile_key_lines[MAX_KEYS];
     size_t errors_at_section_start; /* cross-key checks only on clean sections */
+    bool offline;                   /* the file only (config_load_as) */
 };
 
 enum section_kind {
@@ -176,8 +177,9 @@ static bool on_source_key(struct loader *ld, const char *key, const char *value)
         return false;
     struct point_config *p = &ld->cfg->points[ld->index];
     if (p->source && p->source != source) {
-        section_error(ld, ld->line, key, "a key of another kind of bus's points than this "
-                                         "section's other keys");
+        section_error(ld, ld->line, key,
+                      "a key of another kind of bus's points than this "
+                      "section's other keys");
         return true;
     }
     p->source = source;
@@ -224,13 +226,13 @@ static void finish_section(struct loader *ld)
     else if (ld->kind == SEC_POINT)
         check_source_keys(ld);
     if (ld->kind == SEC_MQTT && ld->errors->count == ld->errors_at_section_start) {
-        struct section_check c = {ld->path, ld->errors, key_line, ld};
+        struct section_check c = {ld->path, ld->errors, key_line, ld, ld->offline};
         config_check_mqtt(&c, &ld->cfg->mqtt);
     }
     /* A value that did not parse has its own message; checks against the
      * other keys would only add confusing ones. */
     if (ld->kind == SEC_POINT && ld->errors->count == ld->errors_at_section_start) {
-        struct section_check c = {ld->path, ld->errors, key_line, ld};
+        struct section_check c = {ld->path, ld->errors, key_line, ld, ld->offline};
         config_check_point(&c, &ld->cfg->points[ld->index]);
     }
     /* The checks across sections would only repeat its mistakes in other
@@ -597,6 +599,7 @@ static void read_profile(struct loader *ld, int device_index)
                           .errors = ld->errors,
                           .profile_device = device_index,
                           .profile = prof,
+                          .offline = ld->offline,
                           .table = &no_keys};
     ld->profile_values = (struct device_config){.serial_parity = -1};
     ld->fp = fmemopen((void *)prof->text, strlen(prof->text), "r");
@@ -631,11 +634,21 @@ static void read_profiles(struct loader *ld)
 
 int config_load(const char *path, struct gateway_config *cfg, struct config_errors *errors)
 {
+    return config_load_as(path, false, cfg, errors);
+}
+
+int config_load_as(const char *path, bool offline, struct gateway_config *cfg,
+                   struct config_errors *errors)
+{
     memset(cfg, 0, sizeof(*cfg));
     config_set_defaults(cfg);
     snprintf(cfg->ini_path, sizeof(cfg->ini_path), "%s", path);
-    struct loader ld = {
-        .path = path, .cfg = cfg, .errors = errors, .profile_device = -1, .table = &no_keys};
+    struct loader ld = {.path = path,
+                        .cfg = cfg,
+                        .errors = errors,
+                        .profile_device = -1,
+                        .table = &no_keys,
+                        .offline = offline};
     ld.fp = fopen(path, "r");
     if (!ld.fp) {
         config_error_add(errors, "%s: cannot open: %m", path);
@@ -655,7 +668,7 @@ int config_load(const char *path, struct gateway_config *cfg, struct config_erro
             config_error_add(errors, "%s: [%s]: missing section", path, needed[i]);
     /* Every stage runs, so that one run reports every mistake of a file. */
     read_profiles(&ld);
-    config_validate(cfg, errors);
+    config_validate(cfg, offline, errors);
     if (errors->count != before) {
         config_free(cfg);
         return -1;

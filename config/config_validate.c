@@ -362,9 +362,10 @@ static void validate_timezone(const struct gateway_config *cfg, struct config_er
                          cfg->ini_path, tz);
 }
 
-void config_validate(struct gateway_config *cfg, struct config_errors *e)
+void config_validate(struct gateway_config *cfg, bool offline, struct config_errors *e)
 {
-    validate_timezone(cfg, e);
+    if (!offline)
+        validate_timezone(cfg, e);
     struct mqtt_config *m = &cfg->mqtt;
     if (m->client_id[0] == '\0')
         snprintf(m->client_id, sizeof(m->client_id), "sensor-gateway-%s", cfg->id);

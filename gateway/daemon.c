@@ -30,9 +30,10 @@
 
 #define SHUTDOWN_GRACE_MS 3000
 
-int gateway_load_config(const char *path, struct gateway_config *cfg, struct config_errors *errors)
+int gateway_load_config(const char *path, bool offline, struct gateway_config *cfg,
+                        struct config_errors *errors)
 {
-    if (config_load(path, cfg, errors) != 0)
+    if (config_load_as(path, offline, cfg, errors) != 0)
         return -1;
     if (!cfg->mqtt.ha_discovery || ha_discovery_check(cfg, errors) == 0)
         return 0;

@@ -40,9 +40,11 @@ void daemon_block_signals(void);
  * the process's exit status. */
 int daemon_run(struct gateway_config *cfg, int level_override);
 
-/* config_load and the checks of what the output makes of the file (Home
- * Assistant's names): the one way a daemon's file is loaded. */
-int gateway_load_config(const char *path, struct gateway_config *cfg, struct config_errors *errors);
+/* config_load_as and the checks of what the output makes of the file
+ * (Home Assistant's names): the one way a daemon's file is loaded.
+ * offline: the file only (--check-config --offline). */
+int gateway_load_config(const char *path, bool offline, struct gateway_config *cfg,
+                        struct config_errors *errors);
 
 /* SIGHUP: reads the file again and applies what changed, restarting only
  * that (docs/design.md, "Reloading the file"). A file with errors, or one

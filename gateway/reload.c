@@ -237,7 +237,7 @@ int gateway_reload(struct gateway *gw)
     struct gateway_config next;
     struct config_errors why = {0};
     char summary[CFG_TEXT_MAX + 64];
-    if (gateway_load_config(path, &next, &why) != 0) {
+    if (gateway_load_config(path, false, &next, &why) != 0) {
         snprintf(summary, sizeof(summary), "%s has %zu error%s", path, why.count,
                  why.count == 1 ? "" : "s");
         refuse(gw, &why, summary);

@@ -44,6 +44,22 @@ def main():
               f"--check-config of a field file here: {r}")
         passed += 1
 
+        # --offline looks nothing up on this machine: not the time zone's
+        # file, not the password or TLS files (they are on the field box).
+        elsewhere = work.file("elsewhere.ini")
+        with open(os.path.join(SOURCE, "config", "examples", "demo.ini")) as f:
+            text = f.read()
+        with open(elsewhere, "w") as f:
+            f.write(text.replace("[gateway]\n", "[gateway]\ntimezone = Antarctica/Nowhere\n", 1)
+                        .replace("[mqtt]\n", "[mqtt]\npassword_file = /nonexistent/pw\n"
+                                 "tls_ca_file = /nonexistent/ca.pem\n", 1))
+        r = run([GATEWAY, "--check-config", elsewhere, "--offline"])
+        check(r.returncode == 0 and ": OK (" in r.stdout, f"--offline looked at this machine: {r}")
+        r = run([GATEWAY, "--check-config", elsewhere])
+        check(r.returncode == 2 and "Antarctica/Nowhere" in r.stderr and "/nonexistent/pw" in r.stderr
+              and "/nonexistent/ca.pem" in r.stderr, f"the full check of what is missing: {r}")
+        passed += 1
+
         # A manual's register number in address: valid, but said.
         manual = work.file("manual.ini")
         with open(os.path.join(SOURCE, "config", "examples", "demo.ini")) as f:
