@@ -1,5 +1,6 @@
-/* The configuration's lifetime: defaults before a file is read, the error
- * list the loader fills, and freeing. Reading the file is config_load.c. */
+/* The configuration's lifetime: defaults before a file is read (the key
+ * tables' default column, config_keys.c), the error list the loader
+ * fills, and freeing. Reading the file is config_load.c. */
 #include "config/config.h"
 #include "config/config_keys.h"
 
@@ -10,27 +11,10 @@
 
 void config_set_defaults(struct gateway_config *cfg)
 {
-    cfg->log_level = 2; /* info */
-    cfg->ingest_capacity = 65536;
-    cfg->health_interval_ms = 60 * 1000;
-    struct mqtt_config *m = &cfg->mqtt;
-    strcpy(m->topic_prefix, "smartregion");
-    strcpy(m->ha_discovery_prefix, "homeassistant");
-    m->qos = 1;
-    m->keepalive_ms = 30 * 1000;
-    m->connect_timeout_ms = 10 * 1000;
-    m->reconnect_min_ms = 1000;
-    m->reconnect_max_ms = 60 * 1000;
-    m->max_inflight = 256;
-    m->tls_verify = true;
-    struct store_config *s = &cfg->store;
-    s->commit_interval_ms = 1000;
-    s->max_readings = 5000000;
-    s->max_age_ms = 30 * DAY_MS;
-    s->max_size_bytes = 1LL << 30;
-    s->sync = 1;
-    cfg->commands.max_age_ms = 30 * 1000;
-    cfg->commands.remember_ms = 10 * 60 * 1000;
+    key_table_defaults(&gateway_key_table, cfg);
+    key_table_defaults(&mqtt_key_table, &cfg->mqtt);
+    key_table_defaults(&store_key_table, &cfg->store);
+    key_table_defaults(&commands_key_table, &cfg->commands);
 }
 
 void config_error_add(struct config_errors *errors, const char *fmt, ...)

@@ -34,6 +34,9 @@ struct key_spec {
     long long min, max;
     const char *const *choices;
     bool required;
+    /* The value before the file sets one, written as in the file (NULL:
+     * zero, or a value that depends on other keys, set by the checks). */
+    const char *def;
 };
 
 struct key_table {
@@ -52,6 +55,9 @@ size_t key_index(const struct key_table *t, const char *key);
  * the section's kind (gateway_config for [gateway], mqtt_config for
  * [mqtt], ...). Returns 0, or -1 with a reason. */
 int key_store_value(const struct key_spec *k, void *section, const char *value, value_reason why);
+
+/* Every key of the table with a default set to it in section. */
+void key_table_defaults(const struct key_table *t, void *section);
 
 /* A key a source declares for its points, as the loader parses it (into
  * the point's source_point bytes). */

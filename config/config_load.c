@@ -269,17 +269,17 @@ static struct point_config *add_point(struct loader *ld, const char *device, con
     ld->index = cfg->point_count - 1;
     strcpy(p->device_name, device);
     strcpy(p->name, point);
-    p->scale = 1.0, p->line = ld->section_line, p->device_index = -1;
+    key_table_defaults(&point_key_table, p);
+    p->line = ld->section_line, p->device_index = -1;
     p->file = ld->profile ? ld->profile->path : NULL;
     p->derived_from_index = p->decimals_index = -1;
     p->occupancy_in_index = p->occupancy_out_index = p->power_on_index = -1;
-    p->day_total = true;
     p->occupancy_reset_minute = 4 * 60; /* 04:00, before anything opens */
+    /* Not given: marks. A range or write limit not set is open; a counter's
+     * reset limit not set takes its width's (config_check_point). */
     p->valid_min = -INFINITY, p->valid_max = INFINITY;
     p->write_min = -INFINITY, p->write_max = INFINITY;
-    p->read_back = true;
-    p->publish_max_interval_ms = 15 * 60 * 1000;
-    p->counter_reset_max = -1; /* unset: the default for the counter's width */
+    p->counter_reset_max = -1;
     ld->table = &point_key_table;
     return p;
 }
@@ -313,6 +313,120 @@ static void start_profile_section(struct loader *ld, const char *section)
     ld->skip = false;
 }
 
+/* The kinds of section and whether they carry a name: [bus NAME]. */
+static const struct {
+    const char *word;
+    int kind;
+    bool named;
+} section_kinds[] = {{"gateway", SEC_GATEWAY, false}, {"mqtt", SEC_MQTT, false},
+                     {"store", SEC_STORE, false},     {"commands", SEC_COMMANDS, false},
+                     {"bus", SEC_BUS, true},          {"device", SEC_DEVICE, true},
+                     {"point", SEC_POINT, true}};
+
+/* The header's kind into ld->kind and its name into device (and point,
+ * for [point DEVICE/POINT]); false, said, when the header is wrong. */
+static bool parse_header(struct loader *ld, const char *section, char *device, char *point)
+{
+    char word[32] = "";
+    const char *name = strchr(section, ' ');
+    size_t wlen = name ? (size_t)(name - section) : strlen(section);
+    if (wlen < sizeof(word))
+        memcpy(word, section, wlen), word[wlen] = '\0';
+    while (name && *name == ' ')
+        name++;
+    int found = -1;
+    for (size_t i = 0; i < sizeof(section_kinds) / sizeof(section_kinds[0]); i++)
+        if (strcmp(word, section_kinds[i].word) == 0)
+            found = (int)i;
+    if (found < 0) {
+        section_error(ld, ld->section_line, NULL,
+                      "unknown section (expected [gateway], [mqtt], [store], [commands], "
+                      "[bus NAME], [device NAME] or [point DEVICE/NAME])");
+        return false;
+    }
+    ld->kind = section_kinds[found].kind;
+    if (section_kinds[found].named != (name != NULL && *name)) {
+        section_error(ld, ld->section_line, NULL,
+                      section_kinds[found].named ? "this section needs a name, e.g. [%s NAME]"
+                                                 : "this section takes no name: write [%s]",
+                      word);
+        return false;
+    }
+    value_reason why;
+    if (ld->kind == SEC_POINT) {
+        const char *slash = strchr(name, '/');
+        size_t dlen = slash ? (size_t)(slash - name) : 0;
+        if (!slash || dlen > CFG_NAME_MAX || strlen(slash + 1) > CFG_NAME_MAX) {
+            section_error(ld, ld->section_line, NULL,
+                          "a point is named DEVICE/POINT, e.g. [point trail_north/visitors_in]");
+            return false;
+        }
+        memcpy(device, name, dlen);
+        strcpy(point, slash + 1);
+        if (check_topic_name(device, CFG_NAME_MAX, why) != 0 ||
+            check_topic_name(point, CFG_NAME_MAX, why) != 0) {
+            section_error(ld, ld->section_line, NULL, "%s", why);
+            return false;
+        }
+    } else if (name) {
+        if (check_topic_name(name, CFG_NAME_MAX, why) != 0) {
+            section_error(ld, ld->section_line, NULL, "%s", why);
+            return false;
+        }
+        strcpy(device, name);
+    }
+    return true;
+}
+
+/* Each section once: false, said, for a second [mqtt] or [bus b]. */
+static bool claim_section(struct loader *ld, const char *device, const char *point)
+{
+    bool *seen = ld->kind == SEC_GATEWAY    ? &ld->seen_gateway
+                 : ld->kind == SEC_MQTT     ? &ld->seen_mqtt
+                 : ld->kind == SEC_STORE    ? &ld->seen_store
+                 : ld->kind == SEC_COMMANDS ? &ld->seen_commands
+                                            : NULL;
+    if ((seen && *seen) || (!seen && section_exists(ld, ld->kind, device, point))) {
+        section_error(ld, ld->section_line, NULL, "duplicate section");
+        return false;
+    }
+    if (seen)
+        *seen = true;
+    return true;
+}
+
+/* The record a [bus], [device] or [point] section fills, with the values
+ * its keys start from; NULL when out of memory. */
+static void *add_record(struct loader *ld, const char *device, const char *point)
+{
+    struct gateway_config *cfg = ld->cfg;
+    if (ld->kind == SEC_POINT)
+        return add_point(ld, device, point);
+    if (ld->kind == SEC_BUS) {
+        struct bus_config *b = grow((void **)&cfg->buses, &cfg->bus_count, sizeof(*b));
+        if (!b)
+            return NULL;
+        ld->index = cfg->bus_count - 1;
+        strcpy(b->name, device);
+        b->line = ld->section_line;
+        ld->table = &bus_key_table;
+        key_table_defaults(ld->table, b);
+        return b;
+    }
+    struct device_config *d = grow((void **)&cfg->devices, &cfg->device_count, sizeof(*d));
+    if (!d)
+        return NULL;
+    ld->index = cfg->device_count - 1;
+    strcpy(d->name, device);
+    ld->table = &device_key_table;
+    key_table_defaults(ld->table, d);
+    /* Not given: marks, not defaults. unit_id is required unless the bus
+     * is on the box itself (config_validate). */
+    d->unit_id = -1, d->serial_parity = -1, d->latitude = d->longitude = NAN;
+    d->line = ld->section_line, d->bus_index = -1;
+    return d;
+}
+
 /* Opens the section named by the header; on any problem the section's keys
  * are skipped so that one bad header gives one message, not one per key. */
 static void start_section(struct loader *ld, const char *section)
@@ -328,124 +442,15 @@ static void start_section(struct loader *ld, const char *section)
         start_profile_section(ld, section);
         return;
     }
-
-    static const struct {
-        const char *word;
-        int kind;
-        bool named;
-    } kinds[] = {{"gateway", SEC_GATEWAY, false}, {"mqtt", SEC_MQTT, false},
-                 {"store", SEC_STORE, false},     {"commands", SEC_COMMANDS, false},
-                 {"bus", SEC_BUS, true},          {"device", SEC_DEVICE, true},
-                 {"point", SEC_POINT, true}};
-    char word[32] = "";
-    const char *name = strchr(section, ' ');
-    size_t wlen = name ? (size_t)(name - section) : strlen(section);
-    if (wlen < sizeof(word))
-        memcpy(word, section, wlen), word[wlen] = '\0';
-    while (name && *name == ' ')
-        name++;
-
-    int found = -1;
-    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-        if (strcmp(word, kinds[i].word) == 0)
-            found = (int)i;
-    if (found < 0) {
-        section_error(ld, ld->section_line, NULL,
-                      "unknown section (expected [gateway], [mqtt], [store], [commands], "
-                      "[bus NAME], [device NAME] or [point DEVICE/NAME])");
-        return;
-    }
-    ld->kind = kinds[found].kind;
-    if (kinds[found].named != (name != NULL && *name)) {
-        section_error(ld, ld->section_line, NULL,
-                      kinds[found].named ? "this section needs a name, e.g. [%s NAME]"
-                                         : "this section takes no name: write [%s]",
-                      word);
-        return;
-    }
-
-    value_reason why;
     char device[CFG_NAME_MAX + 1] = "", point[CFG_NAME_MAX + 1] = "";
-    if (ld->kind == SEC_POINT) {
-        const char *slash = strchr(name, '/');
-        size_t dlen = slash ? (size_t)(slash - name) : 0;
-        if (!slash || dlen > CFG_NAME_MAX || strlen(slash + 1) > CFG_NAME_MAX) {
-            section_error(ld, ld->section_line, NULL,
-                          "a point is named DEVICE/POINT, e.g. [point trail_north/visitors_in]");
-            return;
-        }
-        memcpy(device, name, dlen);
-        strcpy(point, slash + 1);
-        if (check_topic_name(device, CFG_NAME_MAX, why) != 0 ||
-            check_topic_name(point, CFG_NAME_MAX, why) != 0) {
-            section_error(ld, ld->section_line, NULL, "%s", why);
-            return;
-        }
-    } else if (name) {
-        if (check_topic_name(name, CFG_NAME_MAX, why) != 0) {
-            section_error(ld, ld->section_line, NULL, "%s", why);
-            return;
-        }
-        strcpy(device, name);
-    }
-
-    struct gateway_config *cfg = ld->cfg;
-    bool *seen = ld->kind == SEC_GATEWAY    ? &ld->seen_gateway
-                 : ld->kind == SEC_MQTT     ? &ld->seen_mqtt
-                 : ld->kind == SEC_STORE    ? &ld->seen_store
-                 : ld->kind == SEC_COMMANDS ? &ld->seen_commands
-                                            : NULL;
-    if ((seen && *seen) || (!seen && section_exists(ld, ld->kind, device, point))) {
-        section_error(ld, ld->section_line, NULL, "duplicate section");
+    if (!parse_header(ld, section, device, point) || !claim_section(ld, device, point))
         return;
-    }
-    if (seen)
-        *seen = true;
-
-    void *rec = NULL;
-    switch (ld->kind) {
-    case SEC_GATEWAY:
-        ld->table = &gateway_key_table;
-        break;
-    case SEC_MQTT:
-        ld->table = &mqtt_key_table;
-        break;
-    case SEC_STORE:
-        ld->table = &store_key_table;
-        break;
-    case SEC_COMMANDS:
-        ld->table = &commands_key_table;
-        break;
-    case SEC_BUS: {
-        struct bus_config *b = rec = grow((void **)&cfg->buses, &cfg->bus_count, sizeof(*b));
-        if (!b)
-            break;
-        ld->index = cfg->bus_count - 1;
-        strcpy(b->name, device);
-        b->port = 502, b->baud = 9600, b->data_bits = 8, b->stop_bits = 1,
-        b->line = ld->section_line;
-        ld->table = &bus_key_table;
-        break;
-    }
-    case SEC_DEVICE: {
-        struct device_config *d = rec =
-            grow((void **)&cfg->devices, &cfg->device_count, sizeof(*d));
-        if (!d)
-            break;
-        ld->index = cfg->device_count - 1;
-        strcpy(d->name, device);
-        d->unit_id = -1; /* required unless the bus is on the box (config_validate) */
-        d->response_timeout_ms = 1000, d->backoff_max_ms = 60 * 1000, d->max_registers = 125,
-        d->max_gap = 8, d->line = ld->section_line, d->bus_index = -1, d->serial_parity = -1;
-        d->latitude = d->longitude = NAN;
-        ld->table = &device_key_table;
-        break;
-    }
-    default:
-        rec = add_point(ld, device, point);
-        break;
-    }
-    if (ld->kind >= SEC_BUS && ld->kind != SEC_PROFILE && !rec) {
+    static const struct key_table *const tables[] = {
+        [SEC_GATEWAY] = &gateway_key_table, [SEC_MQTT] = &mqtt_key_table,
+        [SEC_STORE] = &store_key_table, [SEC_COMMANDS] = &commands_key_table};
+    if (ld->kind < SEC_BUS)
+        ld->table = tables[ld->kind];
+    else if (!add_record(ld, device, point)) {
         section_error(ld, ld->section_line, NULL, "out of memory");
         return;
     }
