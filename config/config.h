@@ -261,8 +261,10 @@ void config_error_add(struct config_errors *errors, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void config_errors_free(struct config_errors *errors);
 
-/* Cross-section checks that need the whole file: references between
- * sections, overlapping registers, limits. Called by config_load(). */
+/* The sections tied together (references, the defaults that depend on
+ * other keys), then the checks that need the whole file. Both called by
+ * config_load(), in this order. */
+void config_resolve(struct gateway_config *cfg, struct config_errors *errors);
 void config_validate(struct gateway_config *cfg, bool offline, struct config_errors *errors);
 
 /* Checks of one section's keys against each other (a counter's type, a

@@ -673,6 +673,7 @@ int config_load_as(const char *path, bool offline, struct gateway_config *cfg,
             config_error_add(errors, "%s: [%s]: missing section", path, needed[i]);
     /* Every stage runs, so that one run reports every mistake of a file. */
     read_profiles(&ld);
+    config_resolve(cfg, errors);
     config_validate(cfg, offline, errors);
     if (errors->count != before) {
         config_free(cfg);

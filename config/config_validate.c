@@ -1,5 +1,6 @@
-/* Checks that need more than one section: references, the points' sources
- * (config_points.c), settings that only make sense together. */
+/* Checks that need more than one section, once config_resolve has found
+ * what the sections name: the points' sources (config_points.c), settings
+ * that only make sense together, limits of this machine's time zones. */
 #include "config/config.h"
 #include "config/config_line_budget.h"
 #include "sources/bus_kind.h"
@@ -136,41 +137,17 @@ static void check_site(const struct gateway_config *cfg, const struct device_con
                          d->name);
 }
 
-/* A device's count_interval and window: for its profile's points (which
- * the file cannot reach one by one) and its points that set none; a
- * point's own key in the file wins. Counters without either: 15 minutes. */
-static void apply_device_intervals(const struct gateway_config *cfg, struct point_config *p)
-{
-    const struct device_config *d = &cfg->devices[p->device_index];
-    bool from_profile = p->file != NULL;
-    if (p->kind == KIND_COUNTER) {
-        if (d->count_interval_ms && (from_profile || !p->count_interval_ms))
-            p->count_interval_ms = d->count_interval_ms;
-        if (!p->count_interval_ms)
-            p->count_interval_ms = 15 * 60 * 1000;
-    } else if (p->kind == KIND_MEASUREMENT && d->window_ms && (from_profile || !p->window_ms)) {
-        p->window_ms = d->window_ms;
-    }
-}
-
 static void validate_devices(struct gateway_config *cfg, struct config_errors *e)
 {
     const char *path = cfg->ini_path;
     for (size_t i = 0; i < cfg->device_count; i++) {
         struct device_config *d = &cfg->devices[i];
-        d->bus_index = config_find_bus(cfg, d->bus_name);
-        if (d->bus_index < 0) {
-            config_error_add(e, "%s:%d: [device %s] bus: no [bus %s] in this file", path, d->line,
-                             d->name, d->bus_name);
-            continue;
-        }
+        if (d->bus_index < 0)
+            continue; /* config_resolve said so */
         const struct bus_config *b = &cfg->buses[d->bus_index];
         const struct bus_kind *kind = bus_kind(b->kind);
         char why[200];
-        /* A bus on the box itself (BUS_LOCAL) has no addresses to give. */
-        if (d->unit_id < 0 && kind->addressing == BUS_LOCAL)
-            d->unit_id = 0;
-        else if (d->unit_id < 0 && !d->profile[0])
+        if (d->unit_id < 0 && !d->profile[0])
             config_error_add(e, "%s:%d: [device %s] unit_id: missing (this key is required)", path,
                              d->line, d->name);
         else if (d->unit_id >= 0 && kind->source->check_address &&
@@ -189,106 +166,15 @@ static void validate_devices(struct gateway_config *cfg, struct config_errors *e
     }
 }
 
-static int find_point(const struct gateway_config *cfg, int device_index, const char *name)
-{
-    for (size_t i = 0; i < cfg->point_count; i++)
-        if (cfg->points[i].device_index == device_index && strcmp(cfg->points[i].name, name) == 0)
-            return (int)i;
-    return -1;
-}
-
-static bool is_integer(const struct point_config *p)
-{
-    return config_point_value(p).bits > 0;
-}
-
-/* Whether a is read before b in a poll of their device, in the same
- * group (Modbus: a lower address of the same register table). */
-static bool read_before(const struct point_config *a, const struct point_config *b)
-{
-    if (!a->source || a->source != b->source || !a->source->order_of)
-        return false;
-    struct source_order x = a->source->order_of(&a->where), y = b->source->order_of(&b->where);
-    return x.group == y.group && x.position < y.position;
-}
-
-/* source and decimals_from name another point of the same device. */
-static void resolve_sibling_points(struct gateway_config *cfg, struct point_config *p,
-                                   struct config_errors *e)
-{
-    const char *path = p->file ? p->file : cfg->ini_path;
-    if (p->derived_from[0]) {
-        p->derived_from_index = find_point(cfg, p->device_index, p->derived_from);
-        const struct point_config *s =
-            p->derived_from_index >= 0 ? &cfg->points[p->derived_from_index] : NULL;
-        if (!s || s == p || s->derived_from[0])
-            config_error_add(e,
-                             "%s:%d: [point %s/%s] source: '%s' is not a point of device %s that "
-                             "reads registers",
-                             path, p->line, p->device_name, p->name, p->derived_from,
-                             p->device_name);
-    }
-    const char *ends[2] = {p->occupancy_in, p->occupancy_out};
-    int *indexes[2] = {&p->occupancy_in_index, &p->occupancy_out_index};
-    for (int i = 0; i < 2 && p->kind == KIND_OCCUPANCY; i++) {
-        if (!ends[i][0])
-            continue; /* reported by config_check_point */
-        *indexes[i] = find_point(cfg, p->device_index, ends[i]);
-        if (*indexes[i] < 0 || cfg->points[*indexes[i]].kind != KIND_COUNTER)
-            config_error_add(e, "%s:%d: [point %s/%s] %s: '%s' is not a counter point of device %s",
-                             path, p->line, p->device_name, p->name,
-                             i ? "occupancy_out" : "occupancy_in", ends[i], p->device_name);
-    }
-    if (p->power_on_counter[0]) {
-        p->power_on_index = find_point(cfg, p->device_index, p->power_on_counter);
-        const struct point_config *c =
-            p->power_on_index >= 0 ? &cfg->points[p->power_on_index] : NULL;
-        if (!c || c == p || c->kind != KIND_MEASUREMENT || !is_integer(c))
-            config_error_add(e,
-                             "%s:%d: [point %s/%s] power_on_counter: '%s' is not an integer "
-                             "measurement point of device %s",
-                             path, p->line, p->device_name, p->name, p->power_on_counter,
-                             p->device_name);
-    }
-    if (p->decimals_from[0]) {
-        p->decimals_index = find_point(cfg, p->device_index, p->decimals_from);
-        const struct point_config *d =
-            p->decimals_index >= 0 ? &cfg->points[p->decimals_index] : NULL;
-        if (!d || d == p || d->derived_from[0] || !is_integer(d) || !read_before(d, p))
-            config_error_add(e,
-                             "%s:%d: [point %s/%s] decimals_from: '%s' must be an integer point "
-                             "of device %s in the same register table, at a lower address (it "
-                             "is read first)",
-                             path, p->line, p->device_name, p->name, p->decimals_from,
-                             p->device_name);
-    }
-}
-
 static void validate_points(struct gateway_config *cfg, struct config_errors *e)
 {
-    for (size_t i = 0; i < cfg->point_count; i++) /* first, for sibling lookups */
-        cfg->points[i].device_index = config_find_device(cfg, cfg->points[i].device_name);
-    config_resolve_sources(cfg, e);
     for (size_t i = 0; i < cfg->point_count; i++) {
         struct point_config *p = &cfg->points[i];
-        const char *path = p->file ? p->file : cfg->ini_path;
-        if (p->device_index < 0) {
-            config_error_add(e, "%s:%d: [point %s/%s]: no [device %s] in this file", path, p->line,
-                             p->device_name, p->name, p->device_name);
+        if (p->device_index < 0 || p->broken || p->derived_from[0] || p->kind == KIND_OCCUPANCY)
             continue;
-        }
-        if (p->broken)
-            continue;
-        apply_device_intervals(cfg, p);
-        if (p->derived_from[0] || p->decimals_from[0] || p->power_on_counter[0] ||
-            p->kind == KIND_OCCUPANCY) {
-            resolve_sibling_points(cfg, p, e);
-            if (p->derived_from[0] || p->kind == KIND_OCCUPANCY)
-                continue; /* no registers of its own */
-        }
         if (p->scale == 0.0)
-            config_error_add(e, "%s:%d: [point %s/%s] scale: 0 would turn every value into 0", path,
-                             p->line, p->device_name, p->name);
+            config_error_add(e, "%s:%d: [point %s/%s] scale: 0 would turn every value into 0",
+                             p->file ? p->file : cfg->ini_path, p->line, p->device_name, p->name);
     }
 }
 
@@ -366,9 +252,6 @@ void config_validate(struct gateway_config *cfg, bool offline, struct config_err
 {
     if (!offline)
         validate_timezone(cfg, e);
-    struct mqtt_config *m = &cfg->mqtt;
-    if (m->client_id[0] == '\0')
-        snprintf(m->client_id, sizeof(m->client_id), "sensor-gateway-%s", cfg->id);
     validate_buses(cfg, e);
     check_serial_ports(cfg, e);
     validate_devices(cfg, e);
