@@ -54,6 +54,15 @@ void config_free(struct gateway_config *cfg)
     cfg->bus_count = cfg->device_count = cfg->point_count = 0;
 }
 
+int config_find_point(const struct gateway_config *cfg, const char *device, const char *point)
+{
+    int d = config_find_device(cfg, device);
+    for (size_t i = 0; d >= 0 && i < cfg->point_count; i++)
+        if (cfg->points[i].device_index == d && strcmp(cfg->points[i].name, point) == 0)
+            return (int)i;
+    return -1;
+}
+
 int config_find_bus(const struct gateway_config *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->bus_count; i++)

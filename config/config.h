@@ -303,5 +303,7 @@ struct source_value config_point_value(const struct point_config *p);
 /* Index of the named device or bus, or -1. */
 int config_find_device(const struct gateway_config *cfg, const char *name);
 int config_find_bus(const struct gateway_config *cfg, const char *name);
+/* Index of the point named point of the device named device, or -1. */
+int config_find_point(const struct gateway_config *cfg, const char *device, const char *point);
 
 #endif

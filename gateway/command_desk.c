@@ -143,11 +143,7 @@ static bool refused(struct command_desk *desk, struct command *cmd, struct comma
     if (cmd->parse_error != REASON_NONE)
         return refuse(res, cmd->parse_error, cmd->parse_message);
     cmd->device_index = config_find_device(cfg, cmd->device);
-    cmd->point_index = -1;
-    for (size_t i = 0; cmd->device_index >= 0 && i < cfg->point_count; i++)
-        if (cfg->points[i].device_index == cmd->device_index &&
-            strcmp(cfg->points[i].name, cmd->point) == 0)
-            cmd->point_index = (int)i;
+    cmd->point_index = config_find_point(cfg, cmd->device, cmd->point);
     if (cmd->point_index < 0)
         return refuse(res, REASON_UNKNOWN_POINT, "no such device and point on this gateway");
     const struct point_config *pc = &cfg->points[cmd->point_index];

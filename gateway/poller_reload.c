@@ -27,11 +27,7 @@ static void renumber_commands(struct poller *p)
     pthread_mutex_lock(&p->commands_lock);
     for (struct command *cmd = p->commands; cmd; cmd = cmd->next) {
         cmd->device_index = config_find_device(cfg, cmd->device);
-        cmd->point_index = -1;
-        for (size_t i = 0; cmd->device_index >= 0 && i < cfg->point_count; i++)
-            if (cfg->points[i].device_index == cmd->device_index &&
-                strcmp(cfg->points[i].name, cmd->point) == 0)
-                cmd->point_index = (int)i;
+        cmd->point_index = config_find_point(cfg, cmd->device, cmd->point);
     }
     pthread_mutex_unlock(&p->commands_lock);
 }

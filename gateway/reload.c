@@ -41,15 +41,6 @@ static void plan_free(struct reload_plan *plan)
     free(plan->point_kept);
 }
 
-static int old_point(const struct gateway_config *old, const struct point_config *pc)
-{
-    int device = config_find_device(old, pc->device_name);
-    for (size_t i = 0; device >= 0 && i < old->point_count; i++)
-        if (old->points[i].device_index == device && strcmp(old->points[i].name, pc->name) == 0)
-            return (int)i;
-    return -1;
-}
-
 /* Appends a device's name to the summary of one kind of change. */
 static void note(char *list, size_t size, const char *name)
 {
@@ -90,7 +81,7 @@ static int plan_make(const struct gateway_config *old, const struct gateway_conf
         if (config_find_device(next, old->devices[i].name) < 0)
             plan->removed++, note(removed, sizeof(removed), old->devices[i].name);
     for (size_t i = 0; i < next->point_count; i++) {
-        int o = old_point(old, &next->points[i]);
+        int o = config_find_point(old, next->points[i].device_name, next->points[i].name);
         plan->point_kept[i] =
             o >= 0 && config_point_same(&old->points[o], &next->points[i]) ? o : -1;
     }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config_text.h"
 #include "sources/bus_kind.h"
 #include "sources/modbus/modbus_point.h"
 
@@ -343,14 +344,7 @@ static void test_shipped_examples_load(void **state)
 
 static int load_ok(const char *text, struct gateway_config *cfg)
 {
-    write_file(text);
-    struct config_errors errors = {0};
-    int rc = config_load(path, cfg, &errors);
-    for (size_t j = 0; j < errors.count; j++)
-        print_error("%s\n", errors.lines[j]);
-    config_errors_free(&errors);
-    unlink(path);
-    return rc;
+    return load_config_text(text, cfg);
 }
 
 static const struct point_config *point_named(const struct gateway_config *cfg, const char *name)

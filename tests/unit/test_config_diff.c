@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "config/config_diff.h"
+#include "config_text.h"
 
 #define HEAD "[gateway]\nid = gw\n[mqtt]\nuri = tcp://127.0.0.1:1883\n[store]\npath = /tmp/x.db\n"
 #define BUSES "[bus b]\ntype = tcp\nhost = 127.0.0.1\n[bus c]\ntype = tcp\nhost = 127.0.0.2\n"
@@ -25,19 +26,7 @@
 
 static void load(const char *text, struct gateway_config *cfg)
 {
-    char path[] = "/tmp/test-config-diff-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    fputs(text, f);
-    fclose(f);
-    struct config_errors errors = {0};
-    int rc = config_load(path, cfg, &errors);
-    for (size_t j = 0; j < errors.count; j++)
-        print_error("%s\n", errors.lines[j]);
-    config_errors_free(&errors);
-    unlink(path);
-    assert_int_equal(rc, 0);
+    assert_int_equal(load_config_text(text, cfg), 0);
 }
 
 /* The restart-only changes between base and changed, as one text. */

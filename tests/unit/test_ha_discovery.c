@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config_text.h"
 #include "outputs/mqtt/ha_discovery.h"
 
 #define HEAD                                                                                       \
@@ -21,18 +22,7 @@
 
 static int load(const char *text, struct gateway_config *cfg)
 {
-    char path[] = "/tmp/test-ha-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    struct config_errors errors = {0};
-    int rc = config_load(path, cfg, &errors);
-    for (size_t i = 0; i < errors.count; i++)
-        print_error("%s\n", errors.lines[i]);
-    config_errors_free(&errors);
-    unlink(path);
-    return rc;
+    return load_config_text(text, cfg);
 }
 
 static const struct point_config *point(const struct gateway_config *cfg, const char *name)
