@@ -1,5 +1,6 @@
-/* INI loading: inih tokenises, this file walks the sections (and the
- * device profiles they name), and config_keys.c maps each key onto the
+/* INI loading: inih tokenises, this file walks the sections (a point's
+ * records and its source's keys: config_load_point.c; the device profiles
+ * they name: config_profiles.c), and config_keys.c maps each key onto the
  * structs of config.h.
  *
  * inih as Debian builds it does not pass line numbers to the handler, so the
@@ -7,6 +8,7 @@
  * and key. */
 #include "config/config.h"
 #include "config/config_keys.h"
+#include "config/config_loader.h"
 #include "config/config_values.h"
 
 #include <ini.h>
@@ -16,50 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_KEYS 32
-
-struct loader {
-    const char *path;
-    FILE *fp;
-    struct gateway_config *cfg;
-    struct config_errors *errors;
-    int line;                       /* line the reader handed to inih last */
-    int header_line;                /* line of the newest [section] header */
-    int header_count;               /* headers seen by the reader */
-    int current_header;             /* the header whose section is open */
-    char header_name[CFG_TEXT_MAX]; /* text inside the newest header's brackets */
-    /* The section being filled; base is recomputed from kind and index
-     * because the arrays move when they grow. */
-    char section[CFG_TEXT_MAX];
-    int section_line;
-    int kind;
-    size_t index;
-    const struct key_table *table; /* the section kind's keys */
-    int key_lines[MAX_KEYS];
-    bool skip;
-    bool seen_gateway, seen_mqtt, seen_store, seen_commands;
-    /* While a device's profile is read: the device, and its [profile]
-     * section's values until they are merged. */
-    int profile_device; /* -1 while the INI file itself is read */
-    const struct builtin_profile *profile;
-    struct device_config profile_values;
-    int profile_key_lines[MAX_KEYS];
-    size_t errors_at_section_start; /* cross-key checks only on clean sections */
-    bool offline;                   /* the file only (config_load_as) */
-};
-
-enum section_kind {
-    SEC_GATEWAY,
-    SEC_MQTT,
-    SEC_STORE,
-    SEC_COMMANDS,
-    SEC_BUS,
-    SEC_DEVICE,
-    SEC_POINT,
-    SEC_PROFILE
-};
-
-static void *grow(void **array, size_t *count, size_t elem)
+void *grow(void **array, size_t *count, size_t elem)
 {
     void *bigger = realloc(*array, (*count + 1) * elem);
     if (!bigger)
@@ -69,7 +28,7 @@ static void *grow(void **array, size_t *count, size_t elem)
     return (char *)bigger + (*count)++ * elem;
 }
 
-static void *section_base(struct loader *ld)
+void *section_base(struct loader *ld)
 {
     struct gateway_config *cfg = ld->cfg;
     switch (ld->kind) {
@@ -92,10 +51,10 @@ static void *section_base(struct loader *ld)
     }
 }
 
-static void section_error(struct loader *ld, int line, const char *key, const char *fmt, ...)
+void section_error(struct loader *ld, int line, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static void section_error(struct loader *ld, int line, const char *key, const char *fmt, ...)
+void section_error(struct loader *ld, int line, const char *key, const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
@@ -110,20 +69,13 @@ static void section_error(struct loader *ld, int line, const char *key, const ch
 
 /* Before the first header and in a section that failed to open: keys are
  * unknown (or skipped), never looked up in a missing table. */
-static const struct key_table no_keys = {NULL, 0};
+const struct key_table no_keys = {NULL, 0};
 
-static int key_line(void *ctx, const char *key)
+int key_line(void *ctx, const char *key)
 {
     struct loader *ld = ctx;
     size_t i = key_index(ld->table, key);
     return i < ld->table->count ? ld->key_lines[i] : 0;
-}
-
-/* A point with a source has no registers; a device with a profile may
- * take its unit id from the profile (checked once the profile is read). */
-static bool reads_no_registers(struct loader *ld)
-{
-    return key_line(ld, "source") || ld->cfg->points[ld->index].kind == KIND_OCCUPANCY;
 }
 
 static bool key_may_be_missing(struct loader *ld, const char *key)
@@ -131,68 +83,6 @@ static bool key_may_be_missing(struct loader *ld, const char *key)
     if (ld->kind == SEC_DEVICE && key_line(ld, "profile"))
         return strcmp(key, "unit_id") == 0;
     return false;
-}
-
-/* A point that reads nothing of its own (derived, occupancy) has no
- * business with the keys that say where a value is read. */
-static void check_source_point(struct loader *ld)
-{
-    const struct point_config *p = &ld->cfg->points[ld->index];
-    const char *why = key_line(ld, "source") ? "a point with a source reads no registers of its own"
-                                             : "an occupancy point reads no registers of its own";
-    if (key_line(ld, "decimals_from"))
-        section_error(ld, key_line(ld, "decimals_from"), "decimals_from", "%s", why);
-    for (size_t i = 0; p->source && i < p->source->point_keys->count; i++)
-        if (p->source_key_lines[i])
-            section_error(ld, p->source_key_lines[i], p->source->point_keys->keys[i].key, "%s",
-                          why);
-}
-
-/* The keys its source requires, once its keys named the source (a point
- * with none of them is checked against its bus's source, config_validate). */
-static void check_source_keys(struct loader *ld)
-{
-    const struct point_config *p = &ld->cfg->points[ld->index];
-    for (size_t i = 0; p->source && i < p->source->point_keys->count; i++)
-        if (p->source->point_keys->keys[i].required && !p->source_key_lines[i])
-            section_error(ld, ld->section_line, p->source->point_keys->keys[i].key,
-                          "missing (this key is required)");
-}
-
-/* A key of the point's source (Modbus: function, address, ...): the first
- * such key names the source, every source of the table of bus kinds
- * declaring its own. False when no source has the key. */
-static bool on_source_key(struct loader *ld, const char *key, const char *value)
-{
-    const struct source_ops *source = NULL;
-    size_t i = 0;
-    for (int k = 0; k < bus_kind_count && !source; k++) {
-        const struct source_keys *t = bus_kinds[k].source->point_keys;
-        for (i = 0; t && i < t->count && strcmp(t->keys[i].key, key) != 0;)
-            i++;
-        if (t && i < t->count)
-            source = bus_kinds[k].source;
-    }
-    if (!source)
-        return false;
-    struct point_config *p = &ld->cfg->points[ld->index];
-    if (p->source && p->source != source) {
-        section_error(ld, ld->line, key,
-                      "a key of another kind of bus's points than this "
-                      "section's other keys");
-        return true;
-    }
-    p->source = source;
-    if (p->source_key_lines[i]) {
-        section_error(ld, ld->line, key, "set twice (first on line %d)", p->source_key_lines[i]);
-        return true;
-    }
-    p->source_key_lines[i] = ld->line;
-    struct key_spec spec = key_spec_of_source(&source->point_keys->keys[i]);
-    value_reason why;
-    if (key_store_value(&spec, p->where.bytes, value, why) != 0)
-        section_error(ld, ld->line, key, "%s", why);
-    return true;
 }
 
 static void mark_broken(struct loader *ld)
@@ -241,7 +131,7 @@ static void finish_section(struct loader *ld)
         mark_broken(ld);
 }
 
-static bool section_exists(struct loader *ld, int kind, const char *a, const char *b)
+bool section_exists(struct loader *ld, int kind, const char *a, const char *b)
 {
     struct gateway_config *cfg = ld->cfg;
     if (kind == SEC_BUS) {
@@ -258,59 +148,6 @@ static bool section_exists(struct loader *ld, int kind, const char *a, const cha
                 return true;
     }
     return false;
-}
-
-static struct point_config *add_point(struct loader *ld, const char *device, const char *point)
-{
-    struct gateway_config *cfg = ld->cfg;
-    struct point_config *p = grow((void **)&cfg->points, &cfg->point_count, sizeof(*p));
-    if (!p)
-        return NULL;
-    ld->index = cfg->point_count - 1;
-    strcpy(p->device_name, device);
-    strcpy(p->name, point);
-    key_table_defaults(&point_key_table, p);
-    p->line = ld->section_line, p->device_index = -1;
-    p->file = ld->profile ? ld->profile->path : NULL;
-    p->derived_from_index = p->decimals_index = -1;
-    p->occupancy_in_index = p->occupancy_out_index = p->power_on_index = -1;
-    p->occupancy_reset_minute = 4 * 60; /* 04:00, before anything opens */
-    /* Not given: marks. A range or write limit not set is open; a counter's
-     * reset limit not set takes its width's (config_check_point). */
-    p->valid_min = -INFINITY, p->valid_max = INFINITY;
-    p->write_min = -INFINITY, p->write_max = INFINITY;
-    p->counter_reset_max = -1;
-    ld->table = &point_key_table;
-    return p;
-}
-
-/* In a profile: [profile] and [point NAME], the point belonging to the
- * device that names the profile. A point the INI file defines itself for
- * that device replaces the profile's. */
-static void start_profile_section(struct loader *ld, const char *section)
-{
-    const char *device = ld->cfg->devices[ld->profile_device].name;
-    if (strcmp(section, "profile") == 0) {
-        ld->kind = SEC_PROFILE;
-        ld->table = &profile_key_table;
-        ld->skip = false;
-        return;
-    }
-    value_reason why;
-    const char *name = strncmp(section, "point ", 6) == 0 ? section + 6 : NULL;
-    if (!name || check_topic_name(name, CFG_NAME_MAX, why) != 0) {
-        section_error(ld, ld->section_line, NULL,
-                      "a profile has [profile] and [point NAME] sections only");
-        return;
-    }
-    ld->kind = SEC_POINT;
-    if (section_exists(ld, SEC_POINT, device, name))
-        return; /* replaced by the INI file's own section */
-    if (!add_point(ld, device, name)) {
-        section_error(ld, ld->section_line, NULL, "out of memory");
-        return;
-    }
-    ld->skip = false;
 }
 
 /* The kinds of section and whether they carry a name: [bus NAME]. */
@@ -429,7 +266,7 @@ static void *add_record(struct loader *ld, const char *device, const char *point
 
 /* Opens the section named by the header; on any problem the section's keys
  * are skipped so that one bad header gives one message, not one per key. */
-static void start_section(struct loader *ld, const char *section)
+void start_section(struct loader *ld, const char *section)
 {
     finish_section(ld);
     snprintf(ld->section, sizeof(ld->section), "%s", section);
@@ -445,9 +282,10 @@ static void start_section(struct loader *ld, const char *section)
     char device[CFG_NAME_MAX + 1] = "", point[CFG_NAME_MAX + 1] = "";
     if (!parse_header(ld, section, device, point) || !claim_section(ld, device, point))
         return;
-    static const struct key_table *const tables[] = {
-        [SEC_GATEWAY] = &gateway_key_table, [SEC_MQTT] = &mqtt_key_table,
-        [SEC_STORE] = &store_key_table, [SEC_COMMANDS] = &commands_key_table};
+    static const struct key_table *const tables[] = {[SEC_GATEWAY] = &gateway_key_table,
+                                                     [SEC_MQTT] = &mqtt_key_table,
+                                                     [SEC_STORE] = &store_key_table,
+                                                     [SEC_COMMANDS] = &commands_key_table};
     if (ld->kind < SEC_BUS)
         ld->table = tables[ld->kind];
     else if (!add_record(ld, device, point)) {
@@ -548,93 +386,12 @@ static char *read_line(char *buf, int size, void *user)
 }
 
 /* Parses the open file; returns inih's first syntax error line, or 0. */
-static int parse_sections(struct loader *ld)
+int parse_sections(struct loader *ld)
 {
     int syntax_line = ini_parse_stream(read_line, ld, on_key, ld);
     open_keyless_section(ld);
     finish_section(ld);
     return syntax_line;
-}
-
-static const struct builtin_profile *find_profile(const char *name)
-{
-    for (size_t i = 0; i < builtin_profile_count; i++)
-        if (strcmp(builtin_profiles[i].name, name) == 0)
-            return &builtin_profiles[i];
-    return NULL;
-}
-
-static void profile_unknown(struct loader *ld, const struct device_config *d)
-{
-    char known[512] = "";
-    size_t used = 0;
-    for (size_t i = 0; i < builtin_profile_count && used < sizeof(known); i++)
-        used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "",
-                                 builtin_profiles[i].name);
-    config_error_add(ld->errors, "%s:%d: [device %s] profile: no profile '%s' (built in: %s)",
-                     ld->path, d->line, d->name, d->profile, known);
-}
-
-/* Takes the [profile] values the device's own section did not set. */
-static void merge_profile_values(struct loader *ld, struct device_config *d)
-{
-    for (size_t i = 0; i < profile_key_table.count; i++) {
-        const struct key_spec *k = &profile_key_table.keys[i];
-        if (!ld->profile_key_lines[i])
-            continue;
-        size_t j = key_index(&device_key_table, k->key);
-        bool set_by_device = j < device_key_table.count && (d->keys_set & (1u << j));
-        if (!set_by_device)
-            memcpy((char *)d + k->offset, (char *)&ld->profile_values + k->offset, k->size);
-    }
-}
-
-/* Reads the profile a device names, as if its sections were in the file. */
-static void read_profile(struct loader *ld, int device_index)
-{
-    struct device_config *d = &ld->cfg->devices[device_index];
-    const struct builtin_profile *prof = find_profile(d->profile);
-    if (!prof) {
-        profile_unknown(ld, d);
-        return;
-    }
-    const char *ini_path = ld->path;
-    *ld = (struct loader){.path = prof->path,
-                          .cfg = ld->cfg,
-                          .errors = ld->errors,
-                          .profile_device = device_index,
-                          .profile = prof,
-                          .offline = ld->offline,
-                          .table = &no_keys};
-    ld->profile_values = (struct device_config){.serial_parity = -1};
-    ld->fp = fmemopen((void *)prof->text, strlen(prof->text), "r");
-    if (!ld->fp) {
-        config_error_add(ld->errors, "%s: cannot read: %m", prof->path);
-        return;
-    }
-    int syntax_line = parse_sections(ld);
-    fclose(ld->fp);
-    if (syntax_line > 0)
-        config_error_add(ld->errors, "%s:%d: syntax error", prof->path, syntax_line);
-    d = &ld->cfg->devices[device_index];
-    merge_profile_values(ld, d);
-    size_t in_device = key_index(&device_key_table, "unit_id");
-    size_t in_profile = key_index(&profile_key_table, "unit_id");
-    if (!(d->keys_set & (1u << in_device)) && !ld->profile_key_lines[in_profile])
-        config_error_add(ld->errors,
-                         "%s:%d: [device %s] unit_id: missing (neither the section nor profile "
-                         "%s gives one)",
-                         ini_path, d->line, d->name, prof->name);
-}
-
-static void read_profiles(struct loader *ld)
-{
-    const char *ini_path = ld->path;
-    for (size_t i = 0; i < ld->cfg->device_count; i++)
-        if (ld->cfg->devices[i].profile[0]) {
-            read_profile(ld, (int)i);
-            ld->path = ini_path;
-        }
 }
 
 int config_load(const char *path, struct gateway_config *cfg, struct config_errors *errors)
