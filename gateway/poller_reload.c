@@ -45,6 +45,10 @@ int poller_rebind(struct poller *p, int bus_index, const uint32_t *point_ids,
     int64_t now = clock_mono_ms();
     size_t k = 0;
     int rc = 0;
+    /* The bus is unchanged but moved: its new place, before any device is
+     * set up on it. */
+    p->bus = &cfg->buses[bus_index];
+    p->line = &stats->buses[bus_index];
     for (size_t i = 0; i < cfg->device_count && rc == 0; i++) {
         if (cfg->devices[i].bus_index != bus_index)
             continue;
@@ -61,8 +65,6 @@ int poller_rebind(struct poller *p, int bus_index, const uint32_t *point_ids,
     free(p->devices);
     p->devices = devices;
     p->device_count = k;
-    p->bus = &cfg->buses[bus_index];
-    p->line = &stats->buses[bus_index];
     renumber_commands(p);
     return rc == 0 ? size_buffers(p) : -1;
 }
