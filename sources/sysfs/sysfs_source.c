@@ -193,7 +193,7 @@ static size_t check_points(const struct source_point *points, const bool *writab
         if (found < max) {
             out[found] = (struct source_problem){.point = i, .key = "file", .other = SIZE_MAX};
             snprintf(out[found].why, sizeof(out[found].why),
-                     "'%s' is not an absolute path (e.g. /sys/class/thermal/thermal_zone0/temp)",
+                     "'%.160s' is not an absolute path (e.g. /sys/class/thermal/thermal_zone0/temp)",
                      point_of(&points[i])->file);
         }
         found++;
