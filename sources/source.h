@@ -203,6 +203,31 @@ struct poll_cost {
     char longest[64]; /* that transaction, in the source's words */
 };
 
+/* A poll or a write in steps that never block, for a bus that shares one
+ * event loop's thread with many others (gateway/poll_loop.c). Each step
+ * ends done, with the result, or waiting: for fd to become ready for
+ * events (poll(2)'s POLLIN, POLLOUT) or for the monotonic time until_us,
+ * whichever comes first. When done, fd and events say what to watch until
+ * the next operation (a peer closing an idle connection); conn changes
+ * whenever fd is a new descriptor (its number can come again). */
+struct source_step {
+    bool done;
+    enum source_result result; /* when done */
+    int fd;                    /* -1: time only */
+    short events;
+    unsigned conn;
+    int64_t until_us; /* while waiting */
+};
+
+struct source_steps {
+    void (*poll)(void *bus, void *device, struct source_poll *out, struct source_step *step);
+    void (*write)(void *bus, void *device, size_t point, double raw, struct source_write *io,
+                  struct source_step *step);
+    /* The next step: revents is what fd became, 0 when until_us came; also
+     * called between operations when the watched fd is ready. */
+    void (*resume)(void *bus, short revents, struct source_step *step);
+};
+
 struct source_ops {
     /* A connection to the bus, not yet made (no I/O here); NULL when out of
      * memory or the line settings cannot be used. */
@@ -222,6 +247,9 @@ struct source_ops {
      * (and, with read_back, answered the read after it). */
     enum source_result (*write)(void *bus, void *device, size_t point, double raw,
                                 struct source_write *io);
+    /* Polls and writes in steps on a bus of this kind, or NULL when the
+     * source can only block (then the bus gets a thread of its own). */
+    const struct source_steps *(*steps)(const struct bus_kind *kind);
     /* For checking a configuration, without I/O: 0 and *out, or -1 when the
      * bus is no shared line the source can time, or out of memory. */
     int (*poll_cost)(const struct bus_config *bus, const struct bus_kind *kind,

@@ -304,13 +304,7 @@ static void describe_failure(const struct modbus_link *link, const struct link_d
                                                     "right for this adapter?)"
                          : err == ERR_LINE_FAILED ? "the line failed or was closed"
                                                   : modbus_strerror(err);
-    int n = rq->write_code
-                ? snprintf(why, why_size, "writing %s %d..%d (function %d) to unit %d on %s: %s",
-                           function_names[rq->function], rq->address, rq->address + rq->count - 1,
-                           rq->write_code, rq->unit_id, link->label, reason)
-                : snprintf(why, why_size, "%s %d..%d from unit %d on %s: %s",
-                           function_names[rq->function], rq->address, rq->address + rq->count - 1,
-                           rq->unit_id, link->label, reason);
+    int n = modbus_request_describe(rq, link->label, reason, why, why_size);
     if (late_ms >= 0 && n > 0 && (size_t)n < why_size)
         snprintf(why + n, why_size - (size_t)n,
                  " (its reply came %lld ms after the request; response_timeout is %lld ms)",

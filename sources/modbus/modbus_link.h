@@ -43,6 +43,9 @@ struct link_device {
     /* After a timeout, how long to listen for a late reply before the next
      * request: 0 is as long as the timeout (at most 1 s). */
     int64_t late_listen_ms;
+    /* Modbus TCP in steps (mbap_conn.h): silence before the first request
+     * on a new connection, which some devices need. */
+    int64_t after_connect_ms;
 };
 
 /* Reads count registers, or bits widened to 0/1 registers, into dest.

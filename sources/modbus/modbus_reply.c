@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <modbus/modbus.h>
+#include <stdio.h>
 #include <string.h>
 
 int modbus_function_code(int function)
@@ -123,4 +124,16 @@ int modbus_reply_check(const struct modbus_request *rq, bool tcp, int tid, const
         return EMBBADDATA;
     unpack(rq, pdu + 2, dest);
     return 0;
+}
+
+int modbus_request_describe(const struct modbus_request *rq, const char *peer, const char *reason,
+                            char *why, size_t size)
+{
+    const char *table = function_names[rq->function];
+    int last = rq->address + rq->count - 1;
+    if (rq->write_code)
+        return snprintf(why, size, "writing %s %d..%d (function %d) to unit %d on %s: %s", table,
+                        rq->address, last, rq->write_code, rq->unit_id, peer, reason);
+    return snprintf(why, size, "%s %d..%d from unit %d on %s: %s", table, rq->address, last,
+                    rq->unit_id, peer, reason);
 }

@@ -9,6 +9,7 @@
 #define GW_MODBUS_REPLY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct modbus_request {
@@ -34,6 +35,11 @@ int modbus_request_code(const struct modbus_request *rq);
  * values): the raw request modbus_send_raw_request takes. Returns its
  * length, or -1 for a write this file cannot frame (count out of range). */
 int modbus_request_encode(const struct modbus_request *rq, uint8_t pdu[MODBUS_REQUEST_MAX]);
+
+/* "holding_register 0..4 from unit 1 on PEER: REASON" (or "writing ..."):
+ * what failed, for messages. Returns the length snprintf gives. */
+int modbus_request_describe(const struct modbus_request *rq, const char *peer, const char *reason,
+                            char *why, size_t size);
 
 /* rsp is the whole frame as modbus_receive_confirmation returns it: the
  * TCP MBAP header (transaction id tid) or the RTU address first, the RTU

@@ -2,7 +2,9 @@
 #include "core/clock.h"
 #include "sources/modbus/decode.h"
 #include "sources/modbus/line_timing.h"
+#include "sources/modbus/mbap_conn.h"
 #include "sources/modbus/modbus_link.h"
+#include "sources/modbus/modbus_source_internal.h"
 #include "sources/modbus/modbus_point.h"
 #include "sources/modbus/read_plan.h"
 
@@ -11,18 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-struct modbus_bus {
-    struct modbus_link *link;
-    uint16_t regs[READ_PLAN_MAX_BITS]; /* one request's reply */
-};
-
-struct modbus_device {
-    struct source_device cfg;
-    struct link_device link;
-    struct source_point *points;
-    struct read_plan plan;
-};
 
 static const enum source_result from_link[] = {
     [LINK_OK] = SOURCE_OK,
@@ -33,7 +23,13 @@ static const enum source_result from_link[] = {
 static void *bus_open(const struct bus_config *bus, const struct bus_kind *kind)
 {
     struct modbus_bus *b = calloc(1, sizeof(*b));
-    if (b && !(b->link = link_create(bus, kind))) {
+    if (!b)
+        return NULL;
+    if (kind->variant == MODBUS_MBAP)
+        b->mbap = mbap_conn_create(bus->host, bus->port);
+    else
+        b->link = link_create(bus, kind);
+    if (!b->mbap && !b->link) {
         free(b);
         return NULL;
     }
@@ -46,6 +42,7 @@ static void bus_close(void *bus)
     if (!b)
         return;
     link_destroy(b->link);
+    mbap_conn_destroy(b->mbap);
     free(b);
 }
 
@@ -75,7 +72,8 @@ static void *device_add(const struct source_device *cfg, const struct source_poi
     d->link = (struct link_device){.unit_id = cfg->unit_id,
                                    .timeout_ms = cfg->response_timeout_ms,
                                    .pause_ms = cfg->pause_between_requests_ms,
-                                   .quiet_after_ms = cfg->quiet_after_reply_ms};
+                                   .quiet_after_ms = cfg->quiet_after_reply_ms,
+                                   .after_connect_ms = cfg->pause_after_connect_ms};
     memcpy(d->points, points, count * sizeof(*points));
     for (size_t i = 0; i < count; i++) {
         const struct modbus_point *p = modbus_point(&points[i]);
@@ -97,7 +95,7 @@ static void sleep_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
-static void decode_request(const struct modbus_bus *b, const struct modbus_device *d,
+void decode_request(const struct modbus_bus *b, const struct modbus_device *d,
                            const struct read_request *rq, struct source_poll *out)
 {
     for (size_t k = 0; k < rq->n_points; k++) {
@@ -111,7 +109,7 @@ static void decode_request(const struct modbus_bus *b, const struct modbus_devic
     }
 }
 
-static void trace_request(const struct source_trace *trace, const struct read_request *rq,
+void trace_request(const struct source_trace *trace, const struct read_request *rq,
                           const uint16_t *regs, enum source_result res, const char *why,
                           int64_t took_us)
 {
@@ -140,6 +138,8 @@ static enum source_result device_poll(void *bus, void *device, struct source_pol
 {
     struct modbus_bus *b = bus;
     struct modbus_device *d = device;
+    if (b->mbap)
+        return modbus_poll_blocking(b, d, out, trace);
     enum source_result result = SOURCE_OK;
     bool fresh = false;
     out->count = 0;
@@ -173,7 +173,7 @@ static enum source_result device_poll(void *bus, void *device, struct source_pol
 
 /* The function code a point is written with when its section names none:
  * a coil by FC 5, a one-register value by FC 6, a wider one by FC 16. */
-static int write_code_of(const struct modbus_point *p, int width)
+int write_code_of(const struct modbus_point *p, int width)
 {
     if (p->write_code)
         return p->write_code;
@@ -187,6 +187,8 @@ static enum source_result device_write(void *bus, void *device, size_t point, do
 {
     struct modbus_bus *b = bus;
     struct modbus_device *d = device;
+    if (b->mbap)
+        return modbus_write_blocking(b, d, point, raw, io);
     const struct modbus_point *p = modbus_point(&d->points[point]);
     bool bits = function_reads_bits(p->table);
     int width = modbus_point_width(p);
@@ -258,12 +260,14 @@ static int bus_scan(void *bus, int first, int last, const struct source_scan *re
             report->asking(report->ctx, unit);
         struct link_device dev = {
             .unit_id = unit, .timeout_ms = SCAN_TIMEOUT_MS, .late_listen_ms = SCAN_LATE_LISTEN_MS};
-        enum link_result res =
-            link_read(b->link, &dev, FN_HOLDING_REGISTER, 0, 1, b->regs, why, sizeof(why));
-        if (res == LINK_IO)
+        enum source_result res =
+            b->mbap ? modbus_read_blocking(b, &dev, FN_HOLDING_REGISTER, 0, 1, why, sizeof(why))
+                    : from_link[link_read(b->link, &dev, FN_HOLDING_REGISTER, 0, 1, b->regs, why,
+                                          sizeof(why))];
+        if (res == SOURCE_IO)
             continue;
         found++;
-        if (res == LINK_OK)
+        if (res == SOURCE_OK)
             snprintf(how, sizeof(how), "answers (holding register 0 = %u)", b->regs[0]);
         else
             snprintf(how, sizeof(how), "answers with an exception (%s)", why);
@@ -295,6 +299,7 @@ const struct source_ops modbus_source = {
     .remove_device = device_remove,
     .poll = device_poll,
     .write = device_write,
+    .steps = modbus_steps_of,
     .poll_cost = device_poll_cost,
     .check_address = check_unit,
     .point_keys = &modbus_point_keys,
