@@ -39,7 +39,7 @@ int technician_poller_open(const struct gateway_config *cfg, int device_index,
         free(tp->ids);
         return -1;
     }
-    if (poller_create(cfg, d->bus_index, tp->ids, &tp->queue, &tp->stats, &tp->poller) != 0) {
+    if (poller_create(cfg, d->bus_index, tp->ids, &tp->queue, &tp->stats, NULL, &tp->poller) != 0) {
         ingest_queue_free(&tp->queue);
         stats_free(&tp->stats);
         free(tp->ids);

@@ -12,6 +12,7 @@
 #include "gateway/daemon.h"
 #include "gateway/ingest_queue.h"
 #include "gateway/pipeline.h"
+#include "gateway/poll_loop.h"
 #include "gateway/poller.h"
 #include "gateway/watchdog.h"
 #include "outputs/mqtt/ha_discovery.h"
@@ -89,10 +90,10 @@ static int register_points(struct gateway *gw)
 static int start_pollers(struct gateway *gw)
 {
     gw->pollers = calloc(gw->cfg.bus_count + 1, sizeof(*gw->pollers));
-    if (!gw->pollers)
+    if (!gw->pollers || poll_loop_create(&gw->queue, &gw->loop) != 0)
         return -1;
     for (size_t i = 0; i < gw->cfg.bus_count; i++) {
-        if (poller_create(&gw->cfg, (int)i, gw->point_ids, &gw->queue, &gw->stats,
+        if (poller_create(&gw->cfg, (int)i, gw->point_ids, &gw->queue, &gw->stats, gw->loop,
                           &gw->pollers[i]) != 0 ||
             poller_start(gw->pollers[i]) != 0)
             return -1;
@@ -136,6 +137,7 @@ static void gateway_stop(struct gateway *gw, const char *summary)
     for (size_t i = 0; gw->pollers && i < gw->cfg.bus_count; i++)
         poller_destroy(gw->pollers[i]);
     free(gw->pollers);
+    poll_loop_destroy(gw->loop);
     pipeline_stop(gw->pipeline, SHUTDOWN_GRACE_MS);
     pipeline_destroy(gw->pipeline);
     if (gw->out.ops) {

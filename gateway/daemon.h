@@ -15,6 +15,8 @@
 #include "outputs/output.h"
 #include "store/store.h"
 
+struct poll_loop;
+
 struct gateway {
     /* Every part holds &cfg: a reload changes the file's buses, devices
      * and points in place, with the parts that read them parked. */
@@ -28,6 +30,7 @@ struct gateway {
     bool queue_ready;
     struct pipeline *pipeline;
     struct poller **pollers; /* one per cfg.buses */
+    struct poll_loop *loop;  /* polls every bus whose source polls in steps */
     struct command_desk *desk;
     uint32_t *point_ids; /* the store's id of each of cfg.points */
 };

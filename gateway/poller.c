@@ -1,6 +1,5 @@
 #include "gateway/poller.h"
 #include "gateway/poller_internal.h"
-#include "commands/command_value.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "gateway/point_quality.h"
@@ -172,27 +171,39 @@ static size_t derive_points(struct device_state *d, int64_t ts_ms, uint16_t flag
     return n;
 }
 
-/* One poll of the device by its source, judged and queued; returns false
- * on a transport failure, which backs the device off. */
-static bool poll_device(struct poller *p, struct device_state *d)
+void poll_prepare(struct device_state *d)
 {
-    uint16_t flags = clock_is_synchronised() ? 0 : FLAG_CLOCK_UNSYNCED;
     for (size_t i = 0; i < d->point_count; i++)
         d->result[i].read = false;
-    enum source_result res = p->source->poll(p->source_bus, d->source, &p->poll, p->trace);
+}
+
+size_t poll_judged(struct poller *p, struct device_state *d, enum source_result res,
+                   struct reading *out)
+{
+    uint16_t flags = clock_is_synchronised() ? 0 : FLAG_CLOCK_UNSYNCED;
     /* One timestamp per poll: the device's readings travel as one record
      * with one ts (docs/mqtt-contract.md). */
-    size_t n = judge_samples(d, &p->poll, flags, p->batch);
-    n += derive_points(d, p->poll.ts_ms, flags, p->batch + n);
-    if (n > 0) {
+    size_t n = judge_samples(d, &p->poll, flags, out);
+    n += derive_points(d, p->poll.ts_ms, flags, out + n);
+    if (n > 0)
         stat_add(&p->stats->readings_polled, n);
-        ingest_queue_push(p->queue, p->batch, n);
-    }
     if (res != SOURCE_OK)
         log_limited(&d->fail_log, LOG_WARNING, "device %s: %s", d->cfg->name, p->poll.why);
     stat_add(res == SOURCE_OK ? &p->stats->polls_ok : &p->stats->polls_failed, 1);
     stats_device_poll(p->stats, d->index, res == SOURCE_OK, p->poll.why);
-    return res != SOURCE_IO;
+    return n;
+}
+
+/* One poll of the device by its source on the calling thread, judged and
+ * queued. */
+static enum source_result poll_device(struct poller *p, struct device_state *d)
+{
+    poll_prepare(d);
+    enum source_result res = p->source->poll(p->source_bus, d->source, &p->poll, p->trace);
+    size_t n = poll_judged(p, d, res, p->batch);
+    if (n > 0)
+        ingest_queue_push(p->queue, p->batch, n);
+    return res;
 }
 
 static void schedule_next(struct device_state *d, bool io_ok, int64_t now, int64_t cost_ms)
@@ -243,125 +254,31 @@ static void account_poll(struct poller *p, const struct device_state *d, int64_t
     }
 }
 
+void poll_ended(struct poller *p, struct device_state *d, enum source_result res,
+                int64_t began_us, int64_t ended_us)
+{
+    account_poll(p, d, began_us, ended_us);
+    /* What a failed try cost matters to the neighbours on the bus; a
+     * device alone on its bus is backed off by its interval only. */
+    int64_t cost_ms = p->device_count > 1 ? (ended_us - began_us) / 1000 : 0;
+    schedule_next(d, res != SOURCE_IO, ended_us / 1000, cost_ms);
+}
+
+struct device_state *first_due(struct poller *p)
+{
+    struct device_state *next = &p->devices[0];
+    for (size_t i = 1; i < p->device_count; i++)
+        if (p->devices[i].next_due_ms < next->next_due_ms)
+            next = &p->devices[i];
+    return next;
+}
+
 struct device_state *device_of(struct poller *p, int config_index)
 {
     for (size_t i = 0; i < p->device_count; i++)
         if (p->devices[i].index == config_index)
             return &p->devices[i];
     return NULL;
-}
-
-/* The device's register point that is config point index, or -1. */
-static int register_point_of(const struct poller *p, const struct device_state *d, int index)
-{
-    for (size_t i = 0; i < d->register_points; i++)
-        if (d->points[i] == &p->cfg->points[index])
-            return (int)i;
-    return -1;
-}
-
-/* What the device holds after the write, judged against what was written. */
-static void judge_write(const struct point_config *pc, const struct command *cmd,
-                        const struct source_write *io, struct command_result *res)
-{
-    if (!pc->read_back) {
-        command_result_set(res, COMMAND_DONE, REASON_NONE,
-                           "written; not read back (read_back = false)");
-        return;
-    }
-    if (io->have_value) {
-        res->has_value = true;
-        res->value = point_scaled(pc, io->value_raw);
-    }
-    if (!io->have_value || !command_raw_matches(pc, cmd->raw, io->value_raw))
-        command_result_set(res, COMMAND_FAILED, REASON_READ_BACK_DIFFERS,
-                           "the device confirmed the write but holds %.15g%s%s (raw %.15g, "
-                           "written %.15g)",
-                           res->value, pc->unit[0] ? " " : "", pc->unit, io->value_raw, cmd->raw);
-    else
-        command_result_set(res, COMMAND_DONE, REASON_NONE, NULL);
-}
-
-/* One command on the bus, between polls: the line is ours, its silences
- * are the link's as for a poll. */
-static void execute(struct poller *p, struct command *cmd, struct command_result *res)
-{
-    struct device_state *d = device_of(p, cmd->device_index);
-    int idx = d ? register_point_of(p, d, cmd->point_index) : -1;
-    *res = (struct command_result){0};
-    if (idx < 0) {
-        command_result_set(res, COMMAND_REFUSED, REASON_UNKNOWN_POINT, "not polled on bus %s",
-                           p->bus->name);
-        return;
-    }
-    if (clock_mono_ms() > cmd->expires_ms) {
-        command_result_set(res, COMMAND_REFUSED, REASON_EXPIRED, "expired while waiting for bus %s",
-                           p->bus->name);
-        return;
-    }
-    /* A device that is backed off would cost the line a full timeout for
-     * a command that most likely fails too. */
-    if (d->failures >= 2) {
-        command_result_set(res, COMMAND_FAILED, REASON_BACKED_OFF,
-                           "device %s failed its last %d polls; it is asked again in %lld ms",
-                           d->cfg->name, d->failures,
-                           (long long)(d->next_due_ms - clock_mono_ms()));
-        return;
-    }
-    const struct point_config *pc = d->points[idx];
-    struct source_write io = {.read_back = pc->read_back};
-    enum source_result r = p->source->write(p->source_bus, d->source, (size_t)idx, cmd->raw, &io);
-    res->took_ms = io.took_us / 1000;
-    stat_add(&p->line->busy_us, (uint64_t)io.took_us);
-    p->window_busy_us += io.took_us;
-    if (r == SOURCE_OK)
-        judge_write(pc, cmd, &io, res);
-    else
-        command_result_set(res, COMMAND_FAILED,
-                           r == SOURCE_REFUSED ? REASON_EXCEPTION : REASON_NO_ANSWER, "%s", io.why);
-}
-
-static struct command *take_commands(struct poller *p)
-{
-    pthread_mutex_lock(&p->commands_lock);
-    struct command *all = p->commands;
-    p->commands = NULL;
-    p->commands_tail = &p->commands;
-    p->commands_waiting = 0;
-    pthread_mutex_unlock(&p->commands_lock);
-    return all;
-}
-
-static void run_commands(struct poller *p)
-{
-    for (struct command *cmd = take_commands(p), *next; cmd; cmd = next) {
-        next = cmd->next;
-        struct command_result res;
-        execute(p, cmd, &res);
-        cmd->finish(cmd->finish_ctx, cmd, &res);
-    }
-}
-
-int poller_command(struct poller *p, struct command *cmd)
-{
-    pthread_mutex_lock(&p->commands_lock);
-    bool room = p->started && p->commands_waiting < COMMAND_QUEUE_MAX;
-    if (room) {
-        cmd->next = NULL;
-        *p->commands_tail = cmd;
-        p->commands_tail = &cmd->next;
-        p->commands_waiting++;
-    }
-    pthread_mutex_unlock(&p->commands_lock);
-    if (!room)
-        return -1;
-    stop_signal_poke(&p->stop);
-    return 0;
-}
-
-void poller_command_now(struct poller *p, struct command *cmd, struct command_result *res)
-{
-    execute(p, cmd, res);
 }
 
 static void *poller_thread(void *arg)
@@ -375,10 +292,7 @@ static void *poller_thread(void *arg)
         if (stop_signal_park_point(&p->stop))
             break;
         run_commands(p);
-        struct device_state *next = &p->devices[0];
-        for (size_t i = 1; i < p->device_count; i++)
-            if (p->devices[i].next_due_ms < next->next_due_ms)
-                next = &p->devices[i];
+        struct device_state *next = first_due(p);
         if (stop_signal_wait_until(&p->stop, next->next_due_ms))
             break;
         /* Woken early (a command, a pause): back to the top, not a poll
@@ -386,13 +300,8 @@ static void *poller_thread(void *arg)
         if (clock_mono_ms() < next->next_due_ms)
             continue;
         int64_t began = clock_mono_us();
-        bool io_ok = poll_device(p, next);
-        int64_t ended = clock_mono_us();
-        account_poll(p, next, began, ended);
-        /* What a failed try cost matters to the neighbours on the bus; a
-         * device alone on its bus is backed off by its interval only. */
-        int64_t cost_ms = p->device_count > 1 ? (ended - began) / 1000 : 0;
-        schedule_next(next, io_ok, ended / 1000, cost_ms);
+        enum source_result res = poll_device(p, next);
+        poll_ended(p, next, res, began, clock_mono_us());
     }
     return NULL;
 }
@@ -419,7 +328,8 @@ int size_buffers(struct poller *p)
 }
 
 int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_t *point_ids,
-                  struct ingest_queue *queue, struct gateway_stats *stats, struct poller **out)
+                  struct ingest_queue *queue, struct gateway_stats *stats, struct poll_loop *loop,
+                  struct poller **out)
 {
     struct poller *p = calloc(1, sizeof(*p));
     if (!p)
@@ -438,6 +348,11 @@ int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_
     const struct bus_kind *kind = bus_kind(p->bus->kind);
     p->source = kind->source;
     p->source_bus = p->source->open(p->bus, kind);
+    /* Buses that share a line keep a thread: one transaction at a time. */
+    p->steps = loop && !kind->shared_line && p->source->steps ? p->source->steps(kind) : NULL;
+    p->loop = p->steps ? loop : NULL;
+    deadline_init(&p->slot.due);
+    p->slot.watched_fd = -1;
     if (!p->devices || !p->source_bus)
         goto fail;
     size_t n = 0;
@@ -476,6 +391,12 @@ int poller_start(struct poller *p)
 {
     if (p->started || p->device_count == 0)
         return 0;
+    if (p->loop) {
+        if (poll_loop_attach(p->loop, p) != 0)
+            return -1;
+        p->started = true;
+        return 0;
+    }
     if (pthread_create(&p->thread, NULL, poller_thread, p) != 0)
         return -1;
     p->started = true;
@@ -484,7 +405,9 @@ int poller_start(struct poller *p)
 
 void poller_stop(struct poller *p)
 {
-    if (p)
+    if (p && p->loop && p->started)
+        poll_loop_detach_begin(p->loop, p);
+    else if (p)
         stop_signal_raise(&p->stop);
 }
 
@@ -492,15 +415,13 @@ void poller_destroy(struct poller *p)
 {
     if (!p)
         return;
-    if (p->started)
+    if (p->started && p->loop) {
+        poll_loop_detach_begin(p->loop, p);
+        poll_loop_detach_wait(p->loop, p);
+    } else if (p->started) {
         pthread_join(p->thread, NULL);
-    /* Commands that came after the last round end here, answered. */
-    for (struct command *cmd = take_commands(p), *next; cmd; cmd = next) {
-        next = cmd->next;
-        struct command_result res = {0};
-        command_result_set(&res, COMMAND_FAILED, REASON_STOPPING, "the gateway is stopping");
-        cmd->finish(cmd->finish_ctx, cmd, &res);
     }
+    commands_refuse_all(p);
     pthread_mutex_destroy(&p->commands_lock);
     for (size_t i = 0; p->devices && i < p->device_count; i++)
         device_free(p, &p->devices[i]);

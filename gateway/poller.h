@@ -1,6 +1,6 @@
-/* One poller thread per bus. An RTU line carries one transaction at a time,
- * so its devices take turns; each TCP bus has a thread of its own, so TCP
- * devices never wait for each other. A device that fails is backed off on
+/* A poller per bus. An RTU line carries one transaction at a time, so its
+ * devices take turns on the line's own thread; TCP buses are all polled by
+ * one event loop (poll_loop.h), where no device waits for another's. A device that fails is backed off on
  * its own schedule and costs the others on its line at most one response
  * timeout per back-off period. */
 #ifndef GW_POLLER_H
@@ -16,9 +16,14 @@
 
 struct poller;
 
-/* point_ids maps each config point (by index) to its store id. */
+struct poll_loop;
+
+/* point_ids maps each config point (by index) to its store id. With a
+ * loop, a bus whose source polls in steps is polled there once started;
+ * any other gets a thread (NULL: always a thread, the probe's way). */
 int poller_create(const struct gateway_config *cfg, int bus_index, const uint32_t *point_ids,
-                  struct ingest_queue *queue, struct gateway_stats *stats, struct poller **out);
+                  struct ingest_queue *queue, struct gateway_stats *stats, struct poll_loop *loop,
+                  struct poller **out);
 int poller_start(struct poller *p);
 /* Asks the thread to end after its current poll. Each poller sleeps on a
  * stop signal of its own: a hundred pollers timing out on one shared

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "gateway/point_quality.h"
+#include "gateway/poll_loop.h"
 #include "gateway/poller.h"
 
 /* What one point gave in the current poll, for the points that depend on
@@ -55,6 +56,10 @@ struct poller {
     size_t device_count;
     struct ingest_queue *queue;
     struct gateway_stats *stats;
+    /* Driven by the event loop (its bus polls in steps), or by a thread. */
+    struct poll_loop *loop;
+    const struct source_steps *steps;
+    struct loop_slot slot;
     struct stop_signal stop;
     pthread_t thread;
     bool started;
@@ -79,5 +84,28 @@ void collect_points(struct device_state *d, const struct gateway_config *cfg,
 struct device_state *device_of(struct poller *p, int config_index);
 /* The room a poll of the bus's largest device needs; -1 out of memory. */
 int size_buffers(struct poller *p);
+
+/* A poll, by whichever drives the poller: prepare, the source's poll into
+ * p->poll, judged (readings into out, room for d->point_count; how
+ * many), ended (what it cost the bus, d's next poll). */
+void poll_prepare(struct device_state *d);
+size_t poll_judged(struct poller *p, struct device_state *d, enum source_result res,
+                   struct reading *out);
+void poll_ended(struct poller *p, struct device_state *d, enum source_result res,
+                int64_t began_us, int64_t ended_us);
+/* The device due first. */
+struct device_state *first_due(struct poller *p);
+
+/* Commands (poller_commands.c): the next one queued, or NULL; whether it
+ * may go to the bus (its device, its point's index there and the write
+ * set up) or not (NULL, res filled); what the write did. */
+struct command *command_next(struct poller *p);
+struct device_state *command_admit(struct poller *p, const struct command *cmd, int *point,
+                                   struct source_write *io, struct command_result *res);
+void command_judge(struct poller *p, const struct command *cmd, const struct device_state *d,
+                   int point, enum source_result r, const struct source_write *io,
+                   struct command_result *res);
+void run_commands(struct poller *p);
+void commands_refuse_all(struct poller *p);
 
 #endif

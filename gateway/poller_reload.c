@@ -1,5 +1,6 @@
 /* A reload seen from one poller: it parks between two polls, and while
  * parked moves to the changed file, keeping what did not change. */
+#include "gateway/poll_loop.h"
 #include "gateway/poller_internal.h"
 
 #include <stdlib.h>
@@ -69,17 +70,26 @@ int poller_rebind(struct poller *p, int bus_index, const uint32_t *point_ids,
     return rc == 0 ? size_buffers(p) : -1;
 }
 
+/* A poller in the event loop parks with the whole loop. */
 void poller_park(struct poller *p)
 {
-    stop_signal_park(&p->stop);
+    if (p->loop)
+        poll_loop_park(p->loop);
+    else
+        stop_signal_park(&p->stop);
 }
 
 bool poller_parked(struct poller *p, int64_t mono_deadline_ms)
 {
+    if (p->loop)
+        return poll_loop_parked(p->loop, mono_deadline_ms);
     return !p->started || stop_signal_parked(&p->stop, mono_deadline_ms);
 }
 
 void poller_unpark(struct poller *p)
 {
-    stop_signal_unpark(&p->stop);
+    if (p->loop)
+        poll_loop_unpark(p->loop);
+    else
+        stop_signal_unpark(&p->stop);
 }

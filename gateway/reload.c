@@ -164,7 +164,8 @@ static int swap_pollers(struct gateway *gw, size_t old_count, const struct reloa
             poller_stop(p);
             poller_destroy(p);
         }
-        rc = poller_create(cfg, (int)i, gw->point_ids, &gw->queue, &gw->stats, &next[i]);
+        rc = poller_create(cfg, (int)i, gw->point_ids, &gw->queue, &gw->stats, gw->loop,
+                           &next[i]);
     }
     for (size_t o = 0; o < old_count; o++) {
         poller_stop(old[o]);
