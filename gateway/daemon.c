@@ -20,11 +20,13 @@
 #include "store/store.h"
 #include "version.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -208,6 +210,21 @@ static int wait_for_stop_signal(struct gateway *gw)
     }
 }
 
+/* Every Modbus TCP device holds a connection: a thousand of them need
+ * more descriptors than the usual soft limit of 1024. systemd sets the
+ * hard limit high and leaves raising the soft one to the program. */
+static void raise_descriptor_limit(const struct gateway_config *cfg)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max)
+        return;
+    rlim_t want = lim.rlim_max;
+    lim.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+        log_msg(LOG_WARNING, "cannot raise the descriptor limit to %llu for %zu buses: %s",
+                (unsigned long long)want, cfg->bus_count, strerror(errno));
+}
+
 int daemon_run(struct gateway_config *cfg, int level_override)
 {
     struct gateway gw = {.cfg = *cfg, .level_override = level_override};
@@ -222,6 +239,7 @@ int daemon_run(struct gateway_config *cfg, int level_override)
             mqtt_layout_names[gw.cfg.mqtt.layout], (long long)gw.cfg.store.commit_interval_ms);
     log_risks(&gw.cfg);
     apply_timezone(&gw.cfg);
+    raise_descriptor_limit(&gw.cfg);
     if (geteuid() == 0)
         log_msg(LOG_WARNING, "running as root: a fault in the daemon or a library would own the "
                              "whole box; run it as its own user (the package's unit does)");

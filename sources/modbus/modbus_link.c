@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -287,6 +288,18 @@ enum link_result link_connect(struct modbus_link *link, bool *fresh, char *why, 
         return LINK_IO;
     } else if (link->rtu_framing && serial_modes(link, why, why_size) != 0) {
         modbus_close(link->ctx);
+        return LINK_IO;
+    }
+    /* libmodbus waits with select(2), which cannot watch a descriptor at
+     * or above FD_SETSIZE: one there would write past its set. A box with
+     * a thousand TCP devices can get there; their loop uses epoll. */
+    if (modbus_get_socket(link->ctx) >= FD_SETSIZE) {
+        snprintf(why, why_size,
+                 "%s: its descriptor %d is beyond what libmodbus can wait on (%d); fewer TCP "
+                 "devices on this gateway leave room",
+                 link->label, modbus_get_socket(link->ctx), FD_SETSIZE);
+        link->connected = true;
+        link_close(link);
         return LINK_IO;
     }
     link->connected = *fresh = true;

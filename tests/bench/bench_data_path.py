@@ -4,6 +4,7 @@ serving 20 holding registers each over Modbus TCP, the daemon, mosquitto on
 loopback, a QoS 1 subscriber (mosquitto_sub, persistent session) that stamps
 every message with the time it arrived.
 
+  tcp-1000  1,000 TCP devices x 10 points every second: the same figures
   live    20 x 100 ms and 100 x 100 ms, 20 points a device: daemon CPU per
           delivered point, all processes' CPU per point, points/s delivered
           vs offered, age at the subscriber p50/p99, RSS, threads, fsync +
@@ -89,19 +90,27 @@ class Daemon:
 def perf_during(pid, seconds):
     """Sleeps seconds while perf counts the process's CPU time (task-clock,
     exact, where /proc's clock ticks undercount a hundred short-running
-    threads) and its fsync and fdatasync calls (kernel tracepoints: nothing
-    is slowed down); returns (CPU seconds, syncs)."""
-    out = subprocess.run(["perf", "stat", "-x,", "-e", "task-clock,syscalls:sys_enter_fsync,"
+    threads), its fsync and fdatasync calls, all its system calls and its
+    context switches (kernel tracepoints and software counters: nothing is
+    slowed down); returns {cpu, syncs, syscalls, switches}."""
+    out = subprocess.run(["perf", "stat", "-x,", "-e", "task-clock,context-switches,"
+                          "raw_syscalls:sys_enter,syscalls:sys_enter_fsync,"
                           "syscalls:sys_enter_fdatasync", "-p", str(pid), "--", "sleep",
                           str(seconds)], capture_output=True, text=True).stderr
-    cpu, syncs = 0.0, 0
+    got = {"cpu": 0.0, "syncs": 0, "syscalls": 0, "switches": 0}
     for line in out.splitlines():
         fields = line.split(",")
-        if len(fields) > 2 and fields[2] == "task-clock":
-            cpu = float(fields[0]) / 1000  # milliseconds
-        elif len(fields) > 2 and fields[2].startswith("syscalls:") and fields[0].isdigit():
-            syncs += int(fields[0])
-    return cpu, syncs
+        if len(fields) < 3 or not fields[0].replace(".", "").isdigit():
+            continue
+        if fields[2] == "task-clock":
+            got["cpu"] = float(fields[0]) / 1000  # milliseconds
+        elif fields[2] == "context-switches":
+            got["switches"] = int(fields[0])
+        elif fields[2] == "raw_syscalls:sys_enter":
+            got["syscalls"] = int(fields[0])
+        elif fields[2].startswith("syscalls:"):
+            got["syncs"] += int(fields[0])
+    return got
 
 
 class StampedSubscriber:
@@ -135,9 +144,9 @@ class StampedSubscriber:
         return result
 
 
-def fleet(work, devices):
-    stubs = [Stub(work, "visitor-counter-stub", ["--tcp", "0", "--registers", str(POINTS)])
-             for _ in range(math.ceil(devices / 10))]
+def fleet(work, devices, points=POINTS, per_stub=10):
+    stubs = [Stub(work, "visitor-counter-stub", ["--tcp", "0", "--registers", str(points)])
+             for _ in range(math.ceil(devices / per_stub))]
     return stubs, [s.address.split(":")[1] for s in stubs]
 
 
@@ -148,19 +157,21 @@ def percentile(values, q):
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def live(work, broker, devices, interval_ms, seconds, label, quiet=False):
-    stubs, ports = fleet(work, devices)
+def live(work, broker, devices, interval_ms, seconds, label, quiet=False, points_each=POINTS,
+         per_stub=10, settle_s=4):
+    stubs, ports = fleet(work, devices, points_each, per_stub)
     sub = StampedSubscriber(work, broker, f"{label}-sub")
     store = work.file(f"{label}.db")
-    gw = Daemon(work, many_points_ini("bench", broker.port, ports, store, devices, POINTS,
+    gw = Daemon(work, many_points_ini("bench", broker.port, ports, store, devices, points_each,
                                       interval=f"{interval_ms}ms"), label)
-    time.sleep(4)  # connected and steady
+    time.sleep(settle_s)  # connected and steady
     procs = {"daemon": gw.pid, "broker": broker.proc.pid, "subscriber": sub.proc.pid}
     procs.update({f"stub{i}": s.proc.pid for i, s in enumerate(stubs)})
     sub.take()
     c0 = {k: cpu_s(p) for k, p in procs.items()}
     w0, t0 = written_bytes(gw.pid), time.monotonic()
-    daemon_cpu, syncs = perf_during(gw.pid, seconds)
+    counted = perf_during(gw.pid, seconds)
+    daemon_cpu, syncs = counted["cpu"], counted["syncs"]
     got = sub.take()
     c1 = {k: cpu_s(p) for k, p in procs.items()}
     w1, t1 = written_bytes(gw.pid), time.monotonic()
@@ -175,7 +186,7 @@ def live(work, broker, devices, interval_ms, seconds, label, quiet=False):
     sub.proc.wait(5)
     points = max(sum(n for _, n, _ in got), 1)
     span = t1 - t0
-    offered = devices * POINTS * 1000 / interval_ms
+    offered = devices * points_each * 1000 / interval_ms
     daemon_us = daemon_cpu * 1e6 / points
     all_us = (daemon_cpu + sum(c1[k] - c0[k] for k in procs if k != "daemon")) * 1e6 / points
     ages = [a for _, _, a in got]
@@ -185,14 +196,21 @@ def live(work, broker, devices, interval_ms, seconds, label, quiet=False):
               "rss": int(st["VmRSS"].split()[0]) / 1024, "threads": int(st["Threads"]),
               "fsync": fsyncs, "bytes": (w1 - w0) / points, "held": held,
               "messages": len(got) / span}
+    # One message per device poll (layout = device): what each poll cost
+    # the daemon in system calls and context switches, all threads.
+    polls = max(len(got), 1)
+    result["syscalls_per_poll"] = counted["syscalls"] / polls
+    result["switches_per_poll"] = counted["switches"] / polls
     if not quiet:
-        print(f"live {devices} x {interval_ms} ms x {POINTS} points ({span:.0f} s): "
+        print(f"live {devices} x {interval_ms} ms x {points_each} points ({span:.0f} s): "
               f"{result['delivered']:.0f} of {offered:.0f} points/s delivered "
               f"({result['messages']:.0f} messages/s); daemon CPU {daemon_us:.2f} us/point; "
               f"all processes {all_us:.2f} us/point (broker {result['broker_us']:.2f}); "
               f"age p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms; "
               f"RSS {result['rss']:.1f} MiB, {result['threads']} threads; "
               f"{fsyncs:.2f} fsync/s; {result['bytes']:.2f} bytes written/point; "
+              f"per poll {result['syscalls_per_poll']:.1f} syscalls, "
+              f"{result['switches_per_poll']:.2f} context switches; "
               f"{held} readings left in the store", flush=True)
     return result
 
@@ -318,7 +336,7 @@ def demo(work, broker, seconds=120):
     strace = subprocess.Popen(["strace", "-f", "-qq", "-yy", "-e", "trace=pwrite64,write,writev,"
                                "fdatasync,fsync", "-o", trace, "-p", str(gw.pid)])
     w0, t0 = written_bytes(gw.pid), time.monotonic()
-    _, syncs = perf_during(gw.pid, seconds)
+    syncs = perf_during(gw.pid, seconds)["syncs"]
     w1, t1 = written_bytes(gw.pid), time.monotonic()
     strace.terminate()
     strace.wait(10)
@@ -345,6 +363,10 @@ def main():
         broker.start()
         parts = {"live-20": lambda: live(work, broker, 20, 100, seconds, "live-20"),
                  "live-100": lambda: live(work, broker, 100, 100, seconds, "live-100"),
+                 # A thousand Modbus TCP devices, 10 registers each, every
+                 # second, over 5 stubs of 200 connections.
+                 "tcp-1000": lambda: live(work, broker, 1000, 1000, seconds, "tcp-1000",
+                                          points_each=10, per_stub=200, settle_s=8),
                  "ceiling": lambda: ceiling(work, broker, max(seconds / 2, 6)),
                  "idle": lambda: idle(work, broker, seconds),
                  "demo": lambda: demo(work, broker),

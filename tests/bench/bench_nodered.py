@@ -79,7 +79,7 @@ def flow(broker_port, ports, devices, interval_ms):
 def window(work, pid, sub, seconds):
     time.sleep(4)  # connected and steady
     sub.take()
-    cpu, _ = perf_during(pid, seconds)
+    cpu = perf_during(pid, seconds)["cpu"]
     got = sub.take()
     points = max(sum(n for _, n, _ in got), 1)
     ages = [a for _, _, a in got]

@@ -4,7 +4,7 @@
 # gateway as the tests do, and prints its figures (tests/bench/bench_data_path.py).
 # Not part of the test suite: it measures, it does not judge. About 4 minutes.
 #   tests/bench/run.sh [SECONDS per live window, default 15] [PART...]
-# PART: live-20 live-100 ceiling idle demo backlog (default: all, in that order)
+# PART: live-20 live-100 tcp-1000 ceiling idle demo backlog (default: all, in that order)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/install-deps.sh --test
