@@ -1,5 +1,6 @@
 #include "core/clock.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/timex.h>
 #include <errno.h>
@@ -40,10 +41,23 @@ void clock_sleep_until_us(int64_t mono_us)
  * kernel's flag says. */
 #define PLAUSIBLE_WALL_MS 1577836800000LL
 
+/* Every poll asks; the kernel's answer changes when NTP gains or loses
+ * the clock, so asking it once a second spares a system call per poll. */
+#define SYNC_RECHECK_MS 1000
+static _Atomic int64_t sync_checked_ms = INT64_MIN;
+static _Atomic bool sync_known;
+
 bool clock_is_synchronised(void)
 {
+    int64_t now = clock_mono_ms();
+    int64_t at = atomic_load_explicit(&sync_checked_ms, memory_order_acquire);
+    if (at != INT64_MIN && now - at < SYNC_RECHECK_MS)
+        return atomic_load_explicit(&sync_known, memory_order_relaxed);
     struct timex tx = {.modes = 0}; /* read only */
-    return adjtimex(&tx) != TIME_ERROR && clock_wall_ms() >= PLAUSIBLE_WALL_MS;
+    bool synced = adjtimex(&tx) != TIME_ERROR && clock_wall_ms() >= PLAUSIBLE_WALL_MS;
+    atomic_store_explicit(&sync_known, synced, memory_order_relaxed);
+    atomic_store_explicit(&sync_checked_ms, now, memory_order_release);
+    return synced;
 }
 
 int64_t clock_watch_step(struct clock_watch *w, int64_t threshold_ms)

@@ -13,9 +13,13 @@
 #include <unistd.h>
 
 #define EVENTS_PER_WAIT 64
-/* Readings handed to the pipeline at once, at most: one push per round of
- * the loop, whatever number of polls ended in it. */
+/* Readings handed to the pipeline at once, at most. */
 #define BATCH_READINGS 4096
+/* How long readings may wait for the polls still out before they go to
+ * the pipeline: devices due together answer within a millisecond or two,
+ * and one hand-off then carries all their polls. A poll that ends with
+ * none other out goes at once, so a quiet gateway adds no latency. */
+#define BATCH_HOLD_US 2000
 
 struct poll_loop {
     pthread_mutex_t lock;
@@ -34,6 +38,7 @@ struct poll_loop {
     struct ingest_queue *queue;
     struct reading batch[BATCH_READINGS];
     size_t batched;
+    int64_t batch_since_us; /* when its first reading came */
 };
 
 static struct poller *slot_owner(struct deadline *due)
@@ -85,6 +90,8 @@ static void batch_add(struct poll_loop *l, const struct reading *r, size_t n)
 {
     if (l->batched + n > BATCH_READINGS)
         flush(l);
+    if (l->batched == 0)
+        l->batch_since_us = clock_mono_us();
     if (n > BATCH_READINGS) {
         ingest_queue_push(l->queue, r, n);
         return;
@@ -288,12 +295,24 @@ static void park_if_wanted(struct poll_loop *l)
         rekey(l, l->pollers[i]);
 }
 
+/* At the end of a round: the batch goes once no poll is out, or once it
+ * has waited BATCH_HOLD_US for those that are. */
+static void flush_if_due(struct poll_loop *l)
+{
+    if (l->batched > 0 &&
+        (l->busy == 0 || clock_mono_us() - l->batch_since_us >= BATCH_HOLD_US))
+        flush(l);
+}
+
 static int wait_ms(struct poll_loop *l)
 {
     struct deadline *first = deadline_heap_first(&l->heap);
-    if (!first)
+    int64_t until = first ? first->at_us : INT64_MAX;
+    if (l->batched > 0 && l->batch_since_us + BATCH_HOLD_US < until)
+        until = l->batch_since_us + BATCH_HOLD_US;
+    if (until == INT64_MAX)
         return -1;
-    int64_t left = first->at_us - clock_mono_us();
+    int64_t left = until - clock_mono_us();
     return left <= 0 ? 0 : (int)((left + 999) / 1000);
 }
 
@@ -329,7 +348,7 @@ static void *loop_thread(void *arg)
             deadline_heap_remove(&l->heap, first);
             run_bus(l, p, busy(p), 0);
         }
-        flush(l);
+        flush_if_due(l);
     }
     return NULL;
 }
