@@ -316,6 +316,10 @@ int forwarder_create(const struct gateway_config *cfg, struct gateway_stats *sta
         normalise_uri(fw->uris[i], sizeof(fw->uris[i]), cfg->mqtt.uris[i]);
         fw->uri_list[i] = fw->uris[i];
     }
+    /* paho keeps a trace of every packet in memory by default, formatted
+     * with printf under a lock of its own, for nobody to read: it is off,
+     * errors aside. A third of paho's work per message. */
+    MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
     co.MQTTVersion = fw->v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
     int rc = inflight_init(&fw->inflight, (size_t)cfg->mqtt.max_inflight, fw) == 0 &&

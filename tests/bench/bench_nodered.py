@@ -150,7 +150,7 @@ def main():
                   f"{r['cpu_us']:.2f} us/point; age p99 {r['p99']:.1f} ms; RSS {r['rss']:.1f} MiB, "
                   f"{r['threads']} threads", flush=True)
         ratio = results["gateway"]["cpu_us"] / results["node-red"]["cpu_us"]
-        print(f"ratio gateway / Node-RED, CPU per delivered point: {ratio:.2f}", flush=True)
+        print(f"ratio gateway / Node-RED, CPU per delivered point: {ratio:.3f}", flush=True)
     finally:
         work.cleanup()
 
