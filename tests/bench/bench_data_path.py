@@ -157,14 +157,25 @@ def percentile(values, q):
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+def poll_counts(path):
+    """(polls ok, polls failed) of all devices, from the status file."""
+    health = read_status_file(path) or {"devices": {}}
+    return (sum(d.get("polls_ok", 0) for d in health["devices"].values()),
+            sum(d.get("polls_failed", 0) for d in health["devices"].values()))
+
+
 def live(work, broker, devices, interval_ms, seconds, label, quiet=False, points_each=POINTS,
-         per_stub=10, settle_s=4):
+         per_stub=10, settle_s=4, count_polls=False):
     stubs, ports = fleet(work, devices, points_each, per_stub)
     sub = StampedSubscriber(work, broker, f"{label}-sub")
     store = work.file(f"{label}.db")
+    # Health every second into a file (tmpfs here): each device's polls.
+    status_path = work.file(f"{label}.health.json") if count_polls else None
     gw = Daemon(work, many_points_ini("bench", broker.port, ports, store, devices, points_each,
-                                      interval=f"{interval_ms}ms"), label)
+                                      interval=f"{interval_ms}ms", status_file=status_path),
+                label)
     time.sleep(settle_s)  # connected and steady
+    polls0 = poll_counts(status_path) if count_polls else None
     procs = {"daemon": gw.pid, "broker": broker.proc.pid, "subscriber": sub.proc.pid}
     procs.update({f"stub{i}": s.proc.pid for i, s in enumerate(stubs)})
     sub.take()
@@ -176,6 +187,7 @@ def live(work, broker, devices, interval_ms, seconds, label, quiet=False, points
     c1 = {k: cpu_s(p) for k, p in procs.items()}
     w1, t1 = written_bytes(gw.pid), time.monotonic()
     st = status(gw.pid)
+    polls1 = poll_counts(status_path) if count_polls else None
     gw.stop()
     fsyncs = syncs / (t1 - t0)
     held = stored_readings(store)
@@ -201,6 +213,12 @@ def live(work, broker, devices, interval_ms, seconds, label, quiet=False, points
     polls = max(len(got), 1)
     result["syscalls_per_poll"] = counted["syscalls"] / polls
     result["switches_per_poll"] = counted["switches"] / polls
+    if count_polls:
+        # Health is written once a second: the window's ends are a second
+        # apart at most from those of the figures above.
+        print(f"{label}: polls completed {polls1[0] - polls0[0]} (the interval asks "
+              f"{devices * span * 1000 / interval_ms:.0f} in {span:.0f} s), failed "
+              f"{polls1[1] - polls0[1]}; failed since start {polls1[1]}", flush=True)
     if not quiet:
         print(f"live {devices} x {interval_ms} ms x {points_each} points ({span:.0f} s): "
               f"{result['delivered']:.0f} of {offered:.0f} points/s delivered "
@@ -366,7 +384,8 @@ def main():
                  # A thousand Modbus TCP devices, 10 registers each, every
                  # second, over 5 stubs of 200 connections.
                  "tcp-1000": lambda: live(work, broker, 1000, 1000, seconds, "tcp-1000",
-                                          points_each=10, per_stub=200, settle_s=8),
+                                          points_each=10, per_stub=200, settle_s=8,
+                                          count_polls=True),
                  "ceiling": lambda: ceiling(work, broker, max(seconds / 2, 6)),
                  "idle": lambda: idle(work, broker, seconds),
                  "demo": lambda: demo(work, broker),

@@ -5,7 +5,9 @@ every request 2 s late (its timeout is 500 ms), one more accepts the
 connection and never answers. Over a steady window every healthy device
 must complete at least 90 % of the polls its interval asks for (health's
 per-device counters, read from the status file at both ends of the
-window), and the two bad ones must be failing."""
+window), and the two bad ones must be failing. All 102 TCP devices are
+polled by one event loop: the daemon runs a handful of threads, not one
+per bus."""
 import time
 
 from harness import (SLOW, Broker, Gateway, Stub, check, figure, iso_ms, many_points_ini,
@@ -44,7 +46,11 @@ def body(work):
     time.sleep(WINDOW_S * SLOW)
     wait_until(lambda: status(status_path)["ts"] != first["ts"], 5, "a fresh status file")
     last = status(status_path)
+    with open(f"/proc/{gw.proc.pid}/status") as f:
+        threads = int(dict(line.split(":", 1) for line in f)["Threads"])
     gw.stop()
+    # main, pipeline, the loop, paho's two: none per bus.
+    check(threads <= 6, f"{threads} threads for {HEALTHY + 2} TCP buses")
 
     span_s = (iso_ms(last["ts"]) - iso_ms(first["ts"])) / 1000
     expected = span_s * 1000 / INTERVAL_MS
@@ -64,7 +70,8 @@ def body(work):
               f"{bad} is not failing: {last['devices'][bad]}")
     figure(f"{HEALTHY} healthy TCP devices every {INTERVAL_MS} ms beside a slow (2 s) and a dead "
            f"one: the worst kept {rates[worst]:.0%} of its rate, the median "
-           f"{sorted(rates.values())[HEALTHY // 2]:.0%} (over {span_s:.1f} s)")
+           f"{sorted(rates.values())[HEALTHY // 2]:.0%} (over {span_s:.1f} s); the daemon ran "
+           f"{threads} threads")
 
 
 run_test("tcp_neighbours", body)
