@@ -169,8 +169,9 @@ def live(work, broker, devices, interval_ms, seconds, label, quiet=False, points
     stubs, ports = fleet(work, devices, points_each, per_stub)
     sub = StampedSubscriber(work, broker, f"{label}-sub")
     store = work.file(f"{label}.db")
-    # Health every second into a file (tmpfs here): each device's polls.
-    status_path = work.file(f"{label}.health.json") if count_polls else None
+    # Health every second into a file in memory (as /run on a Pi: it is
+    # not the storage the bytes-written figure counts): each device's polls.
+    status_path = f"/dev/shm/bench-{os.getpid()}-{label}.json" if count_polls else None
     gw = Daemon(work, many_points_ini("bench", broker.port, ports, store, devices, points_each,
                                       interval=f"{interval_ms}ms", status_file=status_path),
                 label)
@@ -189,6 +190,8 @@ def live(work, broker, devices, interval_ms, seconds, label, quiet=False, points
     st = status(gw.pid)
     polls1 = poll_counts(status_path) if count_polls else None
     gw.stop()
+    if count_polls:
+        os.unlink(status_path)
     fsyncs = syncs / (t1 - t0)
     held = stored_readings(store)
     for s in stubs:
