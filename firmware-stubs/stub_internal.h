@@ -22,6 +22,7 @@ struct stub_options {
     int stop_bits;
     int max_seconds;
     int registers; /* holding registers served, at least the model's */
+    int close_idle_ms; /* TCP: close a connection idle this long (0: never) */
     struct stub_faults faults;
 };
 

@@ -70,6 +70,8 @@ static void usage(const struct stub_model *m, FILE *out)
         "  --fault-unit ID     the unit id that misbehaves (default: the stub's own; on RTU the\n"
         "                      stub then also answers this unit, as a second device on the line)\n"
         "  --slow-ms N         how late a slow answer comes (default 700)\n"
+        "  --close-idle-ms N   TCP: close a connection that sent nothing for N ms, as servers\n"
+        "                      with few sockets do\n"
         "\nModel options:\n%s",
         m->name, m->name, m->options_help);
 }
@@ -129,6 +131,8 @@ static int parse_options(int argc, char **argv, const struct stub_model *m, stru
             o->faults.unit = atoi(val);
         else if (strcmp(opt, "--slow-ms") == 0)
             o->faults.slow_ms = atoi(val);
+        else if (strcmp(opt, "--close-idle-ms") == 0)
+            o->close_idle_ms = atoi(val);
         else if (!m->option || m->option(opt + 2, val) != 0) {
             fprintf(stderr, "%s-stub: unknown option or bad value: %s %s\n", m->name, opt, val);
             return -1;
@@ -296,6 +300,13 @@ static int tcp_answer(modbus_t *ctx, modbus_mapping_t *map, const struct stub_mo
     }
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int serve_tcp(const struct stub_model *m, const struct stub_options *o,
                      modbus_mapping_t *map)
 {
@@ -315,6 +326,7 @@ static int serve_tcp(const struct stub_model *m, const struct stub_options *o,
     fflush(stdout);
 
     int clients[MAX_CLIENTS];
+    int64_t heard_ms[MAX_CLIENTS]; /* when each last sent a request */
     int n_clients = 0;
     uint8_t req[MODBUS_TCP_MAX_ADU_LENGTH];
     time_t started = time(NULL);
@@ -328,26 +340,40 @@ static int serve_tcp(const struct stub_model *m, const struct stub_options *o,
             FD_SET(clients[i], &fds);
             maxfd = clients[i] > maxfd ? clients[i] : maxfd;
         }
-        struct timeval tv = {0, 200 * 1000};
-        if (select(maxfd + 1, &fds, NULL, NULL, &tv) <= 0)
+        struct timeval tv = {0, (o->close_idle_ms > 0 ? 20 : 200) * 1000};
+        int ready = select(maxfd + 1, &fds, NULL, NULL, &tv);
+        int64_t now = mono_ms();
+        for (int i = 0; o->close_idle_ms > 0 && i < n_clients; i++)
+            if (now - heard_ms[i] >= o->close_idle_ms &&
+                !(ready > 0 && FD_ISSET(clients[i], &fds))) {
+                close(clients[i]);
+                heard_ms[i] = heard_ms[n_clients - 1];
+                clients[i--] = clients[--n_clients];
+            }
+        if (ready <= 0)
             continue;
         if (FD_ISSET(server, &fds)) {
             int fd = accept(server, NULL, NULL);
-            if (fd >= 0 && n_clients < MAX_CLIENTS)
+            if (fd >= 0 && n_clients < MAX_CLIENTS) {
+                heard_ms[n_clients] = now;
                 clients[n_clients++] = fd;
-            else if (fd >= 0)
+            } else if (fd >= 0) {
                 close(fd);
+            }
         }
         for (int i = 0; i < n_clients; i++) {
             if (!FD_ISSET(clients[i], &fds))
                 continue;
+            heard_ms[i] = now;
             modbus_set_socket(ctx, clients[i]);
             int len = modbus_receive(ctx, req);
             if (len > 0 && tcp_answer(ctx, map, m, o, req, len) != 0) {
                 reset_connection(clients[i]);
+                heard_ms[i] = heard_ms[n_clients - 1];
                 clients[i--] = clients[--n_clients];
             } else if (len < 0) {
                 close(clients[i]);
+                heard_ms[i] = heard_ms[n_clients - 1];
                 clients[i--] = clients[--n_clients];
             }
         }
