@@ -285,6 +285,9 @@ static void park_if_wanted(struct poll_loop *l)
 {
     if (!l->park_wanted || l->busy > 0)
         return;
+    /* Everything polled under the old file goes in before the pipeline
+     * parks on the queue (reload.c parks the pollers first). */
+    flush(l);
     l->parked = true;
     pthread_cond_broadcast(&l->changed);
     while (l->park_wanted && !l->stopping)
@@ -326,8 +329,10 @@ static void *loop_thread(void *arg)
         park_if_wanted(l);
         bool done = l->stopping && l->attached == 0;
         pthread_mutex_unlock(&l->lock);
-        if (done)
+        if (done) {
+            flush(l);
             break;
+        }
         int n = epoll_wait(l->epfd, events, EVENTS_PER_WAIT, wait_ms(l));
         for (int i = 0; i < n; i++) {
             struct poller *p = events[i].data.ptr;
