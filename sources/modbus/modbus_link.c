@@ -29,14 +29,12 @@
 struct modbus_link {
     modbus_t *ctx;
     bool connected;
-    bool rtu_framing;  /* unit address and CRC, not the MBAP header */
     bool rtu_over_tcp; /* RTU frames on a socket this file connects itself */
     bool echo, kernel_rs485;
     bool echo_suspected; /* the last failed reply began like our request */
     bool must_reopen;    /* writing failed: the port or socket is gone */
     int rts;
     struct line_pace pace;     /* RTU framing only */
-    int64_t quiet_from_us;     /* Modbus TCP: when the last reply came, for the pause */
     char host[CFG_TEXT_MAX];
     int port;
     char label[CFG_TEXT_MAX + 16];
@@ -48,7 +46,6 @@ struct modbus_link *link_create(const struct bus_config *bus, const struct bus_k
     if (!link)
         return NULL;
     static const char parity_letter[] = {'N', 'E', 'O'};
-    link->rtu_framing = kind->variant == MODBUS_RTU;
     link->echo = bus->echo;
     link->kernel_rs485 = bus->kernel_rs485;
     link->rts = bus->rts;
@@ -60,9 +57,7 @@ struct modbus_link *link_create(const struct bus_config *bus, const struct bus_k
         snprintf(link->label, sizeof(link->label), "%s:%d", bus->host, bus->port);
     else
         snprintf(link->label, sizeof(link->label), "%s", bus->device);
-    if (!link->rtu_framing) {
-        link->ctx = modbus_new_tcp(bus->host, bus->port);
-    } else if (kind->addressing == BUS_NETWORK) {
+    if (kind->addressing == BUS_NETWORK) {
         /* libmodbus's RTU backend reads and writes whatever descriptor it
          * is given; the socket comes from rtu_over_tcp_connect. */
         link->rtu_over_tcp = true;
@@ -206,17 +201,15 @@ static int settle_line(struct modbus_link *link, const struct modbus_request *rq
 }
 
 /* One raw request and its reply, judged by modbus_reply_check. Returns 0
- * or an errno value. Raw requests carry transaction id 0 on TCP. */
+ * or an errno value. */
 static int read_once(struct modbus_link *link, const struct modbus_request *rq,
                      const struct link_device *dev, uint16_t *dest, int64_t *late_ms)
 {
     uint8_t pdu[MODBUS_REQUEST_MAX], rsp[MODBUS_MAX_ADU_LENGTH];
     int fd = modbus_get_socket(link->ctx);
     *late_ms = -1;
-    if (link->rtu_framing && line_wait_quiet(&link->pace, fd, dev->pause_ms * 1000) != 0)
+    if (line_wait_quiet(&link->pace, fd, dev->pause_ms * 1000) != 0)
         return ERR_LINE_FAILED;
-    if (!link->rtu_framing && dev->pause_ms > 0)
-        clock_sleep_until_us(link->quiet_from_us + dev->pause_ms * 1000);
     int n = modbus_request_encode(rq, pdu);
     if (n < 0)
         return EMBBADDATA;
@@ -225,8 +218,7 @@ static int read_once(struct modbus_link *link, const struct modbus_request *rq,
         link->must_reopen = true; /* an adapter unplugged, a converter gone */
         return errno;
     }
-    if (link->rtu_framing)
-        line_sent(&link->pace, n + 2); /* and the CRC */
+    line_sent(&link->pace, n + 2); /* and the CRC */
     int err = link->echo ? read_echo(link, pdu, n, dev->timeout_ms) : 0;
     int len = err ? -1 : modbus_receive_confirmation(link->ctx, rsp);
     if (!err && len < 0)
@@ -237,11 +229,10 @@ static int read_once(struct modbus_link *link, const struct modbus_request *rq,
     if (!err && len == 0)
         err = EMBBADSLAVE;
     if (!err)
-        err = modbus_reply_check(rq, !link->rtu_framing, 0, rsp, len, dest);
-    link->quiet_from_us = clock_mono_us();
-    if (link->rtu_framing && (err == 0 || is_exception(err)))
+        err = modbus_reply_check(rq, false, 0, rsp, len, dest);
+    if (err == 0 || is_exception(err))
         line_replied(&link->pace, dev->quiet_after_ms * 1000);
-    else if (link->rtu_framing && err != ERR_LINE_FAILED &&
+    else if (err != ERR_LINE_FAILED &&
              settle_line(link, rq, err, sent_us, dev, late_ms) != 0)
         err = ERR_LINE_FAILED;
     return err;
@@ -286,7 +277,7 @@ enum link_result link_connect(struct modbus_link *link, bool *fresh, char *why, 
     } else if (modbus_connect(link->ctx) != 0) {
         snprintf(why, why_size, "cannot connect to %s: %s", link->label, modbus_strerror(errno));
         return LINK_IO;
-    } else if (link->rtu_framing && serial_modes(link, why, why_size) != 0) {
+    } else if (serial_modes(link, why, why_size) != 0) {
         modbus_close(link->ctx);
         return LINK_IO;
     }
@@ -338,8 +329,8 @@ static enum link_result transact(struct modbus_link *link, const struct link_dev
     bool fresh;
     if (link_connect(link, &fresh, why, why_size) != LINK_OK)
         return LINK_IO;
-    /* libmodbus refuses some ids on TCP (248 to 254) and would keep the
-     * previous device's: the config rejects them, this is the backstop. */
+    /* libmodbus refuses ids it cannot address and would keep the previous
+     * device's: the config rejects them, this is the backstop. */
     if (modbus_set_slave(ctx, dev->unit_id) != 0) {
         snprintf(why, why_size, "unit %d on %s: libmodbus refuses this unit id: %s", dev->unit_id,
                  link->label, modbus_strerror(errno));
@@ -356,17 +347,16 @@ static enum link_result transact(struct modbus_link *link, const struct link_dev
      * next unit's transaction. That frame says nothing about this device:
      * drop it and ask once more instead of failing a healthy neighbour.
      * A write is not sent twice: the unit may have carried out the first. */
-    if (err == EMBBADSLAVE && link->rtu_framing && !rq->write_code)
+    if (err == EMBBADSLAVE && !rq->write_code)
         err = read_once(link, rq, dev, dest, &late_ms);
     if (err == 0)
         return LINK_OK;
     describe_failure(link, dev, rq, err, late_ms, why, why_size);
     if (is_exception(err))
         return LINK_EXCEPTION;
-    /* A Modbus TCP stream after a reply that does not fit is out of step:
-     * reconnecting is the clean start. A serial line was listened to until
-     * quiet (read_once); a converter's socket too, unless it failed. */
-    if (!link->rtu_framing || err == ERR_LINE_FAILED || link->must_reopen)
+    /* The line was listened to until quiet (read_once): it stays open,
+     * unless the port or the converter's socket failed. */
+    if (err == ERR_LINE_FAILED || link->must_reopen)
         link_close(link);
     return LINK_IO;
 }

@@ -1,9 +1,8 @@
-/* One connection to a Modbus bus: a TCP peer or an RTU serial line.
- *
- * libmodbus already hides RTU vs TCP behind its backend table; this file
- * only picks the constructor and turns libmodbus's errno values into the
- * three outcomes the poller acts on. Nothing above this file asks which
- * transport a bus uses. */
+/* One connection to a Modbus RTU line: a serial port, or the socket of an
+ * RTU-over-TCP converter in front of one. libmodbus's RTU backend frames
+ * and checks the CRC; this file keeps the line's silences (line_pacing.h)
+ * and turns libmodbus's errno values into the three outcomes the poller
+ * acts on. Modbus TCP buses are framed by mbap_conn.h instead. */
 #ifndef GW_MODBUS_LINK_H
 #define GW_MODBUS_LINK_H
 

@@ -2,8 +2,9 @@
  *
  * libmodbus 3.1 accepts a TCP reply from another unit id, and one whose
  * MBAP length field disagrees with the bytes that came, and takes either
- * for the answer to our request. The link therefore sends raw requests and
- * judges every reply here: the unit, the function, the header and the byte
+ * for the answer to our request. So the RTU link sends raw requests, and
+ * Modbus TCP is framed by mbap_conn.c, and every reply is judged here: the
+ * unit, the function, the header (with its transaction id) and the byte
  * count must all fit, or the reply is a device fault. Pure logic, no I/O. */
 #ifndef GW_MODBUS_REPLY_H
 #define GW_MODBUS_REPLY_H

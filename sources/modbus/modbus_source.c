@@ -96,7 +96,7 @@ static void sleep_ms(int64_t ms)
 }
 
 void decode_request(const struct modbus_bus *b, const struct modbus_device *d,
-                           const struct read_request *rq, struct source_poll *out)
+                    const struct read_request *rq, struct source_poll *out)
 {
     for (size_t k = 0; k < rq->n_points; k++) {
         size_t idx = d->plan.order[rq->first + k];
@@ -110,8 +110,7 @@ void decode_request(const struct modbus_bus *b, const struct modbus_device *d,
 }
 
 void trace_request(const struct source_trace *trace, const struct read_request *rq,
-                          const uint16_t *regs, enum source_result res, const char *why,
-                          int64_t took_us)
+                   const uint16_t *regs, enum source_result res, const char *why, int64_t took_us)
 {
     char what[64];
     snprintf(what, sizeof(what), "%s %d..%d", function_names[rq->function], rq->address,
@@ -226,13 +225,14 @@ static int device_poll_cost(const struct bus_config *bus, const struct bus_kind 
     if (!d)
         return -1;
     struct line_timing t = line_timing_of(bus->baud, bus->parity, bus->data_bits, bus->stop_bits);
-    int64_t after = cfg->quiet_after_reply_ms * 1000 > t.t35_us ? cfg->quiet_after_reply_ms * 1000
-                                                                : t.t35_us;
+    int64_t after =
+        cfg->quiet_after_reply_ms * 1000 > t.t35_us ? cfg->quiet_after_reply_ms * 1000 : t.t35_us;
     *out = (struct poll_cost){.requests = (int)d->plan.request_count};
     for (size_t i = 0; i < d->plan.request_count; i++) {
         const struct read_request *rq = &d->plan.requests[i];
         int64_t least = rtu_read_min_us(&t, rq->function, rq->count);
-        out->line_us += least + ASSUMED_TURNAROUND_US + after + cfg->pause_between_requests_ms * 1000;
+        out->line_us +=
+            least + ASSUMED_TURNAROUND_US + after + cfg->pause_between_requests_ms * 1000;
         if (least > out->shortest_transaction_us) {
             out->shortest_transaction_us = least;
             snprintf(out->longest, sizeof(out->longest), "%s %d..%d", function_names[rq->function],
